@@ -1,0 +1,102 @@
+"""``galgen demo``: restore the bundled sample galaxy and show the evidence."""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table
+
+from galgen.io.fits import read_image
+from galgen.metrics import aperture_flux, flux_error, psnr, residual_rms, ssim
+from galgen.plotting import comparison_panel
+from galgen.restore.restorer import RESTORE_METHODS, restore, write_restored
+
+__all__ = ["sample_paths", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+
+def sample_paths() -> tuple[Path, Path]:
+    """Paths of the bundled sample observation and its truth (simulated)."""
+    folder = resources.files("galgen") / "data"
+    return Path(str(folder / "sample_observed.fits")), Path(str(folder / "sample_truth.fits"))
+
+
+def run_demo(outdir: str | os.PathLike = "demo_output", *, overwrite: bool = True) -> Table:
+    """Restore the bundled sample with galgen's default method and every baseline.
+
+    Writes ``restored.fits`` (default method, with WCS, provenance and, for a
+    learned model, an ``UNCERT`` extension), ``comparison.png`` (observation |
+    restored | truth | residual) and ``metrics.ecsv`` (one row per method).
+
+    Parameters
+    ----------
+    outdir : path, default "demo_output"
+        Output directory (created).
+    overwrite : bool, default True
+        Replace earlier demo outputs.
+
+    Returns
+    -------
+    astropy.table.Table
+        The metrics table.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    observed_path, truth_path = sample_paths()
+    observed = read_image(observed_path)
+    truth = read_image(truth_path)
+    psf_fwhm = float(observed.header["PSFFWHM"]) * u.arcsec
+    noise = float(observed.header["NOISERMS"])
+    learned = "default" in RESTORE_METHODS
+    methods = (["default"] if learned else []) + ["richardson_lucy", "wiener", "bicubic"]
+    rows, restored_images = [], {}
+    radius_pix = 3.0 / truth.pixel_scale  # 3 arcsec aperture
+    true_flux = aperture_flux(truth.data, radius_pix)
+    for method in methods:
+        options = {"samples": 8} if method == "default" else {}
+        if method == "richardson_lucy":
+            options["iterations"] = 10
+        # the sample is sky-subtracted (simulated): subtract no further background
+        result = restore(observed_path, psf_fwhm, scale=2, method=method, background=0.0,
+                         **options)
+        label = result.meta.get("GALGENMD", method) if method == "default" else method
+        data = np.asarray(result.data)
+        restored_images[label] = data
+        if method == methods[0]:
+            write_restored(result, outdir / "restored.fits", overwrite=overwrite)
+        flux = aperture_flux(data, radius_pix)
+        rows.append({
+            "method": label,
+            "psnr": psnr(data, truth.data),
+            "ssim": ssim(data, truth.data),
+            "aperture_flux_error": flux_error(flux, true_flux),
+            "residual_rms": residual_rms(data, truth.data, noise / 4.0),
+        })
+        log.info("%s: PSNR %.2f dB", label, rows[-1]["psnr"])
+    table = Table(rows=rows)
+    table["psnr"].unit = u.dB
+    table["psnr"].info.format = ".2f"
+    table["ssim"].info.format = ".4f"
+    table["aperture_flux_error"].info.format = ".4f"
+    table["residual_rms"].info.format = ".3f"
+    table.meta["description"] = (
+        "galgen demo on the bundled simulated sample: PSNR/SSIM against the truth "
+        "(data range = truth max - min), aperture (3 arcsec) flux error, residual RMS "
+        "in units of the noise per output pixel (input noise / scale^2)"
+    )
+    tmp = outdir / ".metrics.ecsv.tmp"
+    table.write(tmp, format="ascii.ecsv", overwrite=True)
+    os.replace(tmp, outdir / "metrics.ecsv")
+    first = rows[0]["method"]
+    comparison_panel(
+        {"observation": observed.data, first: restored_images[first], "truth": truth.data},
+        outdir / "comparison.png", noise_rms=noise, residual_of=(first, "truth"),
+        title=f"galgen demo: PSF FWHM {psf_fwhm:.2f}, x2",
+    )
+    return table

@@ -1,0 +1,24 @@
+"""FITS and WCS input/output: read any image, write results with provenance."""
+
+from galgen.io.fits import Image, read_image, to_ccddata, write_fits
+from galgen.io.provenance import add_provenance
+from galgen.io.wcs import (
+    celestial_wcs,
+    pixel_scale_from_wcs,
+    resample_wcs,
+    simple_tan_wcs,
+    strip_wcs_keywords,
+)
+
+__all__ = [
+    "Image",
+    "read_image",
+    "write_fits",
+    "to_ccddata",
+    "add_provenance",
+    "celestial_wcs",
+    "pixel_scale_from_wcs",
+    "resample_wcs",
+    "strip_wcs_keywords",
+    "simple_tan_wcs",
+]

@@ -1,0 +1,383 @@
+"""Read images from FITS, HDUs, CCDData/NDData or arrays; write FITS atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData, NDData, StdDevUncertainty
+from astropy.wcs import WCS
+
+from galgen.errors import GalgenFileError, GalgenValueError, GalgenWCSError
+from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
+
+__all__ = ["Image", "read_image", "write_fits", "to_ccddata"]
+
+_MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS")
+_STD_NAMES = ("ERR", "SIGMA", "UNCERT", "STD", "RMS")
+_VAR_NAMES = ("VAR", "VARIANCE")
+_IVAR_NAMES = ("IVAR", "WHT", "WEIGHT")
+
+
+@dataclass
+class Image:
+    """A 2D image with what galgen needs to know about it (plain arrays inside).
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` float64 pixel values, in ``unit``; non-finite pixels are kept as
+        they were and flagged in ``mask``.
+    pixel_scale : float
+        Pixel scale in arcsec per pixel.
+    wcs : astropy.wcs.WCS or None
+        Celestial WCS, or ``None`` when the input had none.
+    unit : astropy.units.UnitBase or None
+        Unit of the data (``BUNIT``), ``None`` when unknown.
+    mask : numpy.ndarray
+        ``(H, W)`` bool, True where a pixel is bad (non-finite or masked on input).
+    uncertainty : numpy.ndarray or None
+        ``(H, W)`` per-pixel 1-sigma uncertainty in ``unit``, when the input had one.
+    header : astropy.io.fits.Header
+        Copy of the input header (empty for arrays).
+    source : str
+        Human-readable name of the input, used in error messages.
+    """
+
+    data: np.ndarray
+    pixel_scale: float
+    wcs: WCS | None = None
+    unit: u.UnitBase | None = None
+    mask: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+    header: fits.Header = field(default_factory=fits.Header)
+    source: str = "<array>"
+
+    def __post_init__(self) -> None:
+        bad = ~np.isfinite(self.data)
+        self.mask = bad if self.mask is None else (np.asarray(self.mask, bool) | bad)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` shape of the data."""
+        return self.data.shape
+
+
+def _as_pixel_scale(pixel_scale: u.Quantity | float | None) -> float | None:
+    if pixel_scale is None:
+        return None
+    if isinstance(pixel_scale, u.Quantity):
+        unit = pixel_scale.unit
+        if unit.physical_type == "angle":
+            value = pixel_scale.to_value(u.arcsec)
+        else:
+            value = pixel_scale.to_value(u.arcsec / u.pix)
+    else:
+        value = float(pixel_scale)
+    if not np.isfinite(value) or value <= 0:
+        msg = f"pixel_scale must be a positive angle per pixel, got {pixel_scale}"
+        raise GalgenValueError(msg)
+    return value
+
+
+def _parse_unit(header: fits.Header) -> u.UnitBase | None:
+    bunit = header.get("BUNIT")
+    if not bunit:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return u.Unit(str(bunit).strip(), format="fits", parse_strict="silent")
+
+
+def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:
+    if hdu is not None:
+        try:
+            index = hdul.index_of(hdu)
+        except (KeyError, IndexError):
+            names = [h.name for h in hdul]
+            msg = f"{name}: no HDU {hdu!r}; it has {len(hdul)} HDUs named {names}. Pick one with hdu="
+            raise GalgenValueError(msg) from None
+        chosen = hdul[index]
+        if not chosen.is_image or chosen.header.get("NAXIS", 0) < 2:
+            msg = (
+                f"{name}: HDU {hdu!r} holds no image (it is a {type(chosen).__name__} with "
+                f"NAXIS={chosen.header.get('NAXIS', 0)}); choose an image HDU with hdu="
+            )
+            raise GalgenValueError(msg)
+        return index, chosen
+    for index, candidate in enumerate(hdul):
+        if candidate.is_image and candidate.header.get("NAXIS", 0) >= 2:
+            return index, candidate
+    msg = f"{name}: no HDU holds an image (HDUs: {[h.name for h in hdul]}); is it a table file?"
+    raise GalgenValueError(msg)
+
+
+def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> np.ndarray | None:
+    for hdu in hdul:
+        if hdu.name.upper() in names and hdu.is_image and hdu.data is not None:
+            if hdu.data.shape == shape:
+                return np.asarray(hdu.data)
+    return None
+
+
+def _from_hdulist(
+    hdul: fits.HDUList, hdu: int | str | None, plane: int | None, name: str
+) -> tuple[np.ndarray, fits.Header, np.ndarray | None, np.ndarray | None]:
+    index, chosen = _pick_hdu(hdul, hdu, name)
+    try:
+        data = chosen.data
+    except Exception as exc:  # noqa: BLE001 - truncated files raise TypeError/OSError/ValueError
+        msg = f"{name}: HDU {index} cannot be read ({exc}); the file is probably truncated or corrupt"
+        raise GalgenFileError(msg) from exc
+    if data is None:
+        msg = f"{name}: HDU {index} has no data; choose an image HDU with hdu="
+        raise GalgenValueError(msg)
+    data = _select_plane(np.asarray(data), plane, f"{name}[{index}]")
+    shape = data.shape
+    mask = _companion(hdul, _MASK_NAMES, shape)
+    std = _companion(hdul, _STD_NAMES, shape)
+    if std is None and (var := _companion(hdul, _VAR_NAMES, shape)) is not None:
+        std = np.sqrt(np.clip(var, 0, None))
+    if std is None and (ivar := _companion(hdul, _IVAR_NAMES, shape)) is not None:
+        with np.errstate(divide="ignore"):
+            std = np.where(ivar > 0, 1.0 / np.sqrt(np.clip(ivar, 1e-300, None)), np.inf)
+    return data, chosen.header.copy(), None if mask is None else mask != 0, std
+
+
+def _select_plane(data: np.ndarray, plane: int | None, name: str) -> np.ndarray:
+    if data.ndim == 2:
+        if plane not in (None, 0):
+            msg = f"{name}: the image is 2D; plane={plane} makes no sense, leave it out"
+            raise GalgenValueError(msg)
+        return data
+    if data.ndim == 3:
+        if plane is None:
+            msg = (
+                f"{name}: the data is a cube of shape {data.shape}, not an image; "
+                f"pass plane=<0..{data.shape[0] - 1}> (CLI: --plane) to choose one slice"
+            )
+            raise GalgenValueError(msg)
+        if not 0 <= plane < data.shape[0]:
+            msg = f"{name}: plane={plane} is outside the cube's {data.shape[0]} planes"
+            raise GalgenValueError(msg)
+        return data[plane]
+    msg = f"{name}: data has {data.ndim} dimensions {data.shape}; galgen needs a 2D image"
+    raise GalgenValueError(msg)
+
+
+def read_image(
+    source: object,
+    *,
+    hdu: int | str | None = None,
+    plane: int | None = None,
+    pixel_scale: u.Quantity | float | None = None,
+) -> Image:
+    """Read a 2D image and everything galgen needs about it.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData or numpy.ndarray
+        The image. Files are opened read-only and never modified.
+    hdu : int or str, optional
+        HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
+    plane : int, optional
+        Slice to take from a 3D cube (required for cubes).
+    pixel_scale : Quantity or float, optional
+        Pixel scale (arcsec, or arcsec/pixel; floats are arcsec). Needed when
+        the input has no celestial WCS; when both are present they must agree to 1 %.
+
+    Returns
+    -------
+    Image
+
+    Raises
+    ------
+    GalgenFileError
+        Missing, non-FITS, truncated or corrupt file.
+    GalgenValueError
+        No image HDU, cube without ``plane``, all pixels non-finite.
+    GalgenWCSError
+        No WCS and no ``pixel_scale``, or the two disagree.
+    """
+    explicit_scale = _as_pixel_scale(pixel_scale)
+    mask = std = None
+    unit = None
+    wcs = None
+    header = fits.Header()
+    if isinstance(source, str | os.PathLike):
+        name = str(source)
+        path = Path(source)
+        if not path.is_file():
+            msg = f"{name}: no such file; check the path"
+            raise GalgenFileError(msg)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with fits.open(path, memmap=False, mode="readonly") as hdul:
+                    data, header, mask, std = _from_hdulist(hdul, hdu, plane, name)
+                    data = np.array(data, dtype=np.float64)
+        except (GalgenValueError, GalgenFileError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
+            msg = f"{name}: not a readable FITS file ({exc}); check that it is FITS and complete"
+            raise GalgenFileError(msg) from exc
+    elif isinstance(source, fits.HDUList):
+        name = f"<HDUList {source.filename() or 'in memory'}>"
+        data, header, mask, std = _from_hdulist(source, hdu, plane, name)
+    elif isinstance(source, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
+        name = f"<{type(source).__name__} {source.name}>"
+        data, header, mask, std = _from_hdulist(fits.HDUList([source]), None, plane, name)
+    elif isinstance(source, NDData):
+        name = f"<{type(source).__name__}>"
+        data = _select_plane(np.asarray(source.data), plane, name)
+        unit = source.unit
+        mask = None if source.mask is None else np.asarray(source.mask, bool)
+        if source.uncertainty is not None:
+            std = np.asarray(source.uncertainty.represent_as(StdDevUncertainty).array)
+        if isinstance(source.wcs, WCS):
+            wcs = source.wcs.celestial if source.wcs.has_celestial else None
+        header = fits.Header(dict(source.meta)) if _all_fits_safe(source.meta) else fits.Header()
+    elif isinstance(source, np.ndarray):
+        name = "<array>"
+        data = _select_plane(source, plane, name)
+    else:
+        msg = (
+            f"cannot read an image from a {type(source).__name__}; give a path, HDUList, "
+            "ImageHDU, CCDData/NDData or a 2D numpy array"
+        )
+        raise GalgenValueError(msg)
+
+    data = np.array(data, dtype=np.float64)  # a copy: the input is never modified
+    if unit is None:
+        unit = _parse_unit(header)
+    if wcs is None:
+        wcs = celestial_wcs(header)
+    if not np.any(np.isfinite(data)):
+        msg = f"{name}: every pixel is NaN or inf; nothing to work on (check the HDU or plane)"
+        raise GalgenValueError(msg)
+    if wcs is not None:
+        scale = pixel_scale_from_wcs(wcs)
+        if explicit_scale is not None and abs(explicit_scale / scale - 1) > 0.01:
+            msg = (
+                f"{name}: pixel_scale={explicit_scale:.4g} arcsec disagrees with the WCS "
+                f"({scale:.4g} arcsec); drop pixel_scale= or fix the header"
+            )
+            raise GalgenWCSError(msg)
+    elif explicit_scale is not None:
+        scale = explicit_scale
+    else:
+        msg = (
+            f"{name}: no celestial WCS, so the pixel scale is unknown; "
+            "pass pixel_scale= (e.g. 0.2 * u.arcsec; CLI: --pixel-scale 0.2arcsec)"
+        )
+        raise GalgenWCSError(msg)
+    return Image(
+        data=data,
+        pixel_scale=scale,
+        wcs=wcs,
+        unit=unit,
+        mask=mask,
+        uncertainty=None if std is None else np.array(std, dtype=np.float64),
+        header=header,
+        source=name,
+    )
+
+
+def _all_fits_safe(meta: Mapping) -> bool:
+    try:
+        fits.Header(dict(meta))
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def write_fits(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    *,
+    header: fits.Header | None = None,
+    wcs: WCS | None = None,
+    unit: u.UnitBase | None = None,
+    extensions: Mapping[str, np.ndarray] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write an image (and extensions) to FITS atomically.
+
+    The file is first written to a temporary file in the same directory, then
+    renamed over ``path`` (an atomic operation on POSIX), so a crash never leaves
+    a truncated output.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Output file.
+    data : numpy.ndarray
+        ``(H, W)`` primary image (written as float32).
+    header : astropy.io.fits.Header, optional
+        Header to carry over (its WCS keywords are replaced by ``wcs``).
+    wcs : astropy.wcs.WCS, optional
+        WCS of ``data``.
+    unit : astropy.units.UnitBase, optional
+        Written as ``BUNIT``.
+    extensions : mapping of str to numpy.ndarray, optional
+        Extra image HDUs, by EXTNAME (e.g. ``{"UNCERT": std}``); they get the same WCS.
+    overwrite : bool, default False
+        Replace an existing file. Without it an existing file raises.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        msg = f"{path}: already exists; choose another name or pass overwrite=True (CLI: --overwrite)"
+        raise GalgenFileError(msg)
+    if not path.parent.exists():
+        msg = f"{path}: directory {path.parent} does not exist; create it first"
+        raise GalgenFileError(msg)
+    hdr = strip_wcs_keywords(header) if header is not None else fits.Header()
+    for key in ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION",
+                "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "EXTNAME", "CHECKSUM", "DATASUM"):
+        hdr.remove(key, ignore_missing=True, remove_all=True)
+    wcs_header = wcs.to_header(relax=True) if wcs is not None else fits.Header()
+    hdr.update(wcs_header)
+    if unit is not None:
+        hdr["BUNIT"] = unit.to_string(format="fits") if not isinstance(
+            unit, u.UnrecognizedUnit) else str(unit)
+    hdus = [fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr)]
+    for name, array in (extensions or {}).items():
+        ext_header = wcs_header.copy()
+        if unit is not None and name.upper() in _STD_NAMES:
+            ext_header["BUNIT"] = hdr["BUNIT"]
+        dtype = np.uint8 if np.asarray(array).dtype == bool else np.float32
+        hdus.append(fits.ImageHDU(np.asarray(array, dtype=dtype), header=ext_header, name=name))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify="silentfix")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def to_ccddata(image: Image, data: np.ndarray | None = None) -> CCDData:
+    """Wrap an :class:`Image` (or new ``data`` on its grid) as ``CCDData``."""
+    values = image.data if data is None else data
+    return CCDData(
+        values,
+        unit=image.unit if image.unit is not None else u.dimensionless_unscaled,
+        wcs=image.wcs,
+        mask=image.mask,
+        uncertainty=None if image.uncertainty is None else StdDevUncertainty(image.uncertainty),
+        meta=image.header,
+    )

@@ -1,0 +1,82 @@
+"""Figures people would rather look at than read: comparison panels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["comparison_panel"]
+
+
+def _savefig(fig, path: Path) -> None:  # noqa: ANN001
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, *,
+                     noise_rms: float, residual_of: tuple[str, str] | None = None,
+                     title: str | None = None) -> Path:
+    """Side-by-side images on one asinh stretch, plus an optional residual.
+
+    Parameters
+    ----------
+    images : mapping of str to numpy.ndarray
+        Panel title -> ``(H, W)`` image. Images of different sizes are shown
+        over the same angular extent when they cover the same sky.
+    path : path
+        Output PNG (or PDF) file.
+    noise_rms : float
+        Noise level per pixel of the *first* image; sets the stretch softening.
+    residual_of : (str, str), optional
+        Names of two images ``(a, b)`` of equal shape; adds a panel ``a - b``.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(images)
+    n = len(names) + (1 if residual_of else 0)
+    fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.3))
+    axes = np.atleast_1d(axes)
+    # show surface brightness (flux per pixel area of the first image) so that
+    # images at different pixel scales share one colour scale
+    first = np.asarray(images[names[0]])
+    ref_npix = first.shape[0]
+    sb = {k: np.asarray(v, dtype=np.float64) * (v.shape[0] / ref_npix) ** 2 for k, v in
+          images.items()}
+    soft = 3.0 * noise_rms
+    vmax = np.arcsinh(np.nanpercentile(sb[names[-1]], 99.8) / soft)
+    vmin = np.arcsinh(-2 * noise_rms / soft)
+    for ax, name in zip(axes, names, strict=False):
+        ax.imshow(np.arcsinh(sb[name] / soft), origin="lower", cmap="magma", vmin=vmin,
+                  vmax=vmax, extent=(0, 1, 0, 1))
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if residual_of:
+        a, b = residual_of
+        res = sb[a] - sb[b]
+        lim = 5 * noise_rms
+        im = axes[-1].imshow(res, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                             extent=(0, 1, 0, 1))
+        axes[-1].set_title(f"{a} - {b}", fontsize=10)
+        axes[-1].set_xticks([])
+        axes[-1].set_yticks([])
+        fig.colorbar(im, ax=axes[-1], fraction=0.046, label="surface brightness (obs. pixel units)")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    path = Path(path)
+    _savefig(fig, path)
+    plt.close(fig)
+    return path

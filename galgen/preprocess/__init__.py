@@ -1,0 +1,17 @@
+"""Pure, unit-aware preprocessing: background, stretch, cutouts, bad pixels."""
+
+from galgen.preprocess.background import BackgroundEstimate, estimate_background, source_mask
+from galgen.preprocess.cutouts import make_cutout
+from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
+from galgen.preprocess.normalize import AsinhStretch
+
+__all__ = [
+    "AsinhStretch",
+    "BackgroundEstimate",
+    "estimate_background",
+    "source_mask",
+    "make_cutout",
+    "fill_masked",
+    "upsample_mask",
+    "apply_mask",
+]

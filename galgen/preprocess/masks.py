@@ -1,0 +1,55 @@
+"""Bad pixels: fill them for a network, track them, restore them in outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.convolution import Gaussian2DKernel, interpolate_replace_nans
+
+__all__ = ["fill_masked", "upsample_mask", "apply_mask"]
+
+
+def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
+                fill_value: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Replace bad pixels by a smooth interpolation of their neighbours.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` image; non-finite pixels are always treated as bad.
+    mask : numpy.ndarray, optional
+        ``(H, W)`` bool, True for further bad pixels.
+    fill_value : float, optional
+        Value for pixels that interpolation cannot reach (large holes); default:
+        median of the good pixels.
+
+    Returns
+    -------
+    filled : numpy.ndarray
+        ``(H, W)`` float64 copy with every pixel finite.
+    mask : numpy.ndarray
+        ``(H, W)`` bool, the pixels that were filled.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    bad = ~np.isfinite(data)
+    if mask is not None:
+        bad |= np.asarray(mask, bool)
+    if not bad.any():
+        return data.copy(), bad
+    work = np.where(bad, np.nan, data)
+    filled = interpolate_replace_nans(work, Gaussian2DKernel(x_stddev=1.5))
+    still = ~np.isfinite(filled)
+    if still.any():
+        filled[still] = np.nanmedian(work) if fill_value is None else fill_value
+    return filled, bad
+
+
+def upsample_mask(mask: np.ndarray, factor: int) -> np.ndarray:
+    """``(H, W)`` bool mask -> ``(factor*H, factor*W)``, each pixel to a block."""
+    return np.kron(np.asarray(mask, bool), np.ones((factor, factor), bool))
+
+
+def apply_mask(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Copy of ``data`` with masked pixels set to NaN (how outputs flag them)."""
+    out = np.array(data, dtype=np.float64)
+    out[np.asarray(mask, bool)] = np.nan
+    return out

@@ -1,0 +1,23 @@
+"""PSFs in arcsec or pixels, rendered on pixel grids, and flux-conserving convolution."""
+
+from galgen.psf.kernels import block_sum, convolve_fft, gaussian_fwhm_quadrature
+from galgen.psf.models import (
+    default_psf_size,
+    fwhm_in_pixels,
+    gaussian_psf,
+    measure_fwhm,
+    moffat_psf,
+    psf_from_image,
+)
+
+__all__ = [
+    "gaussian_psf",
+    "moffat_psf",
+    "psf_from_image",
+    "measure_fwhm",
+    "fwhm_in_pixels",
+    "default_psf_size",
+    "convolve_fft",
+    "block_sum",
+    "gaussian_fwhm_quadrature",
+]

@@ -91,9 +91,25 @@ def _parse_unit(header: fits.Header) -> u.UnitBase | None:
     bunit = header.get("BUNIT")
     if not bunit:
         return None
+    text = str(bunit).strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return u.Unit(str(bunit).strip(), format="fits", parse_strict="silent")
+        for fmt in ("fits", "generic"):
+            try:
+                return u.Unit(text, format=fmt)
+            except ValueError:
+                continue
+        return u.Unit(text, parse_strict="silent")  # UnrecognizedUnit keeps the text
+
+
+def _unit_string(unit: u.UnitBase) -> str:
+    """BUNIT text: FITS-standard where possible, astropy's generic form otherwise."""
+    if isinstance(unit, u.UnrecognizedUnit):
+        return str(unit)
+    try:
+        return unit.to_string(format="fits")
+    except ValueError:  # e.g. electron/s is not a FITS-standard unit
+        return unit.to_string(format="generic")
 
 
 def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:
@@ -350,8 +366,7 @@ def write_fits(
     wcs_header = wcs.to_header(relax=True) if wcs is not None else fits.Header()
     hdr.update(wcs_header)
     if unit is not None:
-        hdr["BUNIT"] = unit.to_string(format="fits") if not isinstance(
-            unit, u.UnrecognizedUnit) else str(unit)
+        hdr["BUNIT"] = _unit_string(unit)
     hdus = [fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr)]
     for name, array in (extensions or {}).items():
         ext_header = wcs_header.copy()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.stats import SigmaClip, sigma_clipped_stats
 from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
 from photutils.segmentation import detect_sources
+from photutils.utils.exceptions import NoDetectionsWarning
 
 from galgen.errors import GalgenValueError
 
@@ -47,7 +49,9 @@ def source_mask(data: np.ndarray, mask: np.ndarray | None = None, nsigma: float 
     _, median, std = sigma_clipped_stats(data, mask=mask, sigma=3.0)
     if not np.isfinite(std) or std <= 0:
         return np.zeros(data.shape, bool)
-    segm = detect_sources(data - median, nsigma * std, npixels, mask=mask)
+    with warnings.catch_warnings():  # an empty field is a normal answer here
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        segm = detect_sources(data - median, nsigma * std, npixels, mask=mask)
     if segm is None:
         return np.zeros(data.shape, bool)
     return segm.make_source_mask(size=dilate)
@@ -85,22 +89,29 @@ def estimate_background(
     """
     data = np.asarray(data, dtype=np.float64)
     bad = ~np.isfinite(data) if mask is None else (np.asarray(mask, bool) | ~np.isfinite(data))
-    sources = source_mask(data, mask=bad)
-    use = bad | sources
-    if np.count_nonzero(~use) < 10:
-        use = bad  # crowded stamp: fall back to clipping alone
-    if np.count_nonzero(~use) < 10:
-        msg = "fewer than 10 finite, unmasked pixels: the background cannot be estimated"
-        raise GalgenValueError(msg)
     box = box_size or max(32, min(data.shape) // 8)
     if min(data.shape) >= 4 * box:
-        bkg = Background2D(
-            np.where(bad, 0.0, data), box, mask=use, sigma_clip=SigmaClip(sigma=3.0),
-            bkg_estimator=MedianBackground(), bkg_rms_estimator=StdBackgroundRMS(),
-        )
-        background, rms = np.asarray(bkg.background), np.asarray(bkg.background_rms)
+        # two passes: a first background map, sources found on the residual, then the final map
+        first = _background2d(data, bad, box)
+        sources = source_mask(data - first[0], mask=bad)
+        use = bad | sources
+        background, rms = _background2d(data, use, box)
     else:
+        sources = source_mask(data, mask=bad)
+        use = bad | sources
+        if np.count_nonzero(~use) < 10:
+            use = bad  # crowded stamp: fall back to clipping alone
+        if np.count_nonzero(~use) < 10:
+            msg = "fewer than 10 finite, unmasked pixels: the background cannot be estimated"
+            raise GalgenValueError(msg)
         _, median, std = sigma_clipped_stats(data, mask=use, sigma=3.0)
         background = np.full(data.shape, median)
         rms = np.full(data.shape, std)
     return BackgroundEstimate(background, rms, float(np.median(background)), float(np.median(rms)))
+
+
+def _background2d(data: np.ndarray, mask: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:
+    bkg = Background2D(np.where(mask, 0.0, data), box, mask=mask, sigma_clip=SigmaClip(sigma=3.0),
+                       exclude_percentile=50.0,
+                       bkg_estimator=MedianBackground(), bkg_rms_estimator=StdBackgroundRMS())
+    return np.asarray(bkg.background), np.asarray(bkg.background_rms)

@@ -1,0 +1,156 @@
+"""FITS reading/writing: round trips, every input type, and bad input."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.nddata import CCDData, NDData, StdDevUncertainty
+
+from galgen.errors import GalgenError, GalgenFileError, GalgenValueError, GalgenWCSError
+from galgen.io import add_provenance, read_image, simple_tan_wcs, to_ccddata, write_fits
+
+
+@pytest.fixture
+def image_file(tmp_path, rng):
+    data = rng.normal(10, 1, (32, 40)).astype(np.float32)
+    wcs = simple_tan_wcs(data.shape, 0.2)
+    hdr = fits.Header()
+    hdr["OBJECT"] = "test"
+    add_provenance(hdr, "test", {"a": 1})
+    path = tmp_path / "img.fits"
+    write_fits(path, data, header=hdr, wcs=wcs, unit=u.electron / u.s,
+               extensions={"ERR": np.full(data.shape, 0.5), "MASK": data > 12})
+    return path, data
+
+
+def test_round_trip_keeps_data_unit_wcs_history(image_file):
+    path, data = image_file
+    img = read_image(path)
+    np.testing.assert_array_equal(img.data, data)
+    assert img.unit == u.electron / u.s
+    assert img.pixel_scale == pytest.approx(0.2, rel=1e-9)
+    assert img.header["OBJECT"] == "test"
+    assert any("galgen" in str(h) for h in img.header["HISTORY"])
+    assert img.header["GALGENOP"] == "test"
+    # WCS: the reference pixel maps to CRVAL
+    sky = img.wcs.pixel_to_world(19.5, 15.5)
+    assert sky.ra.deg == pytest.approx(150.1, abs=1e-9)
+    np.testing.assert_allclose(img.uncertainty, 0.5)
+    np.testing.assert_array_equal(img.mask, data > 12)
+
+
+def test_input_types_agree(image_file):
+    path, data = image_file
+    ref = read_image(path)
+    with fits.open(path) as hdul:
+        from_hdul = read_image(hdul)
+        from_hdu = read_image(hdul[0])
+    ccd = CCDData(data.astype(float), unit="adu", wcs=ref.wcs,
+                  uncertainty=StdDevUncertainty(np.ones_like(data)))
+    from_ccd = read_image(ccd)
+    from_nd = read_image(NDData(data, wcs=ref.wcs))
+    from_array = read_image(data, pixel_scale=0.2 * u.arcsec)
+    for img in (from_hdul, from_hdu, from_ccd, from_nd, from_array):
+        np.testing.assert_array_equal(img.data, data)
+        assert img.pixel_scale == pytest.approx(0.2, rel=1e-6)
+    assert from_ccd.unit == u.adu
+    np.testing.assert_allclose(from_ccd.uncertainty, 1.0)
+    back = to_ccddata(ref)
+    assert back.wcs is ref.wcs and back.unit == ref.unit
+
+
+def test_pixel_scale_quantity_forms(rng):
+    data = rng.normal(size=(8, 8))
+    for q in (0.2 * u.arcsec, 0.2 * u.arcsec / u.pix, 0.2 / 3600 * u.deg, 0.2):
+        assert read_image(data, pixel_scale=q).pixel_scale == pytest.approx(0.2)
+
+
+def test_input_never_modified(image_file, rng):
+    path, _ = image_file
+    before = path.read_bytes()
+    img = read_image(path)
+    img.data[:] = 0
+    assert path.read_bytes() == before
+    array = rng.normal(size=(8, 8))
+    copy = array.copy()
+    read_image(array, pixel_scale=0.1).data[:] = 5
+    np.testing.assert_array_equal(array, copy)
+
+
+def test_hdu_selection_by_name_and_cube(tmp_path, rng):
+    cube = rng.normal(size=(3, 16, 16))
+    hdul = fits.HDUList([fits.PrimaryHDU(),
+                         fits.BinTableHDU.from_columns([fits.Column("a", "E", array=[1.0])]),
+                         fits.ImageHDU(cube, name="SCI")])
+    path = tmp_path / "cube.fits"
+    hdul.writeto(path)
+    with pytest.raises(GalgenValueError, match="cube.*plane="):
+        read_image(path, pixel_scale=0.1)
+    img = read_image(path, hdu="SCI", plane=2, pixel_scale=0.1)
+    np.testing.assert_allclose(img.data, cube[2])
+    with pytest.raises(GalgenValueError, match="holds no image"):
+        read_image(path, hdu=1, pixel_scale=0.1)
+    with pytest.raises(GalgenValueError, match="no HDU 'NOPE'"):
+        read_image(path, hdu="NOPE", pixel_scale=0.1)
+
+
+def test_bad_files_raise_typed_errors_naming_the_file(tmp_path, image_file):
+    text = tmp_path / "notes.fits"
+    text.write_text("this is not FITS\n" * 50)
+    with pytest.raises(GalgenFileError, match="notes.fits"):
+        read_image(text)
+    path, _ = image_file
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(path.read_bytes()[:4000])
+    with pytest.raises(GalgenFileError, match="truncated.fits"):
+        read_image(truncated)
+    with pytest.raises(GalgenFileError, match="no such file"):
+        read_image(tmp_path / "missing.fits")
+    table = tmp_path / "table.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
+        [fits.Column("a", "E", array=[1.0])])]).writeto(table)
+    with pytest.raises(GalgenValueError, match="no HDU holds an image"):
+        read_image(table)
+
+
+def test_all_nan_and_missing_wcs(rng):
+    with pytest.raises(GalgenValueError, match="every pixel is NaN"):
+        read_image(np.full((8, 8), np.nan), pixel_scale=0.2)
+    with pytest.raises(GalgenWCSError, match="pixel_scale="):
+        read_image(rng.normal(size=(8, 8)))
+    with pytest.raises(GalgenValueError):
+        read_image(rng.normal(size=(8, 8)), pixel_scale=-1)
+    with pytest.raises(GalgenValueError, match="cannot read an image"):
+        read_image({"not": "an image"})
+    assert issubclass(GalgenWCSError, GalgenError)
+
+
+def test_wcs_and_pixel_scale_disagreement(image_file):
+    path, _ = image_file
+    assert read_image(path, pixel_scale=0.2 * u.arcsec).pixel_scale == pytest.approx(0.2)
+    with pytest.raises(GalgenWCSError, match="disagrees"):
+        read_image(path, pixel_scale=0.3 * u.arcsec)
+
+
+def test_nan_pixels_flagged(rng):
+    data = rng.normal(size=(8, 8))
+    data[2, 3] = np.nan
+    data[4, 4] = np.inf
+    img = read_image(data, pixel_scale=0.2)
+    assert img.mask.sum() == 2 and img.mask[2, 3] and img.mask[4, 4]
+
+
+def test_write_is_atomic_and_refuses_overwrite(tmp_path, rng):
+    path = tmp_path / "out.fits"
+    write_fits(path, rng.normal(size=(4, 4)))
+    before = path.read_bytes()
+    with pytest.raises(GalgenFileError, match="already exists"):
+        write_fits(path, np.zeros((4, 4)))
+    assert path.read_bytes() == before
+    write_fits(path, np.zeros((4, 4)), overwrite=True)
+    assert fits.getdata(path).sum() == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out.fits"]  # no temp files left
+    with pytest.raises(GalgenFileError, match="does not exist"):
+        write_fits(tmp_path / "nodir" / "x.fits", np.zeros((2, 2)))

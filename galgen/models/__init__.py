@@ -1,0 +1,1 @@
+"""Generic generative modules: normalizing flows, VAEs, GANs, ODE solvers, toy densities."""

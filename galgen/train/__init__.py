@@ -1,0 +1,5 @@
+"""Training utilities: checkpoints (and, for restoration, the training loop)."""
+
+from galgen.train.checkpoint import load_checkpoint, save_checkpoint
+
+__all__ = ["save_checkpoint", "load_checkpoint"]

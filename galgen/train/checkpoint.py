@@ -1,0 +1,50 @@
+"""Training checkpoints: save and resume model, optimiser and step (weights-only loading)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["save_checkpoint", "load_checkpoint"]
+
+
+def save_checkpoint(path: str | os.PathLike, step: int, modules: dict[str, nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer], extra: dict | None = None) -> None:
+    """Write ``{step, modules' and optimisers' state dicts, extra}`` atomically to ``path``.
+
+    Checkpoints hold tensors and plain Python values only, so they load with
+    ``torch.load(weights_only=True)`` (no arbitrary pickle). Shipped weights use
+    safetensors instead (:mod:`galgen.models.serialization`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "step": int(step),
+        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "extra": extra or {},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, modules: dict[str, nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+                    map_location: str | torch.device = "cpu") -> tuple[int, dict]:
+    """Restore a checkpoint written by :func:`save_checkpoint`; return ``(step, extra)``."""
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    for k, m in modules.items():
+        m.load_state_dict(state["modules"][k])
+    for k, o in (optimizers or {}).items():
+        o.load_state_dict(state["optimizers"][k])
+    return int(state["step"]), state.get("extra", {})

@@ -13,8 +13,8 @@ __all__ = ["save_checkpoint", "load_checkpoint"]
 
 
 def save_checkpoint(path: str | os.PathLike, step: int, modules: dict[str, nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer], extra: dict | None = None) -> None:
-    """Write ``{step, modules' and optimisers' state dicts, extra}`` atomically to ``path``.
+                    optimizers: dict[str, object], extra: dict | None = None) -> None:
+    """Write ``{step, modules' and optimisers'/schedulers' state dicts, extra}`` atomically.
 
     Checkpoints hold tensors and plain Python values only, so they load with
     ``torch.load(weights_only=True)`` (no arbitrary pickle). Shipped weights use
@@ -39,7 +39,7 @@ def save_checkpoint(path: str | os.PathLike, step: int, modules: dict[str, nn.Mo
 
 
 def load_checkpoint(path: str | os.PathLike, modules: dict[str, nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+                    optimizers: dict[str, object] | None = None,
                     map_location: str | torch.device = "cpu") -> tuple[int, dict]:
     """Restore a checkpoint written by :func:`save_checkpoint`; return ``(step, extra)``."""
     state = torch.load(path, map_location=map_location, weights_only=True)

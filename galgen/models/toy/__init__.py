@@ -3,8 +3,8 @@
 from galgen.models.toy.densities import DENSITIES, ToyDensity, get_density
 from galgen.models.toy.train import (
     ToyTrainConfig,
-    test_nll,
-    test_samples,
+    held_out_nll,
+    held_out_samples,
     train_flow,
     train_gan,
     train_vae,
@@ -18,6 +18,6 @@ __all__ = [
     "train_flow",
     "train_vae",
     "train_gan",
-    "test_nll",
-    "test_samples",
+    "held_out_nll",
+    "held_out_samples",
 ]

@@ -16,8 +16,8 @@ from galgen.models.toy.densities import eight_gaussians_coverage, get_density
 from galgen.models.toy.plots import model_panel, solver_comparison_figure
 from galgen.models.toy.train import (
     ToyTrainConfig,
-    test_nll,
-    test_samples,
+    held_out_nll,
+    held_out_samples,
     train_flow,
     train_gan,
     train_vae,
@@ -46,7 +46,7 @@ def compare_solvers(flow, density, budgets=(8, 16, 32, 64), n: int = 2000) -> tu
     """
     t = flow.transform
     saved = (t.solver, t.steps)
-    x = test_samples(density, n)
+    x = held_out_samples(density, n)
     rows, samples = [], {}
     for solver, per_step in (("euler", 1), ("rk4", 4)):
         for nfe in budgets:
@@ -84,7 +84,7 @@ def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver:
     t0 = time.perf_counter()
     train_flow(model, density, cfg)
     seconds = time.perf_counter() - t0
-    nll = test_nll(model, density)
+    nll = held_out_nll(model, density)
     tag = f"{density_name}_{flow}" + (f"_{solver}" if flow == "ode" else "")
     result = {"density": density_name, "flow": flow, "solver": solver if flow == "ode" else None,
               "nll": nll, "entropy": density.entropy, "steps": steps, "seconds": seconds}
@@ -123,7 +123,7 @@ def run_toy_vae(density_name: str = "chessboard", steps: int | None = None, outd
                                              progress=progress))
     result = {"density": density_name, "model": "vae", "steps": steps,
               "seconds": time.perf_counter() - t0,
-              "neg_elbo": test_nll(model, density), "neg_iwae64": test_nll(model, density, iwae_k=64),
+              "neg_elbo": held_out_nll(model, density), "neg_iwae64": held_out_nll(model, density, iwae_k=64),
               "entropy": density.entropy}
     g = torch.Generator().manual_seed(0)
     samples = model.sample(20_000, generator=g, mean=False).numpy()

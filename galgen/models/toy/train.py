@@ -26,7 +26,7 @@ from galgen.models.toy.densities import ToyDensity
 from galgen.models.vae.vae import VAE
 from galgen.train.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["ToyTrainConfig", "train_flow", "train_vae", "train_gan", "test_nll", "test_samples"]
+__all__ = ["ToyTrainConfig", "train_flow", "train_vae", "train_gan", "held_out_nll", "held_out_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _batch(density: ToyDensity, cfg: ToyTrainConfig, step: int, dtype=torch.floa
     return torch.as_tensor(density.sample(cfg.batch, rng), dtype=dtype)
 
 
-def test_samples(density: ToyDensity, n: int = 10_000, seed: int = 10**6) -> torch.Tensor:
+def held_out_samples(density: ToyDensity, n: int = 10_000, seed: int = 10**6) -> torch.Tensor:
     """Held-out samples (a seed never used for training batches)."""
     return torch.as_tensor(density.sample(n, np.random.default_rng([seed, 999_999])),
                            dtype=torch.float32)
@@ -74,12 +74,11 @@ def test_samples(density: ToyDensity, n: int = 10_000, seed: int = 10**6) -> tor
 
 def _loop(cfg: ToyTrainConfig, modules: dict, optimizers: dict, step_fn, schedulers=None) -> list:  # noqa: ANN001
     start, history = 0, []
+    # schedulers checkpoint like optimisers (both have state_dict / load_state_dict)
+    stateful = dict(optimizers, **{f"sched{i}": s for i, s in enumerate(schedulers or [])})
     if cfg.checkpoint and Path(cfg.checkpoint).exists():
-        start, extra = load_checkpoint(cfg.checkpoint, modules, optimizers)
+        start, extra = load_checkpoint(cfg.checkpoint, modules, stateful)
         history = list(extra.get("history", []))
-        for s in schedulers or []:
-            for _ in range(start):
-                s.step()
         log.info("resumed from %s at step %d", cfg.checkpoint, start)
     bar = tqdm(range(start, cfg.steps), desc="train", disable=not cfg.progress, initial=start,
                total=cfg.steps)
@@ -91,7 +90,7 @@ def _loop(cfg: ToyTrainConfig, modules: dict, optimizers: dict, step_fn, schedul
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss:.3f}")
         if cfg.checkpoint and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            save_checkpoint(cfg.checkpoint, step + 1, modules, optimizers, {"history": history})
+            save_checkpoint(cfg.checkpoint, step + 1, modules, stateful, {"history": history})
     return history
 
 
@@ -174,9 +173,9 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, densit
 
 
 @torch.no_grad()
-def test_nll(model: Flow | VAE, density: ToyDensity, n: int = 10_000, iwae_k: int = 0) -> float:
+def held_out_nll(model: Flow | VAE, density: ToyDensity, n: int = 10_000, iwae_k: int = 0) -> float:
     """Held-out NLL in nats: ``-mean log p`` for flows, ``-mean ELBO`` (or IWAE_k) for VAEs."""
-    x = test_samples(density, n)
+    x = held_out_samples(density, n)
     model.eval()
     if isinstance(model, VAE):
         values = [(model.iwae(c, iwae_k) if iwae_k else model.elbo(c)) for c in x.split(2000)]

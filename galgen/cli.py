@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,8 +136,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)
 
+    p = sub.add_parser("train", help="train (or resume training) a restoration model",
+                       description="Train the restoration GAN from a TOML config; resumes from the "
+                       "checkpoint in the config's out_dir. Logs to out_dir/log.csv. For several "
+                       "processes run: torchrun --nproc_per_node N -m galgen.cli train --config ...")
+    p.add_argument("--config", required=True, help="TOML file, e.g. configs/default_x2.toml")
+    p.add_argument("--steps", type=int, default=None, help="override the total number of steps")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default from the config)")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="after training, write model.safetensors + config.json to DIR")
+    p.set_defaults(func=_cmd_train)
+
     _add_toy_parser(sub)
     return parser
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from galgen.train.restoration import export, load_config, train
+
+    cfg = load_config(args.config, steps=args.steps, device=args.device)
+    train(cfg, resume=not args.fresh)
+    if args.export and int(os.environ.get("RANK", "0")) == 0:
+        digest = export(cfg, args.export)
+        print(f"exported {args.export} (sha256 {digest[:12]})")
+    return 0
 
 
 def _cmd_toy(args: argparse.Namespace) -> int:

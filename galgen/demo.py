@@ -14,7 +14,8 @@ from astropy.table import Table
 from galgen.io.fits import read_image
 from galgen.metrics import aperture_flux, flux_error, psnr, residual_rms, ssim
 from galgen.plotting import comparison_panel
-from galgen.restore.restorer import RESTORE_METHODS, restore, write_restored
+from galgen.restore.model import shipped_models
+from galgen.restore.restorer import restore, write_restored
 
 __all__ = ["sample_paths", "run_demo"]
 
@@ -53,7 +54,7 @@ def run_demo(outdir: str | os.PathLike = "demo_output", *, overwrite: bool = Tru
     truth = read_image(truth_path)
     psf_fwhm = float(observed.header["PSFFWHM"]) * u.arcsec
     noise = float(observed.header["NOISERMS"])
-    learned = "default" in RESTORE_METHODS
+    learned = "default_x2" in shipped_models()
     methods = (["default"] if learned else []) + ["richardson_lucy", "wiener", "bicubic"]
     rows, restored_images = [], {}
     radius_pix = 3.0 / truth.pixel_scale  # 3 arcsec aperture

@@ -207,7 +207,8 @@ def read_image(
         Slice to take from a 3D cube (required for cubes).
     pixel_scale : Quantity or float, optional
         Pixel scale (arcsec, or arcsec/pixel; floats are arcsec). Needed when
-        the input has no celestial WCS; when both are present they must agree to 1 %.
+        the input has no celestial WCS (and no ``PIXSCALE`` keyword); when both
+        are present they must agree to 1 %.
 
     Returns
     -------
@@ -288,6 +289,8 @@ def read_image(
             raise GalgenWCSError(msg)
     elif explicit_scale is not None:
         scale = explicit_scale
+    elif _header_scale(header) is not None:
+        scale = _header_scale(header)
     else:
         msg = (
             f"{name}: no celestial WCS, so the pixel scale is unknown; "
@@ -304,6 +307,15 @@ def read_image(
         header=header,
         source=name,
     )
+
+
+def _header_scale(header: fits.Header) -> float | None:
+    """``PIXSCALE`` (arcsec/pixel), written by galgen and many instruments when there is no WCS."""
+    try:
+        value = float(header.get("PIXSCALE", "nan"))
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
 
 
 def _all_fits_safe(meta: Mapping) -> bool:

@@ -46,7 +46,7 @@ def add_provenance(
     if model_name is not None:
         header["GALGENMD"] = (model_name, "galgen model name")
     if model_hash is not None:
-        header["GALGENMH"] = (model_hash[:64], "sha256 of the model weights")
+        header["GALGENMH"] = model_hash[:64]  # sha256 of the weights (no room for a comment)
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     header["GALGENDT"] = (now, "UTC time of the galgen operation")
     header.add_history(f"galgen {__version__} {operation} {now} UTC")

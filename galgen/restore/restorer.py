@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData, StdDevUncertainty
 
-from galgen.errors import GalgenPSFError, GalgenValueError
+from galgen.errors import GalgenModelError, GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image, read_image, write_fits
 from galgen.io.provenance import add_provenance
 from galgen.io.wcs import resample_wcs
@@ -20,6 +21,8 @@ from galgen.psf.models import fwhm_in_pixels, moffat_psf
 from galgen.restore.baselines import BASELINES
 
 __all__ = ["restore", "prepare_observation", "write_restored", "RESTORE_METHODS"]
+
+log = logging.getLogger(__name__)
 
 #: name -> core ``f(observation, psf, factor, noise_rms, *, pixel_scale, **options)``
 #: returning ``(restored, std or None, info dict)``.
@@ -111,9 +114,9 @@ def restore(image: object, psf_fwhm: u.Quantity | float, *, scale: int = 2,
     scale : int, default 2
         Super-resolution factor (1 = deconvolution only).
     method : str, default "default"
-        ``"default"`` (the shipped model, or Richardson-Lucy when no model is
-        installed), a registered model name, or a baseline:
-        ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
+        ``"default"`` (the shipped ``default_x<scale>`` model, or Richardson-Lucy
+        when none is installed), a shipped model's name, a model directory, or a
+        baseline: ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
     samples : int, default 1
         Stochastic samples for an uncertainty map (learned models only).
     hdu, plane, pixel_scale
@@ -140,13 +143,12 @@ def restore(image: object, psf_fwhm: u.Quantity | float, *, scale: int = 2,
         msg = f"scale must be a positive integer, got {scale}"
         raise GalgenValueError(msg)
     scale = int(scale)
-    name = _resolve_method(method)
+    name, core = _resolve_method(method, scale, options.get("device"))
     prep = prepare_observation(img, psf_fwhm, noise_rms=noise_rms, moffat_beta=moffat_beta,
                                background=background)
-    core = RESTORE_METHODS[name]
     kwargs = dict(options)
-    if samples > 1:
-        kwargs["samples"] = samples
+    if name not in BASELINES:
+        kwargs.update(samples=samples, psf_fwhm=prep["psf_fwhm_arcsec"])
     restored, std, info = core(prep["data"], prep["psf"], scale, prep["noise_rms"],
                                pixel_scale=img.pixel_scale, **kwargs)
     big_mask = upsample_mask(prep["mask"], scale)
@@ -157,23 +159,38 @@ def restore(image: object, psf_fwhm: u.Quantity | float, *, scale: int = 2,
               "background_subtracted": f"{prep['background']:.6g}", "samples": samples,
               "input": img.source}
     params.update({k: v for k, v in options.items() if np.isscalar(v)})
+    params.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash")})
     add_provenance(header, "restore", params, model_name=info.get("model_name", name),
                    model_hash=info.get("model_hash"))
     header["GALGENBG"] = (prep["background"], "median background subtracted (input units)")
     header["GALGENNS"] = (prep["noise_rms"], "input background noise rms (input units)")
     wcs = resample_wcs(img.wcs, scale) if img.wcs is not None else None
+    if wcs is None:
+        header["PIXSCALE"] = (img.pixel_scale / scale, "[arcsec] pixel scale of this image")
     return CCDData(restored, unit=img.unit if img.unit is not None else u.dimensionless_unscaled,
                    wcs=wcs, mask=big_mask,
                    uncertainty=None if std is None else StdDevUncertainty(std), meta=header)
 
 
-def _resolve_method(method: str) -> str:
+def _resolve_method(method: str, scale: int, device: str | None) -> tuple[str, Callable]:
+    """``(name, core)`` of a baseline, a shipped model or a model directory."""
+    from galgen.restore.model import load_model, shipped_models
+
+    if method in RESTORE_METHODS:
+        return method, RESTORE_METHODS[method]
     if method == "default":
-        return "default" if "default" in RESTORE_METHODS else "richardson_lucy"
-    if method not in RESTORE_METHODS:
-        msg = f"unknown restoration method {method!r}; choose one of {sorted(RESTORE_METHODS)}"
-        raise GalgenValueError(msg)
-    return method
+        method = f"default_x{scale}"
+        if method not in shipped_models():
+            log.warning("no shipped model for x%d: using Richardson-Lucy", scale)
+            return "richardson_lucy", RESTORE_METHODS["richardson_lucy"]
+    try:
+        model = load_model(method, device or "cpu")
+    except GalgenModelError:
+        msg = (f"unknown restoration method {method!r}; choose 'default', a baseline "
+               f"({', '.join(sorted(RESTORE_METHODS))}), a shipped model "
+               f"({', '.join(sorted(shipped_models())) or 'none installed'}) or a model directory")
+        raise GalgenValueError(msg) from None
+    return model.name, model
 
 
 def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False) -> None:

@@ -1,0 +1,201 @@
+"""Learned restorers: load shipped weights, condition on the PSF, tile, calibrate flux, sample.
+
+The noise level conditions the network through its input: the asinh stretch
+is in units of the noise RMS, so one set of weights serves every SNR; the PSF
+FWHM (in target pixels) conditions it through FiLM layers.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galgen.errors import GalgenModelError, GalgenRegimeWarning
+from galgen.models.serialization import load_state, read_config
+from galgen.preprocess.normalize import AsinhStretch
+from galgen.psf.kernels import block_sum, convolve_fft
+from galgen.psf.models import moffat_psf
+from galgen.restore.networks import RestorerConfig, build_generator
+from galgen.restore.physics import data_consistency_kernel_fwhm
+from galgen.restore.tiling import process_tiled
+
+__all__ = ["LearnedRestorer", "shipped_models", "load_model", "condition_vector"]
+
+
+def condition_vector(psf_fwhm_arcsec: float, out_pixel_scale: float) -> np.ndarray:
+    """``(1,)`` conditioning: observing PSF FWHM in *target* pixels, divided by 10."""
+    return np.array([psf_fwhm_arcsec / out_pixel_scale / 10.0], np.float32)
+
+
+def shipped_models() -> dict[str, Path]:
+    """Weight sets shipped inside the package (``galgen/weights/<name>/``)."""
+    root = Path(str(resources.files("galgen") / "weights"))
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "model.safetensors").is_file()}
+
+
+class LearnedRestorer:
+    """A trained generator with its model card.
+
+    Parameters
+    ----------
+    directory : path
+        Holds ``model.safetensors`` and ``config.json`` (see
+        :func:`galgen.models.serialization.save_module`).
+    device : str or torch.device, default "cpu"
+    """
+
+    def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu") -> None:
+        self.directory = Path(directory)
+        card = read_config(self.directory)
+        self.config = RestorerConfig(**card["architecture"])
+        self.card = card
+        self.name = card.get("name", self.directory.name)
+        self.device = torch.device(device)
+        self.generator = build_generator(self.config)
+        load_state(self.generator, self.directory, device="cpu")
+        self.generator.to(self.device).eval()
+        self.sha256 = card["sha256"]
+        self.regime = card.get("regime", {})
+
+    # -- core ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _forward(self, stretched: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(stretched, np.float32))[None, None].to(self.device)
+        c = torch.from_numpy(condition)[None].to(self.device)
+        return self.generator(x, c)[0, 0].float().cpu().numpy().astype(np.float64)
+
+    def predict(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
+                pixel_scale: float, *, tile: int = 128) -> np.ndarray:
+        """Restore one image (no calibration, no sampling).
+
+        Parameters
+        ----------
+        observation : numpy.ndarray
+            ``(H, W)`` finite, background-subtracted, flux per pixel.
+        noise_rms : float
+            Background noise, same units.
+        psf_fwhm : float
+            Observing PSF FWHM, arcsec.
+        pixel_scale : float
+            Observation pixel scale, arcsec.
+        tile : int, default 128
+            Tile side for large images (overlap set from the receptive field).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(sH, sW)`` flux per output pixel, same units as ``observation``.
+        """
+        s = self.config.scale
+        stretch = AsinhStretch(noise_rms, self.config.softening)
+        condition = condition_vector(psf_fwhm, pixel_scale / s)
+        radius = getattr(self.generator, "receptive_radius", 24)
+        y = process_tiled(stretch.forward(np.asarray(observation, np.float64)),
+                          lambda t: self._forward(t, condition), scale=s, tile=tile,
+                          overlap=2 * radius + 12, margin=radius + 2)
+        return stretch.inverse(y) / s**2
+
+    def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
+                         psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0) -> float:
+        """Least-squares flux scale ``alpha`` of ``A(restored)`` against the observation.
+
+        ``alpha = sum(m A(x) d) / sum(m A(x)^2)`` over pixels ``m`` within
+        ``radius_arcsec`` of the stamp centre, where ``A`` re-convolves and bins
+        (see :mod:`galgen.restore.physics`): the chi^2-optimal, noise-weighted
+        flux estimate through the PSF. Returns 1 when the data do not constrain it.
+        """
+        s = self.config.scale
+        target = float(self.regime.get("target_psf_fwhm", 0.2))
+        out_scale = pixel_scale / s
+        k_fwhm = data_consistency_kernel_fwhm(psf_fwhm, target) / out_scale
+        size = min(int(np.ceil(8 * k_fwhm)) | 1, (min(restored.shape) - 1) | 1)
+        predicted = block_sum(convolve_fft(restored, moffat_psf(k_fwhm, size, method="no_pixel")), s)
+        yy, xx = np.indices(observation.shape)
+        cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
+        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2
+        denom = float(np.sum(predicted[m] ** 2))
+        if denom <= 0 or np.sum(predicted[m]) < 5 * noise_rms * np.sqrt(m.sum()):
+            return 1.0  # too faint to calibrate reliably
+        alpha = float(np.sum(predicted[m] * observation[m]) / denom)
+        return alpha if 0.5 < alpha < 2.0 else 1.0
+
+    def check_regime(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> None:
+        """Warn (``GalgenRegimeWarning``) when inputs lie outside the training regime."""
+        r = self.regime
+        problems = []
+        lo, hi = r.get("psf_fwhm_range", (0, np.inf))
+        if not lo * 0.95 <= psf_fwhm <= hi * 1.05:
+            problems.append(f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo}-{hi} arcsec)")
+        ps = r.get("in_pixel_scale")
+        if ps and abs(pixel_scale / ps - 1) > 0.05:
+            problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {ps} arcsec)")
+        slo, shi = r.get("snr_range", (0, np.inf))
+        if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
+            problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
+        if problems:
+            msg = (f"model {self.name!r}: input outside its training regime: " + "; ".join(problems)
+                   + ". Results may be unreliable; check the chi^2 consistency and compare with "
+                   "a baseline.")
+            warnings.warn(msg, GalgenRegimeWarning, stacklevel=3)
+
+    # -- the restore() core --------------------------------------------------------------
+    def __call__(self, observation: np.ndarray, psf: np.ndarray, factor: int, noise_rms: float, *,
+                 pixel_scale: float, psf_fwhm: float | None = None, samples: int = 1,
+                 flux_calibrate: bool = True, seed: int | None = 0, tile: int = 128,
+                 device: str | None = None) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Core used by :func:`galgen.restore`; see :meth:`predict` for the arguments.
+
+        ``samples > 1`` adds a per-pixel standard deviation from a parametric
+        bootstrap: the observation is re-noised ``samples`` times with its own
+        noise level and restored each time; the spread measures how much the
+        restoration depends on the noise (not the model's own error).
+        """
+        if factor != self.config.scale:
+            msg = f"model {self.name!r} restores x{self.config.scale}, not x{factor}; pass scale={self.config.scale}"
+            raise GalgenModelError(msg)
+        if device is not None and torch.device(device) != self.device:
+            self.device = torch.device(device)
+            self.generator.to(self.device)
+        if psf_fwhm is None:
+            from galgen.psf.models import measure_fwhm
+
+            psf_fwhm = measure_fwhm(psf, pixel_scale)
+        snr = float(np.sqrt(max(np.sum(observation**2) - observation.size * noise_rms**2, 0.0))
+                    / noise_rms)
+        self.check_regime(psf_fwhm, pixel_scale, snr)
+        restored = self.predict(observation, noise_rms, psf_fwhm, pixel_scale, tile=tile)
+        alpha = 1.0
+        small = max(observation.shape) <= 2 * int(self.regime.get("in_size", 64))
+        if flux_calibrate and small:
+            alpha = self.flux_calibration(observation, restored, noise_rms, psf_fwhm, pixel_scale)
+            restored = restored * alpha
+        std = None
+        if samples > 1:
+            rng = np.random.default_rng(seed)
+            draws = [alpha * self.predict(observation + rng.normal(0, noise_rms, observation.shape),
+                                          noise_rms, psf_fwhm, pixel_scale, tile=tile)
+                     for _ in range(samples)]
+            std = np.std(draws, axis=0, ddof=1)
+        info = {"model_name": self.name, "model_hash": self.sha256, "flux_scale": alpha,
+                "snr_estimate": snr}
+        return restored, std, info
+
+
+@lru_cache(maxsize=4)
+def load_model(name_or_path: str = "default_x2", device: str = "cpu") -> LearnedRestorer:
+    """A shipped model by name (``galgen/weights/<name>``) or a model directory by path."""
+    shipped = shipped_models()
+    if name_or_path in shipped:
+        return LearnedRestorer(shipped[name_or_path], device)
+    path = Path(name_or_path)
+    if (path / "config.json").is_file():
+        return LearnedRestorer(path, device)
+    msg = (f"no model {name_or_path!r}: shipped models are {sorted(shipped) or 'none'}; "
+           "or give a directory holding model.safetensors and config.json")
+    raise GalgenModelError(msg)

@@ -1,0 +1,102 @@
+"""Training data for restoration: cached simulated pairs, random aligned crops, augmentation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from galgen.simulate.degrade import Regime
+from galgen.simulate.pairs import PairDataset
+
+__all__ = ["PairBank", "stretch_pair_batch"]
+
+
+class PairBank:
+    """``n`` simulated pairs held in memory (and cached to an ``.npz`` file).
+
+    Attributes
+    ----------
+    observations : numpy.ndarray
+        ``(n, h, w)`` float32, ADU.
+    targets : numpy.ndarray
+        ``(n, s*h, s*w)`` float32, ADU per target pixel.
+    noise_rms, psf_fwhm : numpy.ndarray
+        ``(n,)`` noise (ADU) and observing PSF FWHM (arcsec).
+    """
+
+    def __init__(self, n: int, seed: int, regime: Regime, cache: str | os.PathLike | None = None,
+                 progress: bool = True) -> None:
+        self.regime = regime
+        if cache is not None and Path(cache).exists():
+            with np.load(cache) as f:
+                if int(f["seed"]) == seed and len(f["noise_rms"]) == n:
+                    self._set(f["observations"], f["targets"], f["noise_rms"], f["psf_fwhm"])
+                    return
+        ds = PairDataset(n, seed, regime)
+        obs, tgt, noise, fwhm = [], [], [], []
+        for i in tqdm(range(n), desc="simulate pairs", disable=not progress):
+            p = ds.pair(i)
+            obs.append(p.observation)
+            tgt.append(p.target)
+            noise.append(p.noise_rms)
+            fwhm.append(p.psf_fwhm)
+        self._set(np.stack(obs), np.stack(tgt), np.array(noise, np.float32),
+                  np.array(fwhm, np.float32))
+        if cache is not None:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(str(cache) + ".tmp.npz")
+            np.savez(tmp, observations=self.observations, targets=self.targets,
+                     noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed)
+            os.replace(tmp, cache)
+
+    def _set(self, obs: np.ndarray, tgt: np.ndarray, noise: np.ndarray, fwhm: np.ndarray) -> None:
+        self.observations, self.targets = obs.astype(np.float32), tgt.astype(np.float32)
+        self.noise_rms, self.psf_fwhm = noise.astype(np.float32), fwhm.astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.noise_rms)
+
+    def batch(self, rng: np.random.Generator, size: int, patch: int | None) -> dict[str, torch.Tensor]:
+        """Random pairs, aligned random crops of ``patch`` input pixels, random flips/rotations.
+
+        The PSFs are circular, so flips and 90-degree rotations give new valid pairs.
+        """
+        s = self.regime.factor
+        idx = rng.integers(0, len(self), size)
+        h = self.observations.shape[1]
+        p = h if patch is None else patch
+        obs = np.empty((size, p, p), np.float32)
+        tgt = np.empty((size, s * p, s * p), np.float32)
+        for k, i in enumerate(idx):
+            y0, x0 = (rng.integers(0, h - p + 1, 2) if p < h else (0, 0))
+            o = self.observations[i, y0:y0 + p, x0:x0 + p]
+            t = self.targets[i, s * y0:s * (y0 + p), s * x0:s * (x0 + p)]
+            rot = int(rng.integers(4))
+            flip = bool(rng.integers(2))
+            o, t = np.rot90(o, rot), np.rot90(t, rot)
+            if flip:
+                o, t = o[:, ::-1], t[:, ::-1]
+            obs[k], tgt[k] = o, t
+        return {
+            "observation": torch.from_numpy(obs)[:, None],
+            "target": torch.from_numpy(tgt)[:, None],
+            "noise_rms": torch.from_numpy(self.noise_rms[idx]),
+            "psf_fwhm": torch.from_numpy(self.psf_fwhm[idx]),
+        }
+
+
+def stretch_pair_batch(batch: dict[str, torch.Tensor], scale: int,
+                       softening: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Observation and target in the stretched space of the restorer.
+
+    ``y_obs = asinh(obs / (softening * sigma))`` and
+    ``y_target = asinh(target * scale^2 / (softening * sigma))``: the target is
+    expressed as surface brightness per *observed* pixel area, so both share one
+    stretch.
+    """
+    unit = (softening * batch["noise_rms"])[:, None, None, None]
+    return (batch["observation"] / unit).asinh(), (batch["target"] * scale**2 / unit).asinh()

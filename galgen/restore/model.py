@@ -157,7 +157,8 @@ class LearnedRestorer:
         restoration depends on the noise (not the model's own error).
         """
         if factor != self.config.scale:
-            msg = f"model {self.name!r} restores x{self.config.scale}, not x{factor}; pass scale={self.config.scale}"
+            msg = (f"model {self.name!r} restores x{self.config.scale}, not x{factor}; "
+                   f"pass scale={self.config.scale}")
             raise GalgenModelError(msg)
         if device is not None and torch.device(device) != self.device:
             self.device = torch.device(device)

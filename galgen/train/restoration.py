@@ -122,12 +122,12 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     device = _device(cfg.device)
     if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
+        rank = dist.get_rank()
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
     else:
-        rank, world = 0, 1
+        rank = 0
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})

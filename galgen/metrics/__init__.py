@@ -1,6 +1,21 @@
 """Photometric and image-quality validation metrics (pure functions, no torch)."""
 
+from galgen.metrics.consistency import data_consistency, reconvolve_to_observed
 from galgen.metrics.image import psnr, residual_rms, ssim
+from galgen.metrics.morphology import centroid, curve_of_growth, ellipticity, half_light_radius
 from galgen.metrics.photometry import aperture_flux, flux_error, magnitude_error
 
-__all__ = ["psnr", "ssim", "residual_rms", "aperture_flux", "flux_error", "magnitude_error"]
+__all__ = [
+    "psnr",
+    "ssim",
+    "residual_rms",
+    "aperture_flux",
+    "flux_error",
+    "magnitude_error",
+    "curve_of_growth",
+    "half_light_radius",
+    "centroid",
+    "ellipticity",
+    "data_consistency",
+    "reconvolve_to_observed",
+]

@@ -17,12 +17,10 @@ import numpy as np
 import torch
 
 from galgen.errors import GalgenModelError, GalgenRegimeWarning
+from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import load_state, read_config
 from galgen.preprocess.normalize import AsinhStretch
-from galgen.psf.kernels import block_sum, convolve_fft
-from galgen.psf.models import moffat_psf
 from galgen.restore.networks import RestorerConfig, build_generator
-from galgen.restore.physics import data_consistency_kernel_fwhm
 from galgen.restore.tiling import process_tiled
 
 __all__ = ["LearnedRestorer", "shipped_models", "load_model", "condition_vector"]
@@ -111,11 +109,9 @@ class LearnedRestorer:
         flux estimate through the PSF. Returns 1 when the data do not constrain it.
         """
         s = self.config.scale
-        target = float(self.regime.get("target_psf_fwhm", 0.2))
-        out_scale = pixel_scale / s
-        k_fwhm = data_consistency_kernel_fwhm(psf_fwhm, target) / out_scale
-        size = min(int(np.ceil(8 * k_fwhm)) | 1, (min(restored.shape) - 1) | 1)
-        predicted = block_sum(convolve_fft(restored, moffat_psf(k_fwhm, size, method="no_pixel")), s)
+        predicted = reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
+                                           float(self.regime.get("target_psf_fwhm", 0.2)),
+                                           float(self.regime.get("moffat_beta", 3.5)))
         yy, xx = np.indices(observation.shape)
         cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
         m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2

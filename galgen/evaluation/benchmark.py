@@ -8,7 +8,9 @@ validation pairs, as the issue asks, not on the benchmark pairs.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -20,7 +22,15 @@ from galgen.restore.baselines import BASELINES, richardson_lucy
 from galgen.simulate.degrade import DEFAULT_REGIME, Regime
 from galgen.simulate.pairs import PairDataset
 
-__all__ = ["BENCHMARK_SEED", "VALIDATION_SEED", "choose_rl_iterations", "run_benchmark", "summarize"]
+__all__ = [
+    "BENCHMARK_SEED",
+    "VALIDATION_SEED",
+    "choose_rl_iterations",
+    "run_benchmark",
+    "summarize",
+    "summarize_by_bin",
+    "benchmark_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +124,8 @@ def summarize(table: Table) -> Table:
         t = table[table["method"] == method]
         row = {"method": method, "n": len(t)}
         for col in ("psnr", "ssim", "chi2", "seconds"):
-            row[f"median_{col}"] = float(np.nanmedian(np.asarray(t[col], float)))
+            if col in t.colnames:
+                row[f"median_{col}"] = float(np.nanmedian(np.asarray(t[col], float)))
         for col in ("flux_error", "hlr_error", "e_error"):
             values = np.asarray(t[col], float)
             row[f"median_abs_{col}"] = float(np.nanmedian(np.abs(values)))
@@ -123,3 +134,56 @@ def summarize(table: Table) -> Table:
         row["failed"] = int(np.sum(np.asarray(t["flag"]) != ""))
         out.append(row)
     return Table(rows=out)
+
+
+def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, examples: int = 4,
+                     progress: bool = True, device: str = "cpu") -> tuple[Table, Table]:
+    """Run :func:`run_benchmark` and write ``benchmark.ecsv`` (per galaxy), ``summary.ecsv``,
+    ``summary_by_bin.ecsv`` and the figures (PNG and PDF) into ``outdir``."""
+    from galgen.evaluation.figures import example_panels, flux_recovery, metric_trends
+    from galgen.restore.model import load_model, shipped_models
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    table = run_benchmark(n, progress=progress, device=device)
+    summary = summarize(table)
+    by_bin = summarize_by_bin(table)
+    for t, name in ((table, "benchmark"), (summary, "summary"), (by_bin, "summary_by_bin")):
+        tmp = outdir / f".{name}.ecsv.tmp"
+        t.write(tmp, format="ascii.ecsv", overwrite=True)
+        os.replace(tmp, outdir / f"{name}.ecsv")
+    metric_trends(table, outdir)
+    flux_recovery(table, outdir)
+    regime = DEFAULT_REGIME
+    model = load_model(f"default_x{regime.factor}", device) if (
+        f"default_x{regime.factor}" in shipped_models()) else None
+    dataset = PairDataset(n, BENCHMARK_SEED, regime)
+    rl_iter = table.meta["rl_iterations"]
+    rows = []
+    for i in range(min(examples, n)):
+        p = dataset.pair(i)
+        restored = {}
+        if model is not None:
+            restored[model.name] = model(p.observation.astype(np.float64), p.psf, regime.factor,
+                                         p.noise_rms, pixel_scale=regime.in_pixel_scale,
+                                         psf_fwhm=p.psf_fwhm)[0]
+        restored["richardson_lucy"] = richardson_lucy(p.observation, p.psf, regime.factor, p.noise_rms,
+                                                      iterations=rl_iter)
+        rows.append({"observation": p.observation, "truth": p.target, "noise_rms": p.noise_rms,
+                     "snr": p.snr, "psf_fwhm": p.psf_fwhm, "restored": restored})
+    example_panels(rows, outdir)
+    return table, summary
+
+
+def summarize_by_bin(table: Table, snr_edges: tuple[float, ...] = (20, 40, 80, 200),
+                     psf_edges: tuple[float, ...] = (0.6, 0.87, 1.13, 1.4)) -> Table:
+    """Medians per method in SNR bins and in PSF-FWHM bins."""
+    rows = []
+    for kind, col, edges in (("snr", "snr", snr_edges), ("psf_fwhm", "psf_fwhm", psf_edges)):
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            sel = (np.asarray(table[col]) >= lo) & (np.asarray(table[col]) <= hi)
+            if not sel.any():
+                continue
+            for r in summarize(table[sel]):
+                rows.append({"bin": kind, "low": lo, "high": hi, **dict(zip(r.colnames, r, strict=True))})
+    return Table(rows=rows)

@@ -15,7 +15,7 @@ def test_measure_perfect_restoration_is_exact():
     p = simulate_pair(np.random.default_rng(4), snr=100)
     row = measure_galaxy(p.target.astype(float), p.target, 0.1)
     assert row["psnr"] == np.inf and row["flux_error"] == 0 and row["hlr_error"] == 0
-    assert row["e_error"] < 1e-6 and row["centroid_offset"] < 1e-9 and row["flag"] == ""
+    assert row["e_error"] < 1e-6 and row["centroid_offset"] < 1e-6 and row["flag"] == ""
 
 
 def test_failures_become_flagged_rows(tmp_path):

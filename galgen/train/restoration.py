@@ -149,8 +149,14 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         start, _ = load_checkpoint(ckpt, modules, optims, map_location=device)
         log.info("resumed %s at step %d", ckpt, start)
     model = torch.nn.parallel.DistributedDataParallel(gen) if distributed else gen
-    bank = PairBank(cfg.train_pairs, cfg.seed, regime, cache=out / f"pairs_{cfg.seed}_{cfg.train_pairs}.npz",
-                    progress=progress and rank == 0)
+    if disc is not None and distributed:
+        disc = torch.nn.parallel.DistributedDataParallel(disc)
+    cache = out / f"pairs_{cfg.seed}_{cfg.train_pairs}.npz"
+    if distributed and rank != 0:
+        dist.barrier()  # rank 0 simulates and caches the pairs first; the others then load them
+    bank = PairBank(cfg.train_pairs, cfg.seed, regime, cache=cache, progress=progress and rank == 0)
+    if distributed and rank == 0:
+        dist.barrier()
     val = PairBank(cfg.val_pairs, cfg.val_seed, regime, cache=out / f"val_{cfg.val_seed}_{cfg.val_pairs}.npz",
                    progress=False) if rank == 0 else None
     def kernels(fwhm: torch.Tensor) -> torch.Tensor:

@@ -75,7 +75,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(0)
         t0 = time.perf_counter()
         model.train()
-        for step in range(args.steps):
+        for _ in range(args.steps):
             idx = torch.randint(0, len(train), (64,), generator=g)
             x = train[idx]
             loss = -(model.elbo(x) if name == "vae" else model.log_prob(x)).mean()

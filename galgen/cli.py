@@ -165,8 +165,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="evaluation", help="output directory")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser("batch", help="restore many files (or catalog cutouts), resumable, on Dask",
+                       description="Restore a set of FITS files (paths, globs, directories, @list.txt) "
+                       "or cutouts at catalog positions (--catalog, with the big images as INPUTS) "
+                       "into OUTDIR, mirroring the names, with a manifest.ecsv of per-item status, "
+                       "time, chi^2 consistency and error. Re-running skips what is done; a bad file "
+                       "is reported and the rest go on; the exit code is the number of failures.")
+    p.add_argument("inputs", nargs="+", help="FITS files, globs, directories or @list files")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--psf-fwhm", type=parse_angle, required=True, help="observing PSF FWHM")
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--method", default="default")
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--hdu", type=_hdu, default=None)
+    p.add_argument("--pixel-scale", type=parse_angle, default=None)
+    p.add_argument("--background", default="auto")
+    p.add_argument("--catalog", default=None, help="ECSV/FITS table with ra, dec (deg) [and id]")
+    p.add_argument("--cutout-size", type=int, default=64, help="cutout side, pixels")
+    p.add_argument("--batch-size", type=int, default=16, help="stamps per network pass")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=0,
+                   help="Dask LocalCluster worker processes (0: run in this process)")
+    p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
+    p.add_argument("--dry-run", action="store_true", help="list what would be done")
+    p.set_defaults(func=_cmd_batch)
+
     _add_toy_parser(sub)
     return parser
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from galgen.batch import BatchOptions, catalog_items, expand_inputs, run_batch
+
+    if args.catalog:
+        items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu)
+    else:
+        items = expand_inputs(args.inputs, args.hdu)
+    options = BatchOptions(
+        psf_fwhm=args.psf_fwhm.to_value(u.arcsec), scale=args.scale, method=args.method,
+        samples=args.samples,
+        pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
+        background=args.background if args.background == "auto" else float(args.background),
+        batch_size=args.batch_size, device=args.device)
+    table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
+                      local_workers=args.workers, dry_run=args.dry_run)
+    if args.dry_run:
+        for row in table:
+            print(f"{row['status']:>4}  {row['input']}")
+        return 0
+    failed = table[table["status"] != "ok"]
+    for row in failed:
+        print(f"FAILED {row['input']}: {row['error']}", file=sys.stderr)
+    print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
+          f"{args.output}/manifest.ecsv")
+    return min(len(failed), 125)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

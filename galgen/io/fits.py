@@ -199,7 +199,7 @@ def read_image(
 
     Parameters
     ----------
-    source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData or numpy.ndarray
+    source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image or ndarray
         The image. Files are opened read-only and never modified.
     hdu : int or str, optional
         HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
@@ -228,6 +228,11 @@ def read_image(
     unit = None
     wcs = None
     header = fits.Header()
+    if isinstance(source, Image):
+        return Image(data=source.data.copy(), pixel_scale=source.pixel_scale, wcs=source.wcs,
+                     unit=source.unit, mask=source.mask.copy(),
+                     uncertainty=None if source.uncertainty is None else source.uncertainty.copy(),
+                     header=source.header.copy(), source=source.source)
     if isinstance(source, str | os.PathLike):
         name = str(source)
         path = Path(source)

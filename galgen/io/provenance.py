@@ -51,5 +51,6 @@ def add_provenance(
     header["GALGENDT"] = (now, "UTC time of the galgen operation")
     header.add_history(f"galgen {__version__} {operation} {now} UTC")
     for key, value in (params or {}).items():
-        header.add_history(f"galgen {operation}: {key} = {value}")
+        text = f"galgen {operation}: {key} = {value}"
+        header.add_history("".join(c if 32 <= ord(c) < 127 else "?" for c in text))
     return header

@@ -54,7 +54,7 @@ def make_cutout(
         cut = Cutout2D(image.data, position, size, wcs=image.wcs, mode="partial",
                        fill_value=np.nan, copy=True)
     except NoOverlapError:
-        msg = f"{image.source}: the cutout at {position} does not overlap the image"
+        msg = f"{image.source}: the cutout at {_describe(position)} does not overlap the image"
         raise GalgenValueError(msg) from None
     data = cut.data
     mask = np.ones(data.shape, bool)
@@ -63,7 +63,7 @@ def make_cutout(
     coverage = np.isfinite(data).mean()
     if coverage < min_coverage:
         msg = (
-            f"{image.source}: only {coverage:.0%} of the cutout at {position} lies on the image "
+            f"{image.source}: only {coverage:.0%} of the cutout at {_describe(position)} lies on the image "
             f"(min_coverage={min_coverage:.0%}); it is too close to the edge"
         )
         raise GalgenValueError(msg)
@@ -73,4 +73,10 @@ def make_cutout(
                        fill_value=np.nan).data
     return Image(data=data, pixel_scale=image.pixel_scale, wcs=cut.wcs, unit=image.unit,
                  mask=mask, uncertainty=std, header=image.header.copy(),
-                 source=f"{image.source}[cutout {position}]")
+                 source=f"{image.source}[cutout {_describe(position)}]")
+
+
+def _describe(position: SkyCoord | tuple[float, float]) -> str:
+    if isinstance(position, SkyCoord):
+        return f"ra={position.ra.deg:.6f} dec={position.dec.deg:.6f}"
+    return f"x={position[0]:.2f} y={position[1]:.2f}"

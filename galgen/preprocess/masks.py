@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from astropy.convolution import Gaussian2DKernel, interpolate_replace_nans
+from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ["fill_masked", "upsample_mask", "apply_mask"]
 
@@ -36,7 +39,9 @@ def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
     if not bad.any():
         return data.copy(), bad
     work = np.where(bad, np.nan, data)
-    filled = interpolate_replace_nans(work, Gaussian2DKernel(x_stddev=1.5))
+    with warnings.catch_warnings():  # large holes stay NaN: handled just below
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        filled = interpolate_replace_nans(work, Gaussian2DKernel(x_stddev=1.5))
     still = ~np.isfinite(filled)
     if still.any():
         filled[still] = np.nanmedian(work) if fill_value is None else fill_value

@@ -20,7 +20,7 @@ from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.psf.models import fwhm_in_pixels, moffat_psf
 from galgen.restore.baselines import BASELINES
 
-__all__ = ["restore", "prepare_observation", "write_restored", "RESTORE_METHODS"]
+__all__ = ["restore", "prepare_observation", "finalize_result", "write_restored", "RESTORE_METHODS"]
 
 log = logging.getLogger(__name__)
 
@@ -151,19 +151,38 @@ def restore(image: object, psf_fwhm: u.Quantity | float, *, scale: int = 2,
         kwargs.update(samples=samples, psf_fwhm=prep["psf_fwhm_arcsec"])
     restored, std, info = core(prep["data"], prep["psf"], scale, prep["noise_rms"],
                                pixel_scale=img.pixel_scale, **kwargs)
+    params = {"moffat_beta": moffat_beta, "samples": samples}
+    params.update({k: v for k, v in options.items() if np.isscalar(v)})
+    return finalize_result(img, prep, restored, std, info, name=name, scale=scale, params=params)
+
+
+def finalize_result(img: Image, prep: dict, restored: np.ndarray, std: np.ndarray | None, info: dict,
+                    *, name: str, scale: int, params: dict | None = None) -> CCDData:
+    """Mask, WCS, provenance and data consistency around a core's output: the ``CCDData`` that
+    :func:`restore` returns (also used by the batch engine, which runs cores on batches).
+
+    The header gets ``GALGENX2``: the reduced chi^2 of the restored image, re-convolved
+    with the PSF and binned, against the observation (expect ~1; see
+    :func:`galgen.metrics.data_consistency`).
+    """
+    from galgen.metrics.consistency import data_consistency
+
     big_mask = upsample_mask(prep["mask"], scale)
+    chi2, _ = data_consistency(restored, np.where(prep["mask"], 0.0, prep["data"]), prep["noise_rms"],
+                               prep["psf_fwhm_arcsec"], img.pixel_scale / scale, scale,
+                               target_psf_fwhm=float(info.get("target_psf_fwhm", 0.0)))
     restored = apply_mask(restored, big_mask)
     header = img.header.copy() if img.header is not None else fits.Header()
-    params = {"method": name, "scale": scale, "psf_fwhm_arcsec": round(prep["psf_fwhm_arcsec"], 4),
-              "moffat_beta": moffat_beta, "noise_rms": f"{prep['noise_rms']:.6g}",
-              "background_subtracted": f"{prep['background']:.6g}", "samples": samples,
-              "input": img.source}
-    params.update({k: v for k, v in options.items() if np.isscalar(v)})
-    params.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash")})
-    add_provenance(header, "restore", params, model_name=info.get("model_name", name),
+    record = {"method": name, "scale": scale, "psf_fwhm_arcsec": round(prep["psf_fwhm_arcsec"], 4),
+              "noise_rms": f"{prep['noise_rms']:.6g}",
+              "background_subtracted": f"{prep['background']:.6g}", "input": img.source}
+    record.update(params or {})
+    record.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash")})
+    add_provenance(header, "restore", record, model_name=info.get("model_name", name),
                    model_hash=info.get("model_hash"))
     header["GALGENBG"] = (prep["background"], "median background subtracted (input units)")
     header["GALGENNS"] = (prep["noise_rms"], "input background noise rms (input units)")
+    header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")
     wcs = resample_wcs(img.wcs, scale) if img.wcs is not None else None
     if wcs is None:
         header["PIXSCALE"] = (img.pixel_scale / scale, "[arcsec] pixel scale of this image")

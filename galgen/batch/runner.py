@@ -1,0 +1,262 @@
+"""The batch engine: restore many files, in process or on a Dask cluster, resumable, fault-isolated.
+
+Integrity: each output is written atomically (temporary file + rename), then one
+JSON line recording it is appended to ``<outdir>/.galgen_journal.jsonl`` and
+flushed to disk. A re-run skips the items whose journal entry says ``ok`` with the
+same parameters and model hash and whose output exists; an item killed between
+the rename and its journal line is simply done again. ``manifest.ecsv`` is
+rewritten from the journal at the end of each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import astropy.units as u
+from astropy.table import Table
+from tqdm.auto import tqdm
+
+from galgen.batch.inputs import BatchItem
+from galgen.errors import GalgenError
+
+__all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "JOURNAL"]
+
+log = logging.getLogger(__name__)
+JOURNAL = ".galgen_journal.jsonl"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Settings shared by every item of a batch run (see ``galgen batch --help``)."""
+
+    psf_fwhm: float                   # arcsec
+    scale: int = 2
+    method: str = "default"
+    samples: int = 1
+    pixel_scale: float | None = None  # arcsec, for inputs without WCS
+    background: float | str = "auto"
+    noise_rms: float | None = None
+    moffat_beta: float = 3.5
+    batch_size: int = 16
+    device: str = "cpu"
+    read_workers: int = 2
+
+    def digest(self, model_hash: str | None) -> str:
+        """Hash of everything that changes an output (not device or batch size)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("batch_size", "device", "read_workers")}
+        d["model_hash"] = model_hash
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _model_hash(options: BatchOptions) -> str | None:
+    from galgen.restore.baselines import BASELINES
+    from galgen.restore.restorer import _resolve_method
+
+    if options.method in BASELINES:
+        return None
+    name, core = _resolve_method(options.method, options.scale, options.device)
+    return getattr(core, "sha256", None)
+
+
+def read_journal(outdir: str | os.PathLike) -> dict[str, dict]:
+    """Latest journal row per item key (a truncated last line is ignored)."""
+    path = Path(outdir) / JOURNAL
+    rows: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            rows[row["key"]] = row
+    return rows
+
+
+def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
+    """Read, cut out and prepare one item; returns ``(item, image, prep)`` or ``(item, exc)``."""
+    from galgen.io.fits import read_image
+    from galgen.preprocess.cutouts import make_cutout
+    from galgen.restore.restorer import prepare_observation
+
+    try:
+        img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
+        if item.position is not None:
+            from astropy.coordinates import SkyCoord
+
+            img = make_cutout(img, SkyCoord(*item.position, unit="deg"), item.size)
+        prep = prepare_observation(img, options.psf_fwhm * u.arcsec,
+                                   noise_rms=options.noise_rms, moffat_beta=options.moffat_beta,
+                                   background=options.background)
+        return item, img, prep
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
+        return item, exc
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, GalgenError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc} ({traceback.format_exception(exc)[-2].strip()[:200]})"
+
+
+def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike,
+                  digest: str) -> Iterator[dict]:
+    """Restore ``items`` and write their outputs; yields one manifest row per item.
+
+    Reading and preprocessing run in ``read_workers`` background threads while
+    the model runs on batches of ``batch_size`` equal-shaped stamps.
+    """
+    from galgen.restore.baselines import BASELINES
+    from galgen.restore.restorer import _resolve_method, finalize_result, write_restored
+
+    outdir = Path(outdir)
+    name, core = _resolve_method(options.method, options.scale, options.device)
+    batched = hasattr(core, "restore_batch")
+    pool = ThreadPoolExecutor(max(1, options.read_workers))
+    try:
+        pending = [pool.submit(_load, it, options) for it in items]
+        for start in range(0, len(pending), options.batch_size):
+            t0 = time.perf_counter()
+            loaded = [f.result() for f in pending[start:start + options.batch_size]]
+            good = [x for x in loaded if len(x) == 3]
+            for item, exc in (x for x in loaded if len(x) == 2):
+                yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
+            if not good:
+                continue
+            try:
+                if batched and len({img.pixel_scale for _, img, _ in good}) == 1:
+                    outs = core.restore_batch([p["data"] for _, _, p in good],
+                                              [p["noise_rms"] for _, _, p in good],
+                                              [p["psf_fwhm_arcsec"] for _, _, p in good],
+                                              good[0][1].pixel_scale, samples=options.samples,
+                                              batch_size=options.batch_size)
+                elif batched:  # mixed pixel scales: one by one
+                    outs = [core(p["data"], p["psf"], options.scale, p["noise_rms"],
+                                 pixel_scale=img.pixel_scale, psf_fwhm=p["psf_fwhm_arcsec"],
+                                 samples=options.samples) for _, img, p in good]
+                else:
+                    outs = [core(p["data"], p["psf"], options.scale, p["noise_rms"],
+                                 pixel_scale=img.pixel_scale) for _, img, p in good]
+            except Exception as exc:  # noqa: BLE001
+                for item, _, _ in good:
+                    yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
+                continue
+            share = (time.perf_counter() - t0) / len(good)
+            for (item, img, prep), (restored, std, info) in zip(good, outs, strict=True):
+                t1 = time.perf_counter()
+                try:
+                    result = finalize_result(img, prep, restored, std, info, name=name,
+                                             scale=options.scale,
+                                             params={"samples": options.samples} if name not in BASELINES
+                                             else None)
+                    out = outdir / f"{item.key}.fits"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    if Path(item.path).resolve() == out.resolve():
+                        raise GalgenError(f"{out}: output would overwrite its input")
+                    write_restored(result, out, overwrite=True)  # the journal says it is not done
+                    yield _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
+                               chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name))
+                except Exception as exc:  # noqa: BLE001
+                    yield _row(item, outdir, digest, "failed", share, error=_error_text(exc))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
+         chi2: float = float("nan"), model: str = "", error: str = "") -> dict:
+    return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
+            "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
+            "params": digest, "error": error}
+
+
+def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, digest: str) -> list[dict]:
+    """What a Dask worker runs: a chunk of items through the in-process engine (the model is
+    loaded once per worker process and cached)."""
+    return list(process_items(items, options, outdir, digest))
+
+
+def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
+              dask_scheduler: str | None = None, local_workers: int = 0, chunk_size: int = 8,
+              progress: bool = True, dry_run: bool = False) -> Table:
+    """Restore every item into ``outdir``; returns the manifest (one row per item).
+
+    Parameters
+    ----------
+    items : list of BatchItem
+        From :func:`galgen.batch.expand_inputs` or :func:`galgen.batch.catalog_items`.
+    options : BatchOptions
+    outdir : path
+        Output directory (created); outputs mirror the input names.
+    dask_scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``): the work is
+        chunked by file across its workers (which must see ``outdir``).
+    local_workers : int, default 0
+        Without a scheduler: ``> 0`` starts a ``dask.distributed.LocalCluster`` of
+        that many single-threaded worker processes; ``0`` runs in this process.
+    chunk_size : int, default 8
+        Items per Dask task.
+    dry_run : bool
+        Only report what would be done (``status`` "todo" or "skip").
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for stale in outdir.rglob(".*.fits.*.tmp"):  # temporary files of a killed run
+        stale.unlink()
+    digest = options.digest(_model_hash(options))
+    done = {k: r for k, r in read_journal(outdir).items()
+            if r["status"] == "ok" and r["params"] == digest and Path(r["output"]).is_file()}
+    todo = [it for it in items if it.key not in done]
+    log.info("%d items, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
+    if dry_run:
+        return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
+                           for it in items])
+    journal = open(outdir / JOURNAL, "a")  # noqa: SIM115 - kept open for the whole run
+    bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
+
+    def record(row: dict) -> None:
+        journal.write(json.dumps(row) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
+        bar.update(1)
+
+    try:
+        if dask_scheduler or local_workers > 0:
+            from dask.distributed import Client, LocalCluster, as_completed
+
+            cluster = None if dask_scheduler else LocalCluster(
+                n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None)
+            client = Client(dask_scheduler or cluster)
+            try:
+                chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+                futures = [client.submit(_run_chunk, c, options, str(outdir), digest, pure=False)
+                           for c in chunks]
+                for future in as_completed(futures):
+                    for row in future.result():
+                        record(row)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+        else:
+            for row in process_items(todo, options, outdir, digest):
+                record(row)
+    finally:
+        bar.close()
+        journal.close()
+    rows = read_journal(outdir)
+    table = Table(rows=[rows[it.key] for it in items if it.key in rows])
+    if len(table):
+        table["seconds"].unit = "s"
+    tmp = outdir / ".manifest.ecsv.tmp"
+    table.write(tmp, format="ascii.ecsv", overwrite=True)
+    os.replace(tmp, outdir / "manifest.ecsv")
+    return table

@@ -1,0 +1,110 @@
+"""Batch inference: pipeline vs bare model, batched vs one-by-one, memory of a large mosaic.
+
+Run: ``python benchmarks/batch.py [--n 64] [--mosaic 4096] [--device cpu]``. Uses the shipped
+default model (random weights of the default architecture if none is installed: timings
+only). Prints ratios measured side by side in one run and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galgen.batch import BatchOptions, expand_inputs, run_batch
+from galgen.io import simple_tan_wcs, write_fits
+from galgen.simulate import PairDataset
+
+
+def _model_dir(tmp: Path) -> str:
+    from galgen.restore.model import shipped_models
+
+    if "default_x2" in shipped_models():
+        return str(shipped_models()["default_x2"])
+    from galgen.models.serialization import save_module
+    from galgen.restore.networks import RestorerConfig, build_generator
+    from galgen.simulate import DEFAULT_REGIME
+
+    cfg = RestorerConfig(channels=32, blocks=6)
+    save_module(build_generator(cfg), tmp / "model", {"name": "random_default_arch",
+                                                      "architecture": cfg.to_dict(),
+                                                      "regime": DEFAULT_REGIME.to_dict()})
+    return str(tmp / "model")
+
+
+def mosaic_peak_memory(size: int, model: str, device: str) -> tuple[float, float]:
+    """Peak RSS (GB) and seconds of restoring a size x size mosaic, in a fresh process."""
+    code = f"""
+import resource, time, numpy as np, torch
+from galgen.restore.model import load_model
+torch.set_num_threads({torch.get_num_threads()})
+m = load_model({model!r}, {device!r})
+img = np.random.default_rng(0).normal(0, 1, ({size}, {size}))
+t = time.perf_counter()
+out = m.predict(img, 1.0, 1.0, 0.2, tile=256)
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, gb = map(float, out.stdout.split())
+    return gb, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=64, help="stamps")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--mosaic", type=int, default=4096, help="mosaic side (0: skip)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="galgen-bench-"))
+    model = _model_dir(tmp)
+    ds = PairDataset(args.n, seed=31337)
+    pairs = [ds.pair(i) for i in range(args.n)]
+    (tmp / "in").mkdir()
+    for i, p in enumerate(pairs):
+        write_fits(tmp / "in" / f"{i:04d}.fits", p.observation,
+                   wcs=simple_tan_wcs(p.observation.shape, 0.2))
+    from galgen.restore.model import load_model
+
+    m = load_model(model, args.device)
+    obs = [p.observation.astype(np.float64) for p in pairs]
+    noise = [p.noise_rms for p in pairs]
+    fwhm = [p.psf_fwhm for p in pairs]
+    m.predict_many(obs[:4], noise[:4], fwhm[:4], 0.2)  # warm-up
+
+    t0 = time.perf_counter()
+    m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)
+    bare = args.n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for o, s, f in zip(obs, noise, fwhm, strict=True):
+        m.predict(o, s, f, 0.2)
+    single = args.n / (time.perf_counter() - t0)
+    items = expand_inputs([tmp / "in"])
+    opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
+                        device=args.device)
+    t0 = time.perf_counter()
+    table = run_batch(items, opts, tmp / "out", progress=False)
+    pipeline = args.n / (time.perf_counter() - t0)
+    assert np.all(table["status"] == "ok")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print(f"model: {m.name} ({m.sha256[:12]})")
+    print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: {bare:.1f} stamps/s")
+    print(f"one stamp at a time: {single:.1f} stamps/s  -> batched/single = {bare / single:.2f}")
+    print(f"full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write): "
+          f"{pipeline:.1f} stamps/s -> pipeline/bare = {pipeline / bare:.2f}")
+    if args.mosaic:
+        gb, seconds = mosaic_peak_memory(args.mosaic, model, args.device)
+        print(f"{args.mosaic}x{args.mosaic} mosaic, tiles of 256: peak RSS {gb:.2f} GB, {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,9 @@ from galgen.metrics import (
     ellipticity,
     half_light_radius,
     magnitude_error,
+    nonparametric_morphology,
+    petrosian_flux,
+    power_spectrum_ratio,
     psnr,
     reconvolve_to_observed,
     residual_rms,
@@ -86,3 +89,36 @@ def test_chi2_of_truth_plus_noise_is_one(rng):
     # a restoration missing structure is flagged
     assert data_consistency(0.8 * truth, clean + rng.normal(0, sigma, clean.shape), sigma, 1.0,
                             0.1, 2)[0] > 1.3  # 1.3 is ~12 standard errors above 1
+
+
+def test_petrosian_flux_of_an_exponential():
+    gal = galsim.Exponential(half_light_radius=0.3, flux=100.0)
+    image = gal.drawImage(nx=301, ny=301, scale=0.02, method="no_pixel").array
+    flux, r_p = petrosian_flux(image, 150.0)
+    # for an exponential profile, 2 r_P (eta = 0.2) encloses ~99 % of the light (Graham et al. 2005)
+    assert flux == pytest.approx(99.0, abs=1.0)
+    assert r_p > 0.3 / 0.02
+
+
+def test_power_spectrum_ratio(rng):
+    truth = galsim.Gaussian(fwhm=0.3, flux=1e3).drawImage(nx=64, ny=64, scale=0.1).array
+    f, ratio = power_spectrum_ratio(truth, truth)
+    np.testing.assert_allclose(ratio[np.isfinite(ratio)], 1.0)
+    blurred = convolve_fft(truth, moffat_psf(6.0, 31))
+    _, r2 = power_spectrum_ratio(blurred, truth)
+    assert r2[5] < 0.5 and r2[0] == pytest.approx(1.0, abs=1e-3)  # high frequencies lost, lowest kept
+    assert f[0] > 0 and f[-1] < 0.5
+
+
+def test_nonparametric_morphology_or_clean_skip(rng):
+    image = galsim.Sersic(n=2, half_light_radius=0.4, flux=1e4).drawImage(nx=96, ny=96, scale=0.1).array
+    out = nonparametric_morphology(image + rng.normal(0, 0.5, image.shape), 0.5)
+    try:
+        import statmorph  # noqa: F401
+    except ImportError:
+        assert np.isnan(out["gini"]) and "not installed" in out["morph_flag"]
+        return
+    # a centrally concentrated, smooth, symmetric profile: high Gini and C, A ~ 0
+    assert out["morph_flag"] == ""
+    assert 0.4 < out["gini"] < 0.8 and out["concentration"] > 3 and abs(out["asymmetry"]) < 0.05
+    assert np.isnan(nonparametric_morphology(np.zeros((20, 20)), 1.0)["gini"])

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from galgen.metrics.consistency import data_consistency
-from galgen.metrics.image import psnr, ssim
-from galgen.metrics.morphology import centroid, ellipticity, half_light_radius
+from galgen.metrics.image import power_spectrum_ratio, psnr, ssim
+from galgen.metrics.morphology import (
+    centroid,
+    ellipticity,
+    half_light_radius,
+    nonparametric_morphology,
+    petrosian_flux,
+)
 from galgen.metrics.photometry import aperture_flux, magnitude_error
 
 __all__ = ["measure_galaxy", "METRIC_UNITS"]
@@ -21,7 +27,7 @@ METRIC_UNITS = {
 def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, *,
                    observation: np.ndarray | None = None, noise_rms: float | None = None,
                    psf_fwhm: float | None = None, scale: int = 2, aperture: float = 3.0,
-                   target_psf_fwhm: float = 0.2) -> dict:
+                   target_psf_fwhm: float = 0.2, nonparametric: bool = False) -> dict:
     """Compare a restored stamp with its truth (and, optionally, its observation).
 
     Parameters
@@ -37,14 +43,21 @@ def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, 
         Restored/observed pixel ratio.
     aperture : float, default 3.0
         Radius (arcsec) of the aperture for fluxes and curves of growth.
+    nonparametric : bool, default False
+        Also compare Gini, M20, concentration, asymmetry and smoothness
+        (statmorph, ~1 s per image; needs ``noise_rms``).
 
     Returns
     -------
     dict
         ``psnr``, ``ssim``, ``flux_error`` (restored/true - 1 in the aperture),
         ``mag_error``, ``hlr_truth``, ``hlr_error`` (relative), ``e_truth``,
-        ``e_error`` (``|e_restored - e_truth|``), ``centroid_offset``, ``chi2``
-        and ``flag`` (why a value is NaN; empty when all went well).
+        ``e_error`` (``|e_restored - e_truth|``), ``centroid_offset``, ``chi2``,
+        ``petro_flux_error`` (Petrosian flux, relative), ``power_ratio_low`` and
+        ``power_ratio_high`` (median restored/true power below and above the
+        observed grid's Nyquist frequency: < 1 lost, > 1 invented), the
+        ``<statistic>_error`` differences when ``nonparametric``, and ``flag``
+        (why a value is NaN; empty when all went well).
     """
     flags = []
     r_pix = aperture / pixel_scale
@@ -64,6 +77,22 @@ def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, 
     flags += [f"truth {why_t}"] * bool(why_t) + [f"restored {why_r}"] * bool(why_r)
     (xt, yt), (xr, yr) = centroid(truth), centroid(restored)
     row["centroid_offset"] = float(np.hypot(xr - xt, yr - yt) * pixel_scale)
+    p_true, _ = petrosian_flux(truth, r_pix)
+    p_rest, _ = petrosian_flux(restored, r_pix)
+    row["petro_flux_error"] = p_rest / p_true - 1.0
+    freq, ratio = power_spectrum_ratio(restored, truth)
+    nyquist_obs = 0.5 / scale
+    row["power_ratio_low"] = float(np.nanmedian(ratio[freq < nyquist_obs]))
+    row["power_ratio_high"] = float(np.nanmedian(ratio[freq >= nyquist_obs])) if scale > 1 else float("nan")
+    if nonparametric and noise_rms is not None:
+        out_noise = noise_rms / scale**2  # per output pixel, for a flux-per-pixel image
+        m_true = nonparametric_morphology(truth + np.random.default_rng(0).normal(0, out_noise, truth.shape),
+                                          out_noise)
+        m_rest = nonparametric_morphology(restored, out_noise)
+        for k in _MORPH:
+            row[f"{k}_error"] = m_rest[k] - m_true[k]
+        flags += [f"truth {m_true['morph_flag']}"] * bool(m_true["morph_flag"])
+        flags += [f"restored {m_rest['morph_flag']}"] * bool(m_rest["morph_flag"])
     row["chi2"] = float("nan")
     if observation is not None and noise_rms is not None and psf_fwhm is not None:
         row["chi2"] = data_consistency(restored, observation, noise_rms, psf_fwhm, pixel_scale, scale,

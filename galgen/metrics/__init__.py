@@ -1,8 +1,15 @@
 """Photometric and image-quality validation metrics (pure functions, no torch)."""
 
 from galgen.metrics.consistency import data_consistency, reconvolve_to_observed
-from galgen.metrics.image import psnr, residual_rms, ssim
-from galgen.metrics.morphology import centroid, curve_of_growth, ellipticity, half_light_radius
+from galgen.metrics.image import power_spectrum_ratio, psnr, radial_power_spectrum, residual_rms, ssim
+from galgen.metrics.morphology import (
+    centroid,
+    curve_of_growth,
+    ellipticity,
+    half_light_radius,
+    nonparametric_morphology,
+    petrosian_flux,
+)
 from galgen.metrics.photometry import aperture_flux, flux_error, magnitude_error
 
 __all__ = [
@@ -18,4 +25,8 @@ __all__ = [
     "ellipticity",
     "data_consistency",
     "reconvolve_to_observed",
+    "petrosian_flux",
+    "nonparametric_morphology",
+    "radial_power_spectrum",
+    "power_spectrum_ratio",
 ]

@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="observing PSF FWHM")
     p.add_argument("--manifest", help="manifest.ecsv written by 'galgen simulate'")
     p.add_argument("--benchmark", choices=("default",), help="run the standard benchmark")
+    p.add_argument("--morphology", action="store_true",
+                   help="add Gini, M20, C, A, S (statmorph; ~1 s per image; files only)")
     p.add_argument("-n", type=int, default=200, help="galaxies in the benchmark (default 200)")
     p.add_argument("-o", "--output", default="evaluation", help="output directory")
     p.set_defaults(func=_cmd_evaluate)
@@ -238,12 +240,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     elif args.manifest:
         if not args.restored:
             raise GalgenError("--manifest needs --restored DIR holding the restored files")
-        table = evaluate_manifest(args.manifest, args.restored)
+        table = evaluate_manifest(args.manifest, args.restored, nonparametric=args.morphology)
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)
     elif args.truth and args.restored:
         fwhm = None if args.psf_fwhm is None else args.psf_fwhm.to_value(u.arcsec)
-        row = evaluate_files(args.truth, args.restored, observed=args.observed, psf_fwhm=fwhm)
+        row = evaluate_files(args.truth, args.restored, observed=args.observed, psf_fwhm=fwhm,
+                             nonparametric=args.morphology)
         table = Table(rows=[dict(row, method="restored")])
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)

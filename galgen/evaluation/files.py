@@ -17,11 +17,12 @@ __all__ = ["evaluate_files", "evaluate_manifest"]
 
 def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
                    observed: str | os.PathLike | None = None, psf_fwhm: float | None = None,
-                   noise_rms: float | None = None) -> dict:
+                   noise_rms: float | None = None, nonparametric: bool = False) -> dict:
     """Measure one restored FITS against its truth (and its observation, for chi^2).
 
     ``psf_fwhm`` (arcsec) and ``noise_rms`` default to the observation's
     ``PSFFWHM`` and ``NOISERMS`` header keywords (written by ``galgen simulate``).
+    ``nonparametric`` adds the statmorph statistics (needs the observation's noise).
     Any failure becomes a row with NaNs and the reason in ``flag``.
     """
     row = {"truth": str(truth), "restored": str(restored)}
@@ -40,14 +41,16 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
             if kwargs["psf_fwhm"] is None or kwargs["noise_rms"] is None:
                 msg = f"{observed}: give psf_fwhm and noise_rms (no PSFFWHM/NOISERMS in its header)"
                 raise GalgenValueError(msg)
-        row.update(measure_galaxy(np.nan_to_num(r.data), t.data, t.pixel_scale, **kwargs))
+        row.update(measure_galaxy(np.nan_to_num(r.data), t.data, t.pixel_scale,
+                                  nonparametric=nonparametric and "noise_rms" in kwargs, **kwargs))
     except GalgenError as exc:
         row.update({k: float("nan") for k in METRIC_UNITS})
         row["flag"] = str(exc)
     return row
 
 
-def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLike) -> Table:
+def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLike, *,
+                      nonparametric: bool = False) -> Table:
     """Evaluate every row of a ``galgen simulate`` manifest against ``restored_dir/<name>``.
 
     The restored file of a pair is looked up by the observed file's name.
@@ -58,7 +61,7 @@ def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLi
     for entry in table:
         obs = manifest.parent / entry["observed"]
         row = evaluate_files(manifest.parent / entry["truth"], Path(restored_dir) / Path(obs).name,
-                             observed=obs)
+                             observed=obs, nonparametric=nonparametric)
         row.update({"snr": float(entry["snr"]), "psf_fwhm": float(entry["psf_fwhm"]),
                     "method": "restored"})
         rows.append(row)

@@ -21,7 +21,10 @@ __all__ = ["measure_galaxy", "METRIC_UNITS"]
 METRIC_UNITS = {
     "psnr": "dB", "ssim": "", "flux_error": "", "mag_error": "mag", "hlr_truth": "arcsec",
     "hlr_error": "", "e_truth": "", "e_error": "", "centroid_offset": "arcsec", "chi2": "",
+    "petro_flux_error": "", "power_ratio_low": "", "power_ratio_high": "",
 }
+
+_MORPH = ("gini", "m20", "concentration", "asymmetry", "smoothness")
 
 
 def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, *,

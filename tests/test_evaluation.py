@@ -62,3 +62,15 @@ def test_benchmark_report_writes_figures(tmp_path):
     for name in ("benchmark.ecsv", "summary.ecsv", "summary_by_bin.ecsv", "metrics_vs_conditions.png",
                  "metrics_vs_conditions.pdf", "flux_recovery.png", "examples.png"):
         assert (tmp_path / name).exists(), name
+
+
+def test_evaluate_files_with_morphology(tmp_path):
+    assert main(["simulate", "-o", str(tmp_path / "s"), "-n", "1", "--seed", "2"]) == 0
+    obs, truth = tmp_path / "s" / "observed" / "000000.fits", tmp_path / "s" / "truth" / "000000.fits"
+    out = tmp_path / "r.fits"
+    fwhm = Table.read(tmp_path / "s" / "manifest.ecsv")["psf_fwhm"][0]
+    assert main(["restore", str(obs), "-o", str(out), "--method", "wiener", "--psf-fwhm",
+                 f"{fwhm}arcsec", "--background", "0"]) == 0
+    row = evaluate_files(truth, out, observed=obs, nonparametric=True)
+    assert {"gini_error", "m20_error", "asymmetry_error"} <= set(row)
+    assert np.isfinite(row["petro_flux_error"]) and np.isfinite(row["power_ratio_high"])

@@ -15,7 +15,7 @@ from torch import nn
 from galgen._version import __version__
 from galgen.errors import GalgenModelError
 
-__all__ = ["save_module", "load_state", "read_config", "file_sha256"]
+__all__ = ["save_module", "load_state", "read_config", "update_config", "file_sha256"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -102,3 +102,19 @@ def load_state(module: nn.Module, directory: str | os.PathLike, *, verify: bool 
         msg = f"{weights}: weights do not fit this architecture ({exc})"
         raise GalgenModelError(msg) from exc
     return config
+
+
+def update_config(directory: str | os.PathLike, updates: dict) -> dict:
+    """Add entries (e.g. measured metrics) to a saved model's ``config.json``.
+
+    The weights are not touched; their sha256 is checked against the card first.
+    """
+    directory = Path(directory)
+    card = read_config(directory)
+    if file_sha256(directory / "model.safetensors") != card.get("sha256"):
+        msg = f"{directory}: weights do not match the card's sha256; re-export instead"
+        raise GalgenModelError(msg)
+    card.update(updates)
+    _atomic_write(directory / "config.json",
+                  lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2, default=str) + "\n"))
+    return card

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all install lint bench clean
+.PHONY: demo test test-all install lint bench clean docs
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3)"; exit 1; }
@@ -40,3 +40,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf demo_output .pytest_cache
+
+docs: $(STAMP)
+	$(PY) -m sphinx -W -b html docs docs/_build/html

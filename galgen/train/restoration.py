@@ -76,6 +76,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     threads: int = 0
+    card: dict = field(default_factory=dict)  # free text for the model card (intended use, ...)
 
 
 def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
@@ -263,6 +264,7 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
             "data": {"generator": "galgen.simulate.PairDataset", "pairs": cfg.train_pairs,
                      "seed": cfg.seed, "validation_seed": cfg.val_seed},
         },
+        **cfg.card,
         **(extra or {}),
     }
     return save_module(gen, directory, card)

@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0,
                    help="Dask LocalCluster worker processes (0: run in this process)")
     p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU runs)")
     p.add_argument("--dry-run", action="store_true", help="list what would be done")
     p.set_defaults(func=_cmd_batch)
 
@@ -208,7 +209,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         samples=args.samples,
         pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
         background=args.background if args.background == "auto" else float(args.background),
-        batch_size=args.batch_size, device=args.device)
+        batch_size=args.batch_size, device=args.device, compile=args.compile)
     table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                       local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:

@@ -49,10 +49,12 @@ class BatchOptions:
     batch_size: int = 16
     device: str = "cpu"
     read_workers: int = 2
+    compile: bool = False             # torch.compile the model (GPU runs)
 
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("batch_size", "device", "read_workers")}
+        d = {k: v for k, v in asdict(self).items()
+             if k not in ("batch_size", "device", "read_workers", "compile")}
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -120,6 +122,9 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     outdir = Path(outdir)
     name, core = _resolve_method(options.method, options.scale, options.device)
     batched = hasattr(core, "restore_batch")
+    if batched and options.compile and not getattr(core, "_compiled", False):
+        core.compile()
+        core._compiled = True
     pool = ThreadPoolExecutor(max(1, options.read_workers))
     try:
         pending = [pool.submit(_load, it, options) for it in items]

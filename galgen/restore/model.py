@@ -61,6 +61,12 @@ class LearnedRestorer:
         self.sha256 = card["sha256"]
         self.regime = card.get("regime", {})
 
+    def compile(self) -> LearnedRestorer:
+        """Wrap the generator with ``torch.compile`` (worth it for long GPU runs; the first
+        batches of each shape are slow while it compiles)."""
+        self.generator = torch.compile(self.generator)
+        return self
+
     # -- core ---------------------------------------------------------------------------
     def _forward(self, stretched: np.ndarray, condition: np.ndarray) -> np.ndarray:
         return self._forward_batch(stretched[None], condition[None])[0]

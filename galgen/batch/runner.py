@@ -117,7 +117,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     the model runs on batches of ``batch_size`` equal-shaped stamps.
     """
     from galgen.restore.baselines import BASELINES
-    from galgen.restore.restorer import _resolve_method, finalize_result, write_restored
+    from galgen.restore.restorer import _resolve_method
 
     outdir = Path(outdir)
     name, core = _resolve_method(options.method, options.scale, options.device)
@@ -126,6 +126,8 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
         core.compile()
         core._compiled = True
     pool = ThreadPoolExecutor(max(1, options.read_workers))
+    writer = ThreadPoolExecutor(1)
+    writes: list = []
     try:
         pending = [pool.submit(_load, it, options) for it in items]
         for start in range(0, len(pending), options.batch_size):
@@ -155,24 +157,38 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
                     yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
                 continue
             share = (time.perf_counter() - t0) / len(good)
-            for (item, img, prep), (restored, std, info) in zip(good, outs, strict=True):
-                t1 = time.perf_counter()
-                try:
-                    result = finalize_result(img, prep, restored, std, info, name=name,
-                                             scale=options.scale,
-                                             params={"samples": options.samples} if name not in BASELINES
-                                             else None)
-                    out = outdir / f"{item.key}.fits"
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    if Path(item.path).resolve() == out.resolve():
-                        raise GalgenError(f"{out}: output would overwrite its input")
-                    write_restored(result, out, overwrite=True)  # the journal says it is not done
-                    yield _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
-                               chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name))
-                except Exception as exc:  # noqa: BLE001
-                    yield _row(item, outdir, digest, "failed", share, error=_error_text(exc))
+            # finalise and write in the background while the next batch runs through the model
+            for (item, img, prep), out in zip(good, outs, strict=True):
+                writes.append(writer.submit(_finish, item, img, prep, out, name, options, outdir,
+                                            digest, share, name not in BASELINES))
+            while writes and writes[0].done():
+                yield writes.pop(0).result()
+        for future in writes:
+            yield future.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        writer.shutdown(wait=True)
+
+
+def _finish(item: BatchItem, img, prep: dict, out: tuple, name: str, options: BatchOptions,  # noqa: ANN001
+            outdir: Path, digest: str, share: float, learned: bool) -> dict:
+    """Finalise one restoration (mask, WCS, provenance, chi^2) and write it atomically."""
+    from galgen.restore.restorer import finalize_result, write_restored
+
+    t1 = time.perf_counter()
+    restored, std, info = out
+    try:
+        result = finalize_result(img, prep, restored, std, info, name=name, scale=options.scale,
+                                 params={"samples": options.samples} if learned else None)
+        path = outdir / f"{item.key}.fits"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if Path(item.path).resolve() == path.resolve():
+            raise GalgenError(f"{path}: output would overwrite its input")
+        write_restored(result, path, overwrite=True)  # the journal says it is not done
+        return _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
+                    chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name))
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
+        return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
 
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from astropy.io import fits
 from astropy.nddata import CCDData, NDData, StdDevUncertainty
 from astropy.wcs import WCS
 
+from galgen._warnings import quiet
 from galgen.errors import GalgenFileError, GalgenValueError, GalgenWCSError
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
@@ -92,8 +92,7 @@ def _parse_unit(header: fits.Header) -> u.UnitBase | None:
     if not bunit:
         return None
     text = str(bunit).strip()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         for fmt in ("fits", "generic"):
             try:
                 return u.Unit(text, format=fmt)
@@ -240,11 +239,9 @@ def read_image(
             msg = f"{name}: no such file; check the path"
             raise GalgenFileError(msg)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with fits.open(path, memmap=False, mode="readonly") as hdul:
-                    data, header, mask, std = _from_hdulist(hdul, hdu, plane, name)
-                    data = np.array(data, dtype=np.float64)
+            with quiet(), fits.open(path, memmap=False, mode="readonly") as hdul:
+                data, header, mask, std = _from_hdulist(hdul, hdu, plane, name)
+                data = np.array(data, dtype=np.float64)
         except (GalgenValueError, GalgenFileError):
             raise
         except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...

@@ -8,6 +8,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from galgen._warnings import quiet
 from galgen.errors import GalgenWCSError
 
 __all__ = [
@@ -39,10 +40,8 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
         Two-axis celestial WCS (``wcs.celestial``), or ``None`` when the header
         carries no celestial axes.
     """
-    import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
+    with quiet(FITSFixedWarning):
         try:
             wcs = WCS(header)
         except Exception:  # noqa: BLE001 - astropy raises many types for broken WCS

@@ -6,6 +6,8 @@ import galsim
 import numpy as np
 from photutils.aperture import CircularAperture, aperture_photometry
 
+from galgen._warnings import quiet
+
 __all__ = [
     "curve_of_growth",
     "half_light_radius",
@@ -131,7 +133,6 @@ def nonparametric_morphology(image: np.ndarray, noise_rms: float, threshold: flo
     except ImportError:
         out["morph_flag"] = "statmorph not installed (pip install statmorph)"
         return out
-    import warnings
 
     from scipy import ndimage
 
@@ -143,8 +144,7 @@ def nonparametric_morphology(image: np.ndarray, noise_rms: float, threshold: flo
         return out
     segmap = (labels == peak).astype(int)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             m = statmorph.source_morphology(data, segmap, weightmap=np.full(data.shape, noise_rms),
                                             include_doublesersic=False)[0]
         out.update({k: float(getattr(m, k)) for k in keys})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ from photutils.background import Background2D, MedianBackground, StdBackgroundRM
 from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 
+from galgen._warnings import quiet
 from galgen.errors import GalgenValueError
 
 __all__ = ["BackgroundEstimate", "estimate_background", "source_mask"]
@@ -49,8 +49,7 @@ def source_mask(data: np.ndarray, mask: np.ndarray | None = None, nsigma: float 
     _, median, std = sigma_clipped_stats(data, mask=mask, sigma=3.0)
     if not np.isfinite(std) or std <= 0:
         return np.zeros(data.shape, bool)
-    with warnings.catch_warnings():  # an empty field is a normal answer here
-        warnings.simplefilter("ignore", NoDetectionsWarning)
+    with quiet(NoDetectionsWarning):  # an empty field is a normal answer here
         segm = detect_sources(data - median, nsigma * std, npixels, mask=mask)
     if segm is None:
         return np.zeros(data.shape, bool)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from astropy.convolution import Gaussian2DKernel, interpolate_replace_nans
 from astropy.utils.exceptions import AstropyUserWarning
+
+from galgen._warnings import quiet
 
 __all__ = ["fill_masked", "upsample_mask", "apply_mask"]
 
@@ -39,8 +39,7 @@ def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
     if not bad.any():
         return data.copy(), bad
     work = np.where(bad, np.nan, data)
-    with warnings.catch_warnings():  # large holes stay NaN: handled just below
-        warnings.simplefilter("ignore", AstropyUserWarning)
+    with quiet(AstropyUserWarning):  # large holes stay NaN: handled just below
         filled = interpolate_replace_nans(work, Gaussian2DKernel(x_stddev=1.5))
     still = ~np.isfinite(filled)
     if still.any():

@@ -69,7 +69,8 @@ def test_tiled_equals_untiled_in_the_interior(tiny_model, rng):
     # the bound: 1e-4 of the peak (margins exceed the receptive field: equal to rounding)
     assert np.max(np.abs(tiled - whole)[interior]) < 1e-4 * np.max(np.abs(whole))
     blend = process_tiled(image, lambda t: np.kron(t, np.ones((2, 2))), scale=2, tile=40, overlap=20)
-    np.testing.assert_allclose(blend, np.kron(image, np.ones((2, 2))), atol=1e-12)
+    # float32 accumulation (bounded memory): equal to float32 precision
+    np.testing.assert_allclose(blend, np.kron(image, np.ones((2, 2))), rtol=1e-5, atol=1e-5)
 
 
 def test_restore_with_a_model_directory(tiny_model, tmp_path):

@@ -100,7 +100,9 @@ class LearnedRestorer:
         y = process_tiled(stretch.forward(np.asarray(observation, np.float64)),
                           lambda t: self._forward(t, condition), scale=s, tile=tile,
                           overlap=2 * radius + 12, margin=radius + 2)
-        return stretch.inverse(y) / s**2
+        np.sinh(y, out=y)  # the inverse stretch, in place (mosaics are large)
+        y *= stretch.scale / s**2
+        return y
 
     def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                          psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0) -> float:

@@ -48,20 +48,8 @@ def rational_quadratic_spline(x: Tensor, widths: Tensor, heights: Tensor, deriva
         return y, ladj
     xin = x[inside]
     k = widths.shape[-1]
-    w = F.softmax(widths[inside], dim=-1)
-    w = min_width + (1 - min_width * k) * w
-    cw = F.pad(torch.cumsum(w, -1), (1, 0))
-    cw = 2 * bound * cw - bound
-    cw = torch.cat([cw[..., :1].clamp(-bound, -bound), cw[..., 1:-1],
-                    cw[..., -1:].clamp(bound, bound)], dim=-1)
-    w = cw[..., 1:] - cw[..., :-1]
-    h = F.softmax(heights[inside], dim=-1)
-    h = min_height + (1 - min_height * k) * h
-    ch = F.pad(torch.cumsum(h, -1), (1, 0))
-    ch = 2 * bound * ch - bound
-    ch = torch.cat([ch[..., :1].clamp(-bound, -bound), ch[..., 1:-1],
-                    ch[..., -1:].clamp(bound, bound)], dim=-1)
-    h = ch[..., 1:] - ch[..., :-1]
+    cw, w = _knots(widths[inside], min_width, bound)
+    ch, h = _knots(heights[inside], min_height, bound)
     const = math.log(math.expm1(1 - min_derivative))  # softplus(const) + min = 1
     d = min_derivative + F.softplus(F.pad(derivatives[inside], (1, 1)) + const)
     d = torch.cat([torch.ones_like(d[..., :1]), d[..., 1:-1], torch.ones_like(d[..., :1])], -1)
@@ -94,6 +82,17 @@ def rational_quadratic_spline(x: Tensor, widths: Tensor, heights: Tensor, deriva
     y[inside] = out
     ladj[inside] = -logabs if inverse else logabs
     return y, ladj
+
+
+def _knots(unnormalised: Tensor, min_size: float, bound: float) -> tuple[Tensor, Tensor]:
+    """Knot positions ``(..., K+1)`` on ``[-bound, bound]`` and bin sizes ``(..., K)``, each bin
+    at least ``min_size`` of the interval (softmax-normalised)."""
+    k = unnormalised.shape[-1]
+    size = min_size + (1 - min_size * k) * F.softmax(unnormalised, dim=-1)
+    knots = 2 * bound * F.pad(torch.cumsum(size, -1), (1, 0)) - bound
+    knots = torch.cat([knots[..., :1].clamp(-bound, -bound), knots[..., 1:-1],
+                       knots[..., -1:].clamp(bound, bound)], dim=-1)
+    return knots, knots[..., 1:] - knots[..., :-1]
 
 
 class SplineCoupling(Transform):

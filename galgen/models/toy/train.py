@@ -94,39 +94,33 @@ def _loop(cfg: ToyTrainConfig, modules: dict, optimizers: dict, step_fn, schedul
     return history
 
 
-def train_flow(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig) -> list[float]:
-    """Maximum likelihood: minimise ``-mean log p(x)``. Returns the loss history (nats)."""
-    opt = torch.optim.Adam(flow.parameters(), lr=cfg.lr)
+def _maximise(model: torch.nn.Module, name: str, score, density: ToyDensity,  # noqa: ANN001
+              cfg: ToyTrainConfig, clip: float | None) -> list[float]:
+    """Adam with a cosine schedule on ``-mean score(x)``; returns the loss history."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    flow.train()
+    model.train()
 
     def step_fn(step: int) -> float:
-        x = _batch(density, cfg, step)
-        loss = -flow.log_prob(x).mean()
+        loss = -score(_batch(density, cfg, step)).mean()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(flow.parameters(), 10.0)
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         return loss.item()
 
-    return _loop(cfg, {"flow": flow}, {"opt": opt}, step_fn, [sched])
+    return _loop(cfg, {name: model}, {"opt": opt}, step_fn, [sched])
+
+
+def train_flow(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig) -> list[float]:
+    """Maximum likelihood: minimise ``-mean log p(x)``. Returns the loss history (nats)."""
+    return _maximise(flow, "flow", flow.log_prob, density, cfg, clip=10.0)
 
 
 def train_vae(vae: VAE, density: ToyDensity, cfg: ToyTrainConfig) -> list[float]:
     """Maximise the ELBO; returns the history of ``-ELBO`` (nats)."""
-    opt = torch.optim.Adam(vae.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    vae.train()
-
-    def step_fn(step: int) -> float:
-        x = _batch(density, cfg, step)
-        loss = -vae.elbo(x).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return _loop(cfg, {"vae": vae}, {"opt": opt}, step_fn, [sched])
+    return _maximise(vae, "vae", vae.elbo, density, cfg, clip=None)
 
 
 def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, density: ToyDensity,

@@ -232,6 +232,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         evaluate_files,
         evaluate_manifest,
         summarize,
+        summarize_by_bin,
     )
 
     out = Path(args.output)
@@ -244,6 +245,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         table = evaluate_manifest(args.manifest, args.restored, nonparametric=args.morphology)
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)
+        summarize_by_bin(table).write(out / "summary_by_bin.ecsv", format="ascii.ecsv",
+                                      overwrite=True)
     elif args.truth and args.restored:
         fwhm = None if args.psf_fwhm is None else args.psf_fwhm.to_value(u.arcsec)
         row = evaluate_files(args.truth, args.restored, observed=args.observed, psf_fwhm=fwhm,

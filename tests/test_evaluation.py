@@ -50,6 +50,7 @@ def test_evaluate_cli_on_a_simulated_manifest(tmp_path, capsys):
                  str(restored), "-o", str(tmp_path / "ev")]) == 0
     table = Table.read(tmp_path / "ev" / "evaluation.ecsv")
     assert len(table) == 2 and table["hlr_truth"].unit == "arcsec"
+    assert set(Table.read(tmp_path / "ev" / "summary_by_bin.ecsv")["bin"]) <= {"snr", "psf_fwhm"}
     # a restoration consistent with its data: chi^2 ~ 1 (Wiener keeps the noise)
     assert np.all(np.asarray(table["chi2"]) < 2.0)
     assert main(["evaluate"]) == 2

@@ -1,0 +1,1 @@
+../../notebooks/05_train_your_own.py

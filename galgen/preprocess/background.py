@@ -9,6 +9,7 @@ from astropy.stats import SigmaClip, sigma_clipped_stats
 from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
 from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
+from scipy import ndimage
 
 from galgen._warnings import quiet
 from galgen.errors import GalgenValueError
@@ -49,7 +50,11 @@ def source_mask(data: np.ndarray, mask: np.ndarray | None = None, nsigma: float 
     _, median, std = sigma_clipped_stats(data, mask=mask, sigma=3.0)
     if not np.isfinite(std) or std <= 0:
         return np.zeros(data.shape, bool)
-    with quiet(NoDetectionsWarning):  # an empty field is a normal answer here
+    above = (data - median > nsigma * std) & (True if mask is None else ~mask)
+    labels, n = ndimage.label(above, structure=np.ones((3, 3)))
+    if n == 0 or np.bincount(labels.ravel())[1:].max() < npixels:
+        return np.zeros(data.shape, bool)  # an empty field (checked first: photutils would warn)
+    with quiet(NoDetectionsWarning):
         segm = detect_sources(data - median, nsigma * std, npixels, mask=mask)
     if segm is None:
         return np.zeros(data.shape, bool)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from astropy.convolution import Gaussian2DKernel, interpolate_replace_nans
-from astropy.utils.exceptions import AstropyUserWarning
-
-from galgen._warnings import quiet
+from scipy.ndimage import gaussian_filter
 
 __all__ = ["fill_masked", "upsample_mask", "apply_mask"]
 
 
 def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
                 fill_value: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Replace bad pixels by a smooth interpolation of their neighbours.
+    """Replace bad pixels by a Gaussian-weighted (sigma 1.5 px) mean of their good neighbours.
 
     Parameters
     ----------
@@ -38,12 +35,17 @@ def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
         bad |= np.asarray(mask, bool)
     if not bad.any():
         return data.copy(), bad
-    work = np.where(bad, np.nan, data)
-    with quiet(AstropyUserWarning):  # large holes stay NaN: handled just below
-        filled = interpolate_replace_nans(work, Gaussian2DKernel(x_stddev=1.5))
-    still = ~np.isfinite(filled)
+    # normalised convolution: a Gaussian-weighted mean of the good neighbours (no warnings,
+    # so it is safe in the batch engine's reader threads)
+    good = (~bad).astype(np.float64)
+    weights = gaussian_filter(good, sigma=1.5, mode="constant")
+    values = gaussian_filter(np.where(bad, 0.0, data), sigma=1.5, mode="constant")
+    filled = data.copy()
+    reachable = bad & (weights > 1e-3)
+    filled[reachable] = values[reachable] / weights[reachable]
+    still = bad & ~reachable
     if still.any():
-        filled[still] = np.nanmedian(work) if fill_value is None else fill_value
+        filled[still] = np.median(data[~bad]) if fill_value is None else fill_value
     return filled, bad
 
 

@@ -82,3 +82,12 @@ def test_psf_from_image_resamples_and_recentres():
     assert coarse.sum() == pytest.approx(1.0)
     assert np.unravel_index(np.argmax(coarse), coarse.shape) == (15, 15)
     assert measure_fwhm(coarse, 0.06) == pytest.approx(0.3, rel=0.02)
+
+
+def test_cached_kernels_are_private_copies():
+    first = moffat_psf(3.0, 21)
+    first[:] = 0.0  # a caller editing its kernel must not change the next one
+    second = moffat_psf(3.0, 21)
+    assert second.sum() == pytest.approx(1.0, abs=1e-12) and second.flags.writeable
+    assert second.max() > 0
+    assert np.array_equal(second, moffat_psf(3.0, 21))

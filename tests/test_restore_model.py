@@ -115,13 +115,45 @@ def test_training_runs_resumes_and_exports(tmp_path):
 
     cfg = TrainConfig(name="t", out_dir=str(tmp_path / "run"), train_pairs=12, val_pairs=4, steps=4,
                       batch=2, patch=32, adv_weight=0.01, adv_start=2, checkpoint_every=2,
-                      val_every=2, log_every=1, architecture={"channels": 8, "blocks": 1})
+                      val_every=2, log_every=1, linear_weight=5.0,
+                      architecture={"channels": 8, "blocks": 1})
     train(cfg, progress=False)
-    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
-    assert len(log) == 5 and "val_psnr" in log[0]
+    log_path = tmp_path / "run" / "log.csv"
+    log = log_path.read_text().splitlines()
+    assert len(log) == 5 and "val_psnr" in log[0] and "linear" in log[0]
+    assert all(float(line.split(",")[4]) > 0 for line in log[1:])  # the linear-flux loss is logged
+    # a log written before the "linear" column existed is migrated, not misaligned
+    import csv
+
+    with open(log_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    old_keys = [k for k in rows[0] if k != "linear"]
+    with open(log_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=old_keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
     cfg.steps = 6
     train(cfg, progress=False)  # resumes at step 4
-    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 7
+    with open(log_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6 and list(rows[0]) == list(rows[-1]) and "linear" in rows[0]
+    assert rows[0]["linear"] == "" and float(rows[-1]["linear"]) > 0
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     digest = export(cfg, tmp_path / "exported")
     model = LearnedRestorer(tmp_path / "exported")
     assert model.sha256 == digest and model.card["training"]["steps"] == 6
+    assert model.card["training"]["loss"]["linear_flux_mse"] == 5.0
+
+
+def test_flux_calibration_reconvolution_is_reused_for_chi2(tiny_model):
+    from galgen.metrics import data_consistency
+
+    pair = simulate_pair(np.random.default_rng(4), psf_fwhm=1.1, snr=100)
+    model = LearnedRestorer(tiny_model)
+    (restored, _, info), = model.restore_batch([pair.observation], [pair.noise_rms], [1.1], 0.2)
+    fresh, _ = data_consistency(restored, pair.observation, pair.noise_rms, 1.1, 0.1, 2,
+                                target_psf_fwhm=0.2)
+    reused, _ = data_consistency(restored, pair.observation, pair.noise_rms, 1.1, 0.1, 2,
+                                 target_psf_fwhm=0.2, predicted=info["reconvolved"])
+    assert info["flux_scale"] != 1.0  # the calibration ran, so A(alpha x) = alpha A(x) is tested
+    assert reused == pytest.approx(fresh, rel=1e-10)

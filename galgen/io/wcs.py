@@ -48,6 +48,8 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
             return None
     if not wcs.has_celestial:
         return None
+    if wcs.naxis == 2 and wcs.is_celestial:
+        return wcs  # already two celestial axes: no sub-WCS to build (each WCS costs milliseconds)
     return wcs.celestial
 
 

@@ -50,7 +50,8 @@ def reconvolve_to_observed(restored: np.ndarray, psf_fwhm: float, out_pixel_scal
 def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: float | np.ndarray,
                      psf_fwhm: float, out_pixel_scale: float, scale: int, *,
                      target_psf_fwhm: float = 0.2, beta: float = 3.5,
-                     border: int | None = None) -> tuple[float, np.ndarray]:
+                     border: int | None = None,
+                     predicted: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Reduced chi^2 of the re-convolved restoration against the observation, and its map.
 
     Parameters
@@ -64,6 +65,9 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
     border : int, optional
         Observed pixels ignored at each edge (flux from outside the stamp);
         default one PSF FWHM.
+    predicted : numpy.ndarray, optional
+        ``(H, W)`` re-convolution of ``restored`` already computed with
+        :func:`reconvolve_to_observed` (saves a convolution when the caller has one).
 
     Returns
     -------
@@ -72,8 +76,9 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
     chi2_map : numpy.ndarray
         ``(H, W)`` per-pixel ``((A(x) - d) / sigma)^2`` (NaN at the border).
     """
-    predicted = reconvolve_to_observed(restored, psf_fwhm, out_pixel_scale, scale, target_psf_fwhm,
-                                       beta)
+    if predicted is None:
+        predicted = reconvolve_to_observed(restored, psf_fwhm, out_pixel_scale, scale, target_psf_fwhm,
+                                           beta)
     chi = (predicted - observation) / noise_rms
     chi2_map = chi**2
     if border is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import astropy.units as u
@@ -134,7 +135,17 @@ def moffat_psf(fwhm: u.Quantity | float, shape: int | tuple[int, int] | None = N
     fwhm_pix = fwhm_in_pixels(fwhm, pixel_scale)
     if shape is None:
         shape = default_psf_size(fwhm_pix, wings=12.0)
-    return _render(galsim.Moffat(beta=beta, fwhm=fwhm_pix), fwhm_pix, shape, oversample, method)
+    shape = (int(shape), int(shape)) if np.isscalar(shape) else (int(shape[0]), int(shape[1]))
+    # batches ask for the same kernel over and over: render each once (a copy, so callers may edit)
+    return _moffat_cached(float(fwhm_pix), shape, float(beta), int(oversample), method).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _moffat_cached(fwhm_pix: float, shape: tuple[int, int], beta: float, oversample: int,
+                   method: str) -> np.ndarray:
+    kernel = _render(galsim.Moffat(beta=beta, fwhm=fwhm_pix), fwhm_pix, shape, oversample, method)
+    kernel.setflags(write=False)
+    return kernel
 
 
 def psf_from_image(source: np.ndarray | str | os.PathLike, *, pixel_scale: float,

@@ -105,18 +105,18 @@ class LearnedRestorer:
         return y
 
     def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
-                         psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0) -> float:
+                         psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
+                         predicted: np.ndarray | None = None) -> float:
         """Least-squares flux scale ``alpha`` of ``A(restored)`` against the observation.
 
         ``alpha = sum(m A(x) d) / sum(m A(x)^2)`` over pixels ``m`` within
         ``radius_arcsec`` of the stamp centre, where ``A`` re-convolves and bins
         (see :mod:`galgen.restore.physics`): the chi^2-optimal, noise-weighted
         flux estimate through the PSF. Returns 1 when the data do not constrain it.
+        ``predicted`` is ``A(restored)`` when the caller has it already.
         """
-        s = self.config.scale
-        predicted = reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
-                                           float(self.regime.get("target_psf_fwhm", 0.2)),
-                                           float(self.regime.get("moffat_beta", 3.5)))
+        if predicted is None:
+            predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
         yy, xx = np.indices(observation.shape)
         cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
         m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2
@@ -125,6 +125,13 @@ class LearnedRestorer:
             return 1.0  # too faint to calibrate reliably
         alpha = float(np.sum(predicted[m] * observation[m]) / denom)
         return alpha if 0.5 < alpha < 2.0 else 1.0
+
+    def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float) -> np.ndarray:
+        """``A(restored)``: the restoration blurred back to the observed PSF and grid."""
+        s = self.config.scale
+        return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
+                                      float(self.regime.get("target_psf_fwhm", 0.2)),
+                                      float(self.regime.get("moffat_beta", 3.5)))
 
     def check_regime(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> None:
         """Warn (``GalgenRegimeWarning``) when inputs lie outside the training regime."""
@@ -216,10 +223,11 @@ class LearnedRestorer:
         for obs, noise, fwhm, rest in zip(observations, noise_rms, psf_fwhm, restored, strict=True):
             snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * noise**2, 0.0)) / noise)
             self.check_regime(fwhm, pixel_scale, snr)
-            alpha = 1.0
+            alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
             if flux_calibrate and small:
-                alpha = self.flux_calibration(obs, rest, noise, fwhm, pixel_scale)
+                predicted = self.reconvolve(rest, fwhm, pixel_scale)
+                alpha = self.flux_calibration(obs, rest, noise, fwhm, pixel_scale, predicted=predicted)
             std = None
             if samples > 1:
                 rng = np.random.default_rng(seed)
@@ -230,6 +238,8 @@ class LearnedRestorer:
             info = {"model_name": self.name, "model_hash": self.sha256, "flux_scale": alpha,
                     "snr_estimate": snr,
                     "target_psf_fwhm": float(self.regime.get("target_psf_fwhm", 0.2))}
+            if predicted is not None:  # A(alpha x) = alpha A(x): finalize_result's chi^2 reuses it
+                info["reconvolved"] = alpha * predicted
             results.append((rest * alpha, std, info))
         return results
 

@@ -170,14 +170,15 @@ def finalize_result(img: Image, prep: dict, restored: np.ndarray, std: np.ndarra
     big_mask = upsample_mask(prep["mask"], scale)
     chi2, _ = data_consistency(restored, np.where(prep["mask"], 0.0, prep["data"]), prep["noise_rms"],
                                prep["psf_fwhm_arcsec"], img.pixel_scale / scale, scale,
-                               target_psf_fwhm=float(info.get("target_psf_fwhm", 0.0)))
+                               target_psf_fwhm=float(info.get("target_psf_fwhm", 0.0)),
+                               predicted=info.get("reconvolved"))
     restored = apply_mask(restored, big_mask)
     header = img.header.copy() if img.header is not None else fits.Header()
     record = {"method": name, "scale": scale, "psf_fwhm_arcsec": round(prep["psf_fwhm_arcsec"], 4),
               "noise_rms": f"{prep['noise_rms']:.6g}",
               "background_subtracted": f"{prep['background']:.6g}", "input": img.source}
     record.update(params or {})
-    record.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash")})
+    record.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash", "reconvolved")})
     add_provenance(header, "restore", record, model_name=info.get("model_name", name),
                    model_hash=info.get("model_hash"))
     header["GALGENBG"] = (prep["background"], "median background subtracted (input units)")

@@ -3,6 +3,11 @@
 Loss (all per batch, stretched space unless noted):
 
 * content: Charbonnier ``sqrt((y - t)^2 + eps^2)`` against the stretched target;
+* linear flux (``linear_weight``): mean squared error of the output in flux units,
+  relative to each target's peak (the PSNR's own measure). The stretched-space
+  Charbonnier alone learns a per-pixel median of compressed values, which blurs the
+  cores of bright galaxies; a squared error in flux learns the posterior mean, whose
+  flux-weighted moments (and so sizes) are unbiased;
 * data consistency: reduced chi^2 of ``A(x)`` (re-convolved, binned output in
   noise units) against the observation (see :mod:`galgen.restore.physics`);
 * adversarial (after ``adv_start`` steps): relativistic-average GAN loss of a
@@ -64,6 +69,7 @@ class TrainConfig:
     lr: float = 2e-4
     lr_min: float = 2e-5
     charbonnier_eps: float = 1e-3
+    linear_weight: float = 0.0
     dc_weight: float = 0.02
     dc_kernel: int = 21
     adv_weight: float = 0.0
@@ -114,7 +120,10 @@ def _losses(gen, batch, cfg: TrainConfig, arch: RestorerConfig, regime: Regime, 
     obs = batch["observation"].to(device) / batch["noise_rms"].to(device)[:, None, None, None]
     pred = forward_operator(flux, kernels_fwhm(fwhm), s)
     chi2 = reduced_chi2(pred, obs, 1.0, crop=cfg.dc_kernel // (2 * s) + 1).mean()
-    return y, x, t, content, chi2
+    target = batch["target"].to(device) / batch["noise_rms"].to(device)[:, None, None, None]
+    peak = target.amax(dim=(1, 2, 3)).clamp(min=1.0)
+    linear = (((flux - target) ** 2).mean(dim=(1, 2, 3)) / peak**2).mean()
+    return y, x, t, content, chi2, linear
 
 
 def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Path:
@@ -175,8 +184,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         batch = bank.batch(np.random.default_rng([cfg.seed, step, rank]), cfg.batch, cfg.patch)
         model.train()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            y, x, t, content, chi2 = _losses(model, batch, cfg, arch, regime, kernels, device)
-        loss = content + cfg.dc_weight * chi2
+            y, x, t, content, chi2, linear = _losses(model, batch, cfg, arch, regime, kernels, device)
+        loss = content + cfg.dc_weight * chi2 + cfg.linear_weight * linear
         adv = d_loss = torch.zeros((), device=device)
         use_adv = disc is not None and step >= cfg.adv_start
         if use_adv:
@@ -197,7 +206,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         if rank != 0:
             continue
         row = {"step": step + 1, "lr": lr, "loss": loss.item(), "content": content.item(),
-               "chi2": chi2.item(), "adv": adv.item(), "d_loss": d_loss.item(),
+               "linear": linear.item(), "chi2": chi2.item(), "adv": adv.item(), "d_loss": d_loss.item(),
                "seconds": time.perf_counter() - t0}
         if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
             row.update(validate(gen, val, arch, regime, device))
@@ -217,7 +226,16 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
 
 
 def _append_csv(path: Path, row: dict, header: bool) -> None:
-    keys = ["step", "lr", "loss", "content", "chi2", "adv", "d_loss", "seconds", "val_psnr", "val_chi2"]
+    keys = ["step", "lr", "loss", "content", "linear", "chi2", "adv", "d_loss", "seconds", "val_psnr",
+            "val_chi2"]
+    if not header:
+        with open(path, newline="") as f:
+            old = list(csv.DictReader(f))
+        if old and list(old[0]) != keys:  # a log from an older version: rewrite with the new columns
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore", restval="")
+                w.writeheader()
+                w.writerows(old)
     with open(path, "w" if header else "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         if header:
@@ -258,7 +276,8 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
         "regime": regime.to_dict(),
         "training": {
             "steps": step, "batch": cfg.batch, "patch": cfg.patch, "lr": [cfg.lr, cfg.lr_min],
-            "loss": {"charbonnier": 1.0, "data_consistency": cfg.dc_weight,
+            "loss": {"charbonnier": 1.0, "linear_flux_mse": cfg.linear_weight,
+                     "data_consistency": cfg.dc_weight,
                      "adversarial": cfg.adv_weight, "adversarial_loss": cfg.adv_loss,
                      "adversarial_start": cfg.adv_start},
             "data": {"generator": "galgen.simulate.PairDataset", "pairs": cfg.train_pairs,

@@ -62,8 +62,15 @@ def compare_solvers(flow, density, budgets=(8, 16, 32, 64), n: int = 2000) -> tu
 
 def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver: str = "rk4",
                  steps: int | None = None, outdir: str | Path = ".", seed: int = 0,
-                 progress: bool = True, ode_steps: int = 8) -> dict:
+                 progress: bool = True, ode_steps: int = 8, batch: int | None = None,
+                 lr: float | None = None, flow_kwargs: dict | None = None,
+                 checkpoint: str | Path | None = None) -> dict:
     """Train a flow on a toy density; write its panel (and for ODE flows the solver figure).
+
+    ``batch`` and ``lr`` override the defaults (512 and 1e-3; 256 and 2e-3 for ODE
+    flows), ``flow_kwargs`` go to the flow's factory (e.g. ``bins``, ``layers``,
+    ``hidden`` of :func:`~galgen.models.flows.spline_flow`), and ``checkpoint`` makes
+    the run resumable.
 
     Returns
     -------
@@ -77,17 +84,19 @@ def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver:
     outdir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     kwargs = {"solver": solver, "steps": ode_steps} if flow == "ode" else {}
-    model = make_flow(flow, features=2, **kwargs)
+    model = make_flow(flow, features=2, **kwargs, **(flow_kwargs or {}))
     steps = steps or DEFAULT_STEPS[flow]
-    cfg = ToyTrainConfig(steps=steps, batch=512 if flow != "ode" else 256,
-                         lr=2e-3 if flow == "ode" else 1e-3, seed=seed, progress=progress)
+    cfg = ToyTrainConfig(steps=steps, batch=batch or (512 if flow != "ode" else 256),
+                         lr=lr or (2e-3 if flow == "ode" else 1e-3), seed=seed, progress=progress,
+                         checkpoint=checkpoint, checkpoint_every=1000)
     t0 = time.perf_counter()
     train_flow(model, density, cfg)
     seconds = time.perf_counter() - t0
     nll = held_out_nll(model, density)
     tag = f"{density_name}_{flow}" + (f"_{solver}" if flow == "ode" else "")
     result = {"density": density_name, "flow": flow, "solver": solver if flow == "ode" else None,
-              "nll": nll, "entropy": density.entropy, "steps": steps, "seconds": seconds}
+              "nll": nll, "entropy": density.entropy, "steps": steps, "seconds": seconds,
+              "batch": cfg.batch, "lr": cfg.lr, "flow_kwargs": dict(flow_kwargs or {})}
     samples = _draw(model)
     traj, times = None, None
     if flow == "ode":

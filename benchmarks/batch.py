@@ -29,15 +29,11 @@ def _model_dir(tmp: Path) -> str:
 
     if "default_x2" in shipped_models():
         return str(shipped_models()["default_x2"])
-    from galgen.models.serialization import save_module
-    from galgen.restore.networks import RestorerConfig, build_generator
-    from galgen.simulate import DEFAULT_REGIME
+    from galgen.restore.model import save_untrained_model
+    from galgen.restore.networks import RestorerConfig
 
-    cfg = RestorerConfig(channels=32, blocks=6)
-    save_module(build_generator(cfg), tmp / "model", {"name": "random_default_arch",
-                                                      "architecture": cfg.to_dict(),
-                                                      "regime": DEFAULT_REGIME.to_dict()})
-    return str(tmp / "model")
+    return str(save_untrained_model(tmp / "model", RestorerConfig(channels=32, blocks=6),
+                                    name="random_default_arch"))
 
 
 def mosaic_peak_memory(size: int, model: str, device: str) -> tuple[float, float]:

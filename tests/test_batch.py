@@ -11,16 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from astropy.io import fits
 from astropy.table import Table
 
 from galgen.batch import JOURNAL, BatchOptions, catalog_items, expand_inputs, read_journal, run_batch
 from galgen.cli import main
 from galgen.io import simple_tan_wcs, write_fits
-from galgen.models.serialization import save_module
-from galgen.restore.networks import RestorerConfig, build_generator
-from galgen.simulate import DEFAULT_REGIME, PairDataset
+from galgen.restore.model import save_untrained_model
+from galgen.restore.networks import RestorerConfig
+from galgen.simulate import PairDataset
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +30,7 @@ def stamps(tmp_path_factory):
         p = ds.pair(i)
         write_fits(_folder(root / "in") / f"g{i:02d}.fits", p.observation,
                    wcs=simple_tan_wcs(p.observation.shape, 0.2))
-    torch.manual_seed(0)
-    cfg = RestorerConfig(channels=8, blocks=1)
-    gen = build_generator(cfg)
-    with torch.no_grad():
-        gen.tail.weight.normal_(0, 0.05)
-    save_module(gen, root / "model", {"name": "tiny", "architecture": cfg.to_dict(),
-                                      "regime": DEFAULT_REGIME.to_dict()})
+    save_untrained_model(root / "model", RestorerConfig(channels=8, blocks=1), name="tiny")
     return root
 
 

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from galgen.models.serialization import save_module
-from galgen.restore.model import LearnedRestorer
-from galgen.restore.networks import RestorerConfig, build_generator
-from galgen.simulate import DEFAULT_REGIME, simulate_pair
+from galgen.restore.model import LearnedRestorer, save_untrained_model
+from galgen.restore.networks import RestorerConfig
+from galgen.simulate import simulate_pair
 
 
 @pytest.mark.gpu
 def test_cuda_bf16_inference_matches_cpu(tmp_path):
-    cfg = RestorerConfig(channels=16, blocks=2)
-    gen = build_generator(cfg)
-    with torch.no_grad():
-        gen.tail.weight.normal_(0, 0.05)
-    save_module(gen, tmp_path / "m", {"name": "m", "architecture": cfg.to_dict(),
-                                      "regime": DEFAULT_REGIME.to_dict()})
+    save_untrained_model(tmp_path / "m", RestorerConfig(channels=16, blocks=2), name="m")
     p = simulate_pair(np.random.default_rng(0), psf_fwhm=1.0, snr=100)
     cpu = LearnedRestorer(tmp_path / "m", "cpu").predict(p.observation, p.noise_rms, 1.0, 0.2)
     gpu = LearnedRestorer(tmp_path / "m", "cuda").predict(p.observation, p.noise_rms, 1.0, 0.2)

@@ -12,26 +12,17 @@ import torch
 from galgen import restore, write_restored
 from galgen.errors import GalgenModelError, GalgenRegimeWarning, GalgenValueError
 from galgen.io import read_image
-from galgen.models.serialization import save_module
 from galgen.psf import block_sum, convolve_fft, moffat_psf
-from galgen.restore.model import LearnedRestorer
+from galgen.restore.model import LearnedRestorer, save_untrained_model
 from galgen.restore.networks import RestorerConfig, build_generator, conditional_discriminator
 from galgen.restore.physics import forward_operator, moffat_kernels, reduced_chi2
 from galgen.restore.tiling import process_tiled
-from galgen.simulate import DEFAULT_REGIME, simulate_pair
+from galgen.simulate import simulate_pair
 
 
 @pytest.fixture
 def tiny_model(tmp_path):
-    torch.manual_seed(0)
-    cfg = RestorerConfig(channels=8, blocks=2)
-    gen = build_generator(cfg)
-    with torch.no_grad():  # a non-trivial network: perturb the zero-initialised tail
-        gen.tail.weight.normal_(0, 0.05)
-    path = tmp_path / "tiny_x2"
-    save_module(gen, path, {"name": "tiny_x2", "architecture": cfg.to_dict(),
-                            "regime": DEFAULT_REGIME.to_dict()})
-    return path
+    return save_untrained_model(tmp_path / "tiny_x2", RestorerConfig(channels=8, blocks=2), name="tiny_x2")
 
 
 @pytest.mark.parametrize(("arch", "scale", "shape"), [("residual", 2, (2, 1, 64, 64)),

@@ -23,7 +23,7 @@ from galgen.preprocess.normalize import AsinhStretch
 from galgen.restore.networks import RestorerConfig, build_generator
 from galgen.restore.tiling import process_tiled
 
-__all__ = ["LearnedRestorer", "shipped_models", "load_model", "condition_vector"]
+__all__ = ["LearnedRestorer", "shipped_models", "load_model", "condition_vector", "save_untrained_model"]
 
 
 def condition_vector(psf_fwhm_arcsec: float, out_pixel_scale: float) -> np.ndarray:
@@ -256,3 +256,24 @@ def load_model(name_or_path: str = "default_x2", device: str = "cpu") -> Learned
     msg = (f"no model {name_or_path!r}: shipped models are {sorted(shipped) or 'none'}; "
            "or give a directory holding model.safetensors and config.json")
     raise GalgenModelError(msg)
+
+
+def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | None = None, *,
+                         name: str = "untrained", seed: int = 0, tail_std: float = 0.05) -> Path:
+    """Write a randomly initialised restorer (weights + card) for tests and timing benchmarks.
+
+    The generator's last layer starts at zero (it then returns the bicubic
+    upsampling); ``tail_std`` perturbs it so the network does something non-trivial.
+    The card's regime is the simulator's default. Never use it to restore data.
+    """
+    from galgen.models.serialization import save_module
+    from galgen.simulate import DEFAULT_REGIME
+
+    config = config or RestorerConfig()
+    torch.manual_seed(seed)
+    gen = build_generator(config)
+    with torch.no_grad():
+        gen.tail.weight.normal_(0, tail_std)
+    save_module(gen, directory, {"name": name, "architecture": config.to_dict(),
+                                 "regime": DEFAULT_REGIME.to_dict(), "untrained": True})
+    return Path(directory)

@@ -123,8 +123,10 @@ def test_training_runs_resumes_and_exports(tmp_path):
         w = csv.DictWriter(f, fieldnames=old_keys, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+    with open(log_path, "a") as f:  # a run killed after logging step 5 but before checkpointing it
+        f.write("5" + ",0" * (len(old_keys) - 1) + "\n")
     cfg.steps = 6
-    train(cfg, progress=False)  # resumes at step 4
+    train(cfg, progress=False)  # resumes at step 4 and drops the orphan row
     with open(log_path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and list(rows[0]) == list(rows[-1]) and "linear" in rows[0]

@@ -175,6 +175,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
 
     log_path = out / "log.csv"
     new_log = not log_path.exists() or start == 0
+    if not new_log and rank == 0:
+        _drop_rows_after(log_path, start)  # steps logged after the checkpoint are done again
     amp = cfg.amp and device.type == "cuda"
     t0 = time.perf_counter()
     for step in range(start, cfg.steps):
@@ -223,6 +225,15 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     if distributed:
         dist.destroy_process_group()
     return ckpt
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    keep = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
+    if len(keep) < len(rows):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
 
 
 def _append_csv(path: Path, row: dict, header: bool) -> None:

@@ -84,19 +84,29 @@ def main() -> None:
         m.predict(o, s, f, 0.2)
     single = args.n / (time.perf_counter() - t0)
     items = expand_inputs([tmp / "in"])
-    opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
-                        device=args.device)
+    cores = torch.get_num_threads()
+    pipelines = {}
+    for threads in sorted({cores, max(1, cores - 1)}, reverse=True):
+        opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
+                            device=args.device, threads=threads)
+        t0 = time.perf_counter()
+        table = run_batch(items, opts, tmp / f"out{threads}", progress=False)
+        pipelines[threads] = args.n / (time.perf_counter() - t0)
+        assert np.all(table["status"] == "ok")
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
-    table = run_batch(items, opts, tmp / "out", progress=False)
-    pipeline = args.n / (time.perf_counter() - t0)
-    assert np.all(table["status"] == "ok")
+    m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)
+    bare1 = args.n / (time.perf_counter() - t0)
+    torch.set_num_threads(cores)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+          f"{torch.__version__}, {cores} threads, device {args.device}")
     print(f"model: {m.name} ({m.sha256[:12]})")
-    print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: {bare:.1f} stamps/s")
+    print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: {bare:.1f} stamps/s "
+          f"({bare1:.1f} with 1 thread)")
     print(f"one stamp at a time: {single:.1f} stamps/s  -> batched/single = {bare / single:.2f}")
-    print(f"full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write): "
-          f"{pipeline:.1f} stamps/s -> pipeline/bare = {pipeline / bare:.2f}")
+    for threads, rate in pipelines.items():
+        print(f"full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write), "
+              f"model on {threads} thread(s): {rate:.1f} stamps/s -> pipeline/bare = {rate / bare:.2f}")
     if args.mosaic:
         gb, seconds = mosaic_peak_memory(args.mosaic, model, args.device)
         print(f"{args.mosaic}x{args.mosaic} mosaic, tiles of 256: peak RSS {gb:.2f} GB, {seconds:.0f} s")

@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dask LocalCluster worker processes (0: run in this process)")
     p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU runs)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads for the model (default: all cores); on a small CPU machine "
+                   "one fewer than the cores leaves room for the reader and writer threads")
     p.add_argument("--dry-run", action="store_true", help="list what would be done")
     p.set_defaults(func=_cmd_batch)
 
@@ -209,7 +212,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         samples=args.samples,
         pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
         background=args.background if args.background == "auto" else float(args.background),
-        batch_size=args.batch_size, device=args.device, compile=args.compile)
+        batch_size=args.batch_size, device=args.device, compile=args.compile, threads=args.threads)
     table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                       local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import astropy.units as u
+import torch
 from astropy.table import Table
 from tqdm.auto import tqdm
 
@@ -50,11 +51,12 @@ class BatchOptions:
     device: str = "cpu"
     read_workers: int = 2
     compile: bool = False             # torch.compile the model (GPU runs)
+    threads: int = 0                  # torch intra-op threads for the model (0: torch's default)
 
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""
         d = {k: v for k, v in asdict(self).items()
-             if k not in ("batch_size", "device", "read_workers", "compile")}
+             if k not in ("batch_size", "device", "read_workers", "compile", "threads")}
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -128,6 +130,9 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     pool = ThreadPoolExecutor(max(1, options.read_workers))
     writer = ThreadPoolExecutor(1)
     writes: list = []
+    saved_threads = torch.get_num_threads()
+    if options.threads:  # e.g. leave a core to the reader and writer threads on a small machine
+        torch.set_num_threads(options.threads)
     try:
         pending = [pool.submit(_load, it, options) for it in items]
         for start in range(0, len(pending), options.batch_size):
@@ -168,6 +173,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         writer.shutdown(wait=True)
+        torch.set_num_threads(saved_threads)
 
 
 def _finish(item: BatchItem, img, prep: dict, out: tuple, name: str, options: BatchOptions,  # noqa: ANN001

@@ -12,7 +12,7 @@ from pathlib import Path
 import astropy.units as u
 
 from galgen._version import __version__
-from galgen.errors import GalgenError
+from galgen.errors import GalgenError, GalgenValueError
 
 __all__ = ["main", "build_parser", "parse_angle"]
 
@@ -285,7 +285,17 @@ def _cmd_toy(args: argparse.Namespace) -> int:
     common = {"steps": args.steps, "outdir": args.output, "seed": args.seed,
               "progress": not args.quiet}
     if args.family == "flow":
-        r = run.run_toy_flow(args.density, args.flow, args.solver, **common)
+        sizes = {"layers": args.layers, "bins": args.bins,
+                 "hidden": None if args.hidden is None else (args.hidden, args.hidden)}
+        sizes = {k: v for k, v in sizes.items() if v is not None}
+        allowed = {"coupling": {"layers", "hidden"}, "spline": {"layers", "bins", "hidden"}, "ode": set()}
+        if unknown := set(sizes) - allowed[args.flow]:
+            msg = (f"--{' --'.join(sorted(unknown))} do(es) not apply to --flow {args.flow} "
+                   f"(it takes: {', '.join('--' + k for k in sorted(allowed[args.flow])) or 'none'})")
+            raise GalgenValueError(msg)
+        r = run.run_toy_flow(args.density, args.flow, args.solver, batch=args.batch,
+                             flow_kwargs=sizes,
+                             checkpoint=args.checkpoint, **common)
         limit = f" (analytic limit {r['entropy']:.3f})" if r["entropy"] is not None else ""
         print(f"{args.flow} flow on {args.density}: held-out NLL {r['nll']:.3f} nats{limit}, "
               f"{r['seconds']:.0f} s")
@@ -327,6 +337,13 @@ def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
         if name == "flow":
             p.add_argument("--flow", choices=("coupling", "spline", "ode"), default="spline")
             p.add_argument("--solver", choices=SOLVERS, default="rk4", help="ODE solver (--flow ode)")
+            p.add_argument("--layers", type=int, default=None, help="coupling layers (coupling, spline)")
+            p.add_argument("--bins", type=int, default=None, help="spline bins (spline)")
+            p.add_argument("--hidden", type=int, default=None,
+                           help="width of the conditioners' two hidden layers (coupling, spline)")
+            p.add_argument("--batch", type=int, default=None, help="samples per step")
+            p.add_argument("--checkpoint", default=None,
+                           help="checkpoint file: resumed from if it exists (long runs)")
         if name == "gan":
             p.add_argument("--loss", choices=GAN_LOSSES, default="wgan-gp")
         p.set_defaults(func=_cmd_toy)

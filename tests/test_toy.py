@@ -84,3 +84,21 @@ def test_toy_cli_writes_panel(tmp_path, capsys):
     assert main(["toy", "flow", "--flow", "ode", "--solver", "euler", "--steps", "5",
                  "-o", str(tmp_path), "-q"]) == 0
     assert (tmp_path / "toy_chessboard_ode_euler_solvers.png").exists()
+
+
+def test_toy_cli_sizes_and_checkpoint(tmp_path, capsys):
+    from galgen.models.serialization import read_config
+
+    args = ["toy", "flow", "--flow", "spline", "--bins", "6", "--layers", "2", "--hidden", "16",
+            "--batch", "64", "--steps", "20", "-o", str(tmp_path), "-q",
+            "--checkpoint", str(tmp_path / "ckpt.pt")]
+    assert main(args) == 0
+    card = read_config(tmp_path / "toy_chessboard_spline_model")
+    assert card["flow_kwargs"] == {"bins": 6, "layers": 2, "hidden": [16, 16]} and card["batch"] == 64
+    assert (tmp_path / "ckpt.pt").exists()
+    assert main(args) == 0  # resumed at step 20 of 20: nothing left to train
+    assert read_config(tmp_path / "toy_chessboard_spline_model")["nll"] == pytest.approx(card["nll"])
+    capsys.readouterr()
+    assert main(["toy", "flow", "--flow", "coupling", "--bins", "8", "--steps", "5", "-q",
+                 "-o", str(tmp_path)]) == 2
+    assert "--bins do(es) not apply to --flow coupling" in capsys.readouterr().err

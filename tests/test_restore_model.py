@@ -126,6 +126,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
     with open(log_path, "a") as f:  # a run killed after logging step 5 but before checkpointing it
         f.write("5" + ",0" * (len(old_keys) - 1) + "\n")
     cfg.steps = 6
+    cfg.ema = 0.9  # a weight average the step-4 checkpoint did not keep: started at its weights
     train(cfg, progress=False)  # resumes at step 4 and drops the orphan row
     with open(log_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -136,6 +137,11 @@ def test_training_runs_resumes_and_exports(tmp_path):
     model = LearnedRestorer(tmp_path / "exported")
     assert model.sha256 == digest and model.card["training"]["steps"] == 6
     assert model.card["training"]["loss"]["linear_flux_mse"] == 5.0
+    assert model.card["training"]["weight_average"] == {"ema_decay": 0.9}
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["modules"]
+    exported = model.generator.state_dict()
+    assert all(torch.equal(exported[k], state["ema"][k]) for k in exported)  # the average is exported
+    assert not all(torch.equal(state["ema"][k], state["generator"][k]) for k in exported)
 
 
 def test_flux_calibration_reconvolution_is_reused_for_chi2(tiny_model):

@@ -44,6 +44,8 @@ def load_checkpoint(path: str | os.PathLike, modules: dict[str, nn.Module],
     """Restore a checkpoint written by :func:`save_checkpoint`; return ``(step, extra)``."""
     state = torch.load(path, map_location=map_location, weights_only=True)
     for k, m in modules.items():
+        if k not in state["modules"] and getattr(m, "optional_in_checkpoint", False):
+            continue  # e.g. a weight average the older checkpoint did not keep: the caller initialises it
         m.load_state_dict(state["modules"][k])
     for k, o in (optimizers or {}).items():
         o.load_state_dict(state["optimizers"][k])

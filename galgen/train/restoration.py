@@ -76,6 +76,7 @@ class TrainConfig:
     adv_start: int = 0
     adv_loss: str = "relativistic"
     disc_lr: float = 1e-4
+    ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     checkpoint_every: int = 250
     val_every: int = 1000
     log_every: int = 50
@@ -153,11 +154,20 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.99)) if disc else None
     ckpt = out / "checkpoint.pt"
     start = 0
-    modules = {"generator": gen, **({"discriminator": disc} if disc else {})}
+    ema = None
+    if cfg.ema > 0:  # exported instead of the raw weights: averages out the last steps' jitter
+        ema = build_generator(arch).to(device).requires_grad_(False)
+        ema.load_state_dict(gen.state_dict())
+        ema.optional_in_checkpoint = True
+    modules = {"generator": gen, **({"discriminator": disc} if disc else {}),
+               **({"ema": ema} if ema is not None else {})}
     optims = {"opt": opt, **({"opt_d": opt_d} if opt_d else {})}
     if resume and ckpt.exists():
         start, _ = load_checkpoint(ckpt, modules, optims, map_location=device)
         log.info("resumed %s at step %d", ckpt, start)
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)["modules"]
+        if ema is not None and "ema" not in saved:
+            ema.load_state_dict(gen.state_dict())  # start the average at the resumed weights
     model = torch.nn.parallel.DistributedDataParallel(gen) if distributed else gen
     if disc is not None and distributed:
         disc = torch.nn.parallel.DistributedDataParallel(disc)
@@ -205,13 +215,17 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for p_avg, p in zip(ema.parameters(), gen.parameters(), strict=True):
+                    p_avg.lerp_(p, 1.0 - cfg.ema)
         if rank != 0:
             continue
         row = {"step": step + 1, "lr": lr, "loss": loss.item(), "content": content.item(),
                "linear": linear.item(), "chi2": chi2.item(), "adv": adv.item(), "d_loss": d_loss.item(),
                "seconds": time.perf_counter() - t0}
         if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
-            row.update(validate(gen, val, arch, regime, device))
+            row.update(validate(ema if ema is not None else gen, val, arch, regime, device))
             log.info("step %d: %s", step + 1, {k: round(v, 4) for k, v in row.items()})
         if (step + 1) % cfg.log_every == 0 or "val_psnr" in row:
             _append_csv(log_path, row, new_log)
@@ -291,6 +305,7 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
                      "data_consistency": cfg.dc_weight,
                      "adversarial": cfg.adv_weight, "adversarial_loss": cfg.adv_loss,
                      "adversarial_start": cfg.adv_start},
+            "weight_average": {"ema_decay": cfg.ema} if cfg.ema else None,
             "data": {"generator": "galgen.simulate.PairDataset", "pairs": cfg.train_pairs,
                      "seed": cfg.seed, "validation_seed": cfg.val_seed},
         },
@@ -301,6 +316,7 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
 
 
 def _load_gen(cfg: TrainConfig, gen) -> tuple[int, dict]:  # noqa: ANN001
+    """The generator of the latest checkpoint: its weight average when the run kept one."""
     state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    gen.load_state_dict(state["modules"]["generator"])
+    gen.load_state_dict(state["modules"]["ema" if "ema" in state["modules"] else "generator"])
     return int(state["step"]), state.get("extra", {})

@@ -75,6 +75,25 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_restoration_options(p: argparse.ArgumentParser) -> None:
+    """The options ``restore`` and ``batch`` share (one definition, one help text)."""
+    p.add_argument("--psf-fwhm", type=parse_angle, required=True,
+                   help="observing PSF FWHM, e.g. 1.0arcsec (or 4pix)")
+    p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
+    p.add_argument("--method", default="default",
+                   help="default (shipped model), a model directory, richardson_lucy, wiener or bicubic")
+    p.add_argument("--samples", type=int, default=1, help="stochastic samples for UNCERT")
+    p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
+    p.add_argument("--pixel-scale", type=parse_angle, default=None,
+                   help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
+    p.add_argument("--noise-rms", type=float, default=None,
+                   help="background noise in image units (default: estimated)")
+    p.add_argument("--background", default="auto",
+                   help="sky to subtract: auto (estimated, source-masked) or a number "
+                        "(0 for sky-subtracted images)")
+    p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``galgen`` argument parser (sub-commands register themselves here)."""
     parser = argparse.ArgumentParser(
@@ -117,22 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(GALGEN*) and HISTORY, and an UNCERT extension when --samples > 1.")
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
-    p.add_argument("--psf-fwhm", type=parse_angle, required=True,
-                   help="observing PSF FWHM, e.g. 1.0arcsec (or 4pix)")
-    p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
-    p.add_argument("--method", default="default",
-                   help="default (shipped model), richardson_lucy, wiener or bicubic")
-    p.add_argument("--samples", type=int, default=1, help="stochastic samples for UNCERT")
-    p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
+    _add_restoration_options(p)
     p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
-    p.add_argument("--pixel-scale", type=parse_angle, default=None,
-                   help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
-    p.add_argument("--noise-rms", type=float, default=None,
-                   help="background noise in image units (default: estimated)")
-    p.add_argument("--background", default="auto",
-                   help="sky to subtract: auto (estimated, source-masked) or a number "
-                        "(0 for sky-subtracted images)")
-    p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)
 
@@ -175,17 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "is reported and the rest go on; the exit code is the number of failures.")
     p.add_argument("inputs", nargs="+", help="FITS files, globs, directories or @list files")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--psf-fwhm", type=parse_angle, required=True, help="observing PSF FWHM")
-    p.add_argument("--scale", type=int, default=2)
-    p.add_argument("--method", default="default")
-    p.add_argument("--samples", type=int, default=1)
-    p.add_argument("--hdu", type=_hdu, default=None)
-    p.add_argument("--pixel-scale", type=parse_angle, default=None)
-    p.add_argument("--background", default="auto")
+    _add_restoration_options(p)
     p.add_argument("--catalog", default=None, help="ECSV/FITS table with ra, dec (deg) [and id]")
     p.add_argument("--cutout-size", type=int, default=64, help="cutout side, pixels")
     p.add_argument("--batch-size", type=int, default=16, help="stamps per network pass")
-    p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=0,
                    help="Dask LocalCluster worker processes (0: run in this process)")
     p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
@@ -212,7 +210,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         samples=args.samples,
         pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
         background=args.background if args.background == "auto" else float(args.background),
-        batch_size=args.batch_size, device=args.device, compile=args.compile, threads=args.threads)
+        noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
+        compile=args.compile, threads=args.threads)
     table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                       local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:

@@ -79,6 +79,10 @@ def test_bad_files_are_reported_and_the_rest_written(stamps, tmp_path, capsys):
     assert sorted(Path(k).name for k in failed["input"]) == ["allnan.fits", "corrupt.fits", "table.fits"]
     assert "every pixel is NaN" in " ".join(failed["error"])
     assert len(list((tmp_path / "out").glob("g*.fits"))) == 17
+    # the restoration options are shared with "galgen restore": --noise-rms reaches every item
+    assert main(["batch", str(mixed / "g00.fits"), "-o", str(tmp_path / "noise"), "--psf-fwhm", "1.0",
+                 "--method", str(stamps / "model"), "--background", "0", "--noise-rms", "2.5"]) == 0
+    assert fits.getheader(tmp_path / "noise" / "g00.fits")["GALGENNS"] == 2.5
 
 
 def test_resume_after_sigkill(stamps, tmp_path):

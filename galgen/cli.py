@@ -176,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Restore a set of FITS files (paths, globs, directories, @list.txt) "
                        "or cutouts at catalog positions (--catalog, with the big images as INPUTS) "
                        "into OUTDIR, mirroring the names, with a manifest.ecsv of per-item status, "
-                       "time, chi^2 consistency and error. Re-running skips what is done; a bad file "
-                       "is reported and the rest go on; the exit code is the number of failures.")
+                       "time, chi^2 consistency, error and training-regime warning. Re-running skips "
+                       "what is done; a bad file is reported and the rest go on; the exit code is the "
+                       "number of failures.")
     p.add_argument("inputs", nargs="+", help="FITS files, globs, directories or @list files")
     p.add_argument("-o", "--output", required=True, help="output directory")
     _add_restoration_options(p)
@@ -221,8 +222,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     failed = table[table["status"] != "ok"]
     for row in failed:
         print(f"FAILED {row['input']}: {row['error']}", file=sys.stderr)
+    odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
+    if odd:
+        print(f"{odd} input(s) lie outside the model's training regime: see the manifest's "
+              "'warning' column", file=sys.stderr)
     return min(len(failed), 125)
 
 

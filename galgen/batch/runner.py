@@ -149,7 +149,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
                                               [p["noise_rms"] for _, _, p in good],
                                               [p["psf_fwhm_arcsec"] for _, _, p in good],
                                               good[0][1].pixel_scale, samples=options.samples,
-                                              batch_size=options.batch_size)
+                                              batch_size=options.batch_size, warn=False)
                 elif batched:  # mixed pixel scales: one by one
                     outs = [core(p["data"], p["psf"], options.scale, p["noise_rms"],
                                  pixel_scale=img.pixel_scale, psf_fwhm=p["psf_fwhm_arcsec"],
@@ -192,16 +192,17 @@ def _finish(item: BatchItem, img, prep: dict, out: tuple, name: str, options: Ba
             raise GalgenError(f"{path}: output would overwrite its input")
         write_restored(result, path, overwrite=True)  # the journal says it is not done
         return _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
-                    chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name))
+                    chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name),
+                    warning=info.get("regime_warning", ""))
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
 
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
-         chi2: float = float("nan"), model: str = "", error: str = "") -> dict:
+         chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "") -> dict:
     return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
-            "params": digest, "error": error}
+            "params": digest, "error": error, "warning": warning}
 
 
 def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, digest: str) -> list[dict]:
@@ -280,7 +281,8 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         bar.close()
         journal.close()
     rows = read_journal(outdir)
-    table = Table(rows=[rows[it.key] for it in items if it.key in rows])
+    # journals of older galgen versions lack the newer columns
+    table = Table(rows=[{"warning": "", **rows[it.key]} for it in items if it.key in rows])
     if len(table):
         table["seconds"].unit = "s"
     tmp = outdir / ".manifest.ecsv.tmp"

@@ -133,8 +133,8 @@ class LearnedRestorer:
                                       float(self.regime.get("target_psf_fwhm", 0.2)),
                                       float(self.regime.get("moffat_beta", 3.5)))
 
-    def check_regime(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> None:
-        """Warn (``GalgenRegimeWarning``) when inputs lie outside the training regime."""
+    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
+        """Why the input lies outside the training regime (``""`` when it does not)."""
         r = self.regime
         problems = []
         lo, hi = r.get("psf_fwhm_range", (0, np.inf))
@@ -146,10 +146,15 @@ class LearnedRestorer:
         slo, shi = r.get("snr_range", (0, np.inf))
         if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
             problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
-        if problems:
-            msg = (f"model {self.name!r}: input outside its training regime: " + "; ".join(problems)
-                   + ". Results may be unreliable; check the chi^2 consistency and compare with "
-                   "a baseline.")
+        if not problems:
+            return ""
+        return (f"model {self.name!r}: input outside its training regime: " + "; ".join(problems)
+                + ". Results may be unreliable; check the chi^2 consistency and compare with "
+                "a baseline.")
+
+    def check_regime(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> None:
+        """Warn (``GalgenRegimeWarning``) when inputs lie outside the training regime."""
+        if msg := self.regime_problems(psf_fwhm, pixel_scale, snr):
             warnings.warn(msg, GalgenRegimeWarning, stacklevel=3)
 
     # -- the restore() core --------------------------------------------------------------
@@ -215,14 +220,23 @@ class LearnedRestorer:
     def restore_batch(self, observations: list[np.ndarray], noise_rms: list[float],
                       psf_fwhm: list[float], pixel_scale: float, *, samples: int = 1,
                       flux_calibrate: bool = True, seed: int | None = 0, tile: int = 128,
-                      batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray | None, dict]]:
-        """The :meth:`__call__` result for each image, with batched network passes."""
+                      batch_size: int = 32, warn: bool = True,
+                      ) -> list[tuple[np.ndarray, np.ndarray | None, dict]]:
+        """The :meth:`__call__` result for each image, with batched network passes.
+
+        Each ``info`` holds ``regime_warning`` (``""`` inside the training regime);
+        with ``warn=False`` it is only recorded there, not raised as a
+        ``GalgenRegimeWarning`` (the batch engine writes it to its manifest:
+        Python's warning filters are process-wide and not thread-safe).
+        """
         restored = self.predict_many(observations, noise_rms, psf_fwhm, pixel_scale, tile=tile,
                                      batch_size=batch_size)
         results = []
         for obs, noise, fwhm, rest in zip(observations, noise_rms, psf_fwhm, restored, strict=True):
             snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * noise**2, 0.0)) / noise)
-            self.check_regime(fwhm, pixel_scale, snr)
+            regime_warning = self.regime_problems(fwhm, pixel_scale, snr)
+            if regime_warning and warn:
+                warnings.warn(regime_warning, GalgenRegimeWarning, stacklevel=2)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
             if flux_calibrate and small:
@@ -236,7 +250,7 @@ class LearnedRestorer:
                                           batch_size=batch_size)
                 std = alpha * np.std(draws, axis=0, ddof=1)
             info = {"model_name": self.name, "model_hash": self.sha256, "flux_scale": alpha,
-                    "snr_estimate": snr,
+                    "snr_estimate": snr, "regime_warning": regime_warning,
                     "target_psf_fwhm": float(self.regime.get("target_psf_fwhm", 0.2))}
             if predicted is not None:  # A(alpha x) = alpha A(x): finalize_result's chi^2 reuses it
                 info["reconvolved"] = alpha * predicted

@@ -178,7 +178,8 @@ def finalize_result(img: Image, prep: dict, restored: np.ndarray, std: np.ndarra
               "noise_rms": f"{prep['noise_rms']:.6g}",
               "background_subtracted": f"{prep['background']:.6g}", "input": img.source}
     record.update(params or {})
-    record.update({k: v for k, v in info.items() if k not in ("model_name", "model_hash", "reconvolved")})
+    record.update({k: v for k, v in info.items()
+                   if k not in ("model_name", "model_hash", "reconvolved") and v != ""})
     add_provenance(header, "restore", record, model_name=info.get("model_name", name),
                    model_hash=info.get("model_hash"))
     header["GALGENBG"] = (prep["background"], "median background subtracted (input units)")

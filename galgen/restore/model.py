@@ -152,11 +152,6 @@ class LearnedRestorer:
                 + ". Results may be unreliable; check the chi^2 consistency and compare with "
                 "a baseline.")
 
-    def check_regime(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> None:
-        """Warn (``GalgenRegimeWarning``) when inputs lie outside the training regime."""
-        if msg := self.regime_problems(psf_fwhm, pixel_scale, snr):
-            warnings.warn(msg, GalgenRegimeWarning, stacklevel=3)
-
     # -- the restore() core --------------------------------------------------------------
     def __call__(self, observation: np.ndarray, psf: np.ndarray, factor: int, noise_rms: float, *,
                  pixel_scale: float, psf_fwhm: float | None = None, samples: int = 1,

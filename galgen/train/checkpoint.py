@@ -40,13 +40,18 @@ def save_checkpoint(path: str | os.PathLike, step: int, modules: dict[str, nn.Mo
 
 def load_checkpoint(path: str | os.PathLike, modules: dict[str, nn.Module],
                     optimizers: dict[str, object] | None = None,
-                    map_location: str | torch.device = "cpu") -> tuple[int, dict]:
-    """Restore a checkpoint written by :func:`save_checkpoint`; return ``(step, extra)``."""
+                    map_location: str | torch.device = "cpu",
+                    fallbacks: dict[str, str] | None = None) -> tuple[int, dict]:
+    """Restore a checkpoint written by :func:`save_checkpoint`; return ``(step, extra)``.
+
+    ``fallbacks`` maps a module the checkpoint may lack to a saved module it then starts
+    from (e.g. ``{"ema": "generator"}``: a weight average that an older run did not keep
+    begins at the resumed weights).
+    """
     state = torch.load(path, map_location=map_location, weights_only=True)
+    saved = state["modules"]
     for k, m in modules.items():
-        if k not in state["modules"] and getattr(m, "optional_in_checkpoint", False):
-            continue  # e.g. a weight average the older checkpoint did not keep: the caller initialises it
-        m.load_state_dict(state["modules"][k])
+        m.load_state_dict(saved[k] if k in saved else saved[(fallbacks or {}).get(k, k)])
     for k, o in (optimizers or {}).items():
         o.load_state_dict(state["optimizers"][k])
     return int(state["step"]), state.get("extra", {})

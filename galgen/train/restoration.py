@@ -158,16 +158,14 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     if cfg.ema > 0:  # exported instead of the raw weights: averages out the last steps' jitter
         ema = build_generator(arch).to(device).requires_grad_(False)
         ema.load_state_dict(gen.state_dict())
-        ema.optional_in_checkpoint = True
     modules = {"generator": gen, **({"discriminator": disc} if disc else {}),
                **({"ema": ema} if ema is not None else {})}
     optims = {"opt": opt, **({"opt_d": opt_d} if opt_d else {})}
     if resume and ckpt.exists():
-        start, _ = load_checkpoint(ckpt, modules, optims, map_location=device)
+        # a checkpoint without a weight average starts one at the resumed weights
+        start, _ = load_checkpoint(ckpt, modules, optims, map_location=device,
+                                   fallbacks={"ema": "generator"})
         log.info("resumed %s at step %d", ckpt, start)
-        saved = torch.load(ckpt, map_location="cpu", weights_only=True)["modules"]
-        if ema is not None and "ema" not in saved:
-            ema.load_state_dict(gen.state_dict())  # start the average at the resumed weights
     model = torch.nn.parallel.DistributedDataParallel(gen) if distributed else gen
     if disc is not None and distributed:
         disc = torch.nn.parallel.DistributedDataParallel(disc)
@@ -186,7 +184,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     log_path = out / "log.csv"
     new_log = not log_path.exists() or start == 0
     if not new_log and rank == 0:
-        _drop_rows_after(log_path, start)  # steps logged after the checkpoint are done again
+        _prepare_log(log_path, start)
     amp = cfg.amp and device.type == "cuda"
     t0 = time.perf_counter()
     for step in range(start, cfg.steps):
@@ -241,28 +239,27 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     return ckpt
 
 
-def _drop_rows_after(path: Path, step: int) -> None:
+_LOG_KEYS = ["step", "lr", "loss", "content", "linear", "chi2", "adv", "d_loss", "seconds", "val_psnr",
+             "val_chi2"]
+
+
+def _prepare_log(path: Path, step: int) -> None:
+    """Before resuming at ``step``: drop rows logged after it (those steps run again) and give a
+    log from an older version the current columns (missing values left empty)."""
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    keep = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
-    if len(keep) < len(rows):
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, list(reader)
+    keep = [r for r in rows if r["step"] and int(float(r["step"])) <= step]
+    if len(keep) < len(rows) or columns != _LOG_KEYS:
         with open(path, "w", newline="") as f:
-            csv.writer(f).writerows(keep)
+            w = csv.DictWriter(f, fieldnames=_LOG_KEYS, extrasaction="ignore", restval="")
+            w.writeheader()
+            w.writerows(keep)
 
 
 def _append_csv(path: Path, row: dict, header: bool) -> None:
-    keys = ["step", "lr", "loss", "content", "linear", "chi2", "adv", "d_loss", "seconds", "val_psnr",
-            "val_chi2"]
-    if not header:
-        with open(path, newline="") as f:
-            old = list(csv.DictReader(f))
-        if old and list(old[0]) != keys:  # a log from an older version: rewrite with the new columns
-            with open(path, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore", restval="")
-                w.writeheader()
-                w.writerows(old)
     with open(path, "w" if header else "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=_LOG_KEYS, extrasaction="ignore")
         if header:
             w.writeheader()
         w.writerow(row)

@@ -38,6 +38,17 @@ def _hdu(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+def _background(text: str) -> str | float:
+    """``auto`` or a sky level (``--background``)."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        msg = f"{text!r} is neither 'auto' nor a number"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from galgen.demo import run_demo
 
@@ -67,8 +78,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     result = restore(inp, args.psf_fwhm, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
-                     background=args.background if args.background == "auto"
-                     else float(args.background),
+                     background=args.background,
                      **({"device": args.device} if args.device else {}))
     write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']})")
@@ -88,7 +98,7 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
     p.add_argument("--noise-rms", type=float, default=None,
                    help="background noise in image units (default: estimated)")
-    p.add_argument("--background", default="auto",
+    p.add_argument("--background", type=_background, default="auto",
                    help="sky to subtract: auto (estimated, source-masked) or a number "
                         "(0 for sky-subtracted images)")
     p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
@@ -210,7 +220,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         psf_fwhm=args.psf_fwhm.to_value(u.arcsec), scale=args.scale, method=args.method,
         samples=args.samples,
         pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
-        background=args.background if args.background == "auto" else float(args.background),
+        background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
         compile=args.compile, threads=args.threads)
     table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,

@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "processes run: torchrun --nproc_per_node N -m galgen.cli train --config ...")
     p.add_argument("--config", required=True, help="TOML file, e.g. configs/default_x2.toml")
     p.add_argument("--steps", type=int, default=None, help="override the total number of steps")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after this much wall-clock time, with the learning-rate schedule run over it "
+                        "(for a fixed lease on a GPU machine)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default from the config)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", default=None, metavar="DIR",
@@ -285,7 +288,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from galgen.train.restoration import export, load_config, train
 
-    cfg = load_config(args.config, steps=args.steps, device=args.device)
+    cfg = load_config(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
     train(cfg, resume=not args.fresh)
     if args.export and int(os.environ.get("RANK", "0")) == 0:
         digest = export(cfg, args.export)

@@ -29,3 +29,15 @@ def test_cuda_training_steps(tmp_path):
                       architecture={"channels": 8, "blocks": 1})
     train(cfg, progress=False)
     assert (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.gpu
+def test_cuda_fp32_matches_bf16_and_cpu(tmp_path):
+    save_untrained_model(tmp_path / "m", RestorerConfig(channels=16, blocks=2), name="m")
+    p = simulate_pair(np.random.default_rng(1), psf_fwhm=0.9, snr=60)
+    cpu = LearnedRestorer(tmp_path / "m", "cpu").predict(p.observation, p.noise_rms, 0.9, 0.2)
+    fp32 = LearnedRestorer(tmp_path / "m", "cuda", amp=False).predict(p.observation, p.noise_rms, 0.9, 0.2)
+    bf16 = LearnedRestorer(tmp_path / "m", "cuda").predict(p.observation, p.noise_rms, 0.9, 0.2)
+    peak = np.max(np.abs(cpu))
+    assert np.max(np.abs(fp32 - cpu)) < 1e-3 * peak  # TF32 convolutions at most
+    assert np.max(np.abs(bf16 - fp32)) < 2e-2 * peak

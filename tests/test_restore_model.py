@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import astropy.units as u
@@ -156,3 +157,35 @@ def test_flux_calibration_reconvolution_is_reused_for_chi2(tiny_model):
                                  target_psf_fwhm=0.2, predicted=info["reconvolved"])
     assert info["flux_scale"] != 1.0  # the calibration ran, so A(alpha x) = alpha A(x) is tested
     assert reused == pytest.approx(fresh, rel=1e-10)
+
+
+def test_time_budget_anneals_over_wall_clock_and_stops(tmp_path):
+    import csv
+
+    from galgen.train.restoration import TrainConfig, train
+
+    cfg = TrainConfig(name="t", out_dir=str(tmp_path / "run"), train_pairs=8, val_pairs=2, steps=100_000,
+                      batch=2, patch=32, lr=1e-3, lr_min=1e-5, time_budget=3.0, checkpoint_every=10_000,
+                      val_every=10_000, log_every=1, architecture={"channels": 8, "blocks": 1})
+    t0 = time.perf_counter()
+    train(cfg, progress=False)
+    assert time.perf_counter() - t0 < 60  # stopped by the budget, not by the 100,000 steps
+    with open(tmp_path / "run" / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    step = int(rows[-1]["step"])
+    assert 2 < step < 100_000 and rows[-1]["val_psnr"] != ""  # the last step validates
+    lrs = [float(r["lr"]) for r in rows]
+    assert lrs[0] == pytest.approx(1e-3, rel=0.05) and lrs[-1] == pytest.approx(1e-5, rel=1e-6)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))  # cosine, decreasing
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"]
+    assert saved == step  # the checkpoint holds the last step
+
+
+def test_pair_bank_is_the_same_for_any_number_of_workers():
+    from galgen.simulate.degrade import DEFAULT_REGIME
+    from galgen.train.data import PairBank
+
+    one = PairBank(5, 7, DEFAULT_REGIME, progress=False)
+    two = PairBank(5, 7, DEFAULT_REGIME, progress=False, workers=2)
+    assert np.array_equal(one.observations, two.observations) and np.array_equal(one.targets, two.targets)
+    assert np.array_equal(one.noise_rms, two.noise_rms) and np.array_equal(one.psf_fwhm, two.psf_fwhm)

@@ -46,9 +46,13 @@ class LearnedRestorer:
         Holds ``model.safetensors`` and ``config.json`` (see
         :func:`galgen.models.serialization.save_module`).
     device : str or torch.device, default "cpu"
+    amp : bool, default True
+        On CUDA, run the generator under bfloat16 autocast (channels-last memory);
+        ``False`` runs it in float32. Ignored on the CPU (always float32).
     """
 
-    def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu") -> None:
+    def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
+                 amp: bool = True) -> None:
         self.directory = Path(directory)
         card = read_config(self.directory)
         self.config = RestorerConfig(**card["architecture"])
@@ -58,6 +62,9 @@ class LearnedRestorer:
         self.generator = build_generator(self.config)
         load_state(self.generator, self.directory, device="cpu")
         self.generator.to(self.device).eval()
+        self.amp = amp
+        if self.device.type == "cuda":
+            self.generator.to(memory_format=torch.channels_last)
         self.sha256 = card["sha256"]
         self.regime = card.get("regime", {})
 
@@ -184,9 +191,9 @@ class LearnedRestorer:
         c = torch.from_numpy(np.ascontiguousarray(conditions, np.float32)).to(self.device)
         if self.device.type == "cuda":
             x = x.to(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                return self.generator(x, c)[:, 0].float().cpu().numpy().astype(np.float64)
-        return self.generator(x, c)[:, 0].cpu().numpy().astype(np.float64)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and self.device.type == "cuda"):
+            y = self.generator(x, c)
+        return y[:, 0].float().cpu().numpy().astype(np.float64)
 
     def predict_many(self, observations: list[np.ndarray], noise_rms: list[float],
                      psf_fwhm: list[float], pixel_scale: float, *, tile: int = 128,
@@ -254,14 +261,15 @@ class LearnedRestorer:
 
 
 @lru_cache(maxsize=4)
-def load_model(name_or_path: str = "default_x2", device: str = "cpu") -> LearnedRestorer:
-    """A shipped model by name (``galgen/weights/<name>``) or a model directory by path."""
+def load_model(name_or_path: str = "default_x2", device: str = "cpu", *, amp: bool = True) -> LearnedRestorer:
+    """A shipped model by name (``galgen/weights/<name>``) or a model directory by path
+    (``amp``: see :class:`LearnedRestorer`)."""
     shipped = shipped_models()
     if name_or_path in shipped:
-        return LearnedRestorer(shipped[name_or_path], device)
+        return LearnedRestorer(shipped[name_or_path], device, amp=amp)
     path = Path(name_or_path)
     if (path / "config.json").is_file():
-        return LearnedRestorer(path, device)
+        return LearnedRestorer(path, device, amp=amp)
     msg = (f"no model {name_or_path!r}: shipped models are {sorted(shipped) or 'none'}; "
            "or give a directory holding model.safetensors and config.json")
     raise GalgenModelError(msg)

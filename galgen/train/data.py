@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,17 @@ __all__ = ["PairBank", "stretch_pair_batch"]
 class PairBank:
     """``n`` simulated pairs held in memory (and cached to an ``.npz`` file).
 
+    Parameters
+    ----------
+    n, seed : int
+        Pairs ``0..n-1`` of ``PairDataset(n, seed, regime)``.
+    regime : Regime
+    cache : path, optional
+        ``.npz`` file read if it holds these pairs, else written after simulating them.
+    progress : bool, default True
+    workers : int, default 1
+        Simulation processes (0: one per CPU). The pairs do not depend on it.
+
     Attributes
     ----------
     observations : numpy.ndarray
@@ -29,23 +42,32 @@ class PairBank:
     """
 
     def __init__(self, n: int, seed: int, regime: Regime, cache: str | os.PathLike | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, workers: int = 1) -> None:
         self.regime = regime
         if cache is not None and Path(cache).exists():
             with np.load(cache) as f:
                 if int(f["seed"]) == seed and len(f["noise_rms"]) == n:
                     self._set(f["observations"], f["targets"], f["noise_rms"], f["psf_fwhm"])
                     return
-        ds = PairDataset(n, seed, regime)
-        obs, tgt, noise, fwhm = [], [], [], []
-        for i in tqdm(range(n), desc="simulate pairs", disable=not progress):
-            p = ds.pair(i)
-            obs.append(p.observation)
-            tgt.append(p.target)
-            noise.append(p.noise_rms)
-            fwhm.append(p.psf_fwhm)
-        self._set(np.stack(obs), np.stack(tgt), np.array(noise, np.float32),
-                  np.array(fwhm, np.float32))
+        workers = max(1, min(workers if workers > 0 else (os.cpu_count() or 1), n))
+        bounds = np.linspace(0, n, min(n, 8 * workers if workers > 1 else 50) + 1).astype(int)
+        chunks = [(seed, int(a), int(b), regime)
+                  for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        bar = tqdm(total=n, desc="simulate pairs", disable=not progress)
+        parts = []
+        if workers == 1:
+            for chunk in chunks:
+                parts.append(_simulate_range(*chunk))
+                bar.update(chunk[2] - chunk[1])
+        else:  # each pair depends only on (seed, index): the same bank for any number of workers
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_single_threaded) as pool:
+                for chunk, part in zip(chunks, pool.map(_simulate_range, *zip(*chunks, strict=True)),
+                                       strict=True):
+                    parts.append(part)
+                    bar.update(chunk[2] - chunk[1])
+        bar.close()
+        self._set(*(np.concatenate(a) for a in zip(*parts, strict=True)))
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(str(cache) + ".tmp.npz")
@@ -87,6 +109,24 @@ class PairBank:
             "noise_rms": torch.from_numpy(self.noise_rms[idx]),
             "psf_fwhm": torch.from_numpy(self.psf_fwhm[idx]),
         }
+
+
+def _single_threaded() -> None:
+    """A simulation process uses one core: the pool already has one process per core."""
+    import galsim
+
+    galsim.utilities.set_omp_threads(1)
+    torch.set_num_threads(1)
+
+
+def _simulate_range(seed: int, start: int, stop: int, regime: Regime) -> tuple[np.ndarray, ...]:
+    """Pairs ``start..stop-1`` of ``PairDataset(seed)``: observations, targets, noise, PSF FWHM."""
+    ds = PairDataset(stop, seed, regime)
+    pairs = [ds.pair(i) for i in range(start, stop)]
+    return (np.stack([p.observation for p in pairs]).astype(np.float32),
+            np.stack([p.target for p in pairs]).astype(np.float32),
+            np.array([p.noise_rms for p in pairs], np.float32),
+            np.array([p.psf_fwhm for p in pairs], np.float32))
 
 
 def stretch_pair_batch(batch: dict[str, torch.Tensor], scale: int,

@@ -77,6 +77,8 @@ class TrainConfig:
     adv_loss: str = "relativistic"
     disc_lr: float = 1e-4
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
+    time_budget: float = 0.0  # seconds; > 0: the cosine schedule runs over wall-clock time, stop at it
+    sim_workers: int = 1  # processes simulating the training pairs (0: one per CPU)
     checkpoint_every: int = 250
     val_every: int = 1000
     log_every: int = 50
@@ -172,7 +174,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     cache = out / f"pairs_{cfg.seed}_{cfg.train_pairs}.npz"
     if distributed and rank != 0:
         dist.barrier()  # rank 0 simulates and caches the pairs first; the others then load them
-    bank = PairBank(cfg.train_pairs, cfg.seed, regime, cache=cache, progress=progress and rank == 0)
+    bank = PairBank(cfg.train_pairs, cfg.seed, regime, cache=cache, progress=progress and rank == 0,
+                    workers=cfg.sim_workers)
     if distributed and rank == 0:
         dist.barrier()
     val = PairBank(cfg.val_pairs, cfg.val_seed, regime, cache=out / f"val_{cfg.val_seed}_{cfg.val_pairs}.npz",
@@ -188,7 +191,16 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     amp = cfg.amp and device.type == "cuda"
     t0 = time.perf_counter()
     for step in range(start, cfg.steps):
-        lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * step / cfg.steps))
+        # schedule progress: by steps, or by wall-clock time under a time budget (a fixed device
+        # lease); then the last step is the first one past the budget (all ranks agree on it)
+        progress_frac = step / cfg.steps
+        if cfg.time_budget > 0:
+            elapsed = torch.tensor(time.perf_counter() - t0, device=device if distributed else "cpu")
+            if distributed:
+                dist.broadcast(elapsed, 0)
+            progress_frac = min(1.0, float(elapsed) / cfg.time_budget)
+        last = step + 1 == cfg.steps or progress_frac >= 1.0
+        lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress_frac))
         for g in opt.param_groups:
             g["lr"] = lr
         batch = bank.batch(np.random.default_rng([cfg.seed, step, rank]), cfg.batch, cfg.patch)
@@ -218,11 +230,13 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                 for p_avg, p in zip(ema.parameters(), gen.parameters(), strict=True):
                     p_avg.lerp_(p, 1.0 - cfg.ema)
         if rank != 0:
+            if last:
+                break
             continue
         row = {"step": step + 1, "lr": lr, "loss": loss.item(), "content": content.item(),
                "linear": linear.item(), "chi2": chi2.item(), "adv": adv.item(), "d_loss": d_loss.item(),
                "seconds": time.perf_counter() - t0}
-        if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
+        if (step + 1) % cfg.val_every == 0 or last:
             row.update(validate(ema if ema is not None else gen, val, arch, regime, device))
             log.info("step %d: %s", step + 1, {k: round(v, 4) for k, v in row.items()})
         if (step + 1) % cfg.log_every == 0 or "val_psnr" in row:
@@ -232,8 +246,10 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                 print(f"step {step + 1}/{cfg.steps} loss {row['loss']:.4f} content {row['content']:.4f} "
                       f"chi2 {row['chi2']:.3f}" + (f" val_psnr {row['val_psnr']:.2f}" if "val_psnr" in row
                                                     else ""), flush=True)
-        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+        if (step + 1) % cfg.checkpoint_every == 0 or last:
             save_checkpoint(ckpt, step + 1, modules, optims, {"config": asdict(cfg)})
+        if last:
+            break
     if distributed:
         dist.destroy_process_group()
     return ckpt

@@ -1,0 +1,47 @@
+#!/bin/bash
+# One lease of the lent GPU machine (15 minutes of device time in all), as one prepared command:
+#   configs/gpu/build_site.sh                       # once, here: packages the machine lacks -> .devrun/
+#   device run: bash configs/gpu/lease.sh   (carry: [".devrun"], timeout_s 590)
+# 1. benchmarks/gpu.py (AMP vs float32, GPU utilisation, pipeline) and the gpu tests;
+# 2. 4,000 training pairs simulated by 16 processes (runs/gpuA, shared with run B by a hard link);
+# 3. runs A and B (configs/gpu/*.toml) side by side on the one GPU, each with --time-budget so
+#    both end before BUDGET_S; their checkpoints and logs come back in $OUT (8 files at most).
+# Session 3 (2026-11-26) lesson: 12,000 pairs did not finish in 170 s on that machine's 16 cores
+# (4,000 take ~3.5 min on one core here), so this simulates 4,000 and logs the rate.
+T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET_S:-540}))
+mkdir -p /tmp/site && tar xJf .devrun/site.tar.xz -C /tmp/site || exit 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+el() { echo "[t=$(( $(date +%s) - T0 ))s] $*"; }
+{ el start; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
+  python3 -c "import torch, numpy, astropy, galsim, photutils, dask, galgen; print('torch', torch.__version__, torch.cuda.is_available(), 'numpy', numpy.__version__)" || exit 1
+} > $OUT/bench.txt 2>&1 || { cat $OUT/bench.txt; exit 1; }
+if [ -z "$SKIP_BENCH" ]; then
+  TQDM_DISABLE=1 timeout 150 python3 benchmarks/gpu.py >> $OUT/bench.txt 2>&1; echo "gpu.py rc=$?" >> $OUT/bench.txt
+  el "bench done" >> $OUT/bench.txt
+fi
+mkdir -p runs/gpuA runs/gpuB && cp checkpoints/default_x2/checkpoint.pt checkpoints/default_x2/log.csv runs/gpuA/
+( timeout 150 python3 -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q > $OUT/pytest.txt 2>&1; echo "rc=$?" >> $OUT/pytest.txt ) &
+timeout 200 python3 -c "
+import time
+from galgen.simulate.degrade import Regime
+from galgen.train.data import PairBank
+from galgen.train.restoration import load_config
+cfg = load_config('configs/gpu/gpuA.toml'); t = time.time()
+regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})
+PairBank(cfg.train_pairs, cfg.seed, regime, cache='runs/gpuA/pairs_0_%d.npz' % cfg.train_pairs, workers=cfg.sim_workers)
+print('simulated', cfg.train_pairs, 'pairs in', round(time.time() - t, 1), 's')
+" > $OUT/train.txt 2>&1
+ln runs/gpuA/pairs_0_*.npz runs/gpuB/ 2>> $OUT/train.txt
+wait
+TB=$((DEADLINE - $(date +%s) - 30)); el "training budget ${TB}s" >> $OUT/train.txt
+for r in gpuA gpuB; do
+  TQDM_DISABLE=1 timeout $((TB + 60)) python3 -m galgen.cli train --config configs/gpu/$r.toml --time-budget $TB > runs/$r.log 2>&1 &
+done
+sleep 30; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> $OUT/train.txt
+wait
+el "training done" >> $OUT/train.txt
+for r in gpuA gpuB; do
+  echo "== $r" >> $OUT/train.txt; { grep -E "val_psnr|Trace|Error" runs/$r.log | tail -30; tail -4 runs/$r.log; } >> $OUT/train.txt
+  cp runs/$r/checkpoint.pt $OUT/${r}_checkpoint.pt; cp runs/$r/log.csv $OUT/${r}_log.csv
+done
+el end >> $OUT/train.txt

@@ -7,7 +7,9 @@
 # 3. runs A and B (configs/gpu/*.toml) side by side on the one GPU, each with --time-budget so
 #    both end before BUDGET_S; their checkpoints and logs come back in $OUT (8 files at most).
 # Session 3 (2026-11-26) lesson: 12,000 pairs did not finish in 170 s on that machine's 16 cores
-# (4,000 take ~3.5 min on one core here), so this simulates 4,000 and logs the rate.
+# (4,000 take ~3.5 min on one core here); suspected, not verified: GalSim's OpenMP threads, 16 per process in 16
+# processes. The pool now runs one thread per process (also OMP_NUM_THREADS=1 below), and this
+# simulates 4,000 pairs and logs the rate.
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET_S:-540}))
 mkdir -p /tmp/site && tar xJf .devrun/site.tar.xz -C /tmp/site || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg
@@ -21,7 +23,7 @@ if [ -z "$SKIP_BENCH" ]; then
 fi
 mkdir -p runs/gpuA runs/gpuB && cp checkpoints/default_x2/checkpoint.pt checkpoints/default_x2/log.csv runs/gpuA/
 ( timeout 150 python3 -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q > $OUT/pytest.txt 2>&1; echo "rc=$?" >> $OUT/pytest.txt ) &
-timeout 200 python3 -c "
+OMP_NUM_THREADS=1 timeout 200 python3 -c "
 import time
 from galgen.simulate.degrade import Regime
 from galgen.train.data import PairBank

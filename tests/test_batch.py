@@ -63,6 +63,22 @@ def test_local_cluster_matches_in_process(stamps, tmp_path):
     assert set(again["status"]) == {"skip"}
 
 
+def test_local_cluster_workers_keep_the_default_allocator():
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the workers' throughput (docs/benchmarks.md)."""
+    from dask.distributed import Client
+
+    from galgen.batch.runner import _local_cluster
+
+    cluster = _local_cluster(1)
+    try:
+        with Client(cluster) as client:
+            env = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                                      os.environ.get("OMP_NUM_THREADS")))
+    finally:
+        cluster.close()
+    assert list(env.values()) == [(None, "1")]  # Dask's one-thread-per-worker setting is kept
+
+
 def test_bad_files_are_reported_and_the_rest_written(stamps, tmp_path, capsys):
     mixed = tmp_path / "mixed"
     mixed.mkdir()

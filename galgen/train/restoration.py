@@ -319,6 +319,9 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
                      "adversarial": cfg.adv_weight, "adversarial_loss": cfg.adv_loss,
                      "adversarial_start": cfg.adv_start},
             "weight_average": {"ema_decay": cfg.ema} if cfg.ema else None,
+            # a run under a time budget annealed its learning rate over wall-clock seconds
+            "schedule": ({"cosine_over_seconds": cfg.time_budget} if cfg.time_budget > 0
+                         else "cosine_over_steps"),
             "data": {"generator": "galgen.simulate.PairDataset", "pairs": cfg.train_pairs,
                      "seed": cfg.seed, "validation_seed": cfg.val_seed},
         },

@@ -10,34 +10,38 @@
 # (4,000 take ~3.5 min on one core here); suspected, not verified: GalSim's OpenMP threads, 16 per process in 16
 # processes. The pool now runs one thread per process (also OMP_NUM_THREADS=1 below), and this
 # simulates 4,000 pairs and logs the rate.
-T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET_S:-540}))
-mkdir -p /tmp/site && tar xJf .devrun/site.tar.xz -C /tmp/site || exit 1
+# Knobs for a dry run on a CPU machine: PY (python), SITE=none (no archive), CONFIGS (run configs),
+# BUDGET_S (seconds for the whole command), BENCH_ARGS, SKIP_BENCH.
+T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET_S:-540})); PY=${PY:-python3}; CONFIGS=${CONFIGS:-configs/gpu}
+if [ "${SITE:-.devrun/site.tar.xz}" != none ]; then
+  mkdir -p /tmp/site && tar xJf "${SITE:-.devrun/site.tar.xz}" -C /tmp/site || exit 1
+fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 el() { echo "[t=$(( $(date +%s) - T0 ))s] $*"; }
 { el start; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
-  python3 -c "import torch, numpy, astropy, galsim, photutils, dask, galgen; print('torch', torch.__version__, torch.cuda.is_available(), 'numpy', numpy.__version__)" || exit 1
+  $PY -c "import torch, numpy, astropy, galsim, photutils, dask, galgen; print('torch', torch.__version__, torch.cuda.is_available(), 'numpy', numpy.__version__)" || exit 1
 } > $OUT/bench.txt 2>&1 || { cat $OUT/bench.txt; exit 1; }
 if [ -z "$SKIP_BENCH" ]; then
-  TQDM_DISABLE=1 timeout 150 python3 benchmarks/gpu.py >> $OUT/bench.txt 2>&1; echo "gpu.py rc=$?" >> $OUT/bench.txt
+  TQDM_DISABLE=1 timeout 150 $PY benchmarks/gpu.py $BENCH_ARGS >> $OUT/bench.txt 2>&1; echo "gpu.py rc=$?" >> $OUT/bench.txt
   el "bench done" >> $OUT/bench.txt
 fi
 mkdir -p runs/gpuA runs/gpuB && cp checkpoints/default_x2/checkpoint.pt checkpoints/default_x2/log.csv runs/gpuA/
-( timeout 150 python3 -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q > $OUT/pytest.txt 2>&1; echo "rc=$?" >> $OUT/pytest.txt ) &
-OMP_NUM_THREADS=1 timeout 200 python3 -c "
+( timeout 150 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q > $OUT/pytest.txt 2>&1; echo "rc=$?" >> $OUT/pytest.txt ) &
+OMP_NUM_THREADS=1 timeout 200 $PY -c "
 import time
 from galgen.simulate.degrade import Regime
 from galgen.train.data import PairBank
 from galgen.train.restoration import load_config
-cfg = load_config('configs/gpu/gpuA.toml'); t = time.time()
+cfg = load_config('$CONFIGS/gpuA.toml'); t = time.time()
 regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})
 PairBank(cfg.train_pairs, cfg.seed, regime, cache='runs/gpuA/pairs_0_%d.npz' % cfg.train_pairs, workers=cfg.sim_workers)
 print('simulated', cfg.train_pairs, 'pairs in', round(time.time() - t, 1), 's')
 " > $OUT/train.txt 2>&1
-ln runs/gpuA/pairs_0_*.npz runs/gpuB/ 2>> $OUT/train.txt
+ln -f runs/gpuA/pairs_0_*.npz runs/gpuB/ 2>> $OUT/train.txt || { wait; el "no training pairs: stop" >> $OUT/train.txt; exit 1; }
 wait
 TB=$((DEADLINE - $(date +%s) - 30)); el "training budget ${TB}s" >> $OUT/train.txt
 for r in gpuA gpuB; do
-  TQDM_DISABLE=1 timeout $((TB + 60)) python3 -m galgen.cli train --config configs/gpu/$r.toml --time-budget $TB > runs/$r.log 2>&1 &
+  TQDM_DISABLE=1 timeout $((TB + 60)) $PY -m galgen.cli train --config $CONFIGS/$r.toml --time-budget $TB > runs/$r.log 2>&1 &
 done
 sleep 30; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> $OUT/train.txt
 wait

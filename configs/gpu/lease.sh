@@ -10,6 +10,8 @@
 # (4,000 take ~3.5 min on one core here); suspected, not verified: GalSim's OpenMP threads, 16 per process in 16
 # processes. The pool now runs one thread per process (also OMP_NUM_THREADS=1 below), and this
 # simulates 4,000 pairs and logs the rate.
+# Session 3 measured the benchmarks and passed the gpu tests (docs/benchmarks.md): SKIP_BENCH=1 gives
+# their ~80 s to training. Tried on the CPU VM as a dry run (both runs trained, 7 files came back).
 # Knobs for a dry run on a CPU machine: PY (python), SITE=none (no archive), CONFIGS (run configs),
 # BUDGET_S (seconds for the whole command), BENCH_ARGS, SKIP_BENCH.
 T0=$(date +%s); DEADLINE=$((T0 + ${BUDGET_S:-540})); PY=${PY:-python3}; CONFIGS=${CONFIGS:-configs/gpu}

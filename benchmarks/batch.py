@@ -106,10 +106,10 @@ def main() -> None:
     # steady state (a long survey run): the same cluster, started and warmed up beforehand
     from dask.distributed import Client
 
-    from galgen.batch.runner import _local_cluster
+    from galgen.batch import local_cluster
 
     t0 = time.perf_counter()
-    cluster = _local_cluster(workers)
+    cluster = local_cluster(workers)
     startup = time.perf_counter() - t0
     try:
         address = cluster.scheduler_address

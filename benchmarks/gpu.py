@@ -161,12 +161,12 @@ def main() -> None:
         if args.dask_workers:
             from dask.distributed import Client
 
-            from galgen.batch.runner import _local_cluster
+            from galgen.batch import local_cluster
 
             opts = BatchOptions(psf_fwhm=1.0, method=args.model, background="auto", device=args.device,
                                 batch_size=64)
             t0 = time.perf_counter()
-            cluster = _local_cluster(args.dask_workers)
+            cluster = local_cluster(args.dask_workers)
             startup = time.perf_counter() - t0
             try:
                 address = cluster.scheduler_address

@@ -67,9 +67,9 @@ def test_local_cluster_workers_keep_the_default_allocator():
     """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the workers' throughput (docs/benchmarks.md)."""
     from dask.distributed import Client
 
-    from galgen.batch.runner import _local_cluster
+    from galgen.batch import local_cluster
 
-    cluster = _local_cluster(1)
+    cluster = local_cluster(1)
     try:
         with Client(cluster) as client:
             env = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),

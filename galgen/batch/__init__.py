@@ -1,7 +1,7 @@
 """Survey-scale batch restoration: inputs, the resumable engine, Dask distribution."""
 
 from galgen.batch.inputs import BatchItem, catalog_items, expand_inputs
-from galgen.batch.runner import JOURNAL, BatchOptions, process_items, read_journal, run_batch
+from galgen.batch.runner import JOURNAL, BatchOptions, local_cluster, process_items, read_journal, run_batch
 
 __all__ = [
     "BatchItem",
@@ -11,5 +11,6 @@ __all__ = [
     "run_batch",
     "process_items",
     "read_journal",
+    "local_cluster",
     "JOURNAL",
 ]

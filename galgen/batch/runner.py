@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from galgen.batch.inputs import BatchItem
 from galgen.errors import GalgenError
 
-__all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "JOURNAL"]
+__all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "local_cluster", "JOURNAL"]
 
 log = logging.getLogger(__name__)
 JOURNAL = ".galgen_journal.jsonl"
@@ -214,15 +214,19 @@ def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float
             "params": digest, "error": error, "warning": warning}
 
 
-def _local_cluster(workers: int):  # noqa: ANN202
-    """A ``LocalCluster`` of single-threaded worker processes on loopback.
+def local_cluster(workers: int):  # noqa: ANN201 - dask is imported lazily
+    """A ``dask.distributed.LocalCluster`` of single-threaded worker processes on loopback.
+
+    What ``run_batch(local_workers=N)`` starts for one run; start it yourself to keep it for
+    several runs (pass ``cluster.scheduler_address`` as ``dask_scheduler``; close it after).
 
     Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand memory back to the
     OS); glibc then serves every large allocation with a fresh ``mmap`` and the network's
     buffers page-fault on each pass: measured on a 2-core VM, two such processes restored 20.7
     stamps/s against 42.5 without it. These workers keep glibc's defaults. (Workers of an
-    external cluster: start them with ``MALLOC_TRIM_THRESHOLD_`` unset, e.g.
-    ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None``.)
+    external cluster: start them with
+    ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON='{"MALLOC_TRIM_THRESHOLD_": None}'`` in the
+    environment; the per-key form of that variable does not work, Dask lower-cases the key.)
     """
     import dask
     from dask.distributed import LocalCluster
@@ -286,7 +290,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         if dask_scheduler or local_workers > 0:
             from dask.distributed import Client, as_completed
 
-            cluster = None if dask_scheduler else _local_cluster(local_workers)
+            cluster = None if dask_scheduler else local_cluster(local_workers)
             client = Client(dask_scheduler or cluster)
             try:
                 chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]

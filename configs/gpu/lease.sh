@@ -31,12 +31,9 @@ mkdir -p runs/gpuA runs/gpuB && cp checkpoints/default_x2/checkpoint.pt checkpoi
 ( timeout 150 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q > $OUT/pytest.txt 2>&1; echo "rc=$?" >> $OUT/pytest.txt ) &
 OMP_NUM_THREADS=1 timeout 200 $PY -c "
 import time
-from galgen.simulate.degrade import Regime
-from galgen.train.data import PairBank
 from galgen.train.restoration import load_config
 cfg = load_config('$CONFIGS/gpuA.toml'); t = time.time()
-regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})
-PairBank(cfg.train_pairs, cfg.seed, regime, cache='runs/gpuA/pairs_0_%d.npz' % cfg.train_pairs, workers=cfg.sim_workers)
+cfg.training_pairs()  # the cache train() reads, in runs/gpuA
 print('simulated', cfg.train_pairs, 'pairs in', round(time.time() - t, 1), 's')
 " > $OUT/train.txt 2>&1
 ln -f runs/gpuA/pairs_0_*.npz runs/gpuB/ 2>> $OUT/train.txt || { wait; el "no training pairs: stop" >> $OUT/train.txt; exit 1; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -53,20 +54,15 @@ class PairBank:
         bounds = np.linspace(0, n, min(n, 8 * workers if workers > 1 else 50) + 1).astype(int)
         chunks = [(seed, int(a), int(b), regime)
                   for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-        bar = tqdm(total=n, desc="simulate pairs", disable=not progress)
         parts = []
-        if workers == 1:
-            for chunk in chunks:
-                parts.append(_simulate_range(*chunk))
+        # each pair depends only on (seed, index): the same bank for any number of workers
+        pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_single_threaded) if workers > 1 else nullcontext())
+        with pool, tqdm(total=n, desc="simulate pairs", disable=not progress) as bar:
+            mapper = pool.map if workers > 1 else map
+            for chunk, part in zip(chunks, mapper(_simulate_range, *zip(*chunks, strict=True)), strict=True):
+                parts.append(part)
                 bar.update(chunk[2] - chunk[1])
-        else:  # each pair depends only on (seed, index): the same bank for any number of workers
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_single_threaded) as pool:
-                for chunk, part in zip(chunks, pool.map(_simulate_range, *zip(*chunks, strict=True)),
-                                       strict=True):
-                    parts.append(part)
-                    bar.update(chunk[2] - chunk[1])
-        bar.close()
         self._set(*(np.concatenate(a) for a in zip(*parts, strict=True)))
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)

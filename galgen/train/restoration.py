@@ -87,6 +87,17 @@ class TrainConfig:
     threads: int = 0
     card: dict = field(default_factory=dict)  # free text for the model card (intended use, ...)
 
+    def specs(self) -> tuple[Regime, RestorerConfig]:
+        """The simulator regime and the generator architecture this config describes."""
+        regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.regime.items()})
+        return regime, RestorerConfig(**{**self.architecture, "scale": regime.factor})
+
+    def training_pairs(self, progress: bool = True) -> PairBank:
+        """The training pairs, read from (or simulated into) their cache in ``out_dir``."""
+        cache = Path(self.out_dir) / f"pairs_{self.seed}_{self.train_pairs}.npz"
+        return PairBank(self.train_pairs, self.seed, self.specs()[0], cache=cache, progress=progress,
+                        workers=self.sim_workers)
+
 
 def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
     """Read a TOML config; keyword ``overrides`` win (``None`` values are ignored)."""
@@ -143,8 +154,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         rank = 0
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})
-    arch = RestorerConfig(**{**cfg.architecture, "scale": regime.factor})
+    regime, arch = cfg.specs()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -171,11 +181,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     model = torch.nn.parallel.DistributedDataParallel(gen) if distributed else gen
     if disc is not None and distributed:
         disc = torch.nn.parallel.DistributedDataParallel(disc)
-    cache = out / f"pairs_{cfg.seed}_{cfg.train_pairs}.npz"
     if distributed and rank != 0:
         dist.barrier()  # rank 0 simulates and caches the pairs first; the others then load them
-    bank = PairBank(cfg.train_pairs, cfg.seed, regime, cache=cache, progress=progress and rank == 0,
-                    workers=cfg.sim_workers)
+    bank = cfg.training_pairs(progress=progress and rank == 0)
     if distributed and rank == 0:
         dist.barrier()
     val = PairBank(cfg.val_pairs, cfg.val_seed, regime, cache=out / f"val_{cfg.val_seed}_{cfg.val_pairs}.npz",
@@ -304,8 +312,7 @@ def validate(gen, bank: PairBank, arch: RestorerConfig, regime: Regime, device: 
 
 def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = None) -> str:
     """Write the generator of the latest checkpoint as ``model.safetensors`` + model card."""
-    regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.regime.items()})
-    arch = RestorerConfig(**{**cfg.architecture, "scale": regime.factor})
+    regime, arch = cfg.specs()
     gen = build_generator(arch)
     step, _ = _load_gen(cfg, gen)
     card = {

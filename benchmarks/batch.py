@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _dask_cluster import warm_local_cluster
 
 from galgen.batch import BatchOptions, expand_inputs, run_batch
 from galgen.io import simple_tan_wcs, write_fits
@@ -104,25 +105,12 @@ def main() -> None:
     dask_rate = args.n / (time.perf_counter() - t0)
     assert np.all(table["status"] == "ok")
     # steady state (a long survey run): the same cluster, started and warmed up beforehand
-    from dask.distributed import Client
-
-    from galgen.batch import local_cluster
-
-    t0 = time.perf_counter()
-    cluster = local_cluster(workers)
-    startup = time.perf_counter() - t0
-    try:
-        address = cluster.scheduler_address
-        run_batch(items[:2 * workers], opts, tmp / "warm_dask", dask_scheduler=address, chunk_size=1,
-                  progress=False)
+    with warm_local_cluster(workers, items, opts, tmp) as (address, startup, _):
         t0 = time.perf_counter()
         table = run_batch(items, opts, tmp / "out_dask2", dask_scheduler=address, chunk_size=args.chunk,
                           progress=False)
         dask_steady = args.n / (time.perf_counter() - t0)
-        assert np.all(table["status"] == "ok")
-    finally:
-        Client(cluster).close()
-        cluster.close()
+    assert np.all(table["status"] == "ok")
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)

@@ -27,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _dask_cluster import warm_local_cluster
 
 from galgen.batch import BatchOptions, expand_inputs, run_batch
 from galgen.io import simple_tan_wcs, write_fits
+from galgen.preprocess import AsinhStretch
 from galgen.restore.model import condition_vector, load_model
 from galgen.simulate import PairDataset
 
@@ -120,7 +122,7 @@ def main() -> None:
     for amp in (False, True):
         m = load_model(args.model, args.device, amp=amp)
         label = "bf16 autocast" if amp else "float32"
-        stretched = np.stack([np.arcsinh(o / (m.config.softening * s))
+        stretched = np.stack([AsinhStretch(s, m.config.softening).forward(o)
                               for o, s in zip(obs, noise, strict=True)])
         x = torch.from_numpy(stretched.astype(np.float32))[:, None].to(dev).contiguous(
             memory_format=torch.channels_last)
@@ -159,30 +161,15 @@ def main() -> None:
             print(f"full pipeline in one process, {workers} reader threads: {rate:.0f} stamps/s "
                   f"-> pipeline/bare = {rate / rates[True]:.3f} (GPU busy {util})")
         if args.dask_workers:
-            from dask.distributed import Client
-
-            from galgen.batch import local_cluster
-
             opts = BatchOptions(psf_fwhm=1.0, method=args.model, background="auto", device=args.device,
                                 batch_size=64)
-            t0 = time.perf_counter()
-            cluster = local_cluster(args.dask_workers)
-            startup = time.perf_counter() - t0
-            try:
-                address = cluster.scheduler_address
-                t0 = time.perf_counter()  # each worker imports torch, initialises CUDA, loads the model
-                run_batch(items[:2 * args.dask_workers], opts, tmp / "warm_dask", dask_scheduler=address,
-                          chunk_size=1, progress=False)
-                warm = time.perf_counter() - t0
-                with Utilisation() as util:
-                    t0 = time.perf_counter()
-                    table = run_batch(items, opts, tmp / "out_dask", dask_scheduler=address, chunk_size=32,
-                                      progress=False)
-                    rate = args.files / (time.perf_counter() - t0)
-                assert np.all(table["status"] == "ok")
-            finally:
-                Client(cluster).close()
-                cluster.close()
+            with (warm_local_cluster(args.dask_workers, items, opts, tmp) as (address, startup, warm),
+                  Utilisation() as util):
+                t0 = time.perf_counter()
+                table = run_batch(items, opts, tmp / "out_dask", dask_scheduler=address, chunk_size=32,
+                                  progress=False)
+                rate = args.files / (time.perf_counter() - t0)
+            assert np.all(table["status"] == "ok")
             print(f"full pipeline on a Dask LocalCluster of {args.dask_workers} workers sharing the GPU, "
                   f"steady state (start {startup:.1f} s, warm-up {warm:.1f} s before): {rate:.0f} stamps/s "
                   f"-> pipeline/bare = {rate / rates[True]:.3f} (GPU busy {util})")

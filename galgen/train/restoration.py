@@ -10,6 +10,11 @@ Loss (all per batch, stretched space unless noted):
   flux-weighted moments (and so sizes) are unbiased;
 * data consistency: reduced chi^2 of ``A(x)`` (re-convolved, binned output in
   noise units) against the observation (see :mod:`galgen.restore.physics`);
+* curve of growth (``cog_weight``): mean absolute difference of the output's and the
+  target's enclosed flux in circular apertures of 1-30 target pixels around the
+  target's centroid, relative to the target's flux in the largest: the quantity the
+  half-light radius and aperture flux are measured from (use whole stamps, ``patch``
+  = the observation's size, so that apertures are not cut by the crop);
 * adversarial (after ``adv_start`` steps): relativistic-average GAN loss of a
   conditional PatchGAN with spectral norm fed ``[bicubic(observation), image]``.
 
@@ -46,7 +51,7 @@ from galgen.simulate.degrade import Regime
 from galgen.train.checkpoint import load_checkpoint, save_checkpoint
 from galgen.train.data import PairBank, stretch_pair_batch
 
-__all__ = ["TrainConfig", "load_config", "train", "export"]
+__all__ = ["TrainConfig", "load_config", "train", "export", "curve_of_growth_loss"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,7 @@ class TrainConfig:
     lr_min: float = 2e-5
     charbonnier_eps: float = 1e-3
     linear_weight: float = 0.0
+    cog_weight: float = 0.0
     dc_weight: float = 0.02
     dc_kernel: int = 21
     adv_weight: float = 0.0
@@ -137,7 +143,44 @@ def _losses(gen, batch, cfg: TrainConfig, arch: RestorerConfig, regime: Regime, 
     target = batch["target"].to(device) / batch["noise_rms"].to(device)[:, None, None, None]
     peak = target.amax(dim=(1, 2, 3)).clamp(min=1.0)
     linear = (((flux - target) ** 2).mean(dim=(1, 2, 3)) / peak**2).mean()
-    return y, x, t, content, chi2, linear
+    cog = curve_of_growth_loss(flux, target) if cfg.cog_weight else torch.zeros((), device=device)
+    return y, x, t, content, chi2, linear, cog
+
+
+COG_RADII = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 25.0, 30.0)  # target pixels
+
+
+def curve_of_growth_loss(image: torch.Tensor, target: torch.Tensor,
+                         radii: tuple[float, ...] = COG_RADII) -> torch.Tensor:
+    """Mean ``|C_image(r) - C_target(r)| / C_target(r_max)`` over apertures and images.
+
+    Parameters
+    ----------
+    image, target : torch.Tensor
+        ``(B, 1, H, W)`` output and truth, same (linear flux) units.
+    radii : tuple of float
+        Aperture radii in pixels, increasing; the last defines the total flux.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar. ``C(r)`` is the flux in a circle of radius ``r`` (edge pixels weighted by
+        ``clip(r + 1/2 - d, 0, 1)``) centred on the target's flux-weighted centroid; the
+        target's total is floored at 1 (one noise sigma in the noise units training uses).
+    """
+    b, _, h, w = target.shape
+    yy, xx = torch.meshgrid(torch.arange(h, device=target.device, dtype=torch.float32),
+                            torch.arange(w, device=target.device, dtype=torch.float32), indexing="ij")
+    weight = target[:, 0].float().clamp(min=0)                                  # (B, H, W)
+    total = weight.sum(dim=(1, 2)).clamp(min=1e-6)
+    cx = (weight * xx).sum(dim=(1, 2)) / total
+    cy = (weight * yy).sum(dim=(1, 2)) / total
+    dist = torch.sqrt((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2)  # (B, H, W)
+    r = torch.tensor(radii, device=target.device)[:, None, None, None]
+    apertures = (r + 0.5 - dist[None]).clamp(0.0, 1.0)                            # (K, B, H, W)
+    c_image = (apertures * image[None, :, 0].float()).sum(dim=(2, 3))             # (K, B)
+    c_target = (apertures * target[None, :, 0].float()).sum(dim=(2, 3))
+    return ((c_image - c_target).abs() / c_target[-1].clamp(min=1.0)).mean()
 
 
 def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Path:
@@ -214,8 +257,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         batch = bank.batch(np.random.default_rng([cfg.seed, step, rank]), cfg.batch, cfg.patch)
         model.train()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            y, x, t, content, chi2, linear = _losses(model, batch, cfg, arch, regime, kernels, device)
-        loss = content + cfg.dc_weight * chi2 + cfg.linear_weight * linear
+            y, x, t, content, chi2, linear, cog = _losses(model, batch, cfg, arch, regime, kernels, device)
+        loss = content + cfg.dc_weight * chi2 + cfg.linear_weight * linear + cfg.cog_weight * cog
         adv = d_loss = torch.zeros((), device=device)
         use_adv = disc is not None and step >= cfg.adv_start
         if use_adv:
@@ -242,7 +285,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                 break
             continue
         row = {"step": step + 1, "lr": lr, "loss": loss.item(), "content": content.item(),
-               "linear": linear.item(), "chi2": chi2.item(), "adv": adv.item(), "d_loss": d_loss.item(),
+               "linear": linear.item(), "cog": cog.item(), "chi2": chi2.item(), "adv": adv.item(),
+               "d_loss": d_loss.item(),
                "seconds": time.perf_counter() - t0}
         if (step + 1) % cfg.val_every == 0 or last:
             row.update(validate(ema if ema is not None else gen, val, arch, regime, device))
@@ -263,7 +307,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     return ckpt
 
 
-_LOG_KEYS = ["step", "lr", "loss", "content", "linear", "chi2", "adv", "d_loss", "seconds", "val_psnr",
+_LOG_KEYS = ["step", "lr", "loss", "content", "linear", "cog", "chi2", "adv", "d_loss", "seconds", "val_psnr",
              "val_chi2"]
 
 
@@ -322,6 +366,7 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
         "training": {
             "steps": step, "batch": cfg.batch, "patch": cfg.patch, "lr": [cfg.lr, cfg.lr_min],
             "loss": {"charbonnier": 1.0, "linear_flux_mse": cfg.linear_weight,
+                     "curve_of_growth": cfg.cog_weight,
                      "data_consistency": cfg.dc_weight,
                      "adversarial": cfg.adv_weight, "adversarial_loss": cfg.adv_loss,
                      "adversarial_start": cfg.adv_start},

@@ -74,3 +74,20 @@ def test_non_square_pixels_rejected():
         pixel_scale_from_wcs(w)
     with pytest.raises(GalgenWCSError):
         resample_wcs(w, 0)
+
+
+def test_strip_wcs_keywords_copies_and_keeps_the_rest():
+    from astropy.io import fits
+
+    from galgen.io import strip_wcs_keywords
+
+    header = simple_tan_wcs((32, 32), 0.2).to_header(relax=True)
+    header["OBJECT"] = "M51"
+    header["NAXIS"] = 2
+    header.add_history("observed")
+    before = header.tostring()
+    out = strip_wcs_keywords(header, also=("NAXIS",))
+    assert list(out.keys()) == ["OBJECT", "HISTORY"] and header.tostring() == before
+    out["OBJECT"] = "changed"  # the cards are copies: the input header is untouched
+    assert header["OBJECT"] == "M51"
+    assert isinstance(out, fits.Header) and WCS(out).has_celestial is False

@@ -373,10 +373,9 @@ def write_fits(
     if not path.parent.exists():
         msg = f"{path}: directory {path.parent} does not exist; create it first"
         raise GalgenFileError(msg)
-    hdr = strip_wcs_keywords(header) if header is not None else fits.Header()
-    for key in ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION",
-                "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "EXTNAME", "CHECKSUM", "DATASUM"):
-        hdr.remove(key, ignore_missing=True, remove_all=True)
+    structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION",
+                  "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "EXTNAME", "CHECKSUM", "DATASUM")
+    hdr = strip_wcs_keywords(header, also=structural) if header is not None else fits.Header()
     wcs_header = wcs.to_header(relax=True) if wcs is not None else fits.Header()
     hdr.extend(wcs_header.cards, update=True)  # = hdr.update(wcs_header), several times faster
     if unit is not None:

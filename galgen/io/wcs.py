@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -139,13 +140,15 @@ def resample_wcs(wcs: WCS, factor: float) -> WCS:
     return new
 
 
-def strip_wcs_keywords(header: fits.Header) -> fits.Header:
-    """Copy of ``header`` without any WCS keyword (so a new WCS can be written)."""
-    out = header.copy()
-    for key in list(out.keys()):
-        if _WCS_KEY.match(key):
-            del out[key]
-    return out
+def strip_wcs_keywords(header: fits.Header, also: tuple[str, ...] = ()) -> fits.Header:
+    """Copy of ``header`` without any WCS keyword (so a new WCS can be written).
+
+    ``also`` names further keywords to leave out (e.g. the structural ones). One pass
+    over copies of the kept cards: deleting cards one by one re-indexes the header each time.
+    """
+    drop = set(also)
+    return fits.Header([copy.copy(card) for card in header.cards
+                        if card.keyword not in drop and not _WCS_KEY.match(card.keyword)])
 
 
 def simple_tan_wcs(shape: tuple[int, int], pixel_scale: float, ra: float = 150.1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -61,6 +62,47 @@ def test_local_cluster_matches_in_process(stamps, tmp_path):
     assert len(manifest) == 20 and np.all(np.isfinite(manifest["chi2"]))
     again = run_batch(items, _opts(stamps), tmp_path / "a", progress=False, dry_run=True)
     assert set(again["status"]) == {"skip"}
+
+
+@pytest.mark.parametrize("readers", [0, 2])
+def test_reading_threads_or_not_same_outputs_bounded_memory(stamps, tmp_path, monkeypatch, readers):
+    import threading
+
+    from galgen.batch import runner
+
+    held, peak, lock = [0], [0], threading.Lock()
+    load, finish = runner._load, runner._finish
+
+    def counted_load(*args):  # noqa: ANN002, ANN202
+        with lock:
+            held[0] += 1
+            peak[0] = max(peak[0], held[0])
+        return load(*args)
+
+    def counted_finish(*args):  # noqa: ANN002, ANN202
+        try:
+            return finish(*args)
+        finally:
+            with lock:
+                held[0] -= 1
+
+    monkeypatch.setattr(runner, "_load", counted_load)
+    monkeypatch.setattr(runner, "_finish", counted_finish)
+    items = expand_inputs([stamps / "in"])
+    opts = BatchOptions(psf_fwhm=1.0, method=str(stamps / "model"), background=0.0, batch_size=1,
+                        read_workers=readers)
+    table = run_batch(items, opts, tmp_path / "out", progress=False)
+    assert np.all(table["status"] == "ok") and held[0] == 0
+    # process_items' bound (20 items, one stamp a pass): inline, the pass itself; with reader
+    # threads, 2 passes + the readers' items read ahead, as many in the write queue, the pass
+    ahead = 2 * 1 + readers
+    assert peak[0] <= 2 * ahead + 1 if readers else peak[0] == 1
+    reference = run_batch(items, dataclasses.replace(opts, read_workers=1), tmp_path / "ref",
+                          progress=False)
+    assert np.all(reference["status"] == "ok")
+    for it in items:
+        np.testing.assert_array_equal(fits.getdata(tmp_path / "out" / f"{it.key}.fits"),
+                                      fits.getdata(tmp_path / "ref" / f"{it.key}.fits"))
 
 
 def test_local_cluster_workers_keep_the_default_allocator():

@@ -16,9 +16,11 @@ import logging
 import os
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
 
 import astropy.units as u
@@ -49,7 +51,7 @@ class BatchOptions:
     moffat_beta: float = 3.5
     batch_size: int = 0               # stamps per network pass; 0: 4 on a CPU, 256 on a GPU
     device: str = "cpu"
-    read_workers: int = 2
+    read_workers: int | None = None   # reader threads; None: 0 on a CPU, 2 on a GPU (see ``readers``)
     compile: bool = False             # torch.compile the model (GPU runs)
     threads: int = 0                  # torch intra-op threads for the model (0: torch's default)
 
@@ -60,6 +62,17 @@ class BatchOptions:
         if self.batch_size > 0:
             return self.batch_size
         return 256 if torch.device(self.device).type == "cuda" else 4
+
+    @property
+    def readers(self) -> int:
+        """``read_workers``, or its automatic value. With 0, each pass reads, restores and writes
+        its stamps one after another in the calling thread: on a CPU the cores are busy with the
+        model anyway, and threads would only contend for them and for the GIL (run one process
+        per core for parallel work: ``local_workers`` or a Dask cluster). With ``n > 0``, ``n``
+        threads read ahead and one writes while the model runs: a GPU computes meanwhile."""
+        if self.read_workers is not None:
+            return self.read_workers
+        return 2 if torch.device(self.device).type == "cuda" else 0
 
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""
@@ -123,8 +136,10 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
                   digest: str) -> Iterator[dict]:
     """Restore ``items`` and write their outputs; yields one manifest row per item.
 
-    Reading and preprocessing run in ``read_workers`` background threads while
-    the model runs on batches of ``batch_size`` equal-shaped stamps.
+    The model runs on passes of ``stamps_per_pass`` equal-shaped stamps; reading and
+    writing happen between passes in this thread, or in background threads while the
+    model runs (``BatchOptions.readers``). At most ``2 * stamps_per_pass + readers`` items
+    are held in memory, however many are given.
     """
     from galgen.restore.baselines import BASELINES
     from galgen.restore.restorer import _resolve_method
@@ -135,18 +150,27 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     if batched and options.compile and not getattr(core, "_compiled", False):
         core.compile()
         core._compiled = True
-    pool = ThreadPoolExecutor(max(1, options.read_workers))
-    writer = ThreadPoolExecutor(1)
+    readers = options.readers
+    pool = ThreadPoolExecutor(readers) if readers else None
+    writer = ThreadPoolExecutor(1) if readers else _Inline()
     writes: list = []
     saved_threads = torch.get_num_threads()
     if options.threads:  # e.g. leave a core to the reader and writer threads on a small machine
         torch.set_num_threads(options.threads)
+    per_pass = options.stamps_per_pass
+    ahead = 2 * per_pass + readers  # items read (or written) ahead of the model: memory stays bounded
+    queue = iter(items)
+    pending: deque = deque()
+
+    def next_pass() -> list[tuple]:
+        if pool is None:
+            return [_load(it, options) for it in islice(queue, per_pass)]
+        pending.extend(pool.submit(_load, it, options) for it in islice(queue, ahead - len(pending)))
+        return [pending.popleft().result() for _ in range(min(per_pass, len(pending)))]
+
     try:
-        pending = [pool.submit(_load, it, options) for it in items]
-        per_pass = options.stamps_per_pass
-        for start in range(0, len(pending), per_pass):
+        while loaded := next_pass():
             t0 = time.perf_counter()
-            loaded = [f.result() for f in pending[start:start + per_pass]]
             good = [x for x in loaded if len(x) == 3]
             for item, exc in (x for x in loaded if len(x) == 2):
                 yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
@@ -175,14 +199,29 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
             for (item, img, prep), out in zip(good, outs, strict=True):
                 writes.append(writer.submit(_finish, item, img, prep, out, name, options, outdir,
                                             digest, share, name not in BASELINES))
-            while writes and writes[0].done():
+            while writes and (writes[0].done() or len(writes) > ahead):  # bounded: wait for the writer
                 yield writes.pop(0).result()
         for future in writes:
             yield future.result()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         writer.shutdown(wait=True)
         torch.set_num_threads(saved_threads)
+
+
+class _Inline:
+    """An executor that runs each call at once in the caller's thread."""
+
+    def submit(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
 
 
 def _finish(item: BatchItem, img, prep: dict, out: tuple, name: str, options: BatchOptions,  # noqa: ANN001
@@ -231,7 +270,8 @@ def local_cluster(workers: int):  # noqa: ANN201 - dask is imported lazily
     import dask
     from dask.distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                          "distributed.worker.profile.enabled": False}):
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                             dashboard_address=None)
 

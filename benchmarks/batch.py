@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--mosaic", type=int, default=4096, help="mosaic side (0: skip)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--chunk", type=int, default=32, help="items per Dask task")
+    parser.add_argument("--repeats", type=int, default=3, help="steady-state Dask runs")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="galgen-bench-"))
     model = _model_dir(tmp)
@@ -79,42 +80,51 @@ def main() -> None:
     fwhm = [p.psf_fwhm for p in pairs]
     m.predict_many(obs[:4], noise[:4], fwhm[:4], 0.2)  # warm-up
 
-    t0 = time.perf_counter()
-    m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)
-    bare = args.n / (time.perf_counter() - t0)
+    def bare_rate() -> float:
+        t0 = time.perf_counter()
+        m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)
+        return args.n / (time.perf_counter() - t0)
+
     t0 = time.perf_counter()
     for o, s, f in zip(obs, noise, fwhm, strict=True):
         m.predict(o, s, f, 0.2)
     single = args.n / (time.perf_counter() - t0)
     items = expand_inputs([tmp / "in"])
     cores = torch.get_num_threads()
-    pipelines = {}
-    for threads in sorted({cores, max(1, cores - 1)}, reverse=True):
-        opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
-                            device=args.device, threads=threads)
-        t0 = time.perf_counter()
-        table = run_batch(items, opts, tmp / f"out{threads}", progress=False)
-        pipelines[threads] = args.n / (time.perf_counter() - t0)
-        assert np.all(table["status"] == "ok")
     workers = os.cpu_count() or 1
+    # each pipeline run right after a bare run: the ratio compares the two (this VM's speed drifts)
+    runs = []  # (label, pipeline stamps/s, bare stamps/s just before)
+    for readers, label in ((None, "in this process, reading/writing between passes (the CPU default)"),
+                           (2, "in this process, 2 reader threads + 1 writer thread")):
+        opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
+                            device=args.device, read_workers=readers)
+        bare = bare_rate()
+        t0 = time.perf_counter()
+        table = run_batch(items, opts, tmp / f"out{readers}", progress=False)
+        runs.append((label, args.n / (time.perf_counter() - t0), bare))
+        assert np.all(table["status"] == "ok")
     opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
                         device=args.device)
+    bare = bare_rate()
     t0 = time.perf_counter()  # includes starting the cluster and loading the model in each worker
     table = run_batch(items, opts, tmp / "out_dask", local_workers=workers, chunk_size=args.chunk,
                       progress=False)
-    dask_rate = args.n / (time.perf_counter() - t0)
+    runs.append((f"Dask LocalCluster of {workers} single-threaded workers, chunks of {args.chunk}, "
+                 "start-up included", args.n / (time.perf_counter() - t0), bare))
     assert np.all(table["status"] == "ok")
     # steady state (a long survey run): the same cluster, started and warmed up beforehand
     with warm_local_cluster(workers, items, opts, tmp) as (address, startup, _):
-        t0 = time.perf_counter()
-        table = run_batch(items, opts, tmp / "out_dask2", dask_scheduler=address, chunk_size=args.chunk,
-                          progress=False)
-        dask_steady = args.n / (time.perf_counter() - t0)
-    assert np.all(table["status"] == "ok")
+        for rep in range(args.repeats):
+            bare = bare_rate()
+            t0 = time.perf_counter()
+            table = run_batch(items, opts, tmp / f"out_dask_{rep}", dask_scheduler=address,
+                              chunk_size=args.chunk, progress=False)
+            runs.append((f"Dask LocalCluster, steady state (started in {startup:.1f} s and warmed up "
+                         f"beforehand), run {rep + 1}", args.n / (time.perf_counter() - t0), bare))
+            assert np.all(table["status"] == "ok")
+    bare = bare_rate()
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    m.predict_many(obs, noise, fwhm, 0.2, batch_size=args.batch_size)
-    bare1 = args.n / (time.perf_counter() - t0)
+    bare1 = bare_rate()
     torch.set_num_threads(cores)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, {cores} threads, device {args.device}")
@@ -122,14 +132,10 @@ def main() -> None:
     print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: {bare:.1f} stamps/s "
           f"({bare1:.1f} with 1 thread)")
     print(f"one stamp at a time: {single:.1f} stamps/s  -> batched/single = {bare / single:.2f}")
-    for threads, rate in pipelines.items():
-        print(f"full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write), "
-              f"model on {threads} thread(s): {rate:.1f} stamps/s -> pipeline/bare = {rate / bare:.2f}")
-    print(f"full pipeline on a Dask LocalCluster of {workers} single-threaded worker processes, chunks of "
-          f"{args.chunk}: start-up included {dask_rate:.1f} stamps/s -> pipeline/bare = "
-          f"{dask_rate / bare:.2f}; "
-          f"steady state (cluster started in {startup:.1f} s and warmed up beforehand) {dask_steady:.1f} "
-          f"stamps/s -> pipeline/bare = {dask_steady / bare:.2f}")
+    print("full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write), "
+          f"{args.n} files, each run right after a bare run:")
+    for label, rate, bare in runs:
+        print(f"  {label}: {rate:.1f} stamps/s vs bare {bare:.1f} -> pipeline/bare = {rate / bare:.2f}")
     if args.mosaic:
         gb, seconds = mosaic_peak_memory(args.mosaic, model, args.device)
         print(f"{args.mosaic}x{args.mosaic} mosaic, tiles of 256: peak RSS {gb:.2f} GB, {seconds:.0f} s")

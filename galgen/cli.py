@@ -201,12 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stamps per network pass (default: 4 on a CPU, where small batches run fastest, "
                         "256 on a GPU)")
     p.add_argument("--workers", type=int, default=0,
-                   help="Dask LocalCluster worker processes (0: run in this process)")
+                   help="Dask LocalCluster worker processes, one per core is fastest on a CPU "
+                   "(0: run in this process)")
     p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU runs)")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch threads for the model (default: all cores); on a small CPU machine "
-                   "one fewer than the cores leaves room for the reader and writer threads")
+                   help="torch threads for the model in this process (default: all cores; Dask "
+                   "workers use one each)")
     p.add_argument("--dry-run", action="store_true", help="list what would be done")
     p.set_defaults(func=_cmd_batch)
 

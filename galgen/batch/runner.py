@@ -18,7 +18,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -155,7 +155,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     writer = ThreadPoolExecutor(1) if readers else _Inline()
     writes: list = []
     saved_threads = torch.get_num_threads()
-    if options.threads:  # e.g. leave a core to the reader and writer threads on a small machine
+    if options.threads:  # torch threads for this process's model (restored when done)
         torch.set_num_threads(options.threads)
     per_pass = options.stamps_per_pass
     ahead = 2 * per_pass + readers  # items read (or written) ahead of the model: memory stays bounded
@@ -213,9 +213,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
 class _Inline:
     """An executor that runs each call at once in the caller's thread."""
 
-    def submit(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
-        from concurrent.futures import Future
-
+    def submit(self, fn, *args, **kwargs) -> Future:  # noqa: ANN001, ANN002, ANN003
         future = Future()
         future.set_result(fn(*args, **kwargs))
         return future

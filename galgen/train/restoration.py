@@ -168,7 +168,7 @@ def curve_of_growth_loss(image: torch.Tensor, target: torch.Tensor,
         ``clip(r + 1/2 - d, 0, 1)``) centred on the target's flux-weighted centroid; the
         target's total is floored at 1 (one noise sigma in the noise units training uses).
     """
-    b, _, h, w = target.shape
+    h, w = target.shape[-2:]
     yy, xx = torch.meshgrid(torch.arange(h, device=target.device, dtype=torch.float32),
                             torch.arange(w, device=target.device, dtype=torch.float32), indexing="ij")
     weight = target[:, 0].float().clamp(min=0)                                  # (B, H, W)

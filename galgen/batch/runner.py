@@ -61,7 +61,7 @@ class BatchOptions:
         large ones keep a GPU busy."""
         if self.batch_size > 0:
             return self.batch_size
-        return 256 if torch.device(self.device).type == "cuda" else 4
+        return 256 if self._on_gpu else 4
 
     @property
     def readers(self) -> int:
@@ -72,7 +72,11 @@ class BatchOptions:
         threads read ahead and one writes while the model runs: a GPU computes meanwhile."""
         if self.read_workers is not None:
             return self.read_workers
-        return 2 if torch.device(self.device).type == "cuda" else 0
+        return 2 if self._on_gpu else 0
+
+    @property
+    def _on_gpu(self) -> bool:
+        return torch.device(self.device).type == "cuda"
 
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""

@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from _dask_cluster import warm_local_cluster
+from _pipeline import pipeline_rate, warm_local_cluster
 
-from galgen.batch import BatchOptions, expand_inputs, run_batch
+from galgen.batch import BatchOptions, expand_inputs
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.simulate import PairDataset
 
@@ -94,34 +95,25 @@ def main() -> None:
     workers = os.cpu_count() or 1
     # each pipeline run right after a bare run: the ratio compares the two (this VM's speed drifts)
     runs = []  # (label, pipeline stamps/s, bare stamps/s just before)
-    for readers, label in ((None, "in this process, reading/writing between passes (the CPU default)"),
-                           (2, "in this process, 2 reader threads + 1 writer thread")):
-        opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
-                            device=args.device, read_workers=readers)
+
+    def paired(label: str, options: BatchOptions, out: str, **run_options) -> None:
         bare = bare_rate()
-        t0 = time.perf_counter()
-        table = run_batch(items, opts, tmp / f"out{readers}", progress=False)
-        runs.append((label, args.n / (time.perf_counter() - t0), bare))
-        assert np.all(table["status"] == "ok")
+        runs.append((label, pipeline_rate(items, options, tmp / out, **run_options), bare))
+
     opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
                         device=args.device)
-    bare = bare_rate()
-    t0 = time.perf_counter()  # includes starting the cluster and loading the model in each worker
-    table = run_batch(items, opts, tmp / "out_dask", local_workers=workers, chunk_size=args.chunk,
-                      progress=False)
-    runs.append((f"Dask LocalCluster of {workers} single-threaded workers, chunks of {args.chunk}, "
-                 "start-up included", args.n / (time.perf_counter() - t0), bare))
-    assert np.all(table["status"] == "ok")
+    paired("in this process, reading/writing between passes (the CPU default)", opts, "out_inline")
+    paired("in this process, 2 reader threads + 1 writer thread", replace(opts, read_workers=2),
+           "out_threads")
+    # includes starting the cluster and loading the model in each worker
+    paired(f"Dask LocalCluster of {workers} single-threaded workers, chunks of {args.chunk}, "
+           "start-up included", opts, "out_dask", local_workers=workers, chunk_size=args.chunk)
     # steady state (a long survey run): the same cluster, started and warmed up beforehand
     with warm_local_cluster(workers, items, opts, tmp) as (address, startup, _):
         for rep in range(args.repeats):
-            bare = bare_rate()
-            t0 = time.perf_counter()
-            table = run_batch(items, opts, tmp / f"out_dask_{rep}", dask_scheduler=address,
-                              chunk_size=args.chunk, progress=False)
-            runs.append((f"Dask LocalCluster, steady state (started in {startup:.1f} s and warmed up "
-                         f"beforehand), run {rep + 1}", args.n / (time.perf_counter() - t0), bare))
-            assert np.all(table["status"] == "ok")
+            paired(f"Dask LocalCluster, steady state (started in {startup:.1f} s and warmed up "
+                   f"beforehand), run {rep + 1}", opts, f"out_dask_{rep}", dask_scheduler=address,
+                   chunk_size=args.chunk)
     bare = bare_rate()
     torch.set_num_threads(1)
     bare1 = bare_rate()

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _dask_cluster import warm_local_cluster
+from _pipeline import pipeline_rate, warm_local_cluster
 
-from galgen.batch import BatchOptions, expand_inputs, run_batch
+from galgen.batch import BatchOptions, expand_inputs
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.preprocess import AsinhStretch
 from galgen.restore.model import condition_vector, load_model
@@ -154,10 +154,7 @@ def main() -> None:
             opts = BatchOptions(psf_fwhm=1.0, method=args.model, background="auto", device=args.device,
                                 batch_size=args.pipeline_batch, read_workers=workers)
             with Utilisation() as util:
-                t0 = time.perf_counter()
-                table = run_batch(items, opts, tmp / f"out{workers}", progress=False)
-                rate = args.files / (time.perf_counter() - t0)
-            assert np.all(table["status"] == "ok")
+                rate = pipeline_rate(items, opts, tmp / f"out{workers}")
             print(f"full pipeline in one process, {workers} reader threads: {rate:.0f} stamps/s "
                   f"-> pipeline/bare = {rate / rates[True]:.3f} (GPU busy {util})")
         if args.dask_workers:
@@ -165,11 +162,7 @@ def main() -> None:
                                 batch_size=64)
             with (warm_local_cluster(args.dask_workers, items, opts, tmp) as (address, startup, warm),
                   Utilisation() as util):
-                t0 = time.perf_counter()
-                table = run_batch(items, opts, tmp / "out_dask", dask_scheduler=address, chunk_size=32,
-                                  progress=False)
-                rate = args.files / (time.perf_counter() - t0)
-            assert np.all(table["status"] == "ok")
+                rate = pipeline_rate(items, opts, tmp / "out_dask", dask_scheduler=address, chunk_size=32)
             print(f"full pipeline on a Dask LocalCluster of {args.dask_workers} workers sharing the GPU, "
                   f"steady state (start {startup:.1f} s, warm-up {warm:.1f} s before): {rate:.0f} stamps/s "
                   f"-> pipeline/bare = {rate / rates[True]:.3f} (GPU busy {util})")

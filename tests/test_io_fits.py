@@ -154,3 +154,48 @@ def test_write_is_atomic_and_refuses_overwrite(tmp_path, rng):
     assert [p.name for p in tmp_path.iterdir()] == ["out.fits"]  # no temp files left
     with pytest.raises(GalgenFileError, match="does not exist"):
         write_fits(tmp_path / "nodir" / "x.fits", np.zeros((2, 2)))
+
+
+def _raw_fits_with_bad_cards(path):
+    """An integer image whose header has cards astropy reads but calls non-standard."""
+    header = fits.PrimaryHDU(np.ones((16, 16), np.int16)).header
+    header.extend(simple_tan_wcs((16, 16), 0.2).to_header().cards)
+    header["BLANK"] = -32768
+    text = header.tostring().rstrip()[:-3].rstrip()  # without END and its padding
+    text = text.ljust(-(-len(text) // 80) * 80)
+    text += "".join(card.ljust(80) for card in ("lowkey  =                    1 / lower-case keyword",
+                                                "BADVAL  = 1.0.0 / unparsable", "END"))
+    text = text.ljust(-(-len(text) // 2880) * 2880)
+    data = np.arange(256, dtype=">i2").reshape(16, 16).tobytes()
+    path.write_bytes(text.encode() + data.ljust(2880, b"\0"))
+
+
+def test_carried_non_standard_cards_are_fixed_silently(tmp_path):
+    # write_fits skips astropy's whole-HDU verification (1.3 ms a stamp) and relies on its
+    # card-by-card fixing: the output must equal astropy's own silentfix write, with no warning
+    _raw_fits_with_bad_cards(tmp_path / "in.fits")
+    data, header_in = fits.getdata(tmp_path / "in.fits", header=True)
+    data = data.astype(np.float32)
+    out = write_fits(tmp_path / "out.fits", data, header=header_in, wcs=simple_tan_wcs((16, 16), 0.2))
+    with fits.open(out) as hdul:
+        hdul.verify("exception")
+        header = hdul[0].header
+    assert header["LOWKEY"] == 1 and header["BADVAL"] == "1.0.0"
+    assert "BLANK" not in header  # it describes integer data only
+    reference_header = header_in.copy()
+    del reference_header["BLANK"]
+    reference = fits.PrimaryHDU(data, header=reference_header)
+    reference.writeto(tmp_path / "ref.fits", output_verify="silentfix")
+    assert fits.getheader(tmp_path / "ref.fits")["BADVAL"] == header["BADVAL"]
+
+
+def test_large_outputs_written_through_the_file_same_bytes(tmp_path, rng, monkeypatch):
+    from galgen.io import fits as galgen_fits
+
+    data, std = rng.normal(size=(64, 48)), rng.uniform(1, 2, (64, 48))
+    wcs = simple_tan_wcs(data.shape, 0.2)
+    small = write_fits(tmp_path / "small.fits", data, wcs=wcs, extensions={"UNCERT": std})
+    monkeypatch.setattr(galgen_fits, "_IN_MEMORY_BYTES", 0)  # as if the image were huge
+    large = write_fits(tmp_path / "large.fits", data, wcs=wcs, extensions={"UNCERT": std})
+    assert small.read_bytes() == large.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.fits", "small.fits"]

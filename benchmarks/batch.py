@@ -86,10 +86,12 @@ def per_file_costs(items: list, model: str, n: int = 64) -> dict[str, float]:
         preps = step("background, noise, PSF", lambda im: prepare_observation(im, 1.0 * u.arcsec), imgs)
         args = ([p["data"] for p in preps], [p["noise_rms"] for p in preps],
                 [p["psf_fwhm_arcsec"] for p in preps], imgs[0].pixel_scale)
-        step("forward pass (bare)", lambda a: core.predict_many(*a, batch_size=4), [args])
-        outs = step("flux calibration", lambda a: core.restore_batch(*a, batch_size=4, warn=False), [args])[0]
+        restored = step("forward pass (bare)", lambda a: core.predict_many(*a, batch_size=4), [args])[0]
         costs["forward pass (bare)"] /= len(paths)
-        costs["flux calibration"] = costs["flux calibration"] / len(paths) - costs["forward pass (bare)"]
+        step("flux calibration", lambda k: core.flux_calibration(
+            args[0][k], restored[k], args[1][k], args[2][k], args[3],
+            predicted=core.reconvolve(restored[k], args[2][k], args[3])), range(len(paths)))
+        outs = core.restore_batch(*args, batch_size=4, warn=False)  # what the pipeline finalises
         results = step("header, provenance, chi^2", lambda k: finalize_result(
             imgs[k], preps[k], *outs[k], name=name, scale=2, params={"samples": 1}), range(len(paths)))
         step("write FITS", lambda k: write_restored(results[k], out / f"{k}.fits"), range(len(paths)))

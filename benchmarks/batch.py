@@ -177,10 +177,11 @@ def main() -> None:
     for label, rate, before, after in runs:
         print(f"  {label}: {rate:.1f} stamps/s vs bare {before:.1f} / {after:.1f} -> pipeline/bare = "
               f"{2 * rate / (before + after):.2f}")
-    costs = per_file_costs(items, model)
+    n_steps = min(64, args.n)
+    costs = per_file_costs(items, model, n_steps)
     forward = costs.pop("forward pass (bare)")
     per_file = sum(v for k, v in costs.items() if not k.startswith(" "))
-    print(f"CPU per stamp, steps one after another on 1 thread ({min(64, args.n)} files): forward pass "
+    print(f"CPU per stamp, steps one after another on 1 thread ({n_steps} files): forward pass "
           f"{forward:.1f} ms; per-file work {per_file:.1f} ms = {100 * per_file / forward:.0f} % of it:")
     for label, ms in costs.items():
         print(f"  {label}: {ms:.2f} ms")

@@ -244,8 +244,8 @@ def read_image(
             raise GalgenFileError(msg)
         try:
             with quiet(), fits.open(path, memmap=False, mode="readonly") as hdul:
+                # memmap=False: the data are read into memory here and outlive the file
                 data, header, mask, std = _from_hdulist(hdul, hdu, plane, name, own=True)
-                data = np.array(data, dtype=np.float64)  # read now, before the file closes
         except (GalgenValueError, GalgenFileError):
             raise
         except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
@@ -277,7 +277,7 @@ def read_image(
         )
         raise GalgenValueError(msg)
 
-    data = np.array(data, dtype=np.float64)  # a copy: the input is never modified
+    data = np.array(data, dtype=np.float64)  # one float64 copy: the input is never modified
     if unit is None:
         unit = _parse_unit(header)
     if wcs is None:

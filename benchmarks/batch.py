@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 import torch
 from _pipeline import pipeline_rate, warm_local_cluster
@@ -27,12 +28,12 @@ from galgen.simulate import PairDataset
 
 
 def _model_dir(tmp: Path) -> str:
-    from galgen.restore.model import shipped_models
+    from galgen.restoration.model import shipped_models
 
     if "default_x2" in shipped_models():
         return str(shipped_models()["default_x2"])
-    from galgen.restore.model import save_untrained_model
-    from galgen.restore.networks import RestorerConfig
+    from galgen.restoration.model import save_untrained_model
+    from galgen.restoration.networks import RestorerConfig
 
     return str(save_untrained_model(tmp / "model", RestorerConfig(channels=32, blocks=6),
                                     name="random_default_arch"))
@@ -42,7 +43,7 @@ def mosaic_peak_memory(size: int, model: str, device: str) -> tuple[float, float
     """Peak RSS (GB) and seconds of restoring a size x size mosaic, in a fresh process."""
     code = f"""
 import resource, time, numpy as np, torch
-from galgen.restore.model import load_model
+from galgen.restoration.model import load_model
 torch.set_num_threads({torch.get_num_threads()})
 m = load_model({model!r}, {device!r})
 img = np.random.default_rng(0).normal(0, 1, ({size}, {size}))
@@ -63,9 +64,9 @@ def per_file_costs(items: list, model: str, n: int = 64) -> dict[str, float]:
 
     from galgen.io import read_image
     from galgen.io.wcs import celestial_wcs
-    from galgen.restore.restorer import _resolve_method, finalize_result, prepare_observation, write_restored
+    from galgen.restoration import finalize, get_method, prepare_observation, write_restored
 
-    name, core = _resolve_method(model, 2, "cpu")
+    core = get_method(model, 2, batch_size=4)
     paths = [it.path for it in items[:n]]
     out = Path(tempfile.mkdtemp(prefix="galgen-steps-"))
     costs = {}
@@ -84,16 +85,16 @@ def per_file_costs(items: list, model: str, n: int = 64) -> dict[str, float]:
         step("  of which the header alone", fits.getheader, paths)
         costs["  of which WCS from the header"] -= costs.pop("  of which the header alone")
         preps = step("background, noise, PSF", lambda im: prepare_observation(im, 1.0 * u.arcsec), imgs)
-        args = ([p["data"] for p in preps], [p["noise_rms"] for p in preps],
-                [p["psf_fwhm_arcsec"] for p in preps], imgs[0].pixel_scale)
+        args = ([p.data for p in preps], [p.noise_rms for p in preps],
+                [p.psf_fwhm_arcsec for p in preps], imgs[0].pixel_scale)
         restored = step("forward pass (bare)", lambda a: core.predict_many(*a, batch_size=4), [args])[0]
         costs["forward pass (bare)"] /= len(paths)
         step("flux calibration", lambda k: core.flux_calibration(
             args[0][k], restored[k], args[1][k], args[2][k], args[3],
             predicted=core.reconvolve(restored[k], args[2][k], args[3])), range(len(paths)))
-        outs = core.restore_batch(*args, batch_size=4, warn=False)  # what the pipeline finalises
-        results = step("header, provenance, chi^2", lambda k: finalize_result(
-            imgs[k], preps[k], *outs[k], name=name, scale=2, params={"samples": 1}), range(len(paths)))
+        outs = core.restore_batch(preps)  # what the pipeline finalises
+        results = step("header, provenance, chi^2", lambda k: finalize(imgs[k], preps[k], outs[k], scale=2),
+                       range(len(paths)))
         step("write FITS", lambda k: write_restored(results[k], out / f"{k}.fits"), range(len(paths)))
     finally:
         torch.set_num_threads(threads)
@@ -118,7 +119,7 @@ def main() -> None:
     for i, p in enumerate(pairs):
         write_fits(tmp / "in" / f"{i:04d}.fits", p.observation,
                    wcs=simple_tan_wcs(p.observation.shape, 0.2))
-    from galgen.restore.model import load_model
+    from galgen.restoration.model import load_model
 
     m = load_model(model, args.device)
     obs = [p.observation.astype(np.float64) for p in pairs]
@@ -148,7 +149,7 @@ def main() -> None:
         bares.append(bare_rate())
         runs.append((label, rate, bares[-2], bares[-1]))
 
-    opts = BatchOptions(psf_fwhm=1.0, method=model, background="auto", batch_size=args.batch_size,
+    opts = BatchOptions(psf_fwhm=1.0 * u.arcsec, method=model, background="auto", batch_size=args.batch_size,
                         device=args.device)
     paired("in this process, reading/writing between passes (the CPU default)", opts, "out_inline")
     paired("in this process, 2 reader threads + 1 writer thread", replace(opts, read_workers=2),

@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 import torch
 from _pipeline import pipeline_rate, warm_local_cluster
@@ -32,7 +33,7 @@ from _pipeline import pipeline_rate, warm_local_cluster
 from galgen.batch import BatchOptions, expand_inputs
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.preprocess import AsinhStretch
-from galgen.restore.model import condition_vector, load_model
+from galgen.restoration.model import condition_vector, load_model
 from galgen.simulate import PairDataset
 
 
@@ -151,14 +152,16 @@ def main() -> None:
                        wcs=simple_tan_wcs(p.observation.shape, 0.2))
         items = expand_inputs([tmp / "in"])
         for workers in (2, 8):
-            opts = BatchOptions(psf_fwhm=1.0, method=args.model, background="auto", device=args.device,
+            opts = BatchOptions(psf_fwhm=1.0 * u.arcsec, method=args.model, background="auto",
+                                device=args.device,
                                 batch_size=args.pipeline_batch, read_workers=workers)
             with Utilisation() as util:
                 rate = pipeline_rate(items, opts, tmp / f"out{workers}")
             print(f"full pipeline in one process, {workers} reader threads: {rate:.0f} stamps/s "
                   f"-> pipeline/bare = {rate / rates[True]:.3f} (GPU busy {util})")
         if args.dask_workers:
-            opts = BatchOptions(psf_fwhm=1.0, method=args.model, background="auto", device=args.device,
+            opts = BatchOptions(psf_fwhm=1.0 * u.arcsec, method=args.model, background="auto",
+                                device=args.device,
                                 batch_size=64)
             with (warm_local_cluster(args.dask_workers, items, opts, tmp) as (address, startup, warm),
                   Utilisation() as util):

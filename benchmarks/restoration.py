@@ -18,7 +18,7 @@ import torch
 
 from galgen.evaluation import benchmark_report
 from galgen.models.serialization import update_config
-from galgen.restore.model import shipped_models
+from galgen.restoration.model import shipped_models
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ def simulate_rate(n: int) -> float:
 def training_step_rate(batch: int, steps: int = 5, threads: int = 1) -> float:
     """Pairs per second consumed by one training step of the default model's config
     (content + data-consistency losses, Adam), on random crops of real simulated pairs."""
-    from galgen.restore.networks import RestorerConfig, build_generator
-    from galgen.restore.physics import data_consistency_kernel_fwhm, moffat_kernels
+    from galgen.restoration.networks import RestorerConfig, build_generator
+    from galgen.restoration.physics import data_consistency_kernel_fwhm, moffat_kernels
     from galgen.simulate import Regime
     from galgen.train.data import PairBank
     from galgen.train.restoration import _losses, load_config

@@ -21,7 +21,7 @@ from reproject import reproject_exact
 
 from galgen.errors import GalgenValueError
 from galgen.io import Image, read_image, resample_wcs
-from galgen.psf import convolve_fft, gaussian_psf
+from galgen.psf import convolve_psf, gaussian_psf
 
 try:
     from data_recipes._common import write_stamp
@@ -44,7 +44,7 @@ def match_high_to_low(low: Image, high: Image, factor: int, high_psf: float, tar
     data = np.nan_to_num(sb) * scale**2  # back to flux per (new) pixel
     kernel_fwhm = np.sqrt(max(target_psf**2 - high_psf**2, 0.0)) / scale
     if kernel_fwhm > 0.5:
-        data = convolve_fft(data, gaussian_psf(kernel_fwhm))
+        data = convolve_psf(data, gaussian_psf(kernel_fwhm))
     return Image(data=data, pixel_scale=scale, wcs=grid, unit=high.unit, mask=footprint < 0.99,
                  header=high.header.copy(), source=f"{high.source} on {low.source} x{factor}")
 

@@ -7,6 +7,6 @@ Public entry points: :func:`galgen.restore` (FITS in, sharper FITS out),
 """
 
 from galgen._version import __version__
-from galgen.restore.restorer import restore, write_restored
+from galgen.restoration.restorer import restore, write_restored
 
 __all__ = ["__version__", "restore", "write_restored"]

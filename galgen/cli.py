@@ -69,17 +69,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    from galgen.restore import restore, write_restored
+    from galgen.restoration import restore, write_restored
 
     inp, out = Path(args.input), Path(args.output)
     if out.resolve() == inp.resolve():
         msg = f"{out}: refusing to overwrite the input; choose another output name"
         raise GalgenError(msg)
+    if out.exists() and not args.overwrite:
+        msg = f"{out}: already exists; choose another name or pass --overwrite"
+        raise GalgenError(msg)
     result = restore(inp, args.psf_fwhm, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
-                     background=args.background,
-                     **({"device": args.device} if args.device else {}))
+                     background=args.background, device=args.device or "cpu")
     write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']})")
     return 0
@@ -91,8 +93,12 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="observing PSF FWHM, e.g. 1.0arcsec (or 4pix)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
-                   help="default (shipped model), a model directory, richardson_lucy, wiener or bicubic")
-    p.add_argument("--samples", type=int, default=1, help="stochastic samples for UNCERT")
+                   help="default (the shipped model for --scale; an error if galgen ships none), a model "
+                        "directory, or a classical baseline: richardson_lucy, wiener, bicubic")
+    p.add_argument("--samples", type=int, default=1,
+                   help="learned models only: restore N re-noised copies of the observation and write "
+                        "their per-pixel standard deviation as the UNCERT extension (a noise bootstrap: how "
+                        "much the output depends on the noise, not a posterior)")
     p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
     p.add_argument("--pixel-scale", type=parse_angle, default=None,
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
@@ -223,12 +229,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     else:
         items = expand_inputs(args.inputs, args.hdu)
     options = BatchOptions(
-        psf_fwhm=args.psf_fwhm.to_value(u.arcsec), scale=args.scale, method=args.method,
-        samples=args.samples,
-        pixel_scale=None if args.pixel_scale is None else args.pixel_scale.to_value(u.arcsec),
-        background=args.background,
+        psf_fwhm=args.psf_fwhm, scale=args.scale, method=args.method, samples=args.samples,
+        pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
-        compile=args.compile, threads=args.threads)
+        compile=args.compile)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # this process's model; Dask workers use one thread each
     table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                       local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:
@@ -292,6 +300,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from galgen.train.restoration import export, load_config, train
 
     cfg = load_config(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     train(cfg, resume=not args.fresh)
     if args.export and int(os.environ.get("RANK", "0")) == 0:
         digest = export(cfg, args.export)

@@ -11,11 +11,12 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
+from galgen.io.atomic import atomic_path
 from galgen.io.fits import read_image
 from galgen.metrics import aperture_flux, flux_error, psnr, residual_rms, ssim
 from galgen.plotting import comparison_panel
-from galgen.restore.model import shipped_models
-from galgen.restore.restorer import restore, write_restored
+from galgen.restoration.model import shipped_models
+from galgen.restoration.restorer import restore, write_restored
 
 __all__ = ["sample_paths", "run_demo"]
 
@@ -91,9 +92,8 @@ def run_demo(outdir: str | os.PathLike = "demo_output", *, overwrite: bool = Tru
         "(data range = truth max - min), aperture (3 arcsec) flux error, residual RMS "
         "in units of the noise per output pixel (input noise / scale^2)"
     )
-    tmp = outdir / ".metrics.ecsv.tmp"
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
-    os.replace(tmp, outdir / "metrics.ecsv")
+    with atomic_path(outdir / "metrics.ecsv") as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
     first = rows[0]["method"]
     comparison_panel(
         {"observation": observed.data, first: restored_images[first], "truth": truth.data},

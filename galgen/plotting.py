@@ -8,13 +8,30 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["comparison_panel"]
+__all__ = ["comparison_panel", "new_figure", "save_figure"]
 
 
-def _savefig(fig, path: Path) -> None:  # noqa: ANN001
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplot_kw):  # noqa: ANN201
+    """A matplotlib ``Figure`` and its axes, made without pyplot.
+
+    No backend is selected and no global figure manager keeps a reference: calling
+    galgen leaves matplotlib's state (``matplotlib.get_backend()``, pyplot's open
+    figures) as it found it. ``subplot_kw`` goes to ``Figure.subplots``.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplot_kw)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:  # noqa: ANN001
+    """Write ``fig`` atomically to ``path`` (format from its suffix: PNG, PDF, ...)."""
+    from galgen.io.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or None)
+    return path
 
 
 def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, *,
@@ -40,14 +57,9 @@ def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, 
     -------
     pathlib.Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(images)
     n = len(names) + (1 if residual_of else 0)
-    fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.3))
+    fig, axes = new_figure(1, n, figsize=(3.0 * n, 3.3))
     axes = np.atleast_1d(axes)
     # show surface brightness (flux per pixel area of the first image) so that
     # images at different pixel scales share one colour scale
@@ -76,7 +88,4 @@ def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, 
         fig.colorbar(im, ax=axes[-1], fraction=0.046, label="surface brightness (obs. pixel units)")
     if title:
         fig.suptitle(title, fontsize=11)
-    path = Path(path)
-    _savefig(fig, path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

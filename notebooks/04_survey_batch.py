@@ -17,6 +17,7 @@
 import os
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 
 from galgen.batch import BatchOptions, expand_inputs, run_batch
@@ -29,7 +30,7 @@ write_dataset(OUT / "sim", 6 if FAST else 100, seed=123, overwrite=True, progres
 
 # %%
 items = expand_inputs([OUT / "sim" / "observed"])
-options = BatchOptions(psf_fwhm=1.0, background=0.0, batch_size=8)
+options = BatchOptions(psf_fwhm=1.0 * u.arcsec, background=0.0, batch_size=8)
 manifest = run_batch(items, options, OUT / "restored", local_workers=2, chunk_size=4, progress=False)
 manifest["key", "status", "seconds", "chi2"].pprint(max_lines=-1)
 print(manifest[manifest["status"] != "ok"]["error"][0])

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from galgen.evaluation import restore_pair
 from galgen.metrics import psnr
-from galgen.restore.model import LearnedRestorer, shipped_models
+from galgen.restoration.model import LearnedRestorer, shipped_models
 from galgen.simulate import PairDataset, Regime
 from galgen.train.restoration import TrainConfig, export, train
 
@@ -42,7 +43,7 @@ cfg = TrainConfig(name="decam_x2", out_dir=str(OUT / "run"), train_pairs=16 if F
 if base is not None:
     import torch
 
-    from galgen.train.checkpoint import save_checkpoint
+    from galgen.models.checkpoint import save_checkpoint
 
     gen = LearnedRestorer(base).generator
     (OUT / "run").mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,5 @@ export(cfg, OUT / "decam_x2")
 # %%
 model = LearnedRestorer(OUT / "decam_x2")
 pairs = [PairDataset(8, seed=777, regime=regime).pair(i) for i in range(8)]
-scores = [psnr(model(p.observation.astype(float), p.psf, 2, p.noise_rms, pixel_scale=0.263,
-                     psf_fwhm=p.psf_fwhm)[0], p.target) for p in pairs]
+scores = [psnr(restore_pair(model, p).data, p.target) for p in pairs]  # the engine galgen.restore uses
 print(f"held-out median PSNR after fine-tuning: {np.median(scores):.2f} dB")

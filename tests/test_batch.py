@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -19,8 +20,8 @@ from galgen.batch import JOURNAL, BatchOptions, catalog_items, expand_inputs, re
 from galgen.cli import main
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.preprocess import estimate_background
-from galgen.restore.model import save_untrained_model
-from galgen.restore.networks import RestorerConfig
+from galgen.restoration.model import save_untrained_model
+from galgen.restoration.networks import RestorerConfig
 from galgen.simulate import PairDataset
 
 
@@ -42,7 +43,8 @@ def _folder(path: Path) -> Path:
 
 
 def _opts(root: Path, **kw) -> BatchOptions:
-    return BatchOptions(psf_fwhm=1.0, method=str(root / "model"), background=0.0, batch_size=4, **kw)
+    return BatchOptions(psf_fwhm=1.0 * u.arcsec, method=str(root / "model"), background=0.0, batch_size=4,
+                        **kw)
 
 
 def test_local_cluster_matches_in_process(stamps, tmp_path):
@@ -89,7 +91,7 @@ def test_reading_threads_or_not_same_outputs_bounded_memory(stamps, tmp_path, mo
     monkeypatch.setattr(runner, "_load", counted_load)
     monkeypatch.setattr(runner, "_finish", counted_finish)
     items = expand_inputs([stamps / "in"])
-    opts = BatchOptions(psf_fwhm=1.0, method=str(stamps / "model"), background=0.0, batch_size=1,
+    opts = BatchOptions(psf_fwhm=1.0 * u.arcsec, method=str(stamps / "model"), background=0.0, batch_size=1,
                         read_workers=readers)
     table = run_batch(items, opts, tmp_path / "out", progress=False)
     assert np.all(table["status"] == "ok") and held[0] == 0
@@ -195,7 +197,7 @@ def test_catalog_cutouts(tmp_path):
     Table({"id": ["a", "edge", "c"], "ra": sky.ra.deg, "dec": sky.dec.deg}).write(
         tmp_path / "cat.ecsv")
     items = catalog_items(tmp_path / "cat.ecsv", [tmp_path / "mosaic.fits"], size=48)
-    table = run_batch(items, BatchOptions(psf_fwhm=1.0, method="bicubic", background=0.0),
+    table = run_batch(items, BatchOptions(psf_fwhm=1.0 * u.arcsec, method="bicubic", background=0.0),
                       tmp_path / "out", progress=False)
     status = dict(zip(table["key"], table["status"], strict=True))
     assert status == {"cutout_a": "ok", "cutout_edge": "ok", "cutout_c": "ok"}

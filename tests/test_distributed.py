@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from galgen.restore.model import LearnedRestorer
+from galgen.restoration.model import LearnedRestorer
 
 CONFIG = """
 name = "ddp"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galgen.restore.model import LearnedRestorer, save_untrained_model
-from galgen.restore.networks import RestorerConfig
+from galgen.restoration.model import LearnedRestorer, save_untrained_model
+from galgen.restoration.networks import RestorerConfig
 from galgen.simulate import simulate_pair
 
 

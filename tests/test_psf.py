@@ -9,7 +9,7 @@ import pytest
 from galgen.errors import GalgenPSFError
 from galgen.psf import (
     block_sum,
-    convolve_fft,
+    convolve_psf,
     gaussian_fwhm_quadrature,
     gaussian_psf,
     measure_fwhm,
@@ -45,21 +45,21 @@ def test_fwhm_in_arcsec_and_oversampling():
 
 def test_gaussian_widths_add_in_quadrature():
     a, b = gaussian_psf(4.0, 61, method="no_pixel"), gaussian_psf(6.0, 61, method="no_pixel")
-    both = convolve_fft(a, b)
+    both = convolve_psf(a, b)
     assert measure_fwhm(both) == pytest.approx(gaussian_fwhm_quadrature(4.0, 6.0), rel=0.01)
 
 
 def test_convolution_and_binning_conserve_flux(rng):
     image = np.zeros((96, 96))
     image[30:60, 40:50] = rng.uniform(0, 10, (30, 10))
-    out = convolve_fft(image, moffat_psf(4.0, 31))
+    out = convolve_psf(image, moffat_psf(4.0, 31))
     # Moffat wings beyond the 31-pixel kernel are cut, kernel renormalised: exact sum
     assert out.sum() == pytest.approx(image.sum(), rel=1e-10)
     assert block_sum(out, 4).sum() == pytest.approx(image.sum(), rel=1e-10)
     with pytest.raises(Exception, match="multiple"):
         block_sum(out, 5)
     with pytest.raises(Exception, match="odd"):
-        convolve_fft(image, np.ones((4, 4)))
+        convolve_psf(image, np.ones((4, 4)))
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan])
@@ -102,4 +102,4 @@ def test_convolve_fft_equals_scipy_same_mode_cached_or_not(rng, image_shape, ker
     image, kernel = rng.normal(size=image_shape), rng.uniform(0.1, 1, kernel_shape)
     expected = fftconvolve(image, kernel / kernel.sum(), mode="same")
     for _ in range(2):  # the second call finds the transform in the cache
-        np.testing.assert_allclose(convolve_fft(image, kernel), expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(convolve_psf(image, kernel), expected, rtol=0, atol=1e-12)

@@ -12,7 +12,7 @@ from galgen.demo import sample_paths
 from galgen.errors import GalgenPSFError
 from galgen.io import read_image
 from galgen.metrics import aperture_flux, psnr
-from galgen.restore import BASELINES, richardson_lucy
+from galgen.restoration import BASELINES, richardson_lucy
 from galgen.simulate import simulate_pair
 
 

@@ -26,12 +26,12 @@ from itertools import islice
 from pathlib import Path
 
 import astropy.units as u
-import torch
 from astropy.table import Table
 from tqdm.auto import tqdm
 
 from galgen.batch.inputs import BatchItem
 from galgen.errors import GalgenError
+from galgen.io.atomic import TEMP_MARK, atomic_path
 
 __all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "local_cluster", "JOURNAL",
            "QUIET_DASK"]
@@ -42,9 +42,15 @@ JOURNAL = ".galgen_journal.jsonl"
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """Settings shared by every item of a batch run (see ``galgen batch --help``)."""
+    """Settings shared by every item of a batch run (see ``galgen batch --help``).
 
-    psf_fwhm: float                   # arcsec
+    ``psf_fwhm`` is the observing PSF FWHM: an angle (``1.0 * u.arcsec``), a Quantity in
+    ``u.pix``, or a plain float in pixels, as in :func:`galgen.restore`; it is converted
+    for each image with that image's pixel scale. ``pixel_scale`` (arcsec, for inputs
+    without WCS) may be a Quantity or a float in arcsec.
+    """
+
+    psf_fwhm: u.Quantity | float
     scale: int = 2
     method: str = "default"
     samples: int = 1
@@ -56,7 +62,15 @@ class BatchOptions:
     device: str = "cpu"
     read_workers: int | None = None   # reader threads; None: 0 on a CPU, 2 on a GPU (see ``readers``)
     compile: bool = False             # torch.compile the model (GPU runs)
-    threads: int = 0                  # torch intra-op threads for the model (0: torch's default)
+
+    def __post_init__(self) -> None:
+        from galgen.psf.models import as_fwhm_quantity
+
+        object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
+        if isinstance(self.pixel_scale, u.Quantity):
+            from galgen.io.fits import _as_pixel_scale
+
+            object.__setattr__(self, "pixel_scale", _as_pixel_scale(self.pixel_scale))
 
     @property
     def stamps_per_pass(self) -> int:
@@ -79,24 +93,21 @@ class BatchOptions:
 
     @property
     def _on_gpu(self) -> bool:
-        return torch.device(self.device).type == "cuda"
+        return str(self.device).split(":")[0] == "cuda"
 
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""
         d = {k: v for k, v in asdict(self).items()
-             if k not in ("batch_size", "device", "read_workers", "compile", "threads")}
+             if k not in ("batch_size", "device", "read_workers", "compile")}
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _model_hash(options: BatchOptions) -> str | None:
-    from galgen.restore.baselines import BASELINES
-    from galgen.restore.restorer import _resolve_method
+    """sha256 of the weights a run uses (read from the model card: no model is built)."""
+    from galgen.restoration.engine import method_identity
 
-    if options.method in BASELINES:
-        return None
-    name, core = _resolve_method(options.method, options.scale, options.device)
-    return getattr(core, "sha256", None)
+    return method_identity(options.method, options.scale)[1]
 
 
 def read_journal(outdir: str | os.PathLike) -> dict[str, dict]:
@@ -114,10 +125,10 @@ def read_journal(outdir: str | os.PathLike) -> dict[str, dict]:
 
 
 def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
-    """Read, cut out and prepare one item; returns ``(item, image, prep)`` or ``(item, exc)``."""
+    """Read, cut out and prepare one item; returns ``(item, image, prepared)`` or ``(item, exc)``."""
     from galgen.io.fits import read_image
     from galgen.preprocess.cutouts import make_cutout
-    from galgen.restore.restorer import prepare_observation
+    from galgen.restoration.engine import prepare_observation
 
     try:
         img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
@@ -125,9 +136,8 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             from astropy.coordinates import SkyCoord
 
             img = make_cutout(img, SkyCoord(*item.position, unit="deg"), item.size)
-        prep = prepare_observation(img, options.psf_fwhm * u.arcsec,
-                                   noise_rms=options.noise_rms, moffat_beta=options.moffat_beta,
-                                   background=options.background)
+        prep = prepare_observation(img, options.psf_fwhm, noise_rms=options.noise_rms,
+                                   moffat_beta=options.moffat_beta, background=options.background)
         return item, img, prep
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return item, exc
@@ -148,23 +158,19 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     model runs (``BatchOptions.readers``). At most ``2 * stamps_per_pass + readers`` items
     are held in memory, however many are given.
     """
-    from galgen.restore.baselines import BASELINES
-    from galgen.restore.restorer import _resolve_method
+    from galgen.restoration.engine import get_method
 
     outdir = Path(outdir)
-    name, core = _resolve_method(options.method, options.scale, options.device)
-    batched = hasattr(core, "restore_batch")
-    if batched and options.compile and not getattr(core, "_compiled", False):
-        core.compile()
-        core._compiled = True
+    restorer = get_method(options.method, options.scale, device=options.device)
+    if options.compile:
+        restorer.compile()
     readers = options.readers
     pool = ThreadPoolExecutor(readers) if readers else None
     writer = ThreadPoolExecutor(1) if readers else _Inline()
     writes: list = []
-    saved_threads = torch.get_num_threads()
-    if options.threads:  # torch threads for this process's model (restored when done)
-        torch.set_num_threads(options.threads)
     per_pass = options.stamps_per_pass
+    if hasattr(restorer, "batch_size"):
+        restorer.batch_size = per_pass
     ahead = 2 * per_pass + readers  # items read (or written) ahead of the model: memory stays bounded
     queue = iter(items)
     pending: deque = deque()
@@ -184,19 +190,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
             if not good:
                 continue
             try:
-                if batched and len({img.pixel_scale for _, img, _ in good}) == 1:
-                    outs = core.restore_batch([p["data"] for _, _, p in good],
-                                              [p["noise_rms"] for _, _, p in good],
-                                              [p["psf_fwhm_arcsec"] for _, _, p in good],
-                                              good[0][1].pixel_scale, samples=options.samples,
-                                              batch_size=per_pass, warn=False)
-                elif batched:  # mixed pixel scales: one by one
-                    outs = [core(p["data"], p["psf"], options.scale, p["noise_rms"],
-                                 pixel_scale=img.pixel_scale, psf_fwhm=p["psf_fwhm_arcsec"],
-                                 samples=options.samples) for _, img, p in good]
-                else:
-                    outs = [core(p["data"], p["psf"], options.scale, p["noise_rms"],
-                                 pixel_scale=img.pixel_scale) for _, img, p in good]
+                outs = restorer.restore_batch([p for _, _, p in good], samples=options.samples)
             except Exception as exc:  # noqa: BLE001
                 for item, _, _ in good:
                     yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
@@ -204,8 +198,8 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
             share = (time.perf_counter() - t0) / len(good)
             # finalise and write in the background while the next batch runs through the model
             for (item, img, prep), out in zip(good, outs, strict=True):
-                writes.append(writer.submit(_finish, item, img, prep, out, name, options, outdir,
-                                            digest, share, name not in BASELINES))
+                writes.append(writer.submit(_finish, item, img, prep, out, restorer.scale, options, outdir,
+                                            digest, share))
             while writes and (writes[0].done() or len(writes) > ahead):  # bounded: wait for the writer
                 yield writes.pop(0).result()
         for future in writes:
@@ -214,7 +208,6 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         writer.shutdown(wait=True)
-        torch.set_num_threads(saved_threads)
 
 
 class _Inline:
@@ -229,24 +222,22 @@ class _Inline:
         pass
 
 
-def _finish(item: BatchItem, img, prep: dict, out: tuple, name: str, options: BatchOptions,  # noqa: ANN001
-            outdir: Path, digest: str, share: float, learned: bool) -> dict:
-    """Finalise one restoration (mask, WCS, provenance, chi^2) and write it atomically."""
-    from galgen.restore.restorer import finalize_result, write_restored
+def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions,  # noqa: ANN001
+            outdir: Path, digest: str, share: float) -> dict:
+    """Finalise one restoration (mask, WCS, header, provenance, chi^2) and write it atomically."""
+    from galgen.restoration.engine import finalize
+    from galgen.restoration.restorer import write_restored
 
     t1 = time.perf_counter()
-    restored, std, info = out
     try:
-        result = finalize_result(img, prep, restored, std, info, name=name, scale=options.scale,
-                                 params={"samples": options.samples} if learned else None)
+        result = finalize(img, prep, out, scale=scale, samples=options.samples)
         path = outdir / f"{item.key}.fits"
         path.parent.mkdir(parents=True, exist_ok=True)
         if Path(item.path).resolve() == path.resolve():
             raise GalgenError(f"{path}: output would overwrite its input")
         write_restored(result, path, overwrite=True)  # the journal says it is not done
         return _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
-                    chi2=float(result.meta["GALGENX2"]), model=info.get("model_name", name),
-                    warning=info.get("regime_warning", ""))
+                    chi2=float(result.meta["GALGENX2"]), model=out.method, warning=out.regime_warning)
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
@@ -324,17 +315,17 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         Only report what would be done (``status`` "todo" or "skip").
     """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for stale in outdir.rglob(".*.fits.*.tmp"):  # temporary files of a killed run
-        stale.unlink()
     digest = options.digest(_model_hash(options))
     done = {k: r for k, r in read_journal(outdir).items()
             if r["status"] == "ok" and r["params"] == digest and Path(r["output"]).is_file()}
     todo = [it for it in items if it.key not in done]
     log.info("%d items, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
-    if dry_run:
+    if dry_run:  # touches nothing: no directory, no clean-up, no model
         return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
                            for it in items])
+    outdir.mkdir(parents=True, exist_ok=True)
+    for stale in outdir.rglob(f".*{TEMP_MARK}*"):  # temporary files of a killed run
+        stale.unlink()
     journal = open(outdir / JOURNAL, "a")  # noqa: SIM115 - kept open for the whole run
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
 
@@ -379,7 +370,6 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     table = Table(rows=[{"warning": "", **rows[it.key]} for it in items if it.key in rows])
     if len(table):
         table["seconds"].unit = "s"
-    tmp = outdir / ".manifest.ecsv.tmp"
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
-    os.replace(tmp, outdir / "manifest.ecsv")
+    with atomic_path(outdir / "manifest.ecsv") as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
     return table

@@ -12,20 +12,27 @@ import os
 import time
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+from astropy.nddata import CCDData
 from astropy.table import Table
 from tqdm.auto import tqdm
 
+from galgen.errors import GalgenModelError
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
+from galgen.io.atomic import atomic_path
+from galgen.io.fits import read_image
 from galgen.metrics.image import psnr
-from galgen.restore.baselines import BASELINES, richardson_lucy
-from galgen.simulate.degrade import DEFAULT_REGIME, Regime
+from galgen.restoration.baselines import richardson_lucy
+from galgen.restoration.engine import Restorer, finalize, get_method, prepare_observation
+from galgen.simulate.degrade import DEFAULT_REGIME, Pair, Regime
 from galgen.simulate.pairs import PairDataset
 
 __all__ = [
     "BENCHMARK_SEED",
     "VALIDATION_SEED",
     "choose_rl_iterations",
+    "restore_pair",
     "run_benchmark",
     "summarize",
     "summarize_by_bin",
@@ -52,6 +59,21 @@ def choose_rl_iterations(regime: Regime = DEFAULT_REGIME, n: int = 40,
     return best
 
 
+def restore_pair(restorer: Restorer, pair: Pair, *, samples: int = 1) -> CCDData:
+    """Restore a simulated pair through galgen's engine, as :func:`galgen.restore` would.
+
+    The restorer gets the observation with its true noise level, its true PSF image (and
+    FWHM) and no background to subtract (simulated pairs are sky-subtracted):
+    ``galgen.restore(pair.observation, pair.psf_fwhm * u.arcsec, psf=pair.psf,
+    noise_rms=pair.noise_rms, background=0.0, pixel_scale=...)`` gives the same pixels.
+    """
+    image = read_image(pair.observation, pixel_scale=pair.regime.in_pixel_scale)
+    prepared = prepare_observation(image, pair.psf_fwhm * u.arcsec, psf=pair.psf, noise_rms=pair.noise_rms,
+                                   background=0.0)
+    (restoration,) = restorer.restore_batch([prepared], samples=samples)
+    return finalize(image, prepared, restoration, scale=restorer.scale, samples=samples)
+
+
 def run_benchmark(n: int = 200, methods: tuple[str, ...] = ("default", "richardson_lucy", "wiener",
                                                              "bicubic"),
                   regime: Regime = DEFAULT_REGIME, seed: int = BENCHMARK_SEED,
@@ -66,37 +88,28 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = ("default", "richards
         :func:`galgen.evaluation.measure.measure_galaxy` and ``seconds`` (restoration
         time). ``meta`` records the seeds, the regime and the RL iterations.
     """
-    from galgen.restore.model import load_model, shipped_models
-
-    cores = {}
+    restorers = {}
     for m in methods:
-        if m in BASELINES:
-            cores[m] = m
-        else:
-            name = f"default_x{regime.factor}" if m == "default" else m
-            if m == "default" and name not in shipped_models():
-                log.warning("no shipped model %s: skipped", name)
-                continue
-            cores[m] = load_model(name, device)
-    if "richardson_lucy" in cores and rl_iterations is None:
-        rl_iterations = choose_rl_iterations(regime)
+        options = {}
+        if m == "richardson_lucy":
+            if rl_iterations is None:
+                rl_iterations = choose_rl_iterations(regime)
+            options["iterations"] = rl_iterations
+        try:
+            restorers[m] = get_method(m, regime.factor, device=device, **options)
+        except GalgenModelError as exc:
+            if m != "default":
+                raise
+            log.warning("%s: skipped", exc)
     dataset = PairDataset(n, seed, regime)
     rows = []
     for i in tqdm(range(n), desc="benchmark", disable=not progress):
         p = dataset.pair(i)
-        for m, core in cores.items():
+        for restorer in restorers.values():
             t0 = time.perf_counter()
-            if isinstance(core, str):
-                kwargs = {"iterations": rl_iterations} if m == "richardson_lucy" else {}
-                restored = BASELINES[m](p.observation, p.psf, regime.factor, p.noise_rms, **kwargs)
-                label = m
-            else:
-                restored, _, _ = core(p.observation.astype(np.float64), p.psf, regime.factor,
-                                      p.noise_rms, pixel_scale=regime.in_pixel_scale,
-                                      psf_fwhm=p.psf_fwhm)
-                label = core.name
+            restored = np.asarray(restore_pair(restorer, p).data)
             seconds = time.perf_counter() - t0
-            row = {"index": i, "method": label, "psf_fwhm": p.psf_fwhm, "snr": p.snr,
+            row = {"index": i, "method": restorer.name, "psf_fwhm": p.psf_fwhm, "snr": p.snr,
                    "kind": p.params["kind"], "seconds": seconds}
             row.update(measure_galaxy(restored, p.target, regime.out_pixel_scale,
                                       observation=p.observation, noise_rms=p.noise_rms,
@@ -141,7 +154,6 @@ def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, examples: int =
     """Run :func:`run_benchmark` and write ``benchmark.ecsv`` (per galaxy), ``summary.ecsv``,
     ``summary_by_bin.ecsv`` and the figures (PNG and PDF) into ``outdir``."""
     from galgen.evaluation.figures import example_panels, flux_recovery, metric_trends
-    from galgen.restore.model import load_model, shipped_models
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -149,26 +161,22 @@ def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, examples: int =
     summary = summarize(table)
     by_bin = summarize_by_bin(table)
     for t, name in ((table, "benchmark"), (summary, "summary"), (by_bin, "summary_by_bin")):
-        tmp = outdir / f".{name}.ecsv.tmp"
-        t.write(tmp, format="ascii.ecsv", overwrite=True)
-        os.replace(tmp, outdir / f"{name}.ecsv")
+        with atomic_path(outdir / f"{name}.ecsv") as tmp:
+            t.write(tmp, format="ascii.ecsv", overwrite=True)
     metric_trends(table, outdir)
     flux_recovery(table, outdir)
     regime = DEFAULT_REGIME
-    model = load_model(f"default_x{regime.factor}", device) if (
-        f"default_x{regime.factor}" in shipped_models()) else None
+    restorers = []
+    try:
+        restorers.append(get_method("default", regime.factor, device=device))
+    except GalgenModelError:
+        pass  # no shipped model at this scale: the panels show Richardson-Lucy alone
+    restorers.append(get_method("richardson_lucy", regime.factor, iterations=table.meta["rl_iterations"]))
     dataset = PairDataset(n, BENCHMARK_SEED, regime)
-    rl_iter = table.meta["rl_iterations"]
     rows = []
     for i in range(min(examples, n)):
         p = dataset.pair(i)
-        restored = {}
-        if model is not None:
-            restored[model.name] = model(p.observation.astype(np.float64), p.psf, regime.factor,
-                                         p.noise_rms, pixel_scale=regime.in_pixel_scale,
-                                         psf_fwhm=p.psf_fwhm)[0]
-        restored["richardson_lucy"] = richardson_lucy(p.observation, p.psf, regime.factor, p.noise_rms,
-                                                      iterations=rl_iter)
+        restored = {r.name: np.asarray(restore_pair(r, p).data) for r in restorers}
         rows.append({"observation": p.observation, "truth": p.target, "noise_rms": p.noise_rms,
                      "snr": p.snr, "psf_fwhm": p.psf_fwhm, "restored": restored})
     example_panels(rows, outdir)

@@ -8,28 +8,13 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from galgen.plotting import new_figure, save_figure
+
 __all__ = ["metric_trends", "flux_recovery", "example_panels"]
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, base: Path) -> list[Path]:  # noqa: ANN001
-    paths = []
-    for ext in (".png", ".pdf"):
-        path = base.with_suffix(ext)
-        tmp = path.with_name(f".{path.name}.tmp{ext}")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-        paths.append(path)
-    _plt().close(fig)
-    return paths
+    return [save_figure(fig, base.with_suffix(ext)) for ext in (".png", ".pdf")]
 
 
 def _binned_median(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,11 +29,10 @@ def _binned_median(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.
 
 def metric_trends(table: Table, outdir: str | os.PathLike) -> list[Path]:
     """Median PSNR, |flux error|, |hlr error|, ellipticity error and chi^2 vs SNR and vs PSF FWHM."""
-    plt = _plt()
     metrics = [("psnr", "PSNR (dB)", False), ("flux_error", "|flux error|", True),
                ("hlr_error", "|half-light radius error|", True), ("e_error", "ellipticity error", False),
                ("chi2", "reduced chi^2 (data consistency)", False)]
-    fig, axes = plt.subplots(2, len(metrics), figsize=(3.4 * len(metrics), 6.2))
+    fig, axes = new_figure(2, len(metrics), figsize=(3.4 * len(metrics), 6.2))
     snr_edges = np.geomspace(20, 200, 7)
     psf_edges = np.linspace(0.6, 1.4, 6)
     for method in dict.fromkeys(table["method"]):
@@ -70,9 +54,8 @@ def metric_trends(table: Table, outdir: str | os.PathLike) -> list[Path]:
 
 def flux_recovery(table: Table, outdir: str | os.PathLike) -> list[Path]:
     """Restored/true aperture flux against SNR, one panel per method."""
-    plt = _plt()
     methods = list(dict.fromkeys(table["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods), 3.2), sharey=True)
+    fig, axes = new_figure(1, len(methods), figsize=(3.4 * len(methods), 3.2), sharey=True)
     for ax, method in zip(np.atleast_1d(axes), methods, strict=False):
         t = table[table["method"] == method]
         ratio = 1 + np.asarray(t["flux_error"], float)
@@ -93,10 +76,9 @@ def example_panels(examples: list[dict], outdir: str | os.PathLike) -> list[Path
     ``examples``: dicts with ``observation``, ``truth``, ``noise_rms``, ``snr``, ``psf_fwhm``
     and ``restored`` (method name -> image).
     """
-    plt = _plt()
     methods = list(examples[0]["restored"])
     ncol = len(methods) + 3
-    fig, axes = plt.subplots(len(examples), ncol, figsize=(2.1 * ncol, 2.2 * len(examples)))
+    fig, axes = new_figure(len(examples), ncol, figsize=(2.1 * ncol, 2.2 * len(examples)))
     axes = np.atleast_2d(axes)
     for r, ex in enumerate(examples):
         soft = 3 * ex["noise_rms"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galgen.psf.kernels import block_sum, convolve_fft
+from galgen.psf.kernels import block_sum, convolve_psf, residual_kernel_fwhm
 from galgen.psf.models import moffat_psf
 
 __all__ = ["reconvolve_to_observed", "data_consistency"]
@@ -41,10 +41,10 @@ def reconvolve_to_observed(restored: np.ndarray, psf_fwhm: float, out_pixel_scal
     numpy.ndarray
         ``(H, W)`` predicted observation (flux per observed pixel).
     """
-    k_fwhm = np.sqrt(max(psf_fwhm**2 - target_psf_fwhm**2, 1e-6)) / out_pixel_scale
+    k_fwhm = float(residual_kernel_fwhm(psf_fwhm, target_psf_fwhm)) / out_pixel_scale
     size = min(int(np.ceil(8 * k_fwhm)) | 1, (min(restored.shape) - 1) | 1)
     kernel = moffat_psf(k_fwhm, size, beta=beta, method="no_pixel")
-    return block_sum(convolve_fft(np.nan_to_num(restored), kernel), scale)
+    return block_sum(convolve_psf(np.nan_to_num(restored), kernel), scale)
 
 
 def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: float | np.ndarray,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 __all__ = ["psnr", "ssim", "residual_rms", "radial_power_spectrum", "power_spectrum_ratio"]
 
@@ -28,10 +28,9 @@ def psnr(restored: np.ndarray, truth: np.ndarray, data_range: float | None = Non
     truth = np.asarray(truth, dtype=np.float64)
     if data_range is None:
         data_range = float(truth.max() - truth.min())
-    mse = float(np.mean((restored - truth) ** 2))
-    if mse == 0:
-        return float("inf")
-    return float(10.0 * np.log10(data_range**2 / mse))
+    if np.array_equal(restored, truth):
+        return float("inf")  # skimage would divide by zero (and warn)
+    return float(peak_signal_noise_ratio(truth, restored, data_range=data_range))
 
 
 def ssim(restored: np.ndarray, truth: np.ndarray, data_range: float | None = None) -> float:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import galsim
 import numpy as np
-from photutils.aperture import CircularAperture, aperture_photometry
+from photutils.centroids import centroid_com
+from photutils.profiles import CurveOfGrowth
 
 from galgen._warnings import quiet
 
@@ -19,18 +20,19 @@ __all__ = [
 
 
 def centroid(image: np.ndarray) -> tuple[float, float]:
-    """Flux-weighted ``(x, y)`` centroid (0-based pixels) of the positive pixels."""
+    """Flux-weighted ``(x, y)`` centroid (0-based pixels) of the positive pixels
+    (``photutils.centroids.centroid_com``; the stamp centre when no pixel is positive)."""
     w = np.clip(np.nan_to_num(image), 0, None)
-    yy, xx = np.indices(image.shape)
-    total = w.sum()
-    if total <= 0:
+    if w.sum() <= 0:
         return (image.shape[1] - 1) / 2, (image.shape[0] - 1) / 2
-    return float((w * xx).sum() / total), float((w * yy).sum() / total)
+    x, y = centroid_com(w)
+    return float(x), float(y)
 
 
 def curve_of_growth(image: np.ndarray, radii: np.ndarray,
                     center: tuple[float, float] | None = None) -> np.ndarray:
-    """Flux inside circular apertures of the given radii (pixels), ``photutils`` exact overlap.
+    """Flux inside circular apertures of the given (increasing, positive) radii in pixels:
+    ``photutils.profiles.CurveOfGrowth`` with exact overlap.
 
     Returns
     -------
@@ -39,9 +41,11 @@ def curve_of_growth(image: np.ndarray, radii: np.ndarray,
     """
     if center is None:
         center = ((image.shape[1] - 1) / 2, (image.shape[0] - 1) / 2)
-    apertures = [CircularAperture(center, r=float(r)) for r in radii]
-    table = aperture_photometry(np.nan_to_num(image), apertures, method="exact")
-    return np.array([float(table[f"aperture_sum_{i}"][0]) for i in range(len(radii))])
+    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    single = radii.size == 1  # CurveOfGrowth wants two radii at least: add a smaller one, drop it after
+    cog = CurveOfGrowth(np.nan_to_num(np.asarray(image, dtype=np.float64)), center,
+                        np.r_[0.5 * radii, radii] if single else radii, method="exact")
+    return np.asarray(cog.profile, dtype=np.float64)[-1:] if single else np.asarray(cog.profile, np.float64)
 
 
 def half_light_radius(image: np.ndarray, max_radius: float, center: tuple[float, float] | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -14,8 +13,9 @@ from torch import nn
 
 from galgen._version import __version__
 from galgen.errors import GalgenModelError
+from galgen.io.atomic import atomic_path, atomic_write_bytes
 
-__all__ = ["save_module", "load_state", "read_config", "update_config", "file_sha256"]
+__all__ = ["save_module", "load_state", "read_state", "read_config", "update_config", "file_sha256"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -25,17 +25,6 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_module(module: nn.Module, directory: str | os.PathLike, config: dict) -> str:
@@ -60,11 +49,11 @@ def save_module(module: nn.Module, directory: str | os.PathLike, config: dict) -
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
     weights = directory / "model.safetensors"
-    _atomic_write(weights, lambda tmp: save_file(state, tmp))
+    with atomic_path(weights) as tmp:
+        save_file(state, str(tmp))
     digest = file_sha256(weights)
     card = dict(config, galgen_version=__version__, sha256=digest)
-    _atomic_write(directory / "config.json",
-                  lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2, default=str) + "\n"))
+    atomic_write_bytes(directory / "config.json", (json.dumps(card, indent=2, default=str) + "\n").encode())
     return digest
 
 
@@ -77,14 +66,14 @@ def read_config(directory: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
-def load_state(module: nn.Module, directory: str | os.PathLike, *, verify: bool = True,
-               device: str | torch.device = "cpu") -> dict:
-    """Load ``model.safetensors`` into ``module`` (strictly); return the config.
+def read_state(directory: str | os.PathLike, *, verify: bool = True,
+               device: str | torch.device = "cpu") -> tuple[dict, dict[str, torch.Tensor]]:
+    """The config and the weights of a saved model, checked against the card's sha256.
 
     Raises
     ------
     GalgenModelError
-        Missing files, a sha256 that does not match the card, or mismatched keys.
+        Missing files or a sha256 that does not match the card.
     """
     directory = Path(directory)
     config = read_config(directory)
@@ -95,11 +84,23 @@ def load_state(module: nn.Module, directory: str | os.PathLike, *, verify: bool 
     if verify and config.get("sha256") and file_sha256(weights) != config["sha256"]:
         msg = f"{weights}: sha256 does not match config.json; the file is corrupt or was replaced"
         raise GalgenModelError(msg)
-    state = load_file(str(weights), device=str(device))
+    return config, load_file(str(weights), device=str(device))
+
+
+def load_state(module: nn.Module, directory: str | os.PathLike, *, verify: bool = True,
+               device: str | torch.device = "cpu") -> dict:
+    """Load ``model.safetensors`` into ``module`` (strictly); return the config.
+
+    Raises
+    ------
+    GalgenModelError
+        Missing files, a sha256 that does not match the card, or mismatched keys.
+    """
+    config, state = read_state(directory, verify=verify, device=device)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        msg = f"{weights}: weights do not fit this architecture ({exc})"
+        msg = f"{Path(directory) / 'model.safetensors'}: weights do not fit this architecture ({exc})"
         raise GalgenModelError(msg) from exc
     return config
 
@@ -115,6 +116,5 @@ def update_config(directory: str | os.PathLike, updates: dict) -> dict:
         msg = f"{directory}: weights do not match the card's sha256; re-export instead"
         raise GalgenModelError(msg)
     card.update(updates)
-    _atomic_write(directory / "config.json",
-                  lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2, default=str) + "\n"))
+    atomic_write_bytes(directory / "config.json", (json.dumps(card, indent=2, default=str) + "\n").encode())
     return card

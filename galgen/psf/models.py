@@ -12,6 +12,7 @@ import numpy as np
 from galgen.errors import GalgenPSFError
 
 __all__ = [
+    "as_fwhm_quantity",
     "fwhm_in_pixels",
     "gaussian_psf",
     "moffat_psf",
@@ -23,6 +24,24 @@ __all__ = [
 _METHODS = ("auto", "no_pixel")
 
 
+def as_fwhm_quantity(fwhm: u.Quantity | float) -> u.Quantity:
+    """A FWHM as a Quantity: angles and ``u.pix`` are kept, plain floats are **pixels**.
+
+    Raises
+    ------
+    GalgenPSFError
+        Not positive and finite, or in a unit that is neither an angle nor pixels.
+    """
+    q = fwhm if isinstance(fwhm, u.Quantity) else float(fwhm) * u.pix
+    if q.unit != u.pix and q.unit.physical_type != "angle":
+        msg = f"PSF FWHM {fwhm} is neither an angle nor a number of pixels; write e.g. 1.0 arcsec or 4 pix"
+        raise GalgenPSFError(msg)
+    if not q.isscalar or not np.isfinite(q.value) or q.value <= 0:
+        msg = f"PSF FWHM must be > 0, got {fwhm}; give the seeing FWHM, e.g. 1.0 arcsec"
+        raise GalgenPSFError(msg)
+    return q
+
+
 def fwhm_in_pixels(fwhm: u.Quantity | float, pixel_scale: u.Quantity | float | None) -> float:
     """Convert a FWHM to pixels.
 
@@ -32,30 +51,31 @@ def fwhm_in_pixels(fwhm: u.Quantity | float, pixel_scale: u.Quantity | float | N
         An angle (e.g. ``1.0 * u.arcsec``), a Quantity in ``u.pix``, or a plain
         float which is read as **pixels**.
     pixel_scale : Quantity or float or None
-        Pixel scale in arcsec (floats are arcsec); needed for angles.
+        Pixel scale (an angle per pixel, or a float in arcsec); needed for angles.
 
     Returns
     -------
     float
-        FWHM in pixels.
+        FWHM in pixels (converted with astropy's ``u.pixel_scale`` equivalency).
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> round(fwhm_in_pixels(1.0 * u.arcsec, 0.2), 9)
+    5.0
+    >>> fwhm_in_pixels(4 * u.pix, None)
+    4.0
     """
-    if isinstance(fwhm, u.Quantity):
-        if fwhm.unit == u.pix:
-            value = fwhm.value
-        else:
-            if pixel_scale is None:
-                msg = f"FWHM {fwhm} is an angle: give pixel_scale= to convert it to pixels"
-                raise GalgenPSFError(msg)
-            scale = (pixel_scale.to_value(u.arcsec) if isinstance(pixel_scale, u.Quantity)
-                     else float(pixel_scale))
-            value = fwhm.to_value(u.arcsec) / scale
-    else:
-        value = float(fwhm)
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        msg = f"PSF FWHM must be > 0, got {fwhm}; give the seeing FWHM, e.g. 1.0 arcsec"
+    q = as_fwhm_quantity(fwhm)
+    if q.unit == u.pix:
+        return float(q.value)
+    if pixel_scale is None:
+        msg = f"FWHM {fwhm} is an angle: give pixel_scale= to convert it to pixels"
         raise GalgenPSFError(msg)
-    return value
+    scale = pixel_scale if isinstance(pixel_scale, u.Quantity) else float(pixel_scale) * u.arcsec
+    if scale.unit.physical_type == "angle":
+        scale = scale / u.pix
+    return float(q.to_value(u.pix, u.pixel_scale(scale)))
 
 
 def default_psf_size(fwhm_pix: float, wings: float = 8.0) -> int:

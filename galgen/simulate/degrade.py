@@ -10,7 +10,7 @@ import galsim
 import numpy as np
 
 from galgen.errors import GalgenValueError
-from galgen.psf.kernels import block_sum, convolve_fft
+from galgen.psf.kernels import block_sum, convolve_psf
 from galgen.psf.models import measure_fwhm
 from galgen.simulate.galaxies import GALAXY_GSPARAMS, random_galaxy
 
@@ -21,6 +21,7 @@ __all__ = [
     "simulate_pair",
     "degrade_image",
     "add_ccd_noise",
+    "add_correlated_noise",
     "observing_psf",
 ]
 
@@ -48,6 +49,24 @@ class Regime:
         Gaussian PSF FWHM of the target image, arcsec (default 0.2).
     in_size : int
         Observation stamp side, pixels (default 64); the target side is ``in_size * factor``.
+    galaxies : {"cosmos", "morphology"}
+        Truth galaxies: COSMOS-like parametric profiles with point-like knots
+        (:func:`galgen.simulate.random_galaxy`), or the morphology-rich families of
+        :mod:`galgen.simulate.morphology`.
+    families : tuple of str
+        With ``galaxies="morphology"``: the families drawn from (empty: every family but
+        the held-out one, :data:`galgen.simulate.morphology.TRAINING_FAMILIES`).
+    scene : bool
+        Add companions, stars and edge neighbours to the stamp
+        (:func:`galgen.simulate.morphology.scene`).
+    moffat_beta_range : (float, float) or None
+        Draw the Moffat beta uniformly in this range instead of using ``moffat_beta``.
+    correlated_noise : float
+        Fraction of pairs whose background noise is correlated like HST ACS drizzled images
+        (GalSim's ``acs_I_unrot_sci_20_cf.fits`` correlation function, stretched to 0.7-1.5
+        observed pixels) instead of white CCD noise.
+    max_offset : float
+        The target's centre is offset by up to this many observed pixels on each axis.
     """
 
     in_pixel_scale: float = 0.2
@@ -58,6 +77,12 @@ class Regime:
     snr_range: tuple[float, float] = (20.0, 200.0)
     target_psf_fwhm: float = 0.2
     in_size: int = 64
+    galaxies: str = "cosmos"
+    families: tuple[str, ...] = ()
+    scene: bool = False
+    moffat_beta_range: tuple[float, float] | None = None
+    correlated_noise: float = 0.0
+    max_offset: float = 0.5
 
     @property
     def out_pixel_scale(self) -> float:
@@ -133,7 +158,10 @@ def observing_psf(fwhm: float, regime: Regime = DEFAULT_REGIME,
                   rng: np.random.Generator | None = None) -> galsim.GSObject:
     """GalSim profile of the observing PSF of ``regime`` with FWHM ``fwhm`` arcsec."""
     if regime.psf_kind == "moffat":
-        return galsim.Moffat(beta=regime.moffat_beta, fwhm=fwhm, gsparams=GALAXY_GSPARAMS)
+        beta = regime.moffat_beta
+        if regime.moffat_beta_range is not None:
+            beta = float((rng or np.random.default_rng()).uniform(*regime.moffat_beta_range))
+        return galsim.Moffat(beta=beta, fwhm=fwhm, gsparams=GALAXY_GSPARAMS)
     if regime.psf_kind == "gaussian":
         return galsim.Gaussian(fwhm=fwhm, gsparams=GALAXY_GSPARAMS)
     if regime.psf_kind == "hst":
@@ -143,6 +171,31 @@ def observing_psf(fwhm: float, regime: Regime = DEFAULT_REGIME,
         return interp.dilate(fwhm / base)
     msg = f"psf_kind must be 'moffat', 'gaussian' or 'hst', got {regime.psf_kind!r}"
     raise GalgenValueError(msg)
+
+
+@lru_cache(maxsize=1)
+def _acs_correlation() -> galsim.CorrelatedNoise:
+    path = f"{galsim.meta_data.share_dir}/acs_I_unrot_sci_20_cf.fits"
+    return galsim.getCOSMOSNoise(file_name=path, cosmos_scale=0.03)
+
+
+def add_correlated_noise(image: np.ndarray, noise_rms: float, pixel_scale: float,
+                         rng: np.random.Generator, correlation_pixels: float = 1.0) -> np.ndarray:
+    """Add stationary Gaussian noise correlated like HST ACS drizzled data.
+
+    GalSim's correlation function of COSMOS F814W (``acs_I_unrot_sci_20_cf.fits``, 0.03"
+    pixels) is stretched so that its correlation length is ``correlation_pixels`` pixels of
+    ``image``, and scaled to a per-pixel rms of ``noise_rms``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` float64 noisy copy.
+    """
+    noise = _acs_correlation().dilate(correlation_pixels * pixel_scale / 0.03).withVariance(noise_rms**2)
+    gimage = galsim.Image(np.array(image, dtype=np.float64), scale=pixel_scale)
+    gimage.addNoise(noise.copy(rng=galsim.BaseDeviate(int(rng.integers(1, 2**31 - 1)))))
+    return gimage.array
 
 
 def add_ccd_noise(image: np.ndarray, noise_rms: float, rng: np.random.Generator,
@@ -204,7 +257,7 @@ def degrade_image(image: np.ndarray, psf: np.ndarray, factor: int, *, noise_rms:
     numpy.ndarray
         ``(H/factor, W/factor)`` observation.
     """
-    out = block_sum(convolve_fft(image, psf), factor)
+    out = block_sum(convolve_psf(image, psf), factor)
     if noise_rms > 0:
         out = add_ccd_noise(out, noise_rms, rng or np.random.default_rng())
     return out
@@ -243,15 +296,28 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
     -------
     Pair
     """
-    gal, params = galaxy if galaxy is not None else random_galaxy(rng)
+    if galaxy is None:
+        if regime.galaxies == "morphology":
+            from galgen.simulate.morphology import TRAINING_FAMILIES, morphology_galaxy
+
+            galaxy = morphology_galaxy(rng, tuple(regime.families) or TRAINING_FAMILIES)
+        else:
+            galaxy = random_galaxy(rng)
+    gal, params = galaxy
     if psf_fwhm is None:
         psf_fwhm = float(rng.uniform(*regime.psf_fwhm_range))
     if snr is None:
         snr = float(np.exp(rng.uniform(np.log(regime.snr_range[0]), np.log(regime.snr_range[1]))))
     if flux is None:
         flux = float(np.exp(rng.uniform(np.log(1e3), np.log(1e5))))
-    offset = rng.uniform(-0.5, 0.5, size=2) * regime.in_pixel_scale
-    gal = gal.withFlux(flux).shift(*offset)
+    offset = rng.uniform(-1, 1, size=2) * regime.max_offset * regime.in_pixel_scale
+    gal = gal.withFlux(1.0).shift(*offset)
+    if regime.scene:
+        from galgen.simulate.morphology import scene
+
+        gal, extras = scene(rng, gal, regime.in_size * regime.in_pixel_scale)
+        params = dict(params, **extras)
+    gal = gal * flux
     psf = observing_psf(psf_fwhm, regime, rng)
     target_psf = galsim.Gaussian(fwhm=regime.target_psf_fwhm, gsparams=GALAXY_GSPARAMS)
     n_in, n_out = regime.in_size, regime.out_size
@@ -259,7 +325,12 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
         nx=n_out, ny=n_out, scale=regime.out_pixel_scale).array
     clean = galsim.Convolve(gal, psf).drawImage(nx=n_in, ny=n_in, scale=regime.in_pixel_scale).array
     noise_rms = float(np.sqrt(np.sum(clean**2)) / snr)
-    observation = add_ccd_noise(clean, noise_rms, rng)
+    if regime.correlated_noise and rng.uniform() < regime.correlated_noise:
+        observation = add_correlated_noise(clean, noise_rms, regime.in_pixel_scale, rng,
+                                           float(rng.uniform(0.7, 1.5)))
+        params = dict(params, noise="correlated")
+    else:
+        observation = add_ccd_noise(clean, noise_rms, rng)
     n_psf = max(15, int(np.ceil(6 * psf_fwhm / regime.in_pixel_scale)) | 1)
     psf_image = psf.drawImage(nx=n_psf, ny=n_psf, scale=regime.in_pixel_scale).array
     params = dict(params, offset_x=float(offset[0]), offset_y=float(offset[1]))

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from galgen.errors import GalgenFileError
+from galgen.io.atomic import atomic_path
 from galgen.io.fits import write_fits
 from galgen.io.provenance import add_provenance
 from galgen.io.wcs import simple_tan_wcs
@@ -150,9 +151,8 @@ def write_dataset(outdir: str | os.PathLike, n: int, seed: int, regime: Regime =
     table["noise_rms"].unit = u.adu
     table["flux"].unit = u.adu
     table.meta.update({"seed": seed, "regime": regime.to_dict(), "generator": "galgen.simulate"})
-    tmp = manifest_path.with_suffix(".ecsv.tmp")
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
-    os.replace(tmp, manifest_path)
+    with atomic_path(manifest_path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
     return table
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from galgen.io.atomic import atomic_path
+from galgen.restoration.inputs import stretch_observation, stretch_target
 from galgen.simulate.degrade import Regime
 from galgen.simulate.pairs import PairDataset
 
@@ -66,10 +68,9 @@ class PairBank:
         self._set(*(np.concatenate(a) for a in zip(*parts, strict=True)))
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(cache) + ".tmp.npz")
-            np.savez(tmp, observations=self.observations, targets=self.targets,
-                     noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed)
-            os.replace(tmp, cache)
+            with atomic_path(cache, suffix=".npz") as tmp:
+                np.savez(tmp, observations=self.observations, targets=self.targets,
+                         noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed)
 
     def _set(self, obs: np.ndarray, tgt: np.ndarray, noise: np.ndarray, fwhm: np.ndarray) -> None:
         self.observations, self.targets = obs.astype(np.float32), tgt.astype(np.float32)
@@ -127,12 +128,9 @@ def _simulate_range(seed: int, start: int, stop: int, regime: Regime) -> tuple[n
 
 def stretch_pair_batch(batch: dict[str, torch.Tensor], scale: int,
                        softening: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Observation and target in the stretched space of the restorer.
-
-    ``y_obs = asinh(obs / (softening * sigma))`` and
-    ``y_target = asinh(target * scale^2 / (softening * sigma))``: the target is
-    expressed as surface brightness per *observed* pixel area, so both share one
-    stretch.
-    """
-    unit = (softening * batch["noise_rms"])[:, None, None, None]
-    return (batch["observation"] / unit).asinh(), (batch["target"] * scale**2 / unit).asinh()
+    """Observation and target in the stretched space of the restorer
+    (:func:`galgen.restoration.inputs.stretch_observation` and ``stretch_target``, the
+    functions inference uses): ``(B, 1, h, w)`` and ``(B, 1, s*h, s*w)``."""
+    sigma = batch["noise_rms"][:, None, None, None]
+    return (stretch_observation(batch["observation"], sigma, softening),
+            stretch_target(batch["target"], sigma, softening, scale))

@@ -9,7 +9,7 @@ Loss (all per batch, stretched space unless noted):
   cores of bright galaxies; a squared error in flux learns the posterior mean, whose
   flux-weighted moments (and so sizes) are unbiased;
 * data consistency: reduced chi^2 of ``A(x)`` (re-convolved, binned output in
-  noise units) against the observation (see :mod:`galgen.restore.physics`);
+  noise units) against the observation (see :mod:`galgen.restoration.physics`);
 * curve of growth (``cog_weight``): mean absolute difference of the output's and the
   target's enclosed flux in circular apertures of 1-30 target pixels around the
   target's centroid, relative to the target's flux in the largest: the quantity the
@@ -38,17 +38,18 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from galgen.metrics.image import psnr
+from galgen.models.checkpoint import load_checkpoint, save_checkpoint
 from galgen.models.gan.objectives import discriminator_loss, generator_loss
 from galgen.models.serialization import save_module
-from galgen.restore.networks import RestorerConfig, build_generator, conditional_discriminator
-from galgen.restore.physics import (
+from galgen.restoration.inputs import condition_vector, unstretch_output
+from galgen.restoration.networks import RestorerConfig, build_generator, conditional_discriminator
+from galgen.restoration.physics import (
     data_consistency_kernel_fwhm,
     forward_operator,
     moffat_kernels,
     reduced_chi2,
 )
 from galgen.simulate.degrade import Regime
-from galgen.train.checkpoint import load_checkpoint, save_checkpoint
 from galgen.train.data import PairBank, stretch_pair_batch
 
 __all__ = ["TrainConfig", "load_config", "train", "export", "curve_of_growth_loss"]
@@ -90,7 +91,7 @@ class TrainConfig:
     log_every: int = 50
     device: str = "auto"
     amp: bool = True
-    threads: int = 0
+    threads: int = 0  # torch threads; set by ``galgen train`` (the library leaves the process's setting)
     card: dict = field(default_factory=dict)  # free text for the model card (intended use, ...)
 
     def specs(self) -> tuple[Regime, RestorerConfig]:
@@ -132,19 +133,23 @@ def _losses(gen, batch, cfg: TrainConfig, arch: RestorerConfig, regime: Regime, 
     x, t = stretch_pair_batch(batch, s, arch.softening)
     x, t = x.to(device), t.to(device)
     fwhm = batch["psf_fwhm"].to(device)
-    cond = (fwhm / regime.out_pixel_scale / 10.0)[:, None]
-    y = gen(x, cond)
+    y = gen(x, condition_vector(fwhm, regime.out_pixel_scale))
     content = torch.sqrt((y - t) ** 2 + cfg.charbonnier_eps**2).mean()
-    # data consistency in noise units: x_flux = softening * sinh(y) / s^2 (per target pixel)
-    flux = arch.softening * torch.sinh(y.float()) / s**2
+    flux = unstretch_output(y.float(), 1.0, arch.softening, s)  # flux per target pixel, noise units
     obs = batch["observation"].to(device) / batch["noise_rms"].to(device)[:, None, None, None]
     pred = forward_operator(flux, kernels_fwhm(fwhm), s)
-    chi2 = reduced_chi2(pred, obs, 1.0, crop=cfg.dc_kernel // (2 * s) + 1).mean()
+    chi2 = reduced_chi2(pred, obs, 1.0, crop=dc_crop(cfg.dc_kernel, s)).mean()
     target = batch["target"].to(device) / batch["noise_rms"].to(device)[:, None, None, None]
     peak = target.amax(dim=(1, 2, 3)).clamp(min=1.0)
     linear = (((flux - target) ** 2).mean(dim=(1, 2, 3)) / peak**2).mean()
     cog = curve_of_growth_loss(flux, target) if cfg.cog_weight else torch.zeros((), device=device)
     return y, x, t, content, chi2, linear, cog
+
+
+def dc_crop(kernel: int, scale: int) -> int:
+    """Observed pixels dropped at each edge of the chi^2: where the zero-padded convolution with a
+    ``kernel``-sided kernel (target pixels) reaches past the stamp."""
+    return kernel // (2 * scale) + 1
 
 
 COG_RADII = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 25.0, 30.0)  # target pixels
@@ -195,14 +200,13 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
             torch.cuda.set_device(device)
     else:
         rank = 0
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     regime, arch = cfg.specs()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    gen = build_generator(arch).to(device)
-    disc = conditional_discriminator().to(device) if cfg.adv_weight > 0 else None
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's RNG state is kept
+        torch.manual_seed(cfg.seed)
+        gen = build_generator(arch).to(device)
+        disc = conditional_discriminator().to(device) if cfg.adv_weight > 0 else None
     if device.type == "cuda":
         gen = gen.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
@@ -289,7 +293,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                "d_loss": d_loss.item(),
                "seconds": time.perf_counter() - t0}
         if (step + 1) % cfg.val_every == 0 or last:
-            row.update(validate(ema if ema is not None else gen, val, arch, regime, device))
+            row.update(validate(ema if ema is not None else gen, val, arch, regime, device, cfg.dc_kernel))
             log.info("step %d: %s", step + 1, {k: round(v, 4) for k, v in row.items()})
         if (step + 1) % cfg.log_every == 0 or "val_psnr" in row:
             _append_csv(log_path, row, new_log)
@@ -334,23 +338,24 @@ def _append_csv(path: Path, row: dict, header: bool) -> None:
 
 
 @torch.no_grad()
-def validate(gen, bank: PairBank, arch: RestorerConfig, regime: Regime, device: torch.device) -> dict:  # noqa: ANN001
-    """Median PSNR (flux units, data range of each truth) and median chi^2 on full validation stamps."""
+def validate(gen, bank: PairBank, arch: RestorerConfig, regime: Regime, device: torch.device,  # noqa: ANN001
+             dc_kernel: int = 21) -> dict:
+    """Median PSNR (flux units, data range of each truth) and median chi^2 on full validation stamps
+    (``dc_kernel``: side of the data-consistency kernel, target pixels, as in training)."""
     gen.eval()
     batch = {"observation": torch.from_numpy(bank.observations)[:, None],
              "target": torch.from_numpy(bank.targets)[:, None],
              "noise_rms": torch.from_numpy(bank.noise_rms), "psf_fwhm": torch.from_numpy(bank.psf_fwhm)}
     x, _ = stretch_pair_batch(batch, arch.scale, arch.softening)
-    cond = (batch["psf_fwhm"] / regime.out_pixel_scale / 10.0)[:, None]
+    cond = condition_vector(batch["psf_fwhm"], regime.out_pixel_scale)
     y = torch.cat([gen(xc.to(device), cc.to(device)).float().cpu() for xc, cc in
                    zip(x.split(16), cond.split(16), strict=True)])
-    flux = arch.softening * torch.sinh(y) * batch["noise_rms"][:, None, None, None] / arch.scale**2
+    sigma = batch["noise_rms"][:, None, None, None]
+    flux = unstretch_output(y, sigma, arch.softening, arch.scale)
     psnrs = [psnr(f[0].numpy(), t[0].numpy()) for f, t in zip(flux, batch["target"], strict=True)]
     k_fwhm = data_consistency_kernel_fwhm(batch["psf_fwhm"], regime.target_psf_fwhm) / regime.out_pixel_scale
-    pred = forward_operator(flux / batch["noise_rms"][:, None, None, None], moffat_kernels(k_fwhm, 21),
-                            arch.scale)
-    obs = batch["observation"] / batch["noise_rms"][:, None, None, None]
-    chi2 = reduced_chi2(pred, obs, 1.0, crop=6)
+    pred = forward_operator(flux / sigma, moffat_kernels(k_fwhm, dc_kernel, regime.moffat_beta), arch.scale)
+    chi2 = reduced_chi2(pred, batch["observation"] / sigma, 1.0, crop=dc_crop(dc_kernel, arch.scale))
     return {"val_psnr": float(np.median(psnrs)), "val_chi2": float(chi2.median())}
 
 

@@ -5,32 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 
 from galgen.models.toy.densities import ToyDensity
+from galgen.plotting import new_figure, save_figure
 
 __all__ = ["model_panel", "solver_comparison_figure"]
 
 _LIM = 4.5
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: str | os.PathLike) -> Path:  # noqa: ANN001
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)
-    _plt().close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _scatter(ax, pts: np.ndarray, title: str) -> None:  # noqa: ANN001
@@ -57,10 +45,9 @@ def model_panel(density: ToyDensity, samples: np.ndarray, path: str | os.PathLik
                 model=None, title: str = "", trajectories: list[np.ndarray] | None = None,  # noqa: ANN001
                 times: list[float] | None = None) -> Path:
     """Data | model samples | model density (| particle trajectories for an ODE flow)."""
-    plt = _plt()
     data = density.sample(20_000, np.random.default_rng(1))
     n = 2 + (model is not None) + (trajectories is not None)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4))
+    fig, axes = new_figure(1, n, figsize=(3.2 * n, 3.4))
     _scatter(axes[0], data, f"data: {density.name}")
     _scatter(axes[1], samples, "model samples")
     k = 2
@@ -76,7 +63,7 @@ def model_panel(density: ToyDensity, samples: np.ndarray, path: str | os.PathLik
         paths = np.stack(trajectories)  # (T, N, 2), from latent (t=1) back to data (t=0)
         for i in range(min(paths.shape[1], 300)):
             ax.plot(paths[:, i, 0], paths[:, i, 1], color="0.6", lw=0.4, alpha=0.6)
-        cmap = plt.get_cmap("viridis")
+        cmap = matplotlib.colormaps["viridis"]
         for j, t in enumerate(times or range(len(paths))):
             ax.scatter(paths[j, :300, 0], paths[j, :300, 1], s=3, color=cmap(j / max(1, len(paths) - 1)),
                        label=f"t={t:.2f}")
@@ -98,9 +85,8 @@ def solver_comparison_figure(results: list[dict], samples: dict[str, np.ndarray]
 
     ``results`` rows: ``solver``, ``nfe`` (per sample, per integration), ``nll``.
     """
-    plt = _plt()
     n = len(samples) + 1
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4))
+    fig, axes = new_figure(1, n, figsize=(3.2 * n, 3.4))
     for ax, (name, pts) in zip(axes, samples.items(), strict=False):
         _scatter(ax, pts, name)
     ax = axes[-1]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from galgen.models.checkpoint import load_checkpoint, save_checkpoint
 from galgen.models.flows.base import Flow
 from galgen.models.gan.objectives import (
     clip_weights,
@@ -24,7 +25,6 @@ from galgen.models.gan.objectives import (
 )
 from galgen.models.toy.densities import ToyDensity
 from galgen.models.vae.vae import VAE
-from galgen.train.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["ToyTrainConfig", "train_flow", "train_vae", "train_gan", "held_out_nll", "held_out_samples"]
 

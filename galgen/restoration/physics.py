@@ -20,14 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from galgen.psf.kernels import residual_kernel_fwhm
+
 __all__ = ["moffat_kernels", "forward_operator", "reduced_chi2", "data_consistency_kernel_fwhm"]
 
 
-def data_consistency_kernel_fwhm(obs_fwhm: Tensor | float, target_fwhm: float) -> Tensor | float:
-    """FWHM of ``K`` with ``K * G_target ~ P_obs``: ``sqrt(obs^2 - target^2)`` (same units)."""
-    if isinstance(obs_fwhm, Tensor):
-        return torch.sqrt((obs_fwhm**2 - target_fwhm**2).clamp_min(1e-6))
-    return math.sqrt(max(obs_fwhm**2 - target_fwhm**2, 1e-6))
+#: Kernel width rule shared with inference (:func:`galgen.psf.kernels.residual_kernel_fwhm`).
+data_consistency_kernel_fwhm = residual_kernel_fwhm
 
 
 def moffat_kernels(fwhm_pix: Tensor, size: int, beta: float = 3.5) -> Tensor:

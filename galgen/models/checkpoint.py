@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from galgen.io.atomic import atomic_path
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
@@ -28,14 +29,8 @@ def save_checkpoint(path: str | os.PathLike, step: int, modules: dict[str, nn.Mo
         "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
         "extra": extra or {},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, modules: dict[str, nn.Module],

@@ -8,7 +8,7 @@ FWHM (in target pixels) conditions it through FiLM layers.
 from __future__ import annotations
 
 import os
-import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -16,19 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galgen.errors import GalgenModelError, GalgenRegimeWarning
+from galgen.errors import GalgenModelError
 from galgen.metrics.consistency import reconvolve_to_observed
-from galgen.models.serialization import load_state, read_config
-from galgen.preprocess.normalize import AsinhStretch
-from galgen.restore.networks import RestorerConfig, build_generator
-from galgen.restore.tiling import process_tiled
+from galgen.models.serialization import read_state
+from galgen.restoration.engine import PreparedObservation, Restoration
+from galgen.restoration.inputs import condition_vector, stretch_observation, unstretch_output
+from galgen.restoration.networks import RestorerConfig, build_generator
+from galgen.restoration.tiling import process_tiled
 
-__all__ = ["LearnedRestorer", "shipped_models", "load_model", "condition_vector", "save_untrained_model"]
-
-
-def condition_vector(psf_fwhm_arcsec: float, out_pixel_scale: float) -> np.ndarray:
-    """``(1,)`` conditioning: observing PSF FWHM in *target* pixels, divided by 10."""
-    return np.array([psf_fwhm_arcsec / out_pixel_scale / 10.0], np.float32)
+__all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "condition_vector",
+           "save_untrained_model"]
 
 
 def shipped_models() -> dict[str, Path]:
@@ -38,7 +35,8 @@ def shipped_models() -> dict[str, Path]:
 
 
 class LearnedRestorer:
-    """A trained generator with its model card.
+    """A trained generator with its model card, behind the :class:`~galgen.restoration.engine.Restorer`
+    protocol.
 
     Parameters
     ----------
@@ -49,24 +47,51 @@ class LearnedRestorer:
     amp : bool, default True
         On CUDA, run the generator under bfloat16 autocast (channels-last memory);
         ``False`` runs it in float32. Ignored on the CPU (always float32).
+    flux_calibrate : bool, default True
+        Scale each stamp's output so that, blurred back, it matches the observation's flux
+        (see :meth:`flux_calibration`).
+    tile : int, default 128
+        Tile side for images larger than this (overlap set from the receptive field).
+    batch_size : int, default 32
+        Stamps per network pass.
+
+    Notes
+    -----
+    Each instance owns its generator (move or compile it freely); :func:`load_model` shares
+    only the immutable weights read from disk between instances.
     """
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
-                 amp: bool = True) -> None:
+                 amp: bool = True, flux_calibrate: bool = True, tile: int = 128, batch_size: int = 32,
+                 _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
-        card = read_config(self.directory)
+        card, state = _state if _state is not None else read_state(self.directory)
         self.config = RestorerConfig(**card["architecture"])
         self.card = card
         self.name = card.get("name", self.directory.name)
+        self.scale = self.config.scale
         self.device = torch.device(device)
-        self.generator = build_generator(self.config)
-        load_state(self.generator, self.directory, device="cpu")
+        with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the RNG alone
+            self.generator = build_generator(self.config)
+        try:
+            self.generator.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            msg = f"{self.directory}: weights do not fit the card's architecture ({exc})"
+            raise GalgenModelError(msg) from exc
         self.generator.to(self.device).eval()
         self.amp = amp
+        self.flux_calibrate = flux_calibrate
+        self.tile = int(tile)
+        self.batch_size = int(batch_size)
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)
-        self.sha256 = card["sha256"]
+        self.sha256 = self.model_hash = card["sha256"]
         self.regime = card.get("regime", {})
+
+    @property
+    def target_psf_fwhm(self) -> float:
+        """FWHM of the restored images' PSF (the training target's Gaussian), arcsec."""
+        return float(self.regime.get("target_psf_fwhm", 0.2))
 
     def compile(self) -> LearnedRestorer:
         """Wrap the generator with ``torch.compile`` (worth it for long GPU runs; the first
@@ -79,7 +104,7 @@ class LearnedRestorer:
         return self._forward_batch(stretched[None], condition[None])[0]
 
     def predict(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
-                pixel_scale: float, *, tile: int = 128) -> np.ndarray:
+                pixel_scale: float, *, tile: int | None = None) -> np.ndarray:
         """Restore one image (no calibration, no sampling).
 
         Parameters
@@ -92,8 +117,8 @@ class LearnedRestorer:
             Observing PSF FWHM, arcsec.
         pixel_scale : float
             Observation pixel scale, arcsec.
-        tile : int, default 128
-            Tile side for large images (overlap set from the receptive field).
+        tile : int, optional
+            Tile side for large images (default: the instance's ``tile``).
 
         Returns
         -------
@@ -101,15 +126,13 @@ class LearnedRestorer:
             ``(sH, sW)`` flux per output pixel, same units as ``observation``.
         """
         s = self.config.scale
-        stretch = AsinhStretch(noise_rms, self.config.softening)
+        softening = self.config.softening
         condition = condition_vector(psf_fwhm, pixel_scale / s)
         radius = getattr(self.generator, "receptive_radius", 24)
-        y = process_tiled(stretch.forward(np.asarray(observation, np.float64)),
-                          lambda t: self._forward(t, condition), scale=s, tile=tile,
+        y = process_tiled(stretch_observation(np.asarray(observation, np.float64), noise_rms, softening),
+                          lambda t: self._forward(t, condition), scale=s, tile=tile or self.tile,
                           overlap=2 * radius + 12, margin=radius + 2)
-        np.sinh(y, out=y)  # the inverse stretch, in place (mosaics are large)
-        y *= stretch.scale / s**2
-        return y
+        return unstretch_output(y, noise_rms, softening, s, out=y)  # in place: mosaics are large
 
     def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                          psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
@@ -118,7 +141,7 @@ class LearnedRestorer:
 
         ``alpha = sum(m A(x) d) / sum(m A(x)^2)`` over pixels ``m`` within
         ``radius_arcsec`` of the stamp centre, where ``A`` re-convolves and bins
-        (see :mod:`galgen.restore.physics`): the chi^2-optimal, noise-weighted
+        (see :mod:`galgen.restoration.physics`): the chi^2-optimal, noise-weighted
         flux estimate through the PSF. Returns 1 when the data do not constrain it.
         ``predicted`` is ``A(restored)`` when the caller has it already.
         """
@@ -136,8 +159,7 @@ class LearnedRestorer:
     def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float) -> np.ndarray:
         """``A(restored)``: the restoration blurred back to the observed PSF and grid."""
         s = self.config.scale
-        return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
-                                      float(self.regime.get("target_psf_fwhm", 0.2)),
+        return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s, self.target_psf_fwhm,
                                       float(self.regime.get("moffat_beta", 3.5)))
 
     def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
@@ -159,32 +181,6 @@ class LearnedRestorer:
                 + ". Results may be unreliable; check the chi^2 consistency and compare with "
                 "a baseline.")
 
-    # -- the restore() core --------------------------------------------------------------
-    def __call__(self, observation: np.ndarray, psf: np.ndarray, factor: int, noise_rms: float, *,
-                 pixel_scale: float, psf_fwhm: float | None = None, samples: int = 1,
-                 flux_calibrate: bool = True, seed: int | None = 0, tile: int = 128,
-                 device: str | None = None) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """Core used by :func:`galgen.restore`; see :meth:`predict` for the arguments.
-
-        ``samples > 1`` adds a per-pixel standard deviation from a parametric
-        bootstrap: the observation is re-noised ``samples`` times with its own
-        noise level and restored each time; the spread measures how much the
-        restoration depends on the noise (not the model's own error).
-        """
-        if factor != self.config.scale:
-            msg = (f"model {self.name!r} restores x{self.config.scale}, not x{factor}; "
-                   f"pass scale={self.config.scale}")
-            raise GalgenModelError(msg)
-        if device is not None and torch.device(device) != self.device:
-            self.device = torch.device(device)
-            self.generator.to(self.device)
-        if psf_fwhm is None:
-            from galgen.psf.models import measure_fwhm
-
-            psf_fwhm = measure_fwhm(psf, pixel_scale)
-        return self.restore_batch([observation], [noise_rms], [psf_fwhm], pixel_scale, samples=samples,
-                                  flux_calibrate=flux_calibrate, seed=seed, tile=tile)[0]
-
     @torch.inference_mode()
     def _forward_batch(self, stretched: np.ndarray, conditions: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(stretched, np.float32))[:, None].to(self.device)
@@ -196,10 +192,12 @@ class LearnedRestorer:
         return y[:, 0].float().cpu().numpy().astype(np.float64)
 
     def predict_many(self, observations: list[np.ndarray], noise_rms: list[float],
-                     psf_fwhm: list[float], pixel_scale: float, *, tile: int = 128,
-                     batch_size: int = 32) -> list[np.ndarray]:
+                     psf_fwhm: list[float], pixel_scale: float, *, tile: int | None = None,
+                     batch_size: int | None = None) -> list[np.ndarray]:
         """:meth:`predict` for many images, stacking equal-shaped stamps into batches."""
-        s = self.config.scale
+        s, softening = self.config.scale, self.config.softening
+        tile = tile or self.tile
+        batch_size = batch_size or self.batch_size
         out: list[np.ndarray | None] = [None] * len(observations)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, obs in enumerate(observations):
@@ -210,69 +208,91 @@ class LearnedRestorer:
         for indices in groups.values():
             for k in range(0, len(indices), batch_size):
                 chunk = indices[k:k + batch_size]
-                stretches = [AsinhStretch(noise_rms[i], self.config.softening) for i in chunk]
-                x = np.stack([st.forward(np.asarray(observations[i], np.float64))
-                              for st, i in zip(stretches, chunk, strict=True)])
+                x = np.stack([stretch_observation(np.asarray(observations[i], np.float64), noise_rms[i],
+                                                  softening) for i in chunk])
                 c = np.stack([condition_vector(psf_fwhm[i], pixel_scale / s) for i in chunk])
                 y = self._forward_batch(x, c)
-                for st, i, yi in zip(stretches, chunk, y, strict=True):
-                    out[i] = st.inverse(yi) / s**2
+                for i, yi in zip(chunk, y, strict=True):
+                    out[i] = unstretch_output(yi, noise_rms[i], softening, s)
         return out  # type: ignore[return-value]
 
-    def restore_batch(self, observations: list[np.ndarray], noise_rms: list[float],
-                      psf_fwhm: list[float], pixel_scale: float, *, samples: int = 1,
-                      flux_calibrate: bool = True, seed: int | None = 0, tile: int = 128,
-                      batch_size: int = 32, warn: bool = True,
-                      ) -> list[tuple[np.ndarray, np.ndarray | None, dict]]:
-        """The :meth:`__call__` result for each image, with batched network passes.
+    def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,
+                      seed: int | None = 0) -> list[Restoration]:
+        """Restore prepared observations of one pixel scale, with batched network passes.
 
-        Each ``info`` holds ``regime_warning`` (``""`` inside the training regime);
-        with ``warn=False`` it is only recorded there, not raised as a
-        ``GalgenRegimeWarning`` (the batch engine writes it to its manifest:
-        Python's warning filters are process-wide and not thread-safe).
+        Each result records ``regime_warning`` (``""`` inside the training regime); it is
+        not raised here, so that worker threads and processes never touch Python's
+        process-wide warning filters (:func:`galgen.restore` warns on the caller's thread).
+
+        ``samples > 1`` adds a per-pixel standard deviation from a parametric
+        bootstrap: the observation is re-noised ``samples`` times with its own
+        noise level (``seed``: a ``numpy.random.default_rng`` seed per stamp) and restored
+        each time; the spread measures how much the restoration depends on the noise
+        (not the model's own error).
         """
-        restored = self.predict_many(observations, noise_rms, psf_fwhm, pixel_scale, tile=tile,
-                                     batch_size=batch_size)
+        if not observations:
+            return []
+        pixel_scale = observations[0].pixel_scale
+        if any(o.pixel_scale != pixel_scale for o in observations):  # mixed scales: one by one
+            return [r for o in observations for r in self.restore_batch([o], samples=samples, seed=seed)]
+        data = [o.data for o in observations]
+        noise = [o.noise_rms for o in observations]
+        fwhm = [o.psf_fwhm_arcsec for o in observations]
+        restored = self.predict_many(data, noise, fwhm, pixel_scale)
         results = []
-        for obs, noise, fwhm, rest in zip(observations, noise_rms, psf_fwhm, restored, strict=True):
-            snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * noise**2, 0.0)) / noise)
-            regime_warning = self.regime_problems(fwhm, pixel_scale, snr)
-            if regime_warning and warn:
-                warnings.warn(regime_warning, GalgenRegimeWarning, stacklevel=2)
+        for obs, sigma, psf_fwhm, rest in zip(data, noise, fwhm, restored, strict=True):
+            snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * sigma**2, 0.0)) / sigma)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
-            if flux_calibrate and small:
-                predicted = self.reconvolve(rest, fwhm, pixel_scale)
-                alpha = self.flux_calibration(obs, rest, noise, fwhm, pixel_scale, predicted=predicted)
+            if self.flux_calibrate and small:
+                predicted = self.reconvolve(rest, psf_fwhm, pixel_scale)
+                alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             std = None
             if samples > 1:
                 rng = np.random.default_rng(seed)
-                draws = self.predict_many([obs + rng.normal(0, noise, obs.shape) for _ in range(samples)],
-                                          [noise] * samples, [fwhm] * samples, pixel_scale, tile=tile,
-                                          batch_size=batch_size)
+                draws = self.predict_many([obs + rng.normal(0, sigma, obs.shape) for _ in range(samples)],
+                                          [sigma] * samples, [psf_fwhm] * samples, pixel_scale)
                 std = alpha * np.std(draws, axis=0, ddof=1)
-            info = {"model_name": self.name, "model_hash": self.sha256, "flux_scale": alpha,
-                    "snr_estimate": snr, "regime_warning": regime_warning,
-                    "target_psf_fwhm": float(self.regime.get("target_psf_fwhm", 0.2))}
-            if predicted is not None:  # A(alpha x) = alpha A(x): finalize_result's chi^2 reuses it
-                info["reconvolved"] = alpha * predicted
-            results.append((rest * alpha, std, info))
+            results.append(Restoration(
+                rest * alpha, std, self.name, model_hash=self.sha256, psf_fwhm=self.target_psf_fwhm,
+                flux_scale=alpha, snr_estimate=snr,
+                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
+                # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
+                reconvolved=None if predicted is None else alpha * predicted,
+                params={} if self.flux_calibrate else {"flux_calibrate": False}))
         return results
 
 
 @lru_cache(maxsize=4)
-def load_model(name_or_path: str = "default_x2", device: str = "cpu", *, amp: bool = True) -> LearnedRestorer:
-    """A shipped model by name (``galgen/weights/<name>``) or a model directory by path
-    (``amp``: see :class:`LearnedRestorer`)."""
+def _read_weights(directory: str, modified_ns: int) -> tuple[dict, dict]:
+    """The card and weights of a model directory, read once per process (per modification
+    time). Never modified: every :class:`LearnedRestorer` copies them into its own generator."""
+    return read_state(directory)
+
+
+def find_model(name_or_path: str) -> Path:
+    """Directory of a shipped model (by name) or of a model directory (by path)."""
     shipped = shipped_models()
     if name_or_path in shipped:
-        return LearnedRestorer(shipped[name_or_path], device, amp=amp)
+        return shipped[name_or_path]
     path = Path(name_or_path)
     if (path / "config.json").is_file():
-        return LearnedRestorer(path, device, amp=amp)
+        return path
     msg = (f"no model {name_or_path!r}: shipped models are {sorted(shipped) or 'none'}; "
            "or give a directory holding model.safetensors and config.json")
     raise GalgenModelError(msg)
+
+
+def load_model(name_or_path: str = "default_x2", device: str = "cpu", **options) -> LearnedRestorer:
+    """A new :class:`LearnedRestorer` for a shipped model (by name, ``galgen/weights/<name>``) or a
+    model directory (by path); ``options`` are those of :class:`LearnedRestorer`.
+
+    The weights are read from disk once per process; each call builds its own module, so one
+    caller moving or compiling it does not change another's.
+    """
+    directory = find_model(name_or_path).resolve()
+    stamp = (directory / "model.safetensors").stat().st_mtime_ns
+    return LearnedRestorer(directory, device, _state=_read_weights(str(directory), stamp), **options)
 
 
 def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | None = None, *,
@@ -287,10 +307,11 @@ def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | 
     from galgen.simulate import DEFAULT_REGIME
 
     config = config or RestorerConfig()
-    torch.manual_seed(seed)
-    gen = build_generator(config)
-    with torch.no_grad():
-        gen.tail.weight.normal_(0, tail_std)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's RNG state is kept
+        torch.manual_seed(seed)
+        gen = build_generator(config)
+        with torch.no_grad():
+            gen.tail.weight.normal_(0, tail_std)
     save_module(gen, directory, {"name": name, "architecture": config.to_dict(),
                                  "regime": DEFAULT_REGIME.to_dict(), "untrained": True})
     return Path(directory)

@@ -1,0 +1,34 @@
+"""Deconvolution and super-resolution of galaxy images: the engine, learned models, baselines.
+
+The function :func:`galgen.restore` lives in :mod:`galgen.restoration.restorer`; this
+subpackage holds the engine every path shares (:mod:`galgen.restoration.engine`), the
+learned models (:mod:`galgen.restoration.model`) and the classical baselines.
+"""
+
+from galgen.restoration.baselines import BASELINES, bicubic_upsample, richardson_lucy, wiener
+from galgen.restoration.engine import (
+    BaselineRestorer,
+    PreparedObservation,
+    Restoration,
+    Restorer,
+    finalize,
+    get_method,
+    prepare_observation,
+)
+from galgen.restoration.restorer import restore, write_restored
+
+__all__ = [
+    "restore",
+    "write_restored",
+    "get_method",
+    "prepare_observation",
+    "finalize",
+    "Restorer",
+    "PreparedObservation",
+    "Restoration",
+    "BaselineRestorer",
+    "BASELINES",
+    "bicubic_upsample",
+    "richardson_lucy",
+    "wiener",
+]

@@ -1,0 +1,405 @@
+"""The one restoration engine: prepared observations in, restorations out, for every method.
+
+Every path that restores an image goes through these steps, in this order:
+
+1. :func:`prepare_observation` (background, noise, bad pixels, PSF) gives a
+   :class:`PreparedObservation`;
+2. a :class:`Restorer` from :func:`get_method` (a learned model or a classical baseline,
+   behind one protocol) turns a batch of them into :class:`Restoration` results;
+3. :func:`finalize` puts masks, WCS, an output header and provenance around each result
+   (a ``CCDData``).
+
+:func:`galgen.restore` is a batch of one, :func:`galgen.batch.run_batch` runs passes of
+many, and :mod:`galgen.evaluation` runs the same restorer on simulated pairs, so the same
+item gives the same pixels and provenance on every path.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
+
+from galgen.errors import GalgenModelError, GalgenPSFError, GalgenValueError
+from galgen.io.fits import Image
+from galgen.io.provenance import add_provenance
+from galgen.io.wcs import resample_wcs
+from galgen.preprocess.background import estimate_background
+from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
+from galgen.psf.models import fwhm_in_pixels, measure_fwhm, moffat_psf
+from galgen.restoration.baselines import BASELINES
+
+__all__ = [
+    "PreparedObservation",
+    "Restoration",
+    "Restorer",
+    "BaselineRestorer",
+    "get_method",
+    "method_identity",
+    "prepare_observation",
+    "finalize",
+    "INPUT_ONLY_KEYWORDS",
+]
+
+
+@dataclass(frozen=True)
+class PreparedObservation:
+    """An observation ready for a restorer.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` float64, background-subtracted, bad pixels filled; flux per pixel in
+        the input's unit.
+    mask : numpy.ndarray
+        ``(H, W)`` bool, the pixels that were filled (flagged again in the output).
+    noise_rms : float
+        Background noise (1 sigma) per input pixel, input units.
+    psf : numpy.ndarray
+        ``(h, w)`` observing PSF at the input pixel scale, sum 1.
+    psf_fwhm_pix : float
+        Its FWHM, input pixels.
+    pixel_scale : float
+        Input pixel scale, arcsec.
+    background : float
+        Median sky subtracted, input units.
+    psf_model : str
+        How the PSF was obtained (``"moffat(beta=3.5)"`` or ``"image"``), for provenance.
+    """
+
+    data: np.ndarray
+    mask: np.ndarray
+    noise_rms: float
+    psf: np.ndarray
+    psf_fwhm_pix: float
+    pixel_scale: float
+    background: float = 0.0
+    psf_model: str = "image"
+
+    @property
+    def psf_fwhm_arcsec(self) -> float:
+        """Observing PSF FWHM, arcsec."""
+        return self.psf_fwhm_pix * self.pixel_scale
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """What a restorer returns for one observation.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        ``(sH, sW)`` restored image, flux per output pixel (input units).
+    std : numpy.ndarray or None
+        ``(sH, sW)`` per-pixel standard deviation, when the method gives one.
+    method : str
+        Name of the method or model.
+    model_hash : str or None
+        sha256 of the weights (learned models).
+    psf_fwhm : float or None
+        FWHM of the restored image's own PSF, arcsec (a learned model's target PSF; the
+        observing PSF for a plain interpolation); ``None`` where the method defines none
+        (Richardson-Lucy and Wiener leave a PSF that depends on the data and iterations).
+    flux_scale : float
+        Flux calibration factor applied (1 when none).
+    snr_estimate : float
+        The restorer's estimate of the input's SNR (NaN when it makes none).
+    regime_warning : str
+        Why the input lies outside the model's training regime (``""`` inside it).
+    reconvolved : numpy.ndarray or None
+        ``(H, W)`` the restoration blurred back to the observation, when already computed.
+    params : Mapping
+        Scalar settings of the method, recorded as provenance.
+    """
+
+    data: np.ndarray
+    std: np.ndarray | None
+    method: str
+    model_hash: str | None = None
+    psf_fwhm: float | None = None
+    flux_scale: float = 1.0
+    snr_estimate: float = float("nan")
+    regime_warning: str = ""
+    reconvolved: np.ndarray | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Restorer(Protocol):
+    """What every restoration method offers (learned models and baselines alike)."""
+
+    name: str
+    scale: int
+    model_hash: str | None
+
+    def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,
+                      seed: int | None = 0) -> list[Restoration]:
+        """One :class:`Restoration` per observation, in order."""
+        ...  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class BaselineRestorer:
+    """A classical method of :data:`galgen.restoration.BASELINES` behind the :class:`Restorer`
+    protocol.
+
+    Parameters
+    ----------
+    name : str
+        ``"richardson_lucy"``, ``"wiener"`` or ``"bicubic"``.
+    scale : int
+        Output pixels per input pixel.
+    options : Mapping
+        Keyword arguments of the baseline (e.g. ``iterations`` for Richardson-Lucy).
+    """
+
+    name: str
+    scale: int
+    options: Mapping[str, object] = field(default_factory=dict)
+    model_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        function = BASELINES[self.name]
+        accepted = {p.name for p in inspect.signature(function).parameters.values()
+                    if p.kind == inspect.Parameter.KEYWORD_ONLY}
+        if unknown := set(self.options) - accepted:
+            msg = (f"method {self.name!r} takes no option {', '.join(sorted(unknown))}; it takes "
+                   f"{', '.join(sorted(accepted)) or 'none'}")
+            raise GalgenValueError(msg)
+
+    def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,
+                      seed: int | None = 0) -> list[Restoration]:
+        """Restore each observation in turn (the baselines are per-image algorithms)."""
+        if samples > 1:
+            msg = (f"samples={samples}: uncertainty samples need a learned model; {self.name!r} "
+                   "is deterministic (leave samples at 1 or use --method default)")
+            raise GalgenValueError(msg)
+        function = BASELINES[self.name]
+        return [Restoration(function(o.data, o.psf, self.scale, o.noise_rms, **self.options), None, self.name,
+                            psf_fwhm=o.psf_fwhm_arcsec if self.name == "bicubic" else None,
+                            params=dict(self.options))
+                for o in observations]
+
+
+def _default_name(method: str, scale: int) -> str:
+    from galgen.restoration.model import shipped_models
+
+    if method != "default":
+        return method
+    name = f"default_x{scale}"
+    shipped = shipped_models()
+    if name not in shipped:
+        scales = ", ".join(f"{n} (x{_card_scale(p)})" for n, p in sorted(shipped.items())) or "none"
+        msg = (f"no shipped model restores x{scale}: galgen ships {scales}. Use one of those scales, "
+               f"or ask for a classical method explicitly (--method {' / '.join(sorted(BASELINES))})")
+        raise GalgenModelError(msg)
+    return name
+
+
+def _card_scale(directory) -> int:  # noqa: ANN001
+    return int(json.loads((directory / "config.json").read_text())["architecture"]["scale"])
+
+
+def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
+               **options) -> Restorer:
+    """The :class:`Restorer` for a method name.
+
+    Parameters
+    ----------
+    method : str, default "default"
+        ``"default"`` (the shipped ``default_x<scale>`` model), a shipped model's name, a
+        model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
+    scale : int, default 2
+        Output pixels per input pixel.
+    device : str, default "cpu"
+        Torch device of a learned model (baselines run on the CPU).
+    **options
+        The method's settings: for baselines their keyword arguments (``iterations``,
+        ``balance``); for learned models those of
+        :class:`~galgen.restoration.model.LearnedRestorer` (``amp``, ``flux_calibrate``,
+        ``tile``, ``batch_size``).
+
+    Returns
+    -------
+    Restorer
+        A new object each call (learned models share only their immutable weights).
+
+    Raises
+    ------
+    GalgenModelError
+        ``"default"`` at a scale no shipped model restores, or a model of another scale.
+    GalgenValueError
+        An unknown method or option.
+    """
+    from galgen.restoration.model import load_model, shipped_models
+
+    if int(scale) != scale or scale < 1:
+        msg = f"scale must be a positive integer, got {scale}"
+        raise GalgenValueError(msg)
+    scale = int(scale)
+    if method in BASELINES:
+        return BaselineRestorer(method, scale, dict(options))
+    name = _default_name(method, scale)
+    try:
+        model = load_model(name, device, **options)
+    except GalgenModelError:
+        if name in shipped_models():
+            raise
+        msg = (f"unknown restoration method {method!r}; choose 'default', a baseline "
+               f"({', '.join(sorted(BASELINES))}), a shipped model "
+               f"({', '.join(sorted(shipped_models())) or 'none installed'}) or a model directory")
+        raise GalgenValueError(msg) from None
+    if model.scale != scale:
+        msg = f"model {model.name!r} restores x{model.scale}, not x{scale}; pass scale={model.scale}"
+        raise GalgenModelError(msg)
+    return model
+
+
+def method_identity(method: str, scale: int) -> tuple[str, str | None]:
+    """``(name, weights sha256)`` of a method without building it (read from a model card)."""
+    from galgen.restoration.model import find_model
+
+    if method in BASELINES:
+        return method, None
+    directory = find_model(_default_name(method, int(scale)))
+    card = json.loads((directory / "config.json").read_text())
+    return card.get("name", directory.name), card.get("sha256")
+
+
+def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,
+                        psf: np.ndarray | None = None, noise_rms: float | None = None,
+                        moffat_beta: float = 3.5, background: float | str = "auto") -> PreparedObservation:
+    """Background-subtract, fill bad pixels and build the PSF for an observation.
+
+    Parameters
+    ----------
+    image : Image
+        From :func:`galgen.io.read_image`.
+    psf_fwhm : Quantity or float, optional
+        Observing PSF FWHM: an angle, a Quantity in ``u.pix``, or a plain float in **pixels**.
+        Required unless ``psf`` is given (then measured from it when omitted).
+    psf : numpy.ndarray, optional
+        ``(h, w)`` PSF image at the observation's pixel scale, replacing the Moffat model.
+    noise_rms : float, optional
+        Background noise in the image's units; estimated when omitted.
+    moffat_beta : float, default 3.5
+        Moffat beta of the PSF model (unused when ``psf`` is given).
+    background : "auto" or float, default "auto"
+        Sky to subtract: ``"auto"`` estimates a (source-masked) map; a number is
+        subtracted as a constant (``0`` for sky-subtracted data, which avoids the small
+        positive bias that galaxy wings give estimates).
+
+    Returns
+    -------
+    PreparedObservation
+    """
+    h, w = image.shape
+    if psf is not None:
+        psf = np.asarray(psf, dtype=np.float64)
+        if psf.ndim != 2 or not np.all(np.isfinite(psf)) or psf.sum() <= 0:
+            msg = f"{image.source}: the PSF image must be a finite 2-D array with a positive total"
+            raise GalgenPSFError(msg)
+        psf = psf / psf.sum()
+    if psf_fwhm is None:
+        if psf is None:
+            msg = f"{image.source}: give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf="
+            raise GalgenPSFError(msg)
+        fwhm_pix = measure_fwhm(psf)
+    else:
+        fwhm_pix = fwhm_in_pixels(psf_fwhm, image.pixel_scale)
+    if fwhm_pix >= min(h, w) / 2:
+        msg = (f"{image.source}: PSF FWHM of {fwhm_pix:.3g} pixels is more than half the "
+               f"{h}x{w} image; check the FWHM's unit (arcsec vs pixels) or use a larger cutout")
+        raise GalgenPSFError(msg)
+    if background == "auto" or noise_rms is None:
+        bkg = estimate_background(image.data, image.mask)
+    if noise_rms is None:
+        noise_rms = bkg.median_rms
+    if background == "auto":
+        sky, sky_median = bkg.background, bkg.median
+    else:
+        sky = sky_median = float(background)
+    if not np.isfinite(noise_rms) or noise_rms <= 0:
+        msg = f"{image.source}: noise level {noise_rms} is not > 0; give noise_rms= explicitly"
+        raise GalgenValueError(msg)
+    data, mask = fill_masked(image.data - sky, image.mask)
+    psf_model = "image"
+    if psf is None:
+        size = min(int(np.ceil(12 * fwhm_pix)) | 1, (min(h, w) - 1) | 1)
+        psf = moffat_psf(fwhm_pix, size, beta=moffat_beta)
+        psf_model = f"moffat(beta={moffat_beta:g})"
+    return PreparedObservation(data=data, mask=mask, noise_rms=float(noise_rms), psf=psf,
+                               psf_fwhm_pix=float(fwhm_pix), pixel_scale=image.pixel_scale,
+                               background=float(sky_median), psf_model=psf_model)
+
+
+#: Keywords of an input header that describe the *input* image (its PSF, its per-pixel noise,
+#: its pixels, its source's measured flux): they are not carried to a restored image, whose
+#: PSF and pixels differ. Their input values are kept in ``HISTORY`` and, for the PSF and
+#: noise, in galgen's own ``GALGENPF`` / ``GALGENNS`` / ``GALGENSN``.
+INPUT_ONLY_KEYWORDS = ("PSFFWHM", "PSFTYPE", "FWHM", "SEEING", "PSF_FWHM", "NOISERMS", "SKYNOISE",
+                       "SKYSIG", "SKYRMS", "SNR", "FLUX", "SATURATE", "PIXSCALE")
+
+
+def finalize(image: Image, prepared: PreparedObservation, restoration: Restoration, *, scale: int,
+             samples: int = 1) -> CCDData:
+    """Mask, WCS, output header, provenance and data consistency around a restoration.
+
+    The header describes the restored image: ``PSFFWHM`` is its own PSF FWHM in arcsec
+    (when the method defines one), ``PIXSCALE`` (inputs without WCS) its pixel scale; the
+    observing PSF, noise and SNR of the input go to ``GALGENPF``, ``GALGENNS`` and
+    ``GALGENSN``; ``GALGENX2`` is the reduced chi^2 of the restoration, re-convolved and
+    binned, against the observation (expect ~1; see :func:`galgen.metrics.data_consistency`).
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        ``(scale*H, scale*W)``; filled input pixels are NaN and flagged in ``mask``.
+    """
+    from galgen.metrics.consistency import data_consistency
+
+    big_mask = upsample_mask(prepared.mask, scale)
+    chi2, _ = data_consistency(restoration.data, np.where(prepared.mask, 0.0, prepared.data),
+                               prepared.noise_rms, prepared.psf_fwhm_arcsec, prepared.pixel_scale / scale,
+                               scale, target_psf_fwhm=restoration.psf_fwhm or 0.0,
+                               predicted=restoration.reconvolved)
+    data = apply_mask(restoration.data, big_mask)
+    header = image.header.copy() if image.header is not None else fits.Header()
+    carried = [(k, header[k]) for k in INPUT_ONLY_KEYWORDS if k in header]
+    for key, _ in carried:
+        del header[key]
+    record = {"method": restoration.method, "scale": scale,
+              "psf_fwhm_arcsec": round(prepared.psf_fwhm_arcsec, 4), "psf_model": prepared.psf_model,
+              "noise_rms": f"{prepared.noise_rms:.6g}", "background_subtracted": f"{prepared.background:.6g}",
+              "input": image.source, "samples": samples, **restoration.params}
+    if restoration.model_hash is not None:
+        record.update(flux_scale=f"{restoration.flux_scale:.6g}",
+                      snr_estimate=f"{restoration.snr_estimate:.4g}")
+    if restoration.regime_warning:
+        record["regime_warning"] = restoration.regime_warning
+    record.update({f"input {k}": v for k, v in carried})
+    add_provenance(header, "restore", record, model_name=restoration.method,
+                   model_hash=restoration.model_hash)
+    out_scale = image.pixel_scale / scale
+    if restoration.psf_fwhm is not None:
+        header["PSFFWHM"] = (round(restoration.psf_fwhm, 5), "[arcsec] PSF FWHM of this (restored) image")
+    header["GALGENPF"] = (round(prepared.psf_fwhm_arcsec, 5), "[arcsec] observing PSF FWHM of the input")
+    header["GALGENBG"] = (prepared.background, "[input units] median background subtracted")
+    header["GALGENNS"] = (prepared.noise_rms, "[input units] input noise rms per input pixel")
+    if np.isfinite(restoration.snr_estimate):
+        header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input")
+    header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")
+    wcs = resample_wcs(image.wcs, scale) if image.wcs is not None else None
+    if wcs is None:
+        header["PIXSCALE"] = (out_scale, "[arcsec] pixel scale of this image")
+    std = restoration.std
+    return CCDData(data, unit=image.unit if image.unit is not None else u.dimensionless_unscaled,
+                   wcs=wcs, mask=big_mask, uncertainty=None if std is None else StdDevUncertainty(std),
+                   meta=header)

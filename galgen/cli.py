@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write model.safetensors + config.json to DIR")
+    p.add_argument("--simulate-shards", type=int, default=None, metavar="N",
+                   help="instead of training, simulate the first N training shards of a config with "
+                        "shard_size > 0 (run it in a second process to keep ahead of the trainer)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="photometric validation of restored images",
@@ -300,6 +303,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from galgen.train.restoration import export, load_config, train
 
     cfg = load_config(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
+    if args.simulate_shards is not None:
+        from galgen.train.restoration import simulate_shards
+
+        made = simulate_shards(cfg, args.simulate_shards)
+        print(f"{made} shard(s) simulated into {cfg.out_dir}/shards")
+        return 0
     if cfg.threads:
         import torch
 

@@ -13,6 +13,7 @@ import torch
 from galgen import restore, write_restored
 from galgen.errors import GalgenModelError, GalgenRegimeWarning, GalgenValueError
 from galgen.io import read_image
+from galgen.models.serialization import read_config
 from galgen.psf import block_sum, convolve_psf, moffat_psf
 from galgen.restoration.engine import prepare_observation
 from galgen.restoration.model import LearnedRestorer, save_untrained_model
@@ -185,6 +186,31 @@ def test_flux_calibration_reconvolution_is_reused_for_chi2(tiny_model):
                                  target_psf_fwhm=0.2, predicted=result.reconvolved)
     assert result.flux_scale != 1.0  # the calibration ran, so A(alpha x) = alpha A(x) is tested
     assert reused == pytest.approx(fresh, rel=1e-10)
+
+
+def test_sharded_bank_grows_with_the_steps_and_is_recorded(tmp_path):
+    from galgen.train.restoration import TrainConfig, export, simulate_shards, train
+
+    cfg = TrainConfig(name="t", out_dir=str(tmp_path / "run"), seed=5, val_pairs=2, steps=6, batch=2,
+                      patch=32,
+                      shard_size=2, shards_start=1, shard_every=2, keep_shards=2, checkpoint_every=3,
+                      val_every=3, log_every=1, architecture={"channels": 8, "blocks": 1},
+                      regime={"galaxies": "morphology", "scene": True, "max_offset": 3.0})
+    assert simulate_shards(cfg, 2, progress=False) == 2 and simulate_shards(cfg, 2, progress=False) == 0
+    bank = cfg.training_pairs()
+    assert bank.shards_at(0) == (0, 1) and bank.shards_at(5) == (1, 3)  # start 1, +1 every 2, keep 2
+    assert len(bank.at(5)) == 4
+    train(cfg, progress=False)
+    assert sorted(p.name for p in (tmp_path / "run" / "shards").iterdir()) == [
+        "shard_00000.npz", "shard_00001.npz", "shard_00002.npz"]
+    export(cfg, tmp_path / "model")
+    data = read_config(tmp_path / "model")["training"]["data"]
+    assert data["distinct_pairs"] == 6 and data["regime"]["galaxies"] == "morphology"
+    # a fine-tune starts from another run's generator at step 0
+    tuned = TrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "tuned"), "steps": 1,
+                           "init_from": str(tmp_path / "run" / "checkpoint.pt")})
+    train(tuned, progress=False)
+    assert torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=True)["step"] == 1
 
 
 def test_time_budget_anneals_over_wall_clock_and_stops(tmp_path):

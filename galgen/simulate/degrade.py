@@ -267,6 +267,14 @@ def _matched_filter_snr(image: np.ndarray, noise_rms: float) -> float:
     return float(np.sqrt(np.sum(image**2)) / noise_rms)
 
 
+def _draw(sources: list[galsim.GSObject], psf: galsim.GSObject, n: int, scale: float) -> np.ndarray:
+    """Sum of each source convolved with ``psf``, drawn on an ``n x n`` grid (one small FFT each)."""
+    image = galsim.ImageF(n, n, scale=scale)  # float32, as drawImage(nx=, ny=) makes it
+    for source in sources:
+        galsim.Convolve(source, psf).drawImage(image=image, add_to_image=True)
+    return image.array
+
+
 def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
                   galaxy: tuple[galsim.GSObject, dict] | None = None,
                   psf_fwhm: float | None = None, snr: float | None = None,
@@ -311,19 +319,18 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
     if flux is None:
         flux = float(np.exp(rng.uniform(np.log(1e3), np.log(1e5))))
     offset = rng.uniform(-1, 1, size=2) * regime.max_offset * regime.in_pixel_scale
-    gal = gal.withFlux(1.0).shift(*offset)
+    sources = [gal.withFlux(1.0).shift(*offset)]
     if regime.scene:
         from galgen.simulate.morphology import scene
 
-        gal, extras = scene(rng, gal, regime.in_size * regime.in_pixel_scale)
+        sources, extras = scene(rng, sources[0], regime.in_size * regime.in_pixel_scale)
         params = dict(params, **extras)
-    gal = gal * flux
+    sources = [s * flux for s in sources]
     psf = observing_psf(psf_fwhm, regime, rng)
     target_psf = galsim.Gaussian(fwhm=regime.target_psf_fwhm, gsparams=GALAXY_GSPARAMS)
     n_in, n_out = regime.in_size, regime.out_size
-    target = galsim.Convolve(gal, target_psf).drawImage(
-        nx=n_out, ny=n_out, scale=regime.out_pixel_scale).array
-    clean = galsim.Convolve(gal, psf).drawImage(nx=n_in, ny=n_in, scale=regime.in_pixel_scale).array
+    target = _draw(sources, target_psf, n_out, regime.out_pixel_scale)
+    clean = _draw(sources, psf, n_in, regime.in_pixel_scale)
     noise_rms = float(np.sqrt(np.sum(clean**2)) / snr)
     if regime.correlated_noise and rng.uniform() < regime.correlated_noise:
         observation = add_correlated_noise(clean, noise_rms, regime.in_pixel_scale, rng,

@@ -329,7 +329,7 @@ def morphology_galaxy(rng: np.random.Generator, families: tuple[str, ...] = TRAI
 
 def scene(rng: np.random.Generator, galaxy: galsim.GSObject, field: float, *,
           p_companion: float = 0.5, p_star: float = 0.3, p_neighbour: float = 0.3
-          ) -> tuple[galsim.GSObject, dict]:
+          ) -> tuple[list[galsim.GSObject], dict]:
     """The target galaxy (unit flux) with what shares its stamp: fainter companion galaxies,
     foreground stars (point sources) and bright neighbours cut by the stamp's edge.
 
@@ -342,8 +342,10 @@ def scene(rng: np.random.Generator, galaxy: galsim.GSObject, field: float, *,
 
     Returns
     -------
-    scene : galsim.GSObject
-        Total flux ``1 + extra``; the target keeps flux 1.
+    scene : list of galsim.GSObject
+        The target (first, flux 1) and the other sources, total flux ``1 + extra``. Draw
+        them one by one and add the images: GalSim would draw their sum with one FFT
+        sized for the widest separation and the sharpest profile (thousands of pixels).
     params : dict
         ``companions``, ``stars``, ``neighbours`` (counts) and ``extra_flux``.
     """
@@ -373,4 +375,4 @@ def scene(rng: np.random.Generator, galaxy: galsim.GSObject, field: float, *,
         parts.append(gal.withFlux(flux).shift(radius * np.cos(angle), radius * np.sin(angle)))
         extra += flux
         counts["neighbours"] += 1
-    return galsim.Add(parts) if len(parts) > 1 else galaxy, {**counts, "extra_flux": extra}
+    return parts, {**counts, "extra_flux": extra}

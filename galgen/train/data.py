@@ -17,7 +17,7 @@ from galgen.restoration.inputs import stretch_observation, stretch_target
 from galgen.simulate.degrade import Regime
 from galgen.simulate.pairs import PairDataset
 
-__all__ = ["PairBank", "stretch_pair_batch"]
+__all__ = ["PairBank", "ShardedBank", "stretch_pair_batch"]
 
 
 class PairBank:
@@ -72,6 +72,15 @@ class PairBank:
                 np.savez(tmp, observations=self.observations, targets=self.targets,
                          noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed)
 
+    @classmethod
+    def concatenate(cls, banks: list[PairBank]) -> PairBank:
+        """One bank holding the pairs of ``banks`` (same regime), in order."""
+        bank = cls.__new__(cls)
+        bank.regime = banks[0].regime
+        bank._set(*(np.concatenate(a) for a in zip(*((b.observations, b.targets, b.noise_rms, b.psf_fwhm)
+                                                       for b in banks), strict=True)))
+        return bank
+
     def _set(self, obs: np.ndarray, tgt: np.ndarray, noise: np.ndarray, fwhm: np.ndarray) -> None:
         self.observations, self.targets = obs.astype(np.float32), tgt.astype(np.float32)
         self.noise_rms, self.psf_fwhm = noise.astype(np.float32), fwhm.astype(np.float32)
@@ -106,6 +115,63 @@ class PairBank:
             "noise_rms": torch.from_numpy(self.noise_rms[idx]),
             "psf_fwhm": torch.from_numpy(self.psf_fwhm[idx]),
         }
+
+
+class ShardedBank:
+    """A rolling bank of simulated pairs that grows with training: tens of thousands of distinct
+    galaxies, never more than ``keep`` shards in memory.
+
+    Shard ``k`` holds ``PairDataset(shard_size, seed=base_seed + k)`` and is cached as
+    ``directory/shard_<k>.npz`` (a background ``galgen train --simulate-shards`` process fills
+    the directory ahead of the trainer; a missing shard is simulated in place). At step ``t``
+    the trainer uses shards ``max(0, n - keep) .. n - 1`` with
+    ``n = min(start + t // every, total)``: which pairs a step sees depends only on the config,
+    so a run is reproducible and resumable.
+
+    Parameters
+    ----------
+    directory : path
+        Shard cache.
+    regime : Regime
+    base_seed, shard_size : int
+    start, every, keep, total : int
+        Shards at step 0; steps per new shard; shards held at once; shards in all (0: no limit).
+    """
+
+    def __init__(self, directory: str | os.PathLike, regime: Regime, base_seed: int, shard_size: int, *,
+                 start: int = 4, every: int = 200, keep: int = 16, total: int = 0) -> None:
+        self.directory = Path(directory)
+        self.regime, self.base_seed, self.shard_size = regime, int(base_seed), int(shard_size)
+        self.start, self.every, self.keep, self.total = int(start), int(every), int(keep), int(total)
+        self._loaded: dict[int, PairBank] = {}
+        self._window: tuple[int, int] | None = None
+        self.bank: PairBank | None = None
+
+    def shard_path(self, k: int) -> Path:
+        """Cache file of shard ``k``."""
+        return self.directory / f"shard_{k:05d}.npz"
+
+    def shard(self, k: int, progress: bool = False) -> PairBank:
+        """Shard ``k`` (read from its cache, or simulated and cached)."""
+        return PairBank(self.shard_size, self.base_seed + k, self.regime, cache=self.shard_path(k),
+                        progress=progress)
+
+    def shards_at(self, step: int) -> tuple[int, int]:
+        """``(first, stop)``: the shards training uses at ``step``."""
+        n = self.start + step // max(self.every, 1)
+        if self.total:
+            n = min(n, self.total)
+        return max(0, n - self.keep), n
+
+    def at(self, step: int) -> PairBank:
+        """The bank for ``step`` (loads new shards and drops old ones when the window moves)."""
+        window = self.shards_at(step)
+        if window != self._window:
+            first, stop = window
+            self._loaded = {k: self._loaded.get(k) or self.shard(k) for k in range(first, stop)}
+            self.bank = PairBank.concatenate([self._loaded[k] for k in range(first, stop)])
+            self._window = window
+        return self.bank
 
 
 def _single_threaded() -> None:

@@ -50,9 +50,9 @@ from galgen.restoration.physics import (
     reduced_chi2,
 )
 from galgen.simulate.degrade import Regime
-from galgen.train.data import PairBank, stretch_pair_batch
+from galgen.train.data import PairBank, ShardedBank, stretch_pair_batch
 
-__all__ = ["TrainConfig", "load_config", "train", "export", "curve_of_growth_loss"]
+__all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,13 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     time_budget: float = 0.0  # seconds; > 0: the cosine schedule runs over wall-clock time, stop at it
     sim_workers: int = 1  # processes simulating the training pairs (0: one per CPU)
+    # a rolling bank of shards instead of train_pairs fixed pairs (shard_size > 0; see ShardedBank)
+    shard_size: int = 0
+    shards_start: int = 4
+    shard_every: int = 200
+    keep_shards: int = 16
+    max_shards: int = 0
+    init_from: str = ""  # checkpoint whose generator (its weight average if kept) starts a fresh run
     checkpoint_every: int = 250
     val_every: int = 1000
     log_every: int = 50
@@ -99,8 +106,13 @@ class TrainConfig:
         regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.regime.items()})
         return regime, RestorerConfig(**{**self.architecture, "scale": regime.factor})
 
-    def training_pairs(self, progress: bool = True) -> PairBank:
-        """The training pairs, read from (or simulated into) their cache in ``out_dir``."""
+    def training_pairs(self, progress: bool = True) -> PairBank | ShardedBank:
+        """The training pairs, read from (or simulated into) their cache in ``out_dir``: a fixed
+        :class:`PairBank`, or a :class:`ShardedBank` when ``shard_size > 0``."""
+        if self.shard_size > 0:
+            return ShardedBank(Path(self.out_dir) / "shards", self.specs()[0], self.seed, self.shard_size,
+                               start=self.shards_start, every=self.shard_every, keep=self.keep_shards,
+                               total=self.max_shards)
         cache = Path(self.out_dir) / f"pairs_{self.seed}_{self.train_pairs}.npz"
         return PairBank(self.train_pairs, self.seed, self.specs()[0], cache=cache, progress=progress,
                         workers=self.sim_workers)
@@ -225,6 +237,14 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         start, _ = load_checkpoint(ckpt, modules, optims, map_location=device,
                                    fallbacks={"ema": "generator"})
         log.info("resumed %s at step %d", ckpt, start)
+    elif cfg.init_from:  # fine-tune: start from another run's generator, fresh optimiser, step 0
+        state = torch.load(cfg.init_from, map_location=device, weights_only=True)["modules"]
+        gen.load_state_dict(state["ema" if "ema" in state else "generator"])
+        if ema is not None:
+            ema.load_state_dict(gen.state_dict())
+        if disc is not None and "discriminator" in state:
+            disc.load_state_dict(state["discriminator"])
+        log.info("initialised from %s", cfg.init_from)
     model = torch.nn.parallel.DistributedDataParallel(gen) if distributed else gen
     if disc is not None and distributed:
         disc = torch.nn.parallel.DistributedDataParallel(disc)
@@ -258,7 +278,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress_frac))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = bank.batch(np.random.default_rng([cfg.seed, step, rank]), cfg.batch, cfg.patch)
+        pairs = bank.at(step) if isinstance(bank, ShardedBank) else bank
+        batch = pairs.batch(np.random.default_rng([cfg.seed, step, rank]), cfg.batch, cfg.patch)
         model.train()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             y, x, t, content, chi2, linear, cog = _losses(model, batch, cfg, arch, regime, kernels, device)
@@ -379,13 +400,47 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
             # a run under a time budget annealed its learning rate over wall-clock seconds
             "schedule": ({"cosine_over_seconds": cfg.time_budget} if cfg.time_budget > 0
                          else "cosine_over_steps"),
-            "data": {"generator": "galgen.simulate.PairDataset", "pairs": cfg.train_pairs,
-                     "seed": cfg.seed, "validation_seed": cfg.val_seed},
+            "data": _data_record(cfg, step),
+            "initialised_from": cfg.init_from or None,
         },
         **cfg.card,
         **(extra or {}),
     }
     return save_module(gen, directory, card)
+
+
+def _data_record(cfg: TrainConfig, step: int) -> dict:
+    """What the generator was trained on (for the model card)."""
+    regime = cfg.specs()[0]
+    record = {"generator": "galgen.simulate.PairDataset", "regime": regime.to_dict(), "seed": cfg.seed,
+              "validation_seed": cfg.val_seed}
+    if cfg.shard_size > 0:
+        bank = cfg.training_pairs(progress=False)
+        seen = bank.shards_at(max(step - 1, 0))[1]
+        record.update(shard_size=cfg.shard_size, shards_seen=seen, distinct_pairs=seen * cfg.shard_size,
+                      pairs_in_memory=cfg.keep_shards * cfg.shard_size, shard_every_steps=cfg.shard_every,
+                      shard_seeds=f"{cfg.seed}..{cfg.seed + seen - 1}")
+    else:
+        record["pairs"] = cfg.train_pairs
+    return record
+
+
+def simulate_shards(cfg: TrainConfig, count: int, *, progress: bool = True) -> int:
+    """Simulate the first ``count`` shards of a sharded run (skipping cached ones), in order:
+    what a background process runs while ``train`` consumes them. Returns the number made."""
+    from galgen.errors import GalgenValueError
+
+    bank = cfg.training_pairs(progress=False)
+    if not isinstance(bank, ShardedBank):
+        msg = f"{cfg.name}: shard_size is 0 in the config; there are no shards to simulate"
+        raise GalgenValueError(msg)
+    made = 0
+    for k in range(count):
+        if not bank.shard_path(k).exists():
+            bank.shard(k, progress=progress)
+            made += 1
+            log.info("shard %d simulated", k)
+    return made
 
 
 def _load_gen(cfg: TrainConfig, gen) -> tuple[int, dict]:  # noqa: ANN001

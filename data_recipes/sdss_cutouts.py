@@ -4,8 +4,8 @@ Online: ``python data_recipes/sdss_cutouts.py --ra 150.1 --dec 2.2 --bands gri -
 fetches the corrected frames around a position with ``astroquery.sdss`` and cuts stamps.
 Offline: ``--frame FILE`` processes frames already on disk (how the tests run it).
 
-Frames are in nanomaggies (``BUNIT = 'nanomaggy'``), sky-subtracted; set
-``--psf-fwhm`` from the field's psField (median seeing ~1.4").
+Frames are in nanomaggies (``BUNIT = 'nanomaggy'``), sky-subtracted; give ``galgen restore``
+the PSF FWHM from the field's psField (median seeing ~1.4").
 """
 
 from __future__ import annotations

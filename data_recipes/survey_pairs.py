@@ -5,7 +5,7 @@ coarse grid upsampled by ``factor`` and convolved with a Gaussian to reach the t
 matching stamps are then cut from both. Example (offline files):
 
     python data_recipes/survey_pairs.py --low ls_r.fits --high hst_f814w.fits \\
-        --low-psf 1.1 --high-psf 0.1 --target-psf 0.2 --factor 2 -o pairs/
+        --high-psf 0.1 --target-psf 0.2 --factor 2 -o pairs/
 
 Fluxes: both images must be in the same flux unit per pixel (convert magnitudes' zero points
 first); surface brightness is conserved by reprojection, so flux per pixel scales with area.

@@ -83,7 +83,12 @@ def _cmd_restore(args: argparse.Namespace) -> int:
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu")
     write_restored(result, out, overwrite=args.overwrite)
-    print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']})")
+    print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
+          f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
+    if result.meta["GALGENFL"] != "OK":
+        print(f"galgen restore: warning: flag {result.meta['GALGENFL']}: the output does not reproduce the "
+              "observation or lies outside the model's regime; compare with --method richardson_lucy and "
+              "check the PSF and the noise (docs: What galgen writes)", file=sys.stderr)
     return 0
 
 
@@ -180,14 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "flux and magnitude error, half-light radius, ellipticity (adaptive moments), "
                        "centroid, and the chi^2 data consistency with the observation. Writes an ECSV "
                        "table (one row per galaxy, units in the columns) and a summary. "
-                       "--benchmark default runs galgen's model and every baseline on the standard "
-                       "held-out simulated set and writes tables and figures.")
+                       "--benchmark runs galgen's model and every baseline (on the model's grid and target "
+                       "PSF, parameters tuned per PSF/SNR bin on validation pairs) on a held-out "
+                       "simulated set and writes tables and figures.")
     p.add_argument("--truth", help="truth FITS")
     p.add_argument("--restored", help="restored FITS (or, with --manifest, a directory)")
     p.add_argument("--observed", help="observed FITS (adds the chi^2 consistency)")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="observing PSF FWHM")
     p.add_argument("--manifest", help="manifest.ecsv written by 'galgen simulate'")
-    p.add_argument("--benchmark", choices=("default",), help="run the standard benchmark")
+    p.add_argument("--benchmark", choices=("structured", "merger", "cosmos", "default"),
+                   help="run a held-out benchmark: structured (morphology-rich, in regime; = default), "
+                        "merger (the family kept out of training) or cosmos (parametric COSMOS-like)")
     p.add_argument("--morphology", action="store_true",
                    help="add Gini, M20, C, A, S (statmorph; ~1 s per image; files only)")
     p.add_argument("-n", type=int, default=200, help="galaxies in the benchmark (default 200)")
@@ -250,6 +258,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     for row in failed:
         print(f"FAILED {row['input']}: {row['error']}", file=sys.stderr)
     odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
+    inconsistent = int(sum("CHI2HIGH" in f for f in table["flag"])) if "flag" in table.colnames else 0
+    if inconsistent:
+        print(f"{inconsistent} output(s) do not reproduce their observation (chi^2 > 1.5, flag CHI2HIGH): "
+              "compare them with --method richardson_lucy and check the PSF and noise", file=sys.stderr)
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
     if odd:
@@ -272,7 +284,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     if args.benchmark:
-        _, summary = benchmark_report(out, args.n)
+        name = "structured" if args.benchmark == "default" else args.benchmark
+        _, summary = benchmark_report(out, args.n, benchmark=name)
     elif args.manifest:
         if not args.restored:
             raise GalgenError("--manifest needs --restored DIR holding the restored files")
@@ -289,7 +302,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)
     else:
-        raise GalgenError("give --truth and --restored, --manifest and --restored, or --benchmark default")
+        raise GalgenError("give --truth and --restored, --manifest and --restored, or --benchmark NAME")
     summary.write(out / "summary.ecsv", format="ascii.ecsv", overwrite=True)
     for col in summary.colnames:
         if summary[col].dtype.kind == "f":

@@ -67,3 +67,25 @@ def test_survey_pairs_align_and_conserve_flux(tmp_path):
     assert o.wcs.pixel_to_world(-0.5, -0.5).separation(t.wcs.pixel_to_world(-0.5, -0.5)).arcsec < 1e-6
     with pytest.raises(Exception, match="sharper"):
         survey_pairs.match_high_to_low(low, high, 2, 0.3, 0.2)
+
+
+def test_recipe_docstrings_name_only_flags_that_exist():
+    import importlib
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    try:
+        for path in sorted((root / "data_recipes").glob("[a-z]*.py")):
+            module = importlib.import_module(f"data_recipes.{path.stem}")
+            if not hasattr(module, "main"):
+                continue
+            text = path.read_text()
+            known = set(re.findall(r"add_argument\(\s*\"(-[-\w]+)\"", text))
+            known |= set(re.findall(r"add_argument\(\s*\"-\w\",\s*\"(--[-\w]+)\"", text))
+            named = set(re.findall(r"(?<![\w-])(--[a-z][-a-z]*)", module.__doc__ or ""))
+            assert named <= known | {"--help"}, (path.name, named - known)
+    finally:
+        sys.path.remove(str(root))

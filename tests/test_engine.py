@@ -216,3 +216,19 @@ def test_each_caller_gets_its_own_model(tiny):
     x = np.random.default_rng(0).normal(size=(16, 16))
     np.testing.assert_array_equal(load_model(str(tiny)).predict(x, 1.0, 1.0, 0.2),
                                   b.predict(x, 1.0, 1.0, 0.2))
+
+
+def test_a_restoration_that_does_not_explain_its_data_is_flagged(pair_file, tmp_path, capsys):
+    path, pair = pair_file
+    good = galgen.restore(path, pair.psf_fwhm * u.arcsec, method="richardson_lucy", background=0.0)
+    assert good.meta["GALGENFL"] == "OK" and good.meta["GALGENX2"] < 1.5
+    # a PSF twice too wide: RL sharpens too much, and re-blurred the result no longer fits
+    wrong = galgen.restore(path, 2 * pair.psf_fwhm * u.arcsec, method="richardson_lucy", background=0.0)
+    assert wrong.meta["GALGENFL"] == "CHI2HIGH" and wrong.meta["GALGENX2"] > 1.5
+    table = run_batch(expand_inputs([path]), BatchOptions(psf_fwhm=2 * pair.psf_fwhm * u.arcsec,
+                                                          method="richardson_lucy", background=0.0),
+                      tmp_path / "b", progress=False)
+    assert list(table["flag"]) == ["CHI2HIGH"]
+    assert main(["restore", str(path), "-o", str(tmp_path / "w.fits"), "--psf-fwhm",
+                 f"{2 * pair.psf_fwhm}arcsec", "--method", "richardson_lucy", "--background", "0"]) == 0
+    assert "flag CHI2HIGH" in capsys.readouterr().err

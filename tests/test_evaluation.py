@@ -7,7 +7,16 @@ import pytest
 from astropy.table import Table
 
 from galgen.cli import main
-from galgen.evaluation import evaluate_files, measure_galaxy, run_benchmark, summarize, summarize_by_bin
+from galgen.evaluation import (
+    BENCHMARK_SETS,
+    VALIDATION_SEED,
+    evaluate_files,
+    measure_galaxy,
+    run_benchmark,
+    summarize,
+    summarize_by_bin,
+    tune_baselines,
+)
 from galgen.simulate import simulate_pair
 
 
@@ -29,8 +38,13 @@ def test_failures_become_flagged_rows(tmp_path):
 
 
 def test_benchmark_tables(tmp_path):
-    table = run_benchmark(3, methods=("richardson_lucy", "bicubic"), rl_iterations=5, progress=False)
+    regime = BENCHMARK_SETS["cosmos"]
+    tuning = tune_baselines(regime, VALIDATION_SEED, n=4, methods=("richardson_lucy",))
+    assert len(tuning.table()) == 9  # every PSF/SNR bin gets a value, empty ones the overall best
+    table = run_benchmark(3, methods=("richardson_lucy", "bicubic"), regime=regime, tuning=tuning,
+                          progress=False)
     assert len(table) == 6 and table["psnr"].unit == "dB"
+    assert table.meta["baselines_at_target_psf_fwhm"] == 0.2
     summary = summarize(table)
     assert set(summary["method"]) == {"richardson_lucy", "bicubic"}
     assert np.all(np.isfinite(summary["median_psnr"]))

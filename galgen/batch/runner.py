@@ -237,16 +237,18 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
             raise GalgenError(f"{path}: output would overwrite its input")
         write_restored(result, path, overwrite=True)  # the journal says it is not done
         return _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
-                    chi2=float(result.meta["GALGENX2"]), model=out.method, warning=out.regime_warning)
+                    chi2=float(result.meta["GALGENX2"]), model=out.method, warning=out.regime_warning,
+                    flag=result.meta["GALGENFL"])
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
 
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
-         chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "") -> dict:
+         chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
+         flag: str = "") -> dict:
     return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
-            "params": digest, "error": error, "warning": warning}
+            "params": digest, "error": error, "warning": warning, "flag": flag}
 
 
 #: Dask settings of galgen's ``LocalCluster``: event-loop health checks once a second (not
@@ -367,7 +369,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         journal.close()
     rows = read_journal(outdir)
     # journals of older galgen versions lack the newer columns
-    table = Table(rows=[{"warning": "", **rows[it.key]} for it in items if it.key in rows])
+    table = Table(rows=[{"warning": "", "flag": "", **rows[it.key]} for it in items if it.key in rows])
     if len(table):
         table["seconds"].unit = "s"
     with atomic_path(outdir / "manifest.ecsv") as tmp:

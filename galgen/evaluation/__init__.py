@@ -2,9 +2,9 @@
 
 from galgen.evaluation.benchmark import (
     BENCHMARK_SEED,
+    BENCHMARK_SETS,
     VALIDATION_SEED,
     benchmark_report,
-    choose_rl_iterations,
     restore_pair,
     run_benchmark,
     summarize,
@@ -12,6 +12,7 @@ from galgen.evaluation.benchmark import (
 )
 from galgen.evaluation.files import evaluate_files, evaluate_manifest
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
+from galgen.evaluation.tuning import BaselineTuning, tune_baselines
 
 __all__ = [
     "measure_galaxy",
@@ -23,7 +24,9 @@ __all__ = [
     "summarize_by_bin",
     "evaluate_files",
     "evaluate_manifest",
-    "choose_rl_iterations",
+    "BENCHMARK_SETS",
+    "BaselineTuning",
+    "tune_baselines",
     "BENCHMARK_SEED",
     "VALIDATION_SEED",
 ]

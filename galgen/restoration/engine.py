@@ -46,6 +46,8 @@ __all__ = [
     "prepare_observation",
     "finalize",
     "INPUT_ONLY_KEYWORDS",
+    "CHI2_LIMIT",
+    "quality_flags",
 ]
 
 
@@ -153,16 +155,24 @@ class BaselineRestorer:
     Parameters
     ----------
     name : str
-        ``"richardson_lucy"``, ``"wiener"`` or ``"bicubic"``.
+        ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"`` or ``"bicubic"``.
     scale : int
         Output pixels per input pixel.
     options : Mapping
         Keyword arguments of the baseline (e.g. ``iterations`` for Richardson-Lucy).
+    target_psf_fwhm : float, optional
+        Bring the output to this Gaussian PSF FWHM (arcsec), as a learned model's output
+        has: Richardson-Lucy and Wiener results are convolved with it
+        (:func:`~galgen.restoration.baselines.gaussian_smooth`; their own PSF is unknown and
+        narrower), ``wiener_target`` deconvolves to it directly (default 0.2), bicubic
+        cannot sharpen and keeps the observing PSF. This is how galgen compares baselines
+        with its models: same grid, same target PSF.
     """
 
     name: str
     scale: int
     options: Mapping[str, object] = field(default_factory=dict)
+    target_psf_fwhm: float | None = None
     model_hash: str | None = None
 
     def __post_init__(self) -> None:
@@ -181,11 +191,27 @@ class BaselineRestorer:
             msg = (f"samples={samples}: uncertainty samples need a learned model; {self.name!r} "
                    "is deterministic (leave samples at 1 or use --method default)")
             raise GalgenValueError(msg)
-        function = BASELINES[self.name]
-        return [Restoration(function(o.data, o.psf, self.scale, o.noise_rms, **self.options), None, self.name,
-                            psf_fwhm=o.psf_fwhm_arcsec if self.name == "bicubic" else None,
-                            params=dict(self.options))
-                for o in observations]
+        return [self._restore(o) for o in observations]
+
+    def _restore(self, o: PreparedObservation) -> Restoration:
+        from galgen.restoration.baselines import gaussian_smooth
+
+        function, options = BASELINES[self.name], dict(self.options)
+        out_scale = o.pixel_scale / self.scale
+        target = self.target_psf_fwhm
+        if self.name == "wiener_target":
+            target = 0.2 if target is None else target
+            options.setdefault("target_fwhm_pix", target / out_scale)
+        data = function(o.data, o.psf, self.scale, o.noise_rms, **options)
+        psf_fwhm = None
+        if self.name == "bicubic":
+            psf_fwhm = o.psf_fwhm_arcsec  # an interpolation keeps the observing PSF
+        elif target is not None:
+            if self.name != "wiener_target":
+                data = gaussian_smooth(data, target / out_scale)
+            psf_fwhm = target
+        params = dict(self.options, **({"target_psf_fwhm": target} if target is not None else {}))
+        return Restoration(data, None, self.name, psf_fwhm=psf_fwhm, params=params)
 
 
 def _default_name(method: str, scale: int) -> str:
@@ -215,14 +241,15 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     ----------
     method : str, default "default"
         ``"default"`` (the shipped ``default_x<scale>`` model), a shipped model's name, a
-        model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
+        model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``,
+        ``"bicubic"``.
     scale : int, default 2
         Output pixels per input pixel.
     device : str, default "cpu"
         Torch device of a learned model (baselines run on the CPU).
     **options
         The method's settings: for baselines their keyword arguments (``iterations``,
-        ``balance``); for learned models those of
+        ``balance``) and ``target_psf_fwhm`` (see :class:`BaselineRestorer`); for learned models those of
         :class:`~galgen.restoration.model.LearnedRestorer` (``amp``, ``flux_calibrate``,
         ``tile``, ``batch_size``).
 
@@ -245,7 +272,8 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
         raise GalgenValueError(msg)
     scale = int(scale)
     if method in BASELINES:
-        return BaselineRestorer(method, scale, dict(options))
+        target = options.pop("target_psf_fwhm", None)
+        return BaselineRestorer(method, scale, dict(options), target_psf_fwhm=target)
     name = _default_name(method, scale)
     try:
         model = load_model(name, device, **options)
@@ -340,6 +368,21 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                                background=float(sky_median), psf_model=psf_model)
 
 
+#: Reduced chi^2 above which a restoration is flagged as not explaining its observation. A
+#: restoration consistent with white noise scores 0.8-1.3 on a 64 x 64 stamp.
+CHI2_LIMIT = 1.5
+
+
+def quality_flags(chi2: float, regime_warning: str = "") -> str:
+    """``GALGENFL``: ``"OK"``, or what to distrust, comma-separated: ``CHI2HIGH`` (the output,
+    blurred back, does not reproduce the observation: chi^2 > :data:`CHI2_LIMIT`; compare with
+    a baseline, check the PSF and the noise), ``REGIME`` (input outside the model's training
+    regime)."""
+    flags = [name for name, bad in (("CHI2HIGH", not chi2 <= CHI2_LIMIT), ("REGIME", bool(regime_warning)))
+             if bad]
+    return ",".join(flags) or "OK"
+
+
 #: Keywords of an input header that describe the *input* image (its PSF, its per-pixel noise,
 #: its pixels, its source's measured flux): they are not carried to a restored image, whose
 #: PSF and pixels differ. Their input values are kept in ``HISTORY`` and, for the PSF and
@@ -396,6 +439,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     if np.isfinite(restoration.snr_estimate):
         header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input")
     header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")
+    flags = quality_flags(chi2, restoration.regime_warning)
+    header["GALGENFL"] = (flags, "OK, or CHI2HIGH / REGIME: distrust")
     wcs = resample_wcs(image.wcs, scale) if image.wcs is not None else None
     if wcs is None:
         header["PIXSCALE"] = (out_scale, "[arcsec] pixel scale of this image")

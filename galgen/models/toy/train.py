@@ -26,7 +26,8 @@ from galgen.models.gan.objectives import (
 from galgen.models.toy.densities import ToyDensity
 from galgen.models.vae.vae import VAE
 
-__all__ = ["ToyTrainConfig", "train_flow", "train_vae", "train_gan", "held_out_nll", "held_out_samples"]
+__all__ = ["ToyTrainConfig", "train_flow", "train_flow_matching", "train_vae", "train_gan", "held_out_nll",
+           "held_out_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,29 @@ def _maximise(model: torch.nn.Module, name: str, score, density: ToyDensity,  # 
 def train_flow(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig) -> list[float]:
     """Maximum likelihood: minimise ``-mean log p(x)``. Returns the loss history (nats)."""
     return _maximise(flow, "flow", flow.log_prob, density, cfg, clip=10.0)
+
+
+def train_flow_matching(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig,
+                        coupling: str = "ot") -> list[float]:
+    """Flow matching for a continuous-time flow (``flow.transform`` an
+    :class:`~galgen.models.flows.ODEFlowTransform`): Adam with a cosine schedule on
+    :meth:`~galgen.models.flows.ODEFlowTransform.flow_matching_loss`, no ODE solves. Returns
+    the loss history."""
+    transform = flow.transform
+    opt = torch.optim.Adam(flow.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    flow.train()
+
+    def step_fn(step: int) -> float:
+        seed = int(np.random.SeedSequence([cfg.seed, step, 1]).generate_state(1)[0])
+        noise = torch.Generator().manual_seed(seed)  # the step's noise and times: resumable
+        loss = transform.flow_matching_loss(_batch(density, cfg, step), generator=noise, coupling=coupling)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return _loop(cfg, {"flow": flow}, {"opt": opt}, step_fn, [sched])
 
 
 def train_vae(vae: VAE, density: ToyDensity, cfg: ToyTrainConfig) -> list[float]:

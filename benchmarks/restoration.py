@@ -53,7 +53,8 @@ def main() -> None:
         print("| method | " + " | ".join(c[1] for c in COLUMNS) + " |")
         print("| --- " * (len(COLUMNS) + 1) + "|")
         for row in summary:
-            print(f"| {row['method']} | " + " | ".join(format(float(row[c]), f) for c, _, f in COLUMNS) + " |")
+            cells = " | ".join(format(float(row[c]), f) for c, _, f in COLUMNS)
+            print(f"| {row['method']} | {cells} |")
         rows = {r["method"]: {c: float(r[c]) for c, _, _ in COLUMNS} for r in summary}
         best_baseline = max((m for m in rows if m in ("richardson_lucy", "wiener", "wiener_target")),
                             key=lambda m: rows[m]["median_psnr"])

@@ -26,9 +26,10 @@ from galgen.models.toy.run import DEFAULT_STEPS, run_toy_flow
 
 def solver_costs(model_dir: str, density, n: int = 4000) -> list[dict]:  # noqa: ANN001
     from galgen.models.flows import ode_flow
-    from galgen.models.serialization import load_state
+    from galgen.models.serialization import load_state, read_config
 
-    flow = ode_flow(2)
+    arch = read_config(model_dir).get("architecture", {})
+    flow = ode_flow(2, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
     load_state(flow, model_dir)
     flow.eval()
     x = held_out_samples(density, n)

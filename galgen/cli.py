@@ -348,11 +348,12 @@ def _cmd_toy(args: argparse.Namespace) -> int:
                    f"(it takes: {', '.join('--' + k for k in sorted(allowed[args.flow])) or 'none'})")
             raise GalgenValueError(msg)
         r = run.run_toy_flow(args.density, args.flow, args.solver, batch=args.batch,
-                             flow_kwargs=sizes,
-                             checkpoint=args.checkpoint, **common)
+                             flow_kwargs=sizes, checkpoint=args.checkpoint, objective=args.objective,
+                             coupling=args.coupling, **common)
         limit = f" (analytic limit {r['entropy']:.3f})" if r["entropy"] is not None else ""
-        print(f"{args.flow} flow on {args.density}: held-out NLL {r['nll']:.3f} nats{limit}, "
-              f"{r['seconds']:.0f} s")
+        how = f", {args.objective}" if args.flow == "ode" else ""
+        print(f"{args.flow} flow on {args.density}{how}: held-out NLL {r['nll']:.3f} nats{limit}, "
+              f"{r['seconds']:.0f} s of training")
         for row in r.get("solver_comparison", []):
             print(f"  {row['solver']:>5} at {row['nfe']:>3} function evaluations: NLL {row['nll']:.3f}")
     elif args.family == "vae":
@@ -398,6 +399,13 @@ def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--batch", type=int, default=None, help="samples per step")
             p.add_argument("--checkpoint", default=None,
                            help="checkpoint file: resumed from if it exists (long runs)")
+            p.add_argument("--objective", choices=("flow-matching", "likelihood"), default="flow-matching",
+                           help="how --flow ode trains: flow matching (regress the velocity of straight "
+                                "data-noise paths, no ODE solves; default) or maximum likelihood through "
+                                "the solver (slow)")
+            p.add_argument("--coupling", choices=("independent", "ot"), default="independent",
+                           help="flow matching: pair data and noise at random or by minibatch optimal "
+                                "transport (straighter paths, slower steps)")
         if name == "gan":
             p.add_argument("--loss", choices=GAN_LOSSES, default="wgan-gp")
         p.set_defaults(func=_cmd_toy)

@@ -45,21 +45,36 @@ def hutchinson_trace(f: Tensor, z: Tensor, eps: Tensor, create_graph: bool) -> T
     return (vjp * eps).reshape(z.shape[0], -1).sum(-1)
 
 
+_ACTIVATIONS = {"softplus": nn.Softplus, "silu": nn.SiLU}
+
+
 class _Dynamics(nn.Module):
-    def __init__(self, features: int, hidden: Sequence[int], context: int) -> None:
+    """``f(z, t, c)``: an MLP of ``z``, the time (raw, plus ``time_features`` sine/cosine pairs)
+    and the context, with smooth activations (the trace needs second derivatives)."""
+
+    def __init__(self, features: int, hidden: Sequence[int], context: int, activation: str = "softplus",
+                 time_features: int = 0) -> None:
         super().__init__()
-        sizes = [features + 1 + context, *hidden, features]
+        self.time_features = time_features
+        sizes = [features + 1 + 2 * time_features + context, *hidden, features]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
-                layers.append(nn.Softplus())  # smooth: the trace needs second derivatives
+                layers.append(_ACTIVATIONS[activation]())
         self.net = nn.Sequential(*layers)
 
     def forward(self, t: float | Tensor, z: Tensor, context: Tensor | None) -> Tensor:
-        tt = t.reshape(-1, 1).expand(z.shape[0], 1) if isinstance(t, Tensor) else z.new_full((z.shape[0], 1),
-                                                                                              float(t))
-        h = [z, tt] if context is None else [z, tt, context]
+        if isinstance(t, Tensor):
+            tt = t.reshape(-1, 1).expand(z.shape[0], 1)
+        else:
+            tt = z.new_full((z.shape[0], 1), float(t))
+        h = [z, tt]
+        if self.time_features:
+            k = torch.arange(1, self.time_features + 1, dtype=z.dtype, device=z.device) * torch.pi
+            h += [torch.sin(tt * k), torch.cos(tt * k)]
+        if context is not None:
+            h.append(context)
         return self.net(torch.cat(h, dim=-1))
 
 
@@ -82,11 +97,15 @@ class ODEFlowTransform(Transform):
         How ``tr(df/dz)`` is computed.
     rtol, atol : float
         Tolerances of ``dopri5``.
+    activation : {"softplus", "silu"}, default "softplus"
+        Smooth activation of the dynamics MLP.
+    time_features : int, default 0
+        Sine/cosine pairs of ``pi k t`` (k = 1..n) fed to the MLP beside ``t`` itself.
     """
 
     def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), context: int = 0,
                  solver: str = "rk4", steps: int = 10, trace: str = "exact", rtol: float = 1e-5,
-                 atol: float = 1e-5) -> None:
+                 atol: float = 1e-5, activation: str = "softplus", time_features: int = 0) -> None:
         super().__init__()
         if solver not in SOLVERS:
             msg = f"unknown solver {solver!r}; choose one of {SOLVERS}"
@@ -94,7 +113,10 @@ class ODEFlowTransform(Transform):
         if trace not in ("exact", "hutchinson"):
             msg = f"trace must be 'exact' or 'hutchinson', got {trace!r}"
             raise GalgenValueError(msg)
-        self.dynamics = _Dynamics(features, hidden, context)
+        if activation not in _ACTIVATIONS:
+            msg = f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            raise GalgenValueError(msg)
+        self.dynamics = _Dynamics(features, hidden, context, activation, time_features)
         self.solver, self.steps, self.trace = solver, steps, trace
         self.rtol, self.atol = rtol, atol
         self.last_stats = ODEStats()
@@ -157,8 +179,10 @@ class ODEFlowTransform(Transform):
         def rhs(t: float, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
             z = state[0]
             with torch.enable_grad():
-                if not z.requires_grad:
-                    z = z.requires_grad_(True)
+                if not need_graph:
+                    z = z.detach().requires_grad_(True)
+                elif not z.requires_grad:
+                    z = z.clone().requires_grad_(True)  # never flag the caller's tensor
                 f = self.dynamics(t, z, context)
                 if eps is None:
                     tr = exact_trace(f, z, create_graph=need_graph)

@@ -34,9 +34,12 @@ def spline_flow(features: int = 2, layers: int = 6, bins: int = 16, bound: float
 
 
 def ode_flow(features: int = 2, hidden: Sequence[int] = (64, 64, 64), context: int = 0,
-             solver: str = "rk4", steps: int = 10, trace: str = "exact") -> Flow:
-    """Continuous normalizing flow with the chosen solver and trace estimator."""
-    return Flow(ODEFlowTransform(features, hidden, context, solver, steps, trace), (features,))
+             solver: str = "rk4", steps: int = 10, trace: str = "exact", activation: str = "softplus",
+             time_features: int = 0) -> Flow:
+    """Continuous normalizing flow with the chosen solver and trace estimator (see
+    :class:`~galgen.models.flows.ODEFlowTransform`)."""
+    return Flow(ODEFlowTransform(features, hidden, context, solver, steps, trace, activation=activation,
+                                 time_features=time_features), (features,))
 
 
 def image_flow(shape: tuple[int, int, int] = (1, 32, 32), scales: int = 3, depth: int = 4,

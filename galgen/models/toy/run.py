@@ -19,6 +19,7 @@ from galgen.models.toy.train import (
     held_out_nll,
     held_out_samples,
     train_flow,
+    train_flow_matching,
     train_gan,
     train_vae,
 )
@@ -28,8 +29,12 @@ __all__ = ["run_toy_flow", "run_toy_vae", "run_toy_gan", "compare_solvers", "DEF
 
 log = logging.getLogger(__name__)
 
-#: training steps that give a fair result in a few CPU minutes
-DEFAULT_STEPS = {"coupling": 3000, "spline": 3000, "ode": 1500, "vae": 3000, "gan": 3000}
+#: training steps that give a fair result in a few CPU minutes (``ode``: flow matching;
+#: ``ode-likelihood``: maximum likelihood through the solver)
+DEFAULT_STEPS = {"coupling": 3000, "spline": 3000, "ode": 12000, "ode-likelihood": 1500, "vae": 3000,
+                 "gan": 3000}
+#: the continuous flow trained by flow matching: a wider smooth MLP with time features
+FLOW_MATCHING_ODE = {"hidden": (256, 256, 256, 256), "activation": "silu", "time_features": 4}
 
 
 def _draw(model, n: int = 20_000, seed: int = 0) -> np.ndarray:  # noqa: ANN001
@@ -60,17 +65,34 @@ def compare_solvers(flow, density, budgets=(8, 16, 32, 64), n: int = 2000) -> tu
     return rows, samples
 
 
+def _seeded(function):  # noqa: ANN001, ANN202
+    """Run a toy experiment inside ``torch.random.fork_rng``: it seeds torch's global RNG (module
+    initialisation draws from it) without changing the caller's."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        with torch.random.fork_rng(devices=[]):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_seeded
 def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver: str = "rk4",
                  steps: int | None = None, outdir: str | Path = ".", seed: int = 0,
                  progress: bool = True, ode_steps: int = 8, batch: int | None = None,
                  lr: float | None = None, flow_kwargs: dict | None = None,
-                 checkpoint: str | Path | None = None) -> dict:
+                 checkpoint: str | Path | None = None, objective: str = "flow-matching",
+                 coupling: str = "independent") -> dict:
     """Train a flow on a toy density; write its panel (and for ODE flows the solver figure).
 
-    ``batch`` and ``lr`` override the defaults (512 and 1e-3; 256 and 2e-3 for ODE
-    flows), ``flow_kwargs`` go to the flow's factory (e.g. ``bins``, ``layers``,
-    ``hidden`` of :func:`~galgen.models.flows.spline_flow`), and ``checkpoint`` makes
-    the run resumable.
+    ``batch`` and ``lr`` override the defaults (512 and 1e-3; for ODE flows 1024 and 1e-3
+    with flow matching, 256 and 2e-3 with likelihood), ``flow_kwargs`` go to the flow's
+    factory (e.g. ``bins``, ``layers``, ``hidden`` of :func:`~galgen.models.flows.spline_flow`),
+    and ``checkpoint`` makes the run resumable. ODE flows train by ``objective``:
+    ``"flow-matching"`` (:func:`~galgen.models.toy.train.train_flow_matching`, with
+    ``coupling`` ``"independent"`` or ``"ot"``) or ``"likelihood"`` (through the solver).
 
     Returns
     -------
@@ -82,21 +104,36 @@ def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver:
     density = get_density(density_name)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # inside _seeded: the caller's RNG state is restored after
+    if objective not in ("flow-matching", "likelihood"):
+        from galgen.errors import GalgenValueError
+
+        msg = f"objective must be 'flow-matching' or 'likelihood', got {objective!r}"
+        raise GalgenValueError(msg)
+    matching = flow == "ode" and objective == "flow-matching"
     kwargs = {"solver": solver, "steps": ode_steps} if flow == "ode" else {}
-    model = make_flow(flow, features=2, **kwargs, **(flow_kwargs or {}))
-    steps = steps or DEFAULT_STEPS[flow]
-    cfg = ToyTrainConfig(steps=steps, batch=batch or (512 if flow != "ode" else 256),
-                         lr=lr or (2e-3 if flow == "ode" else 1e-3), seed=seed, progress=progress,
-                         checkpoint=checkpoint, checkpoint_every=1000)
+    if matching:
+        kwargs.update(FLOW_MATCHING_ODE)
+    architecture = {**kwargs, **(flow_kwargs or {})}
+    model = make_flow(flow, features=2, **architecture)
+    key = "ode-likelihood" if flow == "ode" and not matching else flow
+    steps = steps or DEFAULT_STEPS[key]
+    default_batch, default_lr = {"ode": (1024, 1e-3), "ode-likelihood": (256, 2e-3)}.get(key, (512, 1e-3))
+    cfg = ToyTrainConfig(steps=steps, batch=batch or default_batch, lr=lr or default_lr, seed=seed,
+                         progress=progress, checkpoint=checkpoint, checkpoint_every=1000)
     t0 = time.perf_counter()
-    train_flow(model, density, cfg)
+    if matching:
+        train_flow_matching(model, density, cfg, coupling=coupling)
+    else:
+        train_flow(model, density, cfg)
     seconds = time.perf_counter() - t0
     nll = held_out_nll(model, density)
     tag = f"{density_name}_{flow}" + (f"_{solver}" if flow == "ode" else "")
     result = {"density": density_name, "flow": flow, "solver": solver if flow == "ode" else None,
+              "objective": (objective if flow == "ode" else "likelihood"),
               "nll": nll, "entropy": density.entropy, "steps": steps, "seconds": seconds,
-              "batch": cfg.batch, "lr": cfg.lr, "flow_kwargs": dict(flow_kwargs or {})}
+              "batch": cfg.batch, "lr": cfg.lr, "flow_kwargs": dict(flow_kwargs or {}),
+              "architecture": architecture}
     samples = _draw(model)
     traj, times = None, None
     if flow == "ode":
@@ -118,13 +155,14 @@ def run_toy_flow(density_name: str = "chessboard", flow: str = "spline", solver:
     return result
 
 
+@_seeded
 def run_toy_vae(density_name: str = "chessboard", steps: int | None = None, outdir: str | Path = ".",
                 seed: int = 0, latent: int = 2, progress: bool = True) -> dict:
     """Train an MLP VAE; report held-out ``-ELBO`` and ``-IWAE_64`` (nats) and draw it."""
     density = get_density(density_name)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # inside _seeded: the caller's RNG state is restored after
     model = mlp_vae(features=2, latent=latent, hidden=(128, 128))
     steps = steps or DEFAULT_STEPS["vae"]
     t0 = time.perf_counter()
@@ -142,13 +180,14 @@ def run_toy_vae(density_name: str = "chessboard", steps: int | None = None, outd
     return result
 
 
+@_seeded
 def run_toy_gan(density_name: str = "8gaussians", loss: str = "wgan-gp", steps: int | None = None,
                 outdir: str | Path = ".", seed: int = 0, progress: bool = True) -> dict:
     """Train an MLP GAN with the chosen objective; report mode coverage on 8 Gaussians."""
     density = get_density(density_name)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # inside _seeded: the caller's RNG state is restored after
     gen = MLPGenerator(latent=2, features=2)
     disc = MLPDiscriminator(features=2, spectral_norm=loss in ("hinge",))
     steps = steps or DEFAULT_STEPS["gan"]

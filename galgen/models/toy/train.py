@@ -7,7 +7,9 @@ run resumed from a checkpoint sees exactly the data it would have seen.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,10 @@ class ToyTrainConfig:
     checkpoint_every : int
     progress : bool
         Show a progress bar.
+    seconds : float
+        When > 0, a wall-clock budget: training stops at the first step past it, and the
+        cosine learning-rate schedule runs over the budget instead of over ``steps`` (for
+        comparisons at equal time; ``steps`` is then only an upper bound).
     """
 
     steps: int = 2000
@@ -60,6 +66,7 @@ class ToyTrainConfig:
     checkpoint: str | os.PathLike | None = None
     checkpoint_every: int = 500
     progress: bool = True
+    seconds: float = 0.0
 
 
 def _batch(density: ToyDensity, cfg: ToyTrainConfig, step: int, dtype=torch.float32) -> torch.Tensor:  # noqa: ANN001
@@ -83,15 +90,26 @@ def _loop(cfg: ToyTrainConfig, modules: dict, optimizers: dict, step_fn, schedul
         log.info("resumed from %s at step %d", cfg.checkpoint, start)
     bar = tqdm(range(start, cfg.steps), desc="train", disable=not cfg.progress, initial=start,
                total=cfg.steps)
+    t0 = time.perf_counter()
+    base = [[g["lr"] for g in o.param_groups] for o in optimizers.values()] if cfg.seconds > 0 else []
     for step in bar:
+        if cfg.seconds > 0:  # cosine over the time budget
+            frac = min(1.0, (time.perf_counter() - t0) / cfg.seconds)
+            for o, lrs in zip(optimizers.values(), base, strict=True):
+                for g, lr in zip(o.param_groups, lrs, strict=True):
+                    g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * frac))
         loss = step_fn(step)
-        for s in schedulers or []:
-            s.step()
+        if cfg.seconds <= 0:
+            for s in schedulers or []:
+                s.step()
         history.append(float(loss))
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss:.3f}")
-        if cfg.checkpoint and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+        over = cfg.seconds > 0 and time.perf_counter() - t0 >= cfg.seconds
+        if cfg.checkpoint and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps or over):
             save_checkpoint(cfg.checkpoint, step + 1, modules, stateful, {"history": history})
+        if over:
+            break
     return history
 
 
@@ -120,7 +138,7 @@ def train_flow(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig) -> list[flo
 
 
 def train_flow_matching(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig,
-                        coupling: str = "ot") -> list[float]:
+                        coupling: str = "independent") -> list[float]:
     """Flow matching for a continuous-time flow (``flow.transform`` an
     :class:`~galgen.models.flows.ODEFlowTransform`): Adam with a cosine schedule on
     :meth:`~galgen.models.flows.ODEFlowTransform.flow_matching_loss`, no ODE solves. Returns

@@ -78,7 +78,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         msg = f"{out}: already exists; choose another name or pass --overwrite"
         raise GalgenError(msg)
-    result = restore(inp, args.psf_fwhm, scale=args.scale, method=args.method,
+    _need_psf(args)
+    result = restore(inp, args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu")
@@ -92,10 +93,20 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _need_psf(args: argparse.Namespace) -> None:
+    if args.psf_fwhm is None and args.psf is None:
+        msg = "give the observing PSF: --psf-fwhm 1.0arcsec (a Moffat of that width) or --psf PSF.fits"
+        raise GalgenError(msg)
+
+
 def _add_restoration_options(p: argparse.ArgumentParser) -> None:
     """The options ``restore`` and ``batch`` share (one definition, one help text)."""
-    p.add_argument("--psf-fwhm", type=parse_angle, required=True,
-                   help="observing PSF FWHM, e.g. 1.0arcsec (or 4pix)")
+    p.add_argument("--psf-fwhm", type=parse_angle, default=None,
+                   help="observing PSF FWHM, e.g. 1.0arcsec or 4pix (a bare number is arcsec): a Moffat "
+                        "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
+    p.add_argument("--psf", default=None, metavar="PSF.fits",
+                   help="the observing PSF as a FITS image (its pixel scale from its WCS or PIXSCALE, else "
+                        "assumed equal to the image's); any size up to the image's, normalised by galgen")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale; an error if galgen ships none), a model "
@@ -239,8 +250,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu)
     else:
         items = expand_inputs(args.inputs, args.hdu)
+    _need_psf(args)
     options = BatchOptions(
-        psf_fwhm=args.psf_fwhm, scale=args.scale, method=args.method, samples=args.samples,
+        psf_fwhm=args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method, samples=args.samples,
         pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
         compile=args.compile)

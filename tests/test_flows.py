@@ -235,7 +235,8 @@ def test_flow_matching_ot_coupling_shortens_the_paths():
         flow.transform.dynamics.net[-1].bias.zero_()
     x = torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) * 0.3 + 2.0
     lengths = {c: float(flow.transform.flow_matching_loss(x, generator=torch.Generator().manual_seed(5),
-                                                          coupling=c).detach()) for c in ("independent", "ot")}
+                                                          coupling=c).detach())
+               for c in ("independent", "ot")}
     # the same noise draws, re-paired: the optimal assignment can only shorten the total
     assert lengths["ot"] < lengths["independent"]
     with pytest.raises(ValueError, match="coupling"):

@@ -50,7 +50,8 @@ class BatchOptions:
     without WCS) may be a Quantity or a float in arcsec.
     """
 
-    psf_fwhm: u.Quantity | float
+    psf_fwhm: u.Quantity | float | None = None
+    psf: str | None = None            # PSF image (FITS) for every item, instead of a Moffat of psf_fwhm
     scale: int = 2
     method: str = "default"
     samples: int = 1
@@ -66,7 +67,15 @@ class BatchOptions:
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
 
-        object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
+        if self.psf_fwhm is None and self.psf is None:
+            from galgen.errors import GalgenPSFError
+
+            msg = "give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file)"
+            raise GalgenPSFError(msg)
+        if self.psf_fwhm is not None:
+            object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
+        if self.psf is not None:
+            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
 
@@ -136,7 +145,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             from astropy.coordinates import SkyCoord
 
             img = make_cutout(img, SkyCoord(*item.position, unit="deg"), item.size)
-        prep = prepare_observation(img, options.psf_fwhm, noise_rms=options.noise_rms,
+        prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background)
         return item, img, prep
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch

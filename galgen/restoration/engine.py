@@ -33,6 +33,7 @@ from galgen.io.provenance import add_provenance
 from galgen.io.wcs import resample_wcs
 from galgen.preprocess.background import estimate_background
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
+from galgen.psf.files import psf_hash
 from galgen.psf.models import fwhm_in_pixels, measure_fwhm, moffat_psf
 from galgen.restoration.baselines import BASELINES
 
@@ -313,8 +314,10 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     psf_fwhm : Quantity or float, optional
         Observing PSF FWHM: an angle, a Quantity in ``u.pix``, or a plain float in **pixels**.
         Required unless ``psf`` is given (then measured from it when omitted).
-    psf : numpy.ndarray, optional
-        ``(h, w)`` PSF image at the observation's pixel scale, replacing the Moffat model.
+    psf : numpy.ndarray, path or HDU, optional
+        PSF image replacing the Moffat model: an array at the observation's pixel scale, or a
+        FITS file / HDU whose pixel scale comes from its WCS or ``PIXSCALE`` (see
+        :func:`galgen.psf.files.read_psf`); checked and normalised here.
     noise_rms : float, optional
         Background noise in the image's units; estimated when omitted.
     moffat_beta : float, default 3.5
@@ -329,12 +332,14 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     PreparedObservation
     """
     h, w = image.shape
+    psf_model = "image"
     if psf is not None:
-        psf = np.asarray(psf, dtype=np.float64)
-        if psf.ndim != 2 or not np.all(np.isfinite(psf)) or psf.sum() <= 0:
-            msg = f"{image.source}: the PSF image must be a finite 2-D array with a positive total"
-            raise GalgenPSFError(msg)
-        psf = psf / psf.sum()
+        from galgen.psf.files import read_psf
+
+        given = read_psf(psf, image.shape, image.pixel_scale)
+        psf = given.kernel
+        if given.source != "<ndarray>":
+            psf_model = f"image {given.source} (pixel scale: {given.note})"
     if psf_fwhm is None:
         if psf is None:
             msg = f"{image.source}: give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf="
@@ -358,7 +363,6 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         msg = f"{image.source}: noise level {noise_rms} is not > 0; give noise_rms= explicitly"
         raise GalgenValueError(msg)
     data, mask = fill_masked(image.data - sky, image.mask)
-    psf_model = "image"
     if psf is None:
         size = min(int(np.ceil(12 * fwhm_pix)) | 1, (min(h, w) - 1) | 1)
         psf = moffat_psf(fwhm_pix, size, beta=moffat_beta)
@@ -420,6 +424,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
         del header[key]
     record = {"method": restoration.method, "scale": scale,
               "psf_fwhm_arcsec": round(prepared.psf_fwhm_arcsec, 4), "psf_model": prepared.psf_model,
+              "psf_sha256": psf_hash(prepared.psf),
               "noise_rms": f"{prepared.noise_rms:.6g}", "background_subtracted": f"{prepared.background:.6g}",
               "input": image.source, "samples": samples, **restoration.params}
     if restoration.model_hash is not None:
@@ -434,6 +439,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     if restoration.psf_fwhm is not None:
         header["PSFFWHM"] = (round(restoration.psf_fwhm, 5), "[arcsec] PSF FWHM of this (restored) image")
     header["GALGENPF"] = (round(prepared.psf_fwhm_arcsec, 5), "[arcsec] observing PSF FWHM of the input")
+    header["GALGENPH"] = (psf_hash(prepared.psf), "sha256 (16 hex) of the PSF kernel used")
     header["GALGENBG"] = (prepared.background, "[input units] median background subtracted")
     header["GALGENNS"] = (prepared.noise_rms, "[input units] input noise rms per input pixel")
     if np.isfinite(restoration.snr_estimate):

@@ -17,7 +17,7 @@ from galgen.restoration.engine import finalize, get_method, prepare_observation
 __all__ = ["restore", "write_restored"]
 
 
-def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: np.ndarray | None = None,
+def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: object = None,
             scale: int = 2, method: str = "default", samples: int = 1, seed: int | None = 0,
             hdu: int | str | None = None, plane: int | None = None,
             pixel_scale: u.Quantity | float | None = None, noise_rms: float | None = None,
@@ -36,9 +36,11 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: n
     psf_fwhm : Quantity or float, optional
         Observing PSF FWHM, e.g. ``1.0 * u.arcsec`` or ``4 * u.pix`` (plain floats are
         pixels). Required unless ``psf`` is given.
-    psf : numpy.ndarray, optional
-        ``(h, w)`` PSF image at the observation's pixel scale (normalised here), instead of
-        a Moffat profile of ``psf_fwhm``.
+    psf : numpy.ndarray, path or HDU, optional
+        PSF image instead of a Moffat profile of ``psf_fwhm``: an array at the observation's
+        pixel scale, or a FITS file whose pixel scale comes from its WCS or ``PIXSCALE``
+        (else assumed equal to the image's, with a log message); normalised here. Its FWHM is
+        measured when ``psf_fwhm`` is omitted.
     scale : int, default 2
         Super-resolution factor (1 = deconvolution only).
     method : str, default "default"

@@ -138,7 +138,7 @@ def train_flow(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig) -> list[flo
 
 
 def train_flow_matching(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig,
-                        coupling: str = "independent") -> list[float]:
+                        coupling: str = "independent", time_power: float = 1.0) -> list[float]:
     """Flow matching for a continuous-time flow (``flow.transform`` an
     :class:`~galgen.models.flows.ODEFlowTransform`): Adam with a cosine schedule on
     :meth:`~galgen.models.flows.ODEFlowTransform.flow_matching_loss`, no ODE solves. Returns
@@ -151,7 +151,8 @@ def train_flow_matching(flow: Flow, density: ToyDensity, cfg: ToyTrainConfig,
     def step_fn(step: int) -> float:
         seed = int(np.random.SeedSequence([cfg.seed, step, 1]).generate_state(1)[0])
         noise = torch.Generator().manual_seed(seed)  # the step's noise and times: resumable
-        loss = transform.flow_matching_loss(_batch(density, cfg, step), generator=noise, coupling=coupling)
+        loss = transform.flow_matching_loss(_batch(density, cfg, step), generator=noise, coupling=coupling,
+                                            time_power=time_power)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -1,0 +1,128 @@
+"""PSFs given as data: a FITS image (or an array) checked, normalised and brought to an image's pixels."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from galgen.errors import GalgenPSFError
+
+__all__ = ["PSFImage", "read_psf", "psf_hash"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PSFImage:
+    """A PSF ready for an observation.
+
+    Attributes
+    ----------
+    kernel : numpy.ndarray
+        ``(h, w)`` float64, odd sides, sum 1, at the observation's pixel scale.
+    source : str
+        Where it came from (file name or ``<array>``), for messages and provenance.
+    pixel_scale : float
+        Pixel scale the PSF file had (arcsec), before any resampling.
+    note : str
+        How its pixel scale was found (``"WCS"``, ``"PIXSCALE"``, ``"assumed equal to the image's"``).
+    """
+
+    kernel: np.ndarray
+    source: str
+    pixel_scale: float
+    note: str
+
+
+def psf_hash(kernel: np.ndarray) -> str:
+    """First 16 hex digits of the sha256 of a kernel's float64 bytes (recorded in outputs)."""
+    return hashlib.sha256(np.ascontiguousarray(kernel, dtype=np.float64).tobytes()).hexdigest()[:16]
+
+
+def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
+             hdu: int | str | None = None) -> PSFImage:
+    """Read a PSF image and bring it to an observation's pixels.
+
+    Parameters
+    ----------
+    source : path, HDU, HDUList or numpy.ndarray
+        A 2-D PSF image. Its pixel scale comes from its celestial WCS, else its ``PIXSCALE``
+        keyword (arcsec), else it is assumed equal to the image's (and the log says so).
+    image_shape : (int, int)
+        ``(H, W)`` of the observation it is for.
+    image_pixel_scale : float
+        The observation's pixel scale, arcsec.
+    hdu : int or str, optional
+        HDU of a FITS file (default: the first holding an image).
+
+    Returns
+    -------
+    PSFImage
+
+    Raises
+    ------
+    GalgenPSFError
+        Not 2-D, NaN or infinite pixels, no positive total (all zero or negative), or larger
+        than the image; each message names the file and says what to do.
+    """
+    from galgen.io.fits import read_image
+    from galgen.psf.models import psf_from_image
+
+    name = str(source) if isinstance(source, str | os.PathLike) else f"<{type(source).__name__}>"
+    if isinstance(source, str | os.PathLike) and not Path(source).is_file():
+        msg = f"{name}: no such PSF file; check the path"
+        raise GalgenPSFError(msg)
+    raw = source
+    scale, note = None, "assumed equal to the image's"
+    if not isinstance(source, np.ndarray):
+        from galgen.errors import GalgenValueError, GalgenWCSError
+
+        try:
+            try:
+                image = read_image(source, hdu=hdu)
+                scale, note = image.pixel_scale, "WCS" if image.wcs is not None else "PIXSCALE"
+            except GalgenWCSError:  # no WCS, no PIXSCALE: the image's scale, said below
+                image = read_image(source, hdu=hdu, pixel_scale=image_pixel_scale)
+        except GalgenValueError as exc:
+            if "cube" in str(exc) or "dimensions" in str(exc):
+                msg = f"{name}: the PSF is not a 2-D image ({exc}); give a 2-D PSF image"
+            else:
+                msg = f"PSF {exc}"
+            raise GalgenPSFError(msg) from None
+        raw = image.data
+    array = np.asarray(raw, dtype=np.float64)
+    if array.ndim != 2:
+        msg = f"{name}: the PSF has {array.ndim} dimensions {array.shape}; give a 2-D PSF image"
+        raise GalgenPSFError(msg)
+    if not np.all(np.isfinite(array)):
+        msg = (f"{name}: the PSF has {int(np.sum(~np.isfinite(array)))} NaN or infinite pixels; "
+               "give a complete PSF image")
+        raise GalgenPSFError(msg)
+    total = float(array.sum())
+    if not total > 0 or not array.max() > 0:
+        msg = (f"{name}: the PSF's total is {total:.3g} (it must be positive: is it all zero, "
+               "background-dominated or the wrong HDU?)")
+        raise GalgenPSFError(msg)
+    if scale is None:
+        scale = image_pixel_scale
+        log.warning("%s: PSF pixel scale unknown (no WCS, no PIXSCALE): assumed equal to the image's, "
+                    "%.4g arcsec", name, image_pixel_scale)
+    extent = np.array(array.shape) * scale / image_pixel_scale  # the PSF's size in image pixels
+    if np.any(extent > np.array(image_shape)):
+        msg = (f"{name}: the PSF ({array.shape[0]}x{array.shape[1]} pixels of {scale:.4g}\") is larger "
+               f"than the {image_shape[0]}x{image_shape[1]} image; crop it to its core or use a larger "
+               "cutout")
+        raise GalgenPSFError(msg)
+    if abs(scale / image_pixel_scale - 1) > 1e-3:
+        kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=image_pixel_scale)
+    else:
+        kernel = array / total
+        if kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:  # recentre onto an odd grid
+            kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=scale,
+                                    shape=(kernel.shape[0] | 1, kernel.shape[1] | 1))
+    return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)

@@ -1,0 +1,80 @@
+"""PSFs given as data: FITS PSF images in restore, batch and the CLI; bad PSF files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import galgen
+from galgen.batch import BatchOptions, expand_inputs, run_batch
+from galgen.cli import main
+from galgen.errors import GalgenPSFError
+from galgen.io import simple_tan_wcs, write_fits
+from galgen.psf import gaussian_psf, measure_fwhm, moffat_psf
+from galgen.psf.files import psf_hash, read_psf
+from galgen.simulate import simulate_pair
+
+
+@pytest.fixture(scope="module")
+def observation(tmp_path_factory):
+    root = tmp_path_factory.mktemp("psf")
+    pair = simulate_pair(np.random.default_rng(2), psf_fwhm=1.0, snr=100)
+    path = root / "obs.fits"
+    write_fits(path, pair.observation, wcs=simple_tan_wcs(pair.observation.shape, 0.2))
+    return path, pair
+
+
+def test_a_psf_file_at_another_scale_is_resampled(tmp_path):
+    # a 1" Gaussian PSF sampled at 0.1"/px, with a WCS saying so
+    fine = gaussian_psf(10.0, 61)
+    write_fits(tmp_path / "psf.fits", fine, wcs=simple_tan_wcs(fine.shape, 0.1))
+    psf = read_psf(tmp_path / "psf.fits", (64, 64), 0.2)
+    assert psf.note == "WCS" and psf.pixel_scale == pytest.approx(0.1)
+    assert psf.kernel.sum() == pytest.approx(1.0) and psf.kernel.shape[0] % 2 == 1
+    # 10 fine pixels = 5 image pixels; 2 % for GalSim's resampling of a sampled profile
+    assert measure_fwhm(psf.kernel) == pytest.approx(5.0, rel=0.02)
+    hdr = fits.Header({"PIXSCALE": 0.1})
+    fits.writeto(tmp_path / "kw.fits", fine, hdr)
+    assert read_psf(tmp_path / "kw.fits", (64, 64), 0.2).note == "PIXSCALE"
+    fits.writeto(tmp_path / "bare.fits", moffat_psf(5.0, 31))
+    assert read_psf(tmp_path / "bare.fits", (64, 64), 0.2).note == "assumed equal to the image's"
+
+
+@pytest.mark.parametrize(("name", "data", "match"), [
+    ("zero", np.zeros((15, 15)), "total is 0"),
+    ("nan", np.where(np.eye(15, dtype=bool), np.nan, 1.0), "NaN or infinite"),
+    ("negative", -moffat_psf(4.0, 15), "total is -1"),
+    ("large", moffat_psf(4.0, 81), "larger than the 64x64 image"),
+    ("cube", np.ones((3, 15, 15)), "not a 2-D image"),
+])
+def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, observation, tmp_path,
+                                                             capsys):
+    path, _ = observation
+    bad = tmp_path / f"{name}.fits"
+    fits.writeto(bad, data)
+    with pytest.raises(GalgenPSFError, match=match):
+        galgen.restore(path, psf=bad, method="bicubic")
+    out = tmp_path / "out.fits"
+    assert main(["restore", str(path), "-o", str(out), "--psf", str(bad), "--method", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_restore_and_batch_with_a_psf_file_record_it(observation, tmp_path):
+    path, pair = observation
+    write_fits(tmp_path / "psf.fits", pair.psf, wcs=simple_tan_wcs(pair.psf.shape, 0.2))
+    result = galgen.restore(path, psf=tmp_path / "psf.fits", method="richardson_lucy", background=0.0)
+    header = fits.Header(result.meta)
+    assert header["GALGENPF"] == pytest.approx(measure_fwhm(pair.psf, 0.2), rel=1e-6)  # measured from it
+    stored = pair.psf.astype(np.float32).astype(np.float64)  # as the FITS file holds it
+    assert header["GALGENPH"] == psf_hash(stored / stored.sum())
+    assert any("psf.fits (pixel scale: WCS)" in str(h) for h in header["HISTORY"])
+    options = BatchOptions(psf=str(tmp_path / "psf.fits"), method="richardson_lucy", background=0.0)
+    table = run_batch(expand_inputs([path]), options, tmp_path / "b", progress=False)
+    assert list(table["status"]) == ["ok"]
+    np.testing.assert_array_equal(fits.getdata(table["output"][0]), np.asarray(result.data, np.float32))
+    with pytest.raises(GalgenPSFError, match="psf_fwhm= .* or psf="):
+        BatchOptions(method="bicubic")
+    assert main(["restore", str(path), "-o", str(tmp_path / "x.fits")]) == 2

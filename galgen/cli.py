@@ -9,18 +9,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import astropy.units as u
-
 from galgen._version import __version__
 from galgen.errors import GalgenError, GalgenValueError
 
-__all__ = ["main", "build_parser", "parse_angle"]
+__all__ = ["main", "build_parser", "parse_angle", "TOY_DENSITIES", "TOY_SOLVERS", "TOY_GAN_LOSSES"]
+
+# The toy commands' choices, spelled out so that building the parser imports no torch (``galgen
+# --help`` answers at once); tests check them against galgen.models.
+TOY_DENSITIES = ("8gaussians", "chessboard", "moons", "pinwheel", "rings", "spirals")
+TOY_SOLVERS = ("euler", "midpoint", "rk4", "dopri5")
+TOY_GAN_LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan-gp", "relativistic")
 
 log = logging.getLogger("galgen")
 
 
-def parse_angle(text: str) -> u.Quantity:
+def parse_angle(text: str):  # noqa: ANN201 - an astropy Quantity (astropy is imported here, not at start-up)
     """Parse ``"1.0arcsec"``, ``"0.5 arcsec"``, ``"3pix"`` or ``"1.0"`` (arcsec) to a Quantity."""
+    import astropy.units as u
+
     try:
         q = u.Quantity(text)
     except (TypeError, ValueError):
@@ -307,7 +313,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         summarize_by_bin(table).write(out / "summary_by_bin.ecsv", format="ascii.ecsv",
                                       overwrite=True)
     elif args.truth and args.restored:
-        fwhm = None if args.psf_fwhm is None else args.psf_fwhm.to_value(u.arcsec)
+        fwhm = None if args.psf_fwhm is None else args.psf_fwhm.to_value("arcsec")
         row = evaluate_files(args.truth, args.restored, observed=args.observed, psf_fwhm=fwhm,
                              nonparametric=args.morphology)
         table = Table(rows=[dict(row, method="restored")])
@@ -382,9 +388,7 @@ def _cmd_toy(args: argparse.Namespace) -> int:
 
 
 def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
-    from galgen.models.gan.objectives import GAN_LOSSES
-    from galgen.models.ode import SOLVERS
-    from galgen.models.toy.densities import DENSITIES
+    GAN_LOSSES, SOLVERS, DENSITIES = TOY_GAN_LOSSES, TOY_SOLVERS, TOY_DENSITIES  # noqa: N806
 
     toy = sub.add_parser("toy", help="train a flow, VAE or GAN on a 2D toy density",
                          description="Teach-yourself generative models: train on a 2D density, "

@@ -63,3 +63,23 @@ def test_restore_cli_and_bad_input(tmp_path, capsys):
 def test_simulate_cli(tmp_path):
     assert main(["simulate", "-o", str(tmp_path / "s"), "-n", "2", "--seed", "3"]) == 0
     assert len(Table.read(tmp_path / "s" / "manifest.ecsv")) == 2
+
+
+def test_help_and_version_import_no_heavy_stack():
+    """``galgen --help`` and ``--version`` answer without importing torch, astropy, scipy or GalSim
+    (they took 5-6 s on a 2-core VM when the whole stack was imported up front)."""
+    heavy = "('torch', 'astropy', 'scipy', 'galsim', 'photutils')"
+    code = ("import sys\nfrom galgen.cli import build_parser\nbuild_parser().format_help()\n"
+            f"print(sorted(m for m in {heavy} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_toy_choices_match_the_library():
+    from galgen.cli import TOY_DENSITIES, TOY_GAN_LOSSES, TOY_SOLVERS
+    from galgen.models.gan.objectives import GAN_LOSSES
+    from galgen.models.ode import SOLVERS
+    from galgen.models.toy.densities import DENSITIES
+
+    assert set(TOY_DENSITIES) == set(DENSITIES)
+    assert tuple(TOY_SOLVERS) == tuple(SOLVERS) and set(TOY_GAN_LOSSES) == set(GAN_LOSSES)

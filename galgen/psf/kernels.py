@@ -6,7 +6,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.fft import irfft2, next_fast_len, rfft2
-from scipy.signal import fftconvolve
 
 from galgen.errors import GalgenValueError
 
@@ -50,6 +49,8 @@ def convolve_psf(image: np.ndarray, kernel: np.ndarray, *, normalize: bool = Tru
     # the grid scipy's fftconvolve uses: same result, but the kernel's transform is kept
     shape = tuple(next_fast_len(n + k - 1, real=True) for n, k in zip(image.shape, kernel.shape, strict=True))
     if shape[0] * shape[1] > _CACHED_GRID_PIXELS:
+        from scipy.signal import fftconvolve  # mosaics only: scipy.signal takes ~1 s to import
+
         return fftconvolve(image, kernel, mode="same")
     full = irfft2(rfft2(image, shape) * _kernel_spectrum(kernel.tobytes(), kernel.shape, shape), shape)
     top, left = (kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import zoom
-from skimage.restoration import richardson_lucy as _sk_richardson_lucy
-from skimage.restoration import wiener as _sk_wiener
 
 from galgen.errors import GalgenValueError
 
@@ -82,6 +80,8 @@ def richardson_lucy(observation: np.ndarray, psf: np.ndarray, factor: int = 2,
     numpy.ndarray
         ``(factor*H, factor*W)`` restored image, flux per output pixel.
     """
+    from skimage.restoration import richardson_lucy as _sk_richardson_lucy  # only here: a slow import
+
     obs, psf = _check(observation, psf)
     pedestal = max(5.0 * noise_rms, 0.0) + max(0.0, -obs.min()) + 1e-12
     pad = psf.shape[0] // 2 + 1  # reflect-pad so the edges see a continued sky, not zeros
@@ -104,6 +104,8 @@ def wiener(observation: np.ndarray, psf: np.ndarray, factor: int = 2, noise_rms:
 
     Other parameters are those of :func:`richardson_lucy`.
     """
+    from skimage.restoration import wiener as _sk_wiener
+
     obs, psf = _check(observation, psf)
     if balance is None:
         peak = max(float(obs.max()), 1e-12)

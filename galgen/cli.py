@@ -58,7 +58,7 @@ def _background(text: str) -> str | float:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from galgen.demo import run_demo
 
-    table = run_demo(args.output)
+    table = run_demo(args.output, real=args.real, real_pixel_scale=args.real_pixel_scale)
     print(table)
     print(f"\nwrote {args.output}/restored.fits, comparison.png, metrics.ecsv")
     return 0
@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "the default method and every baseline; write restored.fits, "
                        "comparison.png and metrics.ecsv.")
     p.add_argument("-o", "--output", default="demo_output", help="output directory")
+    p.add_argument("--real", default=None, metavar="FITS",
+                   help="a well-resolved real galaxy image for the figure's second row (default: "
+                        "statmorph's face-on spiral, when statmorph is installed)")
+    p.add_argument("--real-pixel-scale", type=float, default=0.06, metavar="ARCSEC",
+                   help="pixel scale of --real in arcsec (default 0.06, for statmorph's image)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("simulate", help="write simulated (observation, truth) pairs as FITS",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["comparison_panel", "new_figure", "save_figure"]
+__all__ = ["comparison_panel", "comparison_rows", "new_figure", "save_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplot_kw):  # noqa: ANN201
@@ -57,16 +57,43 @@ def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, 
     -------
     pathlib.Path
     """
+    return comparison_rows([{"images": images, "noise_rms": noise_rms, "residual_of": residual_of}], path,
+                           title=title)
+
+
+def comparison_rows(rows: list[Mapping], path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Several :func:`comparison_panel` rows in one figure (e.g. a simulated and a real galaxy).
+
+    Parameters
+    ----------
+    rows : list of mapping
+        Each with ``images`` (title -> ``(H, W)`` image), ``noise_rms`` (of the first image),
+        optional ``residual_of`` ``(a, b)`` and ``label`` (written left of the row).
+    path : path
+        Output PNG (or PDF) file.
+    title : str, optional
+        Figure title.
+    """
+    ncol = max(len(r["images"]) + (1 if r.get("residual_of") else 0) for r in rows)
+    fig, axes = new_figure(len(rows), ncol, figsize=(3.0 * ncol, 3.3 * len(rows)), squeeze=False)
+    for row_axes, row in zip(axes, rows, strict=True):
+        _draw_row(fig, row_axes, row["images"], row["noise_rms"], row.get("residual_of"))
+        if row.get("label"):
+            row_axes[0].set_ylabel(row["label"], fontsize=10)
+        for ax in row_axes[len(row["images"]) + (1 if row.get("residual_of") else 0):]:
+            ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
+
+
+def _draw_row(fig, axes, images: Mapping[str, np.ndarray], noise_rms: float,  # noqa: ANN001
+              residual_of: tuple[str, str] | None) -> None:
     names = list(images)
-    n = len(names) + (1 if residual_of else 0)
-    fig, axes = new_figure(1, n, figsize=(3.0 * n, 3.3))
-    axes = np.atleast_1d(axes)
     # show surface brightness (flux per pixel area of the first image) so that
     # images at different pixel scales share one colour scale
-    first = np.asarray(images[names[0]])
-    ref_npix = first.shape[0]
-    sb = {k: np.asarray(v, dtype=np.float64) * (v.shape[0] / ref_npix) ** 2 for k, v in
-          images.items()}
+    ref_npix = np.asarray(images[names[0]]).shape[0]
+    sb = {k: np.asarray(v, dtype=np.float64) * (v.shape[0] / ref_npix) ** 2 for k, v in images.items()}
     soft = 3.0 * noise_rms
     vmax = np.arcsinh(np.nanpercentile(sb[names[-1]], 99.8) / soft)
     vmin = np.arcsinh(-2 * noise_rms / soft)
@@ -78,14 +105,10 @@ def comparison_panel(images: Mapping[str, np.ndarray], path: str | os.PathLike, 
         ax.set_yticks([])
     if residual_of:
         a, b = residual_of
-        res = sb[a] - sb[b]
+        ax = axes[len(names)]
         lim = 5 * noise_rms
-        im = axes[-1].imshow(res, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                             extent=(0, 1, 0, 1))
-        axes[-1].set_title(f"{a} - {b}", fontsize=10)
-        axes[-1].set_xticks([])
-        axes[-1].set_yticks([])
-        fig.colorbar(im, ax=axes[-1], fraction=0.046, label="surface brightness (obs. pixel units)")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
+        im = ax.imshow(sb[a] - sb[b], origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=(0, 1, 0, 1))
+        ax.set_title(f"{a} - {b}", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, label="surface brightness (obs. pixel units)")

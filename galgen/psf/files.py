@@ -79,7 +79,9 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         raise GalgenPSFError(msg)
     raw = source
     scale, note = None, "assumed equal to the image's"
-    if not isinstance(source, np.ndarray):
+    if isinstance(source, np.ndarray):  # arrays are documented to be at the image's pixel scale
+        scale, note = image_pixel_scale, "array at the image's scale"
+    else:
         from galgen.errors import GalgenValueError, GalgenWCSError
 
         try:

@@ -177,10 +177,12 @@ def summarize(table: Table) -> Table:
 
 def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, benchmark: str = "structured",
                      examples: int = 4, progress: bool = True, device: str = "cpu",
-                     methods: tuple[str, ...] = DEFAULT_METHODS) -> tuple[Table, Table]:
+                     methods: tuple[str, ...] = DEFAULT_METHODS,
+                     validation_pairs: int = 72) -> tuple[Table, Table]:
     """Run :func:`run_benchmark` on one of :data:`BENCHMARK_SETS` and write ``benchmark.ecsv``
     (per galaxy), ``summary.ecsv``, ``summary_by_bin.ecsv``, ``baseline_tuning.ecsv`` and the
-    figures (PNG and PDF) into ``outdir``."""
+    figures (PNG and PDF) into ``outdir``; the baselines are tuned on ``validation_pairs``
+    pairs of the validation seed."""
     from galgen.evaluation.figures import example_panels, flux_recovery, metric_trends
 
     if benchmark not in BENCHMARK_SETS:
@@ -192,7 +194,9 @@ def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, benchmark: str 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     baselines = tuple(m for m in methods if m in BASELINES and m != "bicubic")
-    tuning = tune_baselines(regime, VALIDATION_SEED, methods=baselines) if baselines else None
+    tuning = None
+    if baselines:
+        tuning = tune_baselines(regime, VALIDATION_SEED, validation_pairs, methods=baselines)
     table = run_benchmark(n, methods, regime, tuning=tuning, progress=progress, device=device)
     table.meta["benchmark"] = benchmark
     summary = summarize(table)

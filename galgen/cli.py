@@ -250,8 +250,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list what would be done")
     p.set_defaults(func=_cmd_batch)
 
+    p = sub.add_parser("translate", help="what a worse survey would have seen: matched PSF, pixels, noise",
+                       description="Translate an image to a survey with a broader PSF and coarser pixels: "
+                       "PSF matching (analytic for Gaussians, photutils for PSF images), flux-conserving "
+                       "resampling onto the target grid (reproject), optional noise. The output covers the "
+                       "same sky, keeps the total flux, has a WCS at the target scale and PSFFWHM = the "
+                       "target PSF. Presets (--to): " + ", ".join(
+                           f"{k} ({v.pixel_scale}\"/px, {v.psf_fwhm}\")" for k, v in _surveys().items())
+                       + "; explicit values override them.")
+    p.add_argument("input", help="input FITS file (never modified)")
+    p.add_argument("-o", "--output", required=True, help="output FITS file")
+    p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="the input's PSF FWHM (Gaussian)")
+    p.add_argument("--psf", default=None, metavar="PSF.fits", help="the input's PSF as an image instead")
+    p.add_argument("--to", choices=sorted(_surveys()), default=None, help="target survey preset")
+    p.add_argument("--to-pixel-scale", type=parse_angle, default=None,
+                   help="target pixel scale, e.g. 0.396arcsec")
+    p.add_argument("--to-psf-fwhm", type=parse_angle, default=None,
+                   help="target PSF FWHM (Gaussian), e.g. 1.4arcsec")
+    p.add_argument("--to-psf", default=None, metavar="PSF.fits",
+                   help="target PSF image: the survey's effective PSF (including its pixel response)")
+    p.add_argument("--to-noise-rms", type=float, default=None,
+                   help="background rms per output pixel to reach, input units (white noise is added)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the added noise")
+    p.add_argument("--allow-sharpen", action="store_true",
+                   help="permit a target PSF narrower than the input's (a deconvolution)")
+    p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
+    p.add_argument("--pixel-scale", type=parse_angle, default=None, help="input pixel scale if it has no WCS")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_translate)
+
     _add_toy_parser(sub)
     return parser
+
+
+def _surveys() -> dict:
+    from galgen.translate.presets import SURVEYS
+
+    return SURVEYS
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from galgen.restoration.restorer import write_restored
+    from galgen.translate import translate
+
+    inp, out = Path(args.input), Path(args.output)
+    if out.resolve() == inp.resolve():
+        msg = f"{out}: refusing to overwrite the input; choose another output name"
+        raise GalgenError(msg)
+    if out.exists() and not args.overwrite:
+        msg = f"{out}: already exists; choose another name or pass --overwrite"
+        raise GalgenError(msg)
+    preset = _surveys()[args.to] if args.to else None
+    to_scale = args.to_pixel_scale if args.to_pixel_scale is not None else (
+        preset.pixel_scale if preset else None)
+    to_fwhm = args.to_psf_fwhm if args.to_psf_fwhm is not None else (
+        preset.psf_fwhm if preset and args.to_psf is None else None)
+    if to_scale is None:
+        raise GalgenValueError("give the target pixel scale: --to-pixel-scale 0.396arcsec (or --to sdss)")
+    if args.psf_fwhm is None and args.psf is None:
+        raise GalgenValueError("give the input's PSF: --psf-fwhm 0.12arcsec or --psf PSF.fits")
+    result = translate(inp, args.psf_fwhm, to_pixel_scale=to_scale, to_psf_fwhm=to_fwhm,
+                       source_psf=args.psf, to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
+                       rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
+                       pixel_scale=args.pixel_scale)
+    write_restored(result, out, overwrite=args.overwrite)
+    print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, PSF FWHM {result.meta['PSFFWHM']}\")")
+    return 0
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:

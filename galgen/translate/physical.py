@@ -1,0 +1,201 @@
+"""Physical survey-to-survey translation: what a worse survey would have seen of the same sky.
+
+Three steps, each done by the library that does it well:
+
+1. **PSF matching** at the input's pixel scale: a kernel ``K`` with ``P_source * K = P_target``
+   (a Gaussian of FWHM ``sqrt(target^2 - source^2)`` when both PSFs are Gaussian, else
+   ``photutils.psf_matching.create_matching_kernel`` with a split-cosine-bell window);
+2. **flux-conserving resampling** onto the target survey's grid with
+   ``reproject.reproject_exact`` (exact pixel overlaps; values scaled by the pixel-area ratio so
+   that flux per pixel stays flux per pixel and totals are kept). A target PSF given as an
+   *image* is taken as the survey's effective PSF, which already includes its pixel response
+   (as PSFEx models and survey PSF images do): the matched image is then sampled at the target
+   pixel centres (``reproject_interp``, bicubic) instead of integrated over them;
+3. optional **noise** up to the target's background rms (white Gaussian, seeded).
+
+The output covers the same sky, carries a WCS at the target scale and a header whose
+``PSFFWHM`` is the target PSF's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData
+
+from galgen.errors import GalgenPSFError, GalgenValueError
+from galgen.io.fits import Image, read_image
+from galgen.io.provenance import add_provenance
+from galgen.io.wcs import resample_wcs, simple_tan_wcs
+
+__all__ = ["matching_kernel", "translate"]
+
+log = logging.getLogger(__name__)
+
+
+_ANY_SIZE = (10**6, 10**6)  # a PSF for matching may be as large as it likes
+
+
+def _on_grid(kernel: np.ndarray | None, fwhm: float, pixel_scale: float, size: int) -> np.ndarray:
+    """A ``size x size`` PSF at ``pixel_scale``: a Gaussian of ``fwhm`` arcsec, or ``kernel``
+    recentred, cropped or padded (GalSim interpolation at the same scale)."""
+    from galgen.psf.models import gaussian_psf, psf_from_image
+
+    if kernel is None:
+        return gaussian_psf(fwhm / pixel_scale, size)
+    return psf_from_image(kernel, pixel_scale=1.0, target_pixel_scale=1.0, shape=size)
+
+
+def matching_kernel(pixel_scale: float, source_fwhm: float | None, target_fwhm: float | None, *,
+                    source_psf: object = None, target_psf: object = None,
+                    allow_sharpen: bool = False) -> tuple[np.ndarray, float, float]:
+    """Kernel ``K`` (unit sum, odd side, at ``pixel_scale``) with ``P_source * K = P_target``.
+
+    Parameters
+    ----------
+    pixel_scale : float
+        Arcsec per pixel of the image the kernel will be applied to.
+    source_fwhm, target_fwhm : float, optional
+        Gaussian PSF FWHMs, arcsec (used when the matching PSF image is not given).
+    source_psf, target_psf : array, path or HDU, optional
+        PSF images (at ``pixel_scale`` for arrays; FITS files carry their own scale).
+    allow_sharpen : bool, default False
+        Permit a target narrower than the source (a deconvolution; usually a mistake).
+
+    Returns
+    -------
+    kernel : numpy.ndarray
+    source_fwhm, target_fwhm : float
+        The two PSFs' FWHMs, arcsec (measured for images).
+
+    Raises
+    ------
+    GalgenPSFError
+        A PSF missing, or a target narrower than the source (use ``galgen restore`` for that).
+    """
+    from galgen.psf.files import read_psf
+    from galgen.psf.models import gaussian_psf, measure_fwhm
+
+    src = read_psf(source_psf, _ANY_SIZE, pixel_scale).kernel if source_psf is not None else None
+    tgt = read_psf(target_psf, _ANY_SIZE, pixel_scale).kernel if target_psf is not None else None
+    s_fwhm = measure_fwhm(src, pixel_scale) if src is not None else source_fwhm
+    t_fwhm = measure_fwhm(tgt, pixel_scale) if tgt is not None else target_fwhm
+    if s_fwhm is None or t_fwhm is None:
+        msg = "give the source and the target PSF (a FWHM or an image) for a translation"
+        raise GalgenPSFError(msg)
+    if t_fwhm < s_fwhm and not allow_sharpen:
+        msg = (f"the target PSF ({t_fwhm:.3g}\") is narrower than the source's ({s_fwhm:.3g}\"): a "
+               "translation can only blur; to sharpen an image use 'galgen restore' (or --allow-sharpen)")
+        raise GalgenPSFError(msg)
+    if src is None and tgt is None:  # Gaussians: widths add in quadrature
+        width = float(np.sqrt(max(t_fwhm**2 - s_fwhm**2, 0.0))) / pixel_scale
+        size = max(15, int(np.ceil(8 * width)) | 1)
+        kernel = np.ones((1, 1)) if width < 1e-3 else gaussian_psf(width, size)
+        return kernel, float(s_fwhm), float(t_fwhm)
+    from photutils.psf_matching import SplitCosineBellWindow
+    from photutils.psf_matching import make_kernel as create_matching_kernel
+
+    size = max(31, int(np.ceil(6 * t_fwhm / pixel_scale)) | 1)
+    kernel = create_matching_kernel(_on_grid(src, s_fwhm, pixel_scale, size),
+                                    _on_grid(tgt, t_fwhm, pixel_scale, size),
+                                    window=SplitCosineBellWindow(alpha=0.4, beta=0.3))
+    return kernel / kernel.sum(), float(s_fwhm), float(t_fwhm)
+
+
+def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel_scale: u.Quantity | float,
+              to_psf_fwhm: u.Quantity | float | None = None, source_psf: object = None, to_psf: object = None,
+              to_noise_rms: float | None = None, rng: np.random.Generator | None = None,
+              allow_sharpen: bool = False, hdu: int | str | None = None,
+              pixel_scale: u.Quantity | float | None = None) -> CCDData:
+    """Translate an image to a worse survey: matched PSF, the target's pixels, its noise.
+
+    Parameters
+    ----------
+    image : path, HDU, CCDData, NDData or numpy.ndarray
+        The sharper image (see :func:`galgen.io.read_image`; arrays need ``pixel_scale``).
+    source_fwhm : Quantity or float, optional
+        Its PSF FWHM (an angle; a plain float is arcsec here, as in the target's values);
+        omitted when ``source_psf`` is given.
+    to_pixel_scale : Quantity or float
+        Target pixel scale (angle per pixel, or arcsec).
+    to_psf_fwhm : Quantity or float, optional
+        Target PSF FWHM (Gaussian), arcsec; or give ``to_psf``.
+    source_psf, to_psf : array, path or HDU, optional
+        PSF images instead of Gaussians.
+    to_noise_rms : float, optional
+        Background rms per *output* pixel to reach (input units); white Gaussian noise is added
+        on top of what the resampled image already has.
+    rng : numpy.random.Generator, optional
+        Source of that noise (default: seed 0).
+    allow_sharpen : bool, default False
+        See :func:`matching_kernel`.
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        Flux per output pixel in the input's unit (totals conserved), WCS at the target scale,
+        ``PSFFWHM`` the target PSF's FWHM, provenance in ``meta``.
+    """
+    from reproject import reproject_exact
+
+    from galgen.io.fits import _as_pixel_scale
+    from galgen.psf.kernels import convolve_psf
+    from galgen.psf.models import as_fwhm_quantity
+
+    img: Image = read_image(image, hdu=hdu, pixel_scale=pixel_scale)
+    if not np.any(np.isfinite(img.data)):
+        msg = f"{img.source}: every pixel is NaN; nothing to translate"
+        raise GalgenValueError(msg)
+    out_scale = _as_pixel_scale(to_pixel_scale)
+    arcsec = u.pixel_scale(img.pixel_scale * u.arcsec / u.pix)
+
+    def _arcsec(value: u.Quantity | float | None) -> float | None:
+        if value is None:
+            return None
+        q = value if isinstance(value, u.Quantity) else float(value) * u.arcsec
+        return float(as_fwhm_quantity(q).to_value(u.arcsec, arcsec))
+
+    s_fwhm, t_fwhm = _arcsec(source_fwhm), _arcsec(to_psf_fwhm)
+    if out_scale < img.pixel_scale * (1 - 1e-6) and not allow_sharpen:
+        msg = (f"target pixels ({out_scale:.4g}\") are smaller than the input's ({img.pixel_scale:.4g}\"): a "
+               "translation only coarsens; use 'galgen restore' for finer pixels")
+        raise GalgenValueError(msg)
+    kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=source_psf,
+                                             target_psf=to_psf, allow_sharpen=allow_sharpen)
+    filled = np.where(img.mask, 0.0, img.data)
+    blurred = convolve_psf(filled, kernel) if kernel.size > 1 else filled
+    wcs_in = img.wcs if img.wcs is not None else simple_tan_wcs(img.shape, img.pixel_scale)
+    factor = img.pixel_scale / out_scale
+    shape_out = (max(1, int(np.floor(img.shape[0] * factor))), max(1, int(np.floor(img.shape[1] * factor))))
+    wcs_out = resample_wcs(wcs_in, factor)
+    if to_psf is None:  # an optical PSF: the target's pixels integrate the image (exact overlaps)
+        data, footprint = reproject_exact((blurred, wcs_in), wcs_out, shape_out=shape_out)
+    else:  # a PSF image already holds the target's pixel response: sample it at the pixel centres
+        from reproject import reproject_interp
+
+        data, footprint = reproject_interp((blurred, wcs_in), wcs_out, shape_out=shape_out, order="bicubic")
+    data = np.where(footprint > 0, data, np.nan) / factor**2  # flux per output pixel
+    if to_noise_rms is not None:
+        from galgen.preprocess.background import estimate_background
+
+        have = estimate_background(np.nan_to_num(data)).median_rms
+        extra = float(np.sqrt(max(to_noise_rms**2 - have**2, 0.0)))
+        if extra == 0.0:
+            log.warning("%s: the translated image's noise (%.3g) already exceeds --to-noise-rms %.3g; "
+                        "none added", img.source, have, to_noise_rms)
+        data = data + (rng or np.random.default_rng(0)).normal(0.0, extra, data.shape)
+    header = img.header.copy() if img.header is not None else fits.Header()
+    for key in ("PSFFWHM", "NOISERMS", "SNR", "PIXSCALE", "SATURATE", "SEEING", "FWHM"):
+        header.remove(key, ignore_missing=True, remove_all=True)
+    record = {"input": img.source, "source_psf_fwhm": round(s_fwhm, 4),
+              "source_psf": "gaussian" if source_psf is None else str(source_psf),
+              "target_psf_fwhm": round(t_fwhm, 4),
+              "target_psf": "gaussian" if to_psf is None else str(to_psf),
+              "target_pixel_scale": out_scale, "noise_rms": to_noise_rms}
+    add_provenance(header, "translate", record)
+    header["PSFFWHM"] = (round(t_fwhm, 5), "[arcsec] PSF FWHM of this (translated) image")
+    return CCDData(data, unit=img.unit if img.unit is not None else u.dimensionless_unscaled, wcs=wcs_out,
+                   meta=header)

@@ -17,9 +17,10 @@ import platform
 import time
 
 import torch
+from toy_density import solver_table
 
 from galgen.models.flows import ode_flow, spline_flow
-from galgen.models.toy import get_density, held_out_samples
+from galgen.models.toy import get_density
 from galgen.models.toy.run import FLOW_MATCHING_ODE, FLOW_MATCHING_TIME_POWER
 from galgen.models.toy.train import ToyTrainConfig, held_out_nll, train_flow, train_flow_matching
 
@@ -33,20 +34,6 @@ class ZukoFlow(torch.nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.flow().log_prob(x)
-
-
-def _nll_by_solver(flow, density) -> list[dict]:  # noqa: ANN001
-    x = held_out_samples(density, 4000)
-    rows = []
-    for solver, steps in (("euler", 64), ("midpoint", 32), ("rk4", 16), ("rk4", 64), ("dopri5", 0)):
-        t = flow.transform
-        t.solver, t.steps, t.rtol, t.atol = solver, steps or 1, 1e-5, 1e-5
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            nll = float(-flow.log_prob(x).mean())
-        rows.append({"solver": solver, "steps": steps or "adaptive", "nfe": t.last_stats.nfe, "nll": nll,
-                     "ms_per_1000": 1000 * (time.perf_counter() - t0) / 4})
-    return rows
 
 
 def main() -> None:
@@ -96,7 +83,8 @@ def main() -> None:
         run("galgen ODE flow, flow matching (dopri5 NLL)", flow, args.ode_seconds, matching, 512, 2e-3)
         print("\n| ODE solver | steps | NFE per sample | test NLL (nats) | ms per 1,000 samples |")
         print("| --- | --- | --- | --- | --- |")
-        for r in _nll_by_solver(flow, density):
+        plan = (("euler", 64), ("midpoint", 32), ("rk4", 16), ("rk4", 64), ("dopri5", 0))
+        for r in solver_table(flow, density, plan=plan):
             print(f"| {r['solver']} | {r['steps']} | {r['nfe']} | {r['nll']:.3f} | {r['ms_per_1000']:.0f} |")
 
 

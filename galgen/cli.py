@@ -74,9 +74,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_restore(args: argparse.Namespace) -> int:
-    from galgen.restoration import restore, write_restored
-
+def _input_and_output(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The command's input and output paths, refusing to overwrite the input or (without
+    ``--overwrite``) an existing file before any work is done."""
     inp, out = Path(args.input), Path(args.output)
     if out.resolve() == inp.resolve():
         msg = f"{out}: refusing to overwrite the input; choose another output name"
@@ -84,6 +84,13 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         msg = f"{out}: already exists; choose another name or pass --overwrite"
         raise GalgenError(msg)
+    return inp, out
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from galgen.restoration import restore, write_restored
+
+    inp, out = _input_and_output(args)
     _need_psf(args)
     result = restore(inp, args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
@@ -295,13 +302,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from galgen.restoration.restorer import write_restored
     from galgen.translate import translate
 
-    inp, out = Path(args.input), Path(args.output)
-    if out.resolve() == inp.resolve():
-        msg = f"{out}: refusing to overwrite the input; choose another output name"
-        raise GalgenError(msg)
-    if out.exists() and not args.overwrite:
-        msg = f"{out}: already exists; choose another name or pass --overwrite"
-        raise GalgenError(msg)
+    inp, out = _input_and_output(args)
     preset = _surveys()[args.to] if args.to else None
     to_scale = args.to_pixel_scale if args.to_pixel_scale is not None else (
         preset.pixel_scale if preset else None)

@@ -57,6 +57,8 @@ def test_get_method_gives_restorers_and_typed_errors(tiny):
         BaselineRestorer("wiener", 2, {"device": "cpu"})
     with pytest.raises(GalgenValueError, match="iterations"):
         get_method("wiener", 2, iterations=3)
+    with pytest.raises(GalgenValueError, match="a learned model takes no option iterations"):
+        get_method(str(tiny), 2, iterations=3)
     with pytest.raises(GalgenModelError,
                        match=r"no shipped model restores x4.*default_x2 \(x2\).*richardson_lucy"):
         get_method("default", 4)

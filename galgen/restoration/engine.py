@@ -276,6 +276,13 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
         target = options.pop("target_psf_fwhm", None)
         return BaselineRestorer(method, scale, dict(options), target_psf_fwhm=target)
     name = _default_name(method, scale)
+    from galgen.restoration.model import LEARNED_OPTIONS
+
+    if unknown := set(options) - set(LEARNED_OPTIONS):
+        msg = (f"a learned model takes no option {', '.join(sorted(unknown))}; it takes "
+               f"{', '.join(LEARNED_OPTIONS)} (baseline options such as iterations need --method "
+               f"{' / '.join(sorted(BASELINES))})")
+        raise GalgenValueError(msg)
     try:
         model = load_model(name, device, **options)
     except GalgenModelError:

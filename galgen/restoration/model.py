@@ -34,6 +34,10 @@ def shipped_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / "model.safetensors").is_file()}
 
 
+#: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
+LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size")
+
+
 class LearnedRestorer:
     """A trained generator with its model card, behind the :class:`~galgen.restoration.engine.Restorer`
     protocol.

@@ -9,7 +9,22 @@ from astropy.io import fits
 
 from galgen._version import __version__
 
-__all__ = ["add_provenance"]
+__all__ = ["add_provenance", "INPUT_ONLY_KEYWORDS", "pop_input_descriptors"]
+
+#: Keywords of an input header that describe the *input* image (its PSF, its per-pixel noise,
+#: its pixels, its source's measured flux): not carried to an image galgen derives from it
+#: (restored or translated), whose PSF and pixels differ.
+INPUT_ONLY_KEYWORDS = ("PSFFWHM", "PSFTYPE", "FWHM", "SEEING", "PSF_FWHM", "NOISERMS", "SKYNOISE",
+                       "SKYSIG", "SKYRMS", "SNR", "FLUX", "SATURATE", "PIXSCALE")
+
+
+def pop_input_descriptors(header: fits.Header) -> list[tuple[str, object]]:
+    """Remove :data:`INPUT_ONLY_KEYWORDS` from ``header`` (in place); return ``(key, value)`` of
+    those it held, to be recorded as provenance (``"input KEY"``)."""
+    found = [(k, header[k]) for k in INPUT_ONLY_KEYWORDS if k in header]
+    for key, _ in found:
+        header.remove(key, remove_all=True)
+    return found
 
 
 def add_provenance(

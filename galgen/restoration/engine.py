@@ -29,7 +29,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 from galgen.errors import GalgenModelError, GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image
-from galgen.io.provenance import add_provenance
+from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.wcs import resample_wcs
 from galgen.preprocess.background import estimate_background
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
@@ -266,7 +266,7 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     GalgenValueError
         An unknown method or option.
     """
-    from galgen.restoration.model import load_model, shipped_models
+    from galgen.restoration.model import LEARNED_OPTIONS, load_model, shipped_models
 
     if int(scale) != scale or scale < 1:
         msg = f"scale must be a positive integer, got {scale}"
@@ -276,8 +276,6 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
         target = options.pop("target_psf_fwhm", None)
         return BaselineRestorer(method, scale, dict(options), target_psf_fwhm=target)
     name = _default_name(method, scale)
-    from galgen.restoration.model import LEARNED_OPTIONS
-
     if unknown := set(options) - set(LEARNED_OPTIONS):
         msg = (f"a learned model takes no option {', '.join(sorted(unknown))}; it takes "
                f"{', '.join(LEARNED_OPTIONS)} (baseline options such as iterations need --method "
@@ -394,14 +392,6 @@ def quality_flags(chi2: float, regime_warning: str = "") -> str:
     return ",".join(flags) or "OK"
 
 
-#: Keywords of an input header that describe the *input* image (its PSF, its per-pixel noise,
-#: its pixels, its source's measured flux): they are not carried to a restored image, whose
-#: PSF and pixels differ. Their input values are kept in ``HISTORY`` and, for the PSF and
-#: noise, in galgen's own ``GALGENPF`` / ``GALGENNS`` / ``GALGENSN``.
-INPUT_ONLY_KEYWORDS = ("PSFFWHM", "PSFTYPE", "FWHM", "SEEING", "PSF_FWHM", "NOISERMS", "SKYNOISE",
-                       "SKYSIG", "SKYRMS", "SNR", "FLUX", "SATURATE", "PIXSCALE")
-
-
 def finalize(image: Image, prepared: PreparedObservation, restoration: Restoration, *, scale: int,
              samples: int = 1) -> CCDData:
     """Mask, WCS, output header, provenance and data consistency around a restoration.
@@ -426,9 +416,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
                                predicted=restoration.reconvolved)
     data = apply_mask(restoration.data, big_mask)
     header = image.header.copy() if image.header is not None else fits.Header()
-    carried = [(k, header[k]) for k in INPUT_ONLY_KEYWORDS if k in header]
-    for key, _ in carried:
-        del header[key]
+    carried = pop_input_descriptors(header)  # input PSF/noise keywords: into HISTORY, not onto the output
     record = {"method": restoration.method, "scale": scale,
               "psf_fwhm_arcsec": round(prepared.psf_fwhm_arcsec, 4), "psf_model": prepared.psf_model,
               "psf_sha256": psf_hash(prepared.psf),

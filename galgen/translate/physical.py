@@ -28,7 +28,7 @@ from astropy.nddata import CCDData
 
 from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image, read_image
-from galgen.io.provenance import add_provenance
+from galgen.io.provenance import add_provenance, pop_input_descriptors
 from galgen.io.wcs import resample_wcs, simple_tan_wcs
 
 __all__ = ["matching_kernel", "translate"]
@@ -188,13 +188,13 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
                         "none added", img.source, have, to_noise_rms)
         data = data + (rng or np.random.default_rng(0)).normal(0.0, extra, data.shape)
     header = img.header.copy() if img.header is not None else fits.Header()
-    for key in ("PSFFWHM", "NOISERMS", "SNR", "PIXSCALE", "SATURATE", "SEEING", "FWHM"):
-        header.remove(key, ignore_missing=True, remove_all=True)
+    carried = pop_input_descriptors(header)  # the input's PSF/noise keywords: into HISTORY
     record = {"input": img.source, "source_psf_fwhm": round(s_fwhm, 4),
               "source_psf": "gaussian" if source_psf is None else str(source_psf),
               "target_psf_fwhm": round(t_fwhm, 4),
               "target_psf": "gaussian" if to_psf is None else str(to_psf),
-              "target_pixel_scale": out_scale, "noise_rms": to_noise_rms}
+              "target_pixel_scale": out_scale, "noise_rms": to_noise_rms,
+              **{f"input {k}": v for k, v in carried}}
     add_provenance(header, "translate", record)
     header["PSFFWHM"] = (round(t_fwhm, 5), "[arcsec] PSF FWHM of this (translated) image")
     return CCDData(data, unit=img.unit if img.unit is not None else u.dimensionless_unscaled, wcs=wcs_out,

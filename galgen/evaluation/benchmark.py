@@ -10,7 +10,14 @@ Three sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in trainin
 ``merger``
     the held-out morphology family (mergers and tidal features), never drawn in training;
 ``cosmos``
-    COSMOS-like parametric galaxies with point-like knots (the earlier standard set).
+    COSMOS-like parametric galaxies with point-like knots (the earlier standard set);
+``sdss``, ``des``, ``hsc``
+    the structured galaxies observed at a survey's sampling (0.396, 0.263, 0.168 arcsec per
+    pixel) and seeing (1.0-1.8, 0.8-1.4, 0.5-0.9 arcsec) through ground-based PSFs of
+    :mod:`galgen.psf.zoo` that are not Moffat profiles (Kolmogorov atmosphere x aberrated
+    optics, double Gaussians; aberration patterns never used in training), given to every
+    method as a PSF image; galaxies keep their sizes in pixels (dilated by
+    ``pixel_scale / 0.2``) and the target PSF is 2 output pixels (:func:`survey_regime`).
 
 Baselines get their best fair shot (:mod:`galgen.evaluation.tuning`): the model's output grid
 and target PSF, and per PSF/SNR-bin parameters chosen on validation pairs of the same set.
@@ -45,6 +52,7 @@ __all__ = [
     "VALIDATION_SEED",
     "BENCHMARK_SETS",
     "STRUCTURED_FAMILIES",
+    "survey_regime",
     "restore_pair",
     "run_benchmark",
     "summarize",
@@ -60,11 +68,39 @@ VALIDATION_SEED = 9_000_000
 #: Morphology families that carry structure (all but the smooth one and the held-out mergers).
 STRUCTURED_FAMILIES = ("clumpy", "spiral", "barred", "ring", "edge_on", "irregular")
 _MORPHOLOGY = replace(DEFAULT_REGIME, galaxies="morphology", scene=True, correlated_noise=0.2, max_offset=3.0)
+
+
+def survey_regime(pixel_scale: float, psf_fwhm_range: tuple[float, float], factor: int = 2, *,
+                  psf_families: tuple[str, ...] = ("kolmogorov", "double_gauss"),
+                  psf_bias: float = 0.0) -> Regime:
+    """Structured galaxies at a survey's sampling, seen through held-out ground-based PSFs.
+
+    Parameters
+    ----------
+    pixel_scale : float
+        Observation pixel scale, arcsec.
+    psf_fwhm_range : (float, float)
+        Seeing FWHM range, arcsec.
+    factor : int, default 2
+    psf_families : tuple of str
+        PSF families of :mod:`galgen.psf.zoo` (aberration variant 1: never used in training).
+    psf_bias : float, default 0
+        Fractional error of the PSF size given to the methods (mismatch tables).
+    """
+    return replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, in_pixel_scale=pixel_scale, factor=factor,
+                   psf_fwhm_range=tuple(psf_fwhm_range), psf_kind="zoo", psf_families=tuple(psf_families),
+                   psf_variant=1, psf_bias=psf_bias, galaxy_scale=pixel_scale / 0.2,
+                   target_psf_fwhm=2.0 * pixel_scale / factor)
+
+
 #: The benchmark sets by name (see the module docstring).
 BENCHMARK_SETS = {
     "structured": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES),
     "merger": replace(_MORPHOLOGY, families=("merger",)),
     "cosmos": DEFAULT_REGIME,
+    "sdss": survey_regime(0.396, (1.0, 1.8)),
+    "des": survey_regime(0.263, (0.8, 1.4)),
+    "hsc": survey_regime(0.168, (0.5, 0.9)),
 }
 DEFAULT_METHODS = ("default", "richardson_lucy", "wiener", "wiener_target", "bicubic")
 

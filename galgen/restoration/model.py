@@ -20,7 +20,7 @@ from galgen.errors import GalgenModelError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
 from galgen.restoration.engine import PreparedObservation, Restoration
-from galgen.restoration.inputs import condition_vector, stretch_observation, unstretch_output
+from galgen.restoration.inputs import condition_vector, deconvolved_channel, network_input, unstretch_output
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.restoration.tiling import process_tiled
 
@@ -94,8 +94,45 @@ class LearnedRestorer:
 
     @property
     def target_psf_fwhm(self) -> float:
-        """FWHM of the restored images' PSF (the training target's Gaussian), arcsec."""
+        """FWHM of the restored images' PSF (the training target's Gaussian), arcsec, at the
+        training pixel scale (see :meth:`target_fwhm_at` for a model working in pixel units)."""
         return float(self.regime.get("target_psf_fwhm", 0.2))
+
+    @property
+    def any_pixel_scale(self) -> bool:
+        """Whether the model works in pixel units (its regime holds at any pixel scale)."""
+        return bool(self.regime.get("any_pixel_scale", False))
+
+    def target_fwhm_at(self, pixel_scale: float) -> float:
+        """FWHM (arcsec) of the restored image's PSF for an observation at ``pixel_scale`` arcsec:
+        fixed, or for a pixel-unit model the same number of output pixels at any scale."""
+        if not self.any_pixel_scale:
+            return self.target_psf_fwhm
+        return self.target_psf_fwhm * pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
+
+    @property
+    def target_fwhm_pix(self) -> float:
+        """Target PSF FWHM in output pixels."""
+        r = self.regime
+        return self.target_psf_fwhm / (float(r.get("in_pixel_scale", 0.2)) / self.config.scale)
+
+    def network_input(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
+                      pixel_scale: float, psf: np.ndarray | None = None) -> np.ndarray:
+        """What the generator sees for one image: ``(C, H, W)``
+        (:func:`galgen.restoration.inputs.network_input`). Models with a deconvolved input
+        channel deconvolve with ``psf`` (at the observation's pixel scale), or without one with
+        a Moffat of ``psf_fwhm`` arcsec and the training regime's beta."""
+        obs = np.asarray(observation, np.float64)
+        deconvolved = None
+        if self.config.deconvolved_input:
+            if psf is None:
+                from galgen.psf.models import default_psf_size, moffat_psf
+
+                fwhm_pix = psf_fwhm / pixel_scale
+                psf = moffat_psf(fwhm_pix, min(default_psf_size(fwhm_pix, 6.0), (min(obs.shape) - 1) | 1),
+                                 beta=float(self.regime.get("moffat_beta", 3.5)))
+            deconvolved = deconvolved_channel(obs, psf, self.config.scale, self.target_fwhm_pix)
+        return network_input(obs, noise_rms, self.config.softening, self.config.scale, deconvolved)
 
     def compile(self) -> LearnedRestorer:
         """Wrap the generator with ``torch.compile`` (worth it for long GPU runs; the first
@@ -108,7 +145,7 @@ class LearnedRestorer:
         return self._forward_batch(stretched[None], condition[None])[0]
 
     def predict(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
-                pixel_scale: float, *, tile: int | None = None) -> np.ndarray:
+                pixel_scale: float, *, tile: int | None = None, psf: np.ndarray | None = None) -> np.ndarray:
         """Restore one image (no calibration, no sampling).
 
         Parameters
@@ -123,6 +160,8 @@ class LearnedRestorer:
             Observation pixel scale, arcsec.
         tile : int, optional
             Tile side for large images (default: the instance's ``tile``).
+        psf : numpy.ndarray, optional
+            The PSF image at ``pixel_scale`` (used by models with a deconvolved input channel).
 
         Returns
         -------
@@ -133,7 +172,7 @@ class LearnedRestorer:
         softening = self.config.softening
         condition = condition_vector(psf_fwhm, pixel_scale / s)
         radius = getattr(self.generator, "receptive_radius", 24)
-        y = process_tiled(stretch_observation(np.asarray(observation, np.float64), noise_rms, softening),
+        y = process_tiled(self.network_input(observation, noise_rms, psf_fwhm, pixel_scale, psf),
                           lambda t: self._forward(t, condition), scale=s, tile=tile or self.tile,
                           overlap=2 * radius + 12, margin=radius + 2)
         return unstretch_output(y, noise_rms, softening, s, out=y)  # in place: mosaics are large
@@ -163,7 +202,8 @@ class LearnedRestorer:
     def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float) -> np.ndarray:
         """``A(restored)``: the restoration blurred back to the observed PSF and grid."""
         s = self.config.scale
-        return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s, self.target_psf_fwhm,
+        return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
+                                      self.target_fwhm_at(pixel_scale),
                                       float(self.regime.get("moffat_beta", 3.5)))
 
     def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
@@ -171,10 +211,15 @@ class LearnedRestorer:
         r = self.regime
         problems = []
         lo, hi = r.get("psf_fwhm_range", (0, np.inf))
-        if not lo * 0.95 <= psf_fwhm <= hi * 1.05:
-            problems.append(f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo}-{hi} arcsec)")
         ps = r.get("in_pixel_scale")
-        if ps and abs(pixel_scale / ps - 1) > 0.05:
+        if self.any_pixel_scale:  # the regime holds in pixels
+            lo_pix, hi_pix, fwhm_pix = lo / ps, hi / ps, psf_fwhm / pixel_scale
+            if not lo_pix * 0.95 <= fwhm_pix <= hi_pix * 1.05:
+                problems.append(f"PSF FWHM {fwhm_pix:.3g} pixels ({psf_fwhm:.3g} arcsec; trained on "
+                                f"{lo_pix:g}-{hi_pix:g} pixels)")
+        elif not lo * 0.95 <= psf_fwhm <= hi * 1.05:
+            problems.append(f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo}-{hi} arcsec)")
+        if ps and not self.any_pixel_scale and abs(pixel_scale / ps - 1) > 0.05:
             problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {ps} arcsec)")
         slo, shi = r.get("snr_range", (0, np.inf))
         if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
@@ -187,7 +232,9 @@ class LearnedRestorer:
 
     @torch.inference_mode()
     def _forward_batch(self, stretched: np.ndarray, conditions: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(stretched, np.float32))[:, None].to(self.device)
+        """``(B, C, H, W)`` network inputs (or ``(B, H, W)`` for one channel) -> ``(B, sH, sW)``."""
+        x = torch.from_numpy(np.ascontiguousarray(stretched, np.float32))
+        x = (x[:, None] if x.dim() == 3 else x).to(self.device)
         c = torch.from_numpy(np.ascontiguousarray(conditions, np.float32)).to(self.device)
         if self.device.type == "cuda":
             x = x.to(memory_format=torch.channels_last)
@@ -197,9 +244,12 @@ class LearnedRestorer:
 
     def predict_many(self, observations: list[np.ndarray], noise_rms: list[float],
                      psf_fwhm: list[float], pixel_scale: float, *, tile: int | None = None,
-                     batch_size: int | None = None) -> list[np.ndarray]:
-        """:meth:`predict` for many images, stacking equal-shaped stamps into batches."""
+                     batch_size: int | None = None,
+                     psfs: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """:meth:`predict` for many images, stacking equal-shaped stamps into batches
+        (``psfs``: each image's PSF, for models with a deconvolved input channel)."""
         s, softening = self.config.scale, self.config.softening
+        psfs = psfs if psfs is not None else [None] * len(observations)
         tile = tile or self.tile
         batch_size = batch_size or self.batch_size
         out: list[np.ndarray | None] = [None] * len(observations)
@@ -208,12 +258,12 @@ class LearnedRestorer:
             if max(obs.shape) <= tile:
                 groups.setdefault(obs.shape, []).append(i)
             else:
-                out[i] = self.predict(obs, noise_rms[i], psf_fwhm[i], pixel_scale, tile=tile)
+                out[i] = self.predict(obs, noise_rms[i], psf_fwhm[i], pixel_scale, tile=tile, psf=psfs[i])
         for indices in groups.values():
             for k in range(0, len(indices), batch_size):
                 chunk = indices[k:k + batch_size]
-                x = np.stack([stretch_observation(np.asarray(observations[i], np.float64), noise_rms[i],
-                                                  softening) for i in chunk])
+                x = np.stack([self.network_input(observations[i], noise_rms[i], psf_fwhm[i], pixel_scale,
+                                                 psfs[i]) for i in chunk])
                 c = np.stack([condition_vector(psf_fwhm[i], pixel_scale / s) for i in chunk])
                 y = self._forward_batch(x, c)
                 for i, yi in zip(chunk, y, strict=True):
@@ -242,9 +292,10 @@ class LearnedRestorer:
         data = [o.data for o in observations]
         noise = [o.noise_rms for o in observations]
         fwhm = [o.psf_fwhm_arcsec for o in observations]
-        restored = self.predict_many(data, noise, fwhm, pixel_scale)
+        psfs = [o.psf for o in observations]
+        restored = self.predict_many(data, noise, fwhm, pixel_scale, psfs=psfs)
         results = []
-        for obs, sigma, psf_fwhm, rest in zip(data, noise, fwhm, restored, strict=True):
+        for obs, sigma, psf_fwhm, psf, rest in zip(data, noise, fwhm, psfs, restored, strict=True):
             snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * sigma**2, 0.0)) / sigma)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
@@ -255,10 +306,12 @@ class LearnedRestorer:
             if samples > 1:
                 rng = np.random.default_rng(seed)
                 draws = self.predict_many([obs + rng.normal(0, sigma, obs.shape) for _ in range(samples)],
-                                          [sigma] * samples, [psf_fwhm] * samples, pixel_scale)
+                                          [sigma] * samples, [psf_fwhm] * samples, pixel_scale,
+                                          psfs=[psf] * samples)
                 std = alpha * np.std(draws, axis=0, ddof=1)
             results.append(Restoration(
-                rest * alpha, std, self.name, model_hash=self.sha256, psf_fwhm=self.target_psf_fwhm,
+                rest * alpha, std, self.name, model_hash=self.sha256,
+                psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
@@ -300,12 +353,13 @@ def load_model(name_or_path: str = "default_x2", device: str = "cpu", **options)
 
 
 def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | None = None, *,
-                         name: str = "untrained", seed: int = 0, tail_std: float = 0.05) -> Path:
+                         name: str = "untrained", seed: int = 0, tail_std: float = 0.05,
+                         regime=None) -> Path:  # noqa: ANN001
     """Write a randomly initialised restorer (weights + card) for tests and timing benchmarks.
 
     The generator's last layer starts at zero (it then returns the bicubic
     upsampling); ``tail_std`` perturbs it so the network does something non-trivial.
-    The card's regime is the simulator's default. Never use it to restore data.
+    The card's regime is ``regime`` (default: the simulator's). Never use it to restore data.
     """
     from galgen.models.serialization import save_module
     from galgen.simulate import DEFAULT_REGIME
@@ -317,5 +371,5 @@ def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | 
         with torch.no_grad():
             gen.tail.weight.normal_(0, tail_std)
     save_module(gen, directory, {"name": name, "architecture": config.to_dict(),
-                                 "regime": DEFAULT_REGIME.to_dict(), "untrained": True})
+                                 "regime": (regime or DEFAULT_REGIME).to_dict(), "untrained": True})
     return Path(directory)

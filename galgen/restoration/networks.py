@@ -43,6 +43,10 @@ class RestorerConfig:
         The noise level enters through the stretch, which is in units of the noise.
     softening : float
         Asinh stretch softening in noise units (see :class:`galgen.preprocess.AsinhStretch`).
+    deconvolved_input : bool
+        The input also holds a classical deconvolution of the observation with its PSF,
+        folded to the input grid (``scale**2`` more channels,
+        :func:`galgen.restoration.inputs.network_input`): the PSF's shape reaches the network.
     """
 
     arch: str = "residual"
@@ -51,6 +55,12 @@ class RestorerConfig:
     blocks: int = 8
     condition_features: int = 1
     softening: float = 3.0
+    deconvolved_input: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the network's input."""
+        return 1 + (self.scale**2 if self.deconvolved_input else 0)
 
     def to_dict(self) -> dict:
         """Plain dict (for ``config.json``)."""
@@ -86,8 +96,10 @@ class ResidualSRNet(nn.Module):
 
     Notes
     -----
-    ``forward(x, condition)``: ``x`` ``(B, 1, H, W)`` stretched observation,
-    ``condition`` ``(B, condition_features)``; returns ``(B, 1, sH, sW)``.
+    ``forward(x, condition)``: ``x`` ``(B, C, H, W)`` stretched observation (channel 0) and,
+    with ``deconvolved_input``, the folded classical deconvolution (see
+    :func:`galgen.restoration.inputs.network_input`); ``condition`` ``(B, condition_features)``;
+    returns ``(B, 1, sH, sW)``.
     The receptive field is ``2 * blocks + 3`` input pixels in radius.
     """
 
@@ -98,7 +110,7 @@ class ResidualSRNet(nn.Module):
             raise GalgenValueError(msg)
         c = config.channels
         self.config = config
-        self.head = nn.Conv2d(1, c, 3, padding=1)
+        self.head = nn.Conv2d(config.in_channels, c, 3, padding=1)
         self.body = nn.ModuleList(ResidualBlock(c, config.condition_features)
                                   for _ in range(config.blocks))
         self.body_tail = nn.Conv2d(c, c, 3, padding=1)
@@ -115,7 +127,8 @@ class ResidualSRNet(nn.Module):
 
     def forward(self, x: Tensor, condition: Tensor) -> Tensor:
         s = self.config.scale
-        base = x if s == 1 else F.interpolate(x, scale_factor=s, mode="bicubic", align_corners=False)
+        obs = x[:, :1]
+        base = obs if s == 1 else F.interpolate(obs, scale_factor=s, mode="bicubic", align_corners=False)
         h = self.head(x)                                  # (B, C, H, W)
         skip = h
         for block in self.body:
@@ -134,6 +147,9 @@ class UNetRestorer(nn.Module):
 
     def __init__(self, config: RestorerConfig) -> None:
         super().__init__()
+        if config.deconvolved_input:
+            msg = "the U-Net path takes the observation only: set deconvolved_input = false"
+            raise GalgenValueError(msg)
         if config.scale != 1:
             msg = "the U-Net path deconvolves at the same scale: use scale=1 (arch='residual' for x2/x4)"
             raise GalgenValueError(msg)

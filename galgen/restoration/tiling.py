@@ -43,7 +43,7 @@ def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *, 
     Parameters
     ----------
     image : numpy.ndarray
-        ``(H, W)`` input.
+        ``(H, W)`` input, or ``(C, H, W)`` (channels tiled together).
     fn : callable
         The per-tile restoration.
     scale : int
@@ -58,7 +58,7 @@ def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *, 
     numpy.ndarray
         ``(scale*H, scale*W)``; float32 when tiled (bounded memory), else ``fn``'s dtype.
     """
-    h, w = image.shape
+    h, w = image.shape[-2:]
     if h <= tile and w <= tile:
         return fn(image)
     margin = overlap // 2 - 4 if margin is None else margin
@@ -72,7 +72,7 @@ def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *, 
         for x0 in tile_starts(w, tile, overlap):
             tw = min(tile, w)
             wx = _weights(tw, x0, w, tile, margin, ramp, scale)
-            result = fn(image[y0:y0 + th, x0:x0 + tw])
+            result = fn(image[..., y0:y0 + th, x0:x0 + tw])
             wgt = wy[:, None] * wx[None, :]
             ys, xs = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
             out[ys, xs] += wgt * result

@@ -38,9 +38,11 @@ class Regime:
         Super-resolution factor; the target pixel scale is ``in_pixel_scale / factor``.
     psf_fwhm_range : (float, float)
         Range of the observing PSF FWHM, arcsec (uniform), default (0.6, 1.4).
-    psf_kind : {"moffat", "gaussian", "hst"}
+    psf_kind : {"moffat", "gaussian", "hst", "zoo"}
         Observing PSF family; ``"hst"`` dilates a real HST PSF from the COSMOS
-        example data to the drawn FWHM (asymmetric, realistic wings).
+        example data to the drawn FWHM (asymmetric, realistic wings); ``"zoo"`` draws from
+        the ground and space families of :mod:`galgen.psf.zoo` (Moffat beta 2-5,
+        Kolmogorov x aberrated optics, double Gaussians, obscured optics with spikes, HST).
     moffat_beta : float
         Moffat beta (default 3.5).
     snr_range : (float, float)
@@ -56,6 +58,10 @@ class Regime:
     families : tuple of str
         With ``galaxies="morphology"``: the families drawn from (empty: every family but
         the held-out one, :data:`galgen.simulate.morphology.TRAINING_FAMILIES`).
+    cosmos_fraction : float
+        With ``galaxies="morphology"``: the fraction of truths drawn as COSMOS-like
+        parametric galaxies instead (keeps the smooth-galaxy prior of a model fine-tuned on
+        structure).
     scene : bool
         Add companions, stars and edge neighbours to the stamp
         (:func:`galgen.simulate.morphology.scene`).
@@ -67,6 +73,27 @@ class Regime:
         observed pixels) instead of white CCD noise.
     max_offset : float
         The target's centre is offset by up to this many observed pixels on each axis.
+    psf_error : float
+        RMS fractional error of the PSF *given* to the restorer (``Pair.psf``, ``Pair.psf_fwhm``):
+        the true PSF dilated by ``1 + N(0, psf_error)`` (a user's PSF is never exact). With
+        ``psf_error > 0`` or ``psf_kind="zoo"``, ``Pair.psf_fwhm`` is the FWHM measured on the
+        given PSF image (:func:`galgen.psf.models.measure_fwhm`), as galgen measures a PSF file.
+    psf_bias : float
+        The PSF given to the restorer is the true one dilated by ``1 + psf_bias`` (a systematic
+        PSF-model error, for mismatch tables; applied after ``psf_error``).
+    psf_families : tuple of str
+        With ``psf_kind="zoo"``: the families drawn from (empty: all of
+        :data:`galgen.psf.zoo.PSF_FAMILIES`).
+    psf_variant : int
+        With ``psf_kind="zoo"``: which fixed set of optical aberration patterns is drawn from
+        (training uses 0; benchmarks use others, so their optics are never seen in training).
+    galaxy_scale : float
+        Every truth galaxy (and its scene) is dilated by this factor (e.g. ``pixel_scale / 0.2``
+        keeps the galaxies' sizes in pixels when the pixel scale changes).
+    any_pixel_scale : bool
+        A model trained on this regime works in pixel units: its PSF range and target PSF
+        hold in pixels (``psf_fwhm_range / in_pixel_scale`` observed pixels; target
+        ``target_psf_fwhm / out_pixel_scale`` output pixels) at any pixel scale.
     """
 
     in_pixel_scale: float = 0.2
@@ -79,10 +106,17 @@ class Regime:
     in_size: int = 64
     galaxies: str = "cosmos"
     families: tuple[str, ...] = ()
+    cosmos_fraction: float = 0.0
     scene: bool = False
     moffat_beta_range: tuple[float, float] | None = None
     correlated_noise: float = 0.0
     max_offset: float = 0.5
+    psf_error: float = 0.0
+    psf_bias: float = 0.0
+    psf_families: tuple[str, ...] = ()
+    psf_variant: int = 0
+    galaxy_scale: float = 1.0
+    any_pixel_scale: bool = False
 
     @property
     def out_pixel_scale(self) -> float:
@@ -164,12 +198,18 @@ def observing_psf(fwhm: float, regime: Regime = DEFAULT_REGIME,
         return galsim.Moffat(beta=beta, fwhm=fwhm, gsparams=GALAXY_GSPARAMS)
     if regime.psf_kind == "gaussian":
         return galsim.Gaussian(fwhm=fwhm, gsparams=GALAXY_GSPARAMS)
+    if regime.psf_kind == "zoo":
+        from galgen.psf.zoo import PSF_FAMILIES, random_psf
+
+        families = {f: PSF_FAMILIES[f] for f in regime.psf_families} if regime.psf_families else None
+        return random_psf(rng or np.random.default_rng(), fwhm, regime.in_pixel_scale, families=families,
+                          variant=regime.psf_variant)[0]
     if regime.psf_kind == "hst":
         rng = rng or np.random.default_rng()
         psfs = _hst_psfs()
         interp, base = psfs[int(rng.integers(len(psfs)))]
         return interp.dilate(fwhm / base)
-    msg = f"psf_kind must be 'moffat', 'gaussian' or 'hst', got {regime.psf_kind!r}"
+    msg = f"psf_kind must be 'moffat', 'gaussian', 'hst' or 'zoo', got {regime.psf_kind!r}"
     raise GalgenValueError(msg)
 
 
@@ -305,7 +345,8 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
     Pair
     """
     if galaxy is None:
-        if regime.galaxies == "morphology":
+        if regime.galaxies == "morphology" and not (regime.cosmos_fraction
+                                                     and rng.uniform() < regime.cosmos_fraction):
             from galgen.simulate.morphology import TRAINING_FAMILIES, morphology_galaxy
 
             galaxy = morphology_galaxy(rng, tuple(regime.families) or TRAINING_FAMILIES)
@@ -319,11 +360,18 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
     if flux is None:
         flux = float(np.exp(rng.uniform(np.log(1e3), np.log(1e5))))
     offset = rng.uniform(-1, 1, size=2) * regime.max_offset * regime.in_pixel_scale
-    sources = [gal.withFlux(1.0).shift(*offset)]
+    gal = gal.withFlux(1.0)
+    if regime.galaxy_scale != 1.0:
+        gal = gal.dilate(regime.galaxy_scale)
+        params = dict(params, hlr=params["hlr"] * regime.galaxy_scale) if "hlr" in params else params
+    sources = [gal.shift(*offset)]
     if regime.scene:
         from galgen.simulate.morphology import scene
 
-        sources, extras = scene(rng, sources[0], regime.in_size * regime.in_pixel_scale)
+        # companions and neighbours are drawn at the simulator's own scale, then dilated alike
+        field = regime.in_size * regime.in_pixel_scale / regime.galaxy_scale
+        sources, extras = scene(rng, sources[0].dilate(1 / regime.galaxy_scale), field)
+        sources = [s.dilate(regime.galaxy_scale) for s in sources] if regime.galaxy_scale != 1.0 else sources
         params = dict(params, **extras)
     sources = [s * flux for s in sources]
     psf = observing_psf(psf_fwhm, regime, rng)
@@ -339,7 +387,15 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
     else:
         observation = add_ccd_noise(clean, noise_rms, rng)
     n_psf = max(15, int(np.ceil(6 * psf_fwhm / regime.in_pixel_scale)) | 1)
+    true_fwhm = psf_fwhm
+    if regime.psf_error > 0:  # the PSF the restorer is told: a slightly wrong model of the true one
+        psf = psf.dilate(float(np.clip(1 + rng.normal(0, regime.psf_error), 0.8, 1.2)))
+    if regime.psf_bias:
+        psf = psf.dilate(1 + regime.psf_bias)
     psf_image = psf.drawImage(nx=n_psf, ny=n_psf, scale=regime.in_pixel_scale).array
+    if regime.psf_error > 0 or regime.psf_bias or regime.psf_kind == "zoo":
+        psf_fwhm = measure_fwhm(psf_image / psf_image.sum()) * regime.in_pixel_scale
+        params = dict(params, true_psf_fwhm=true_fwhm)
     params = dict(params, offset_x=float(offset[0]), offset_y=float(offset[1]))
     return Pair(
         observation=observation.astype(np.float32),

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from galgen.io.atomic import atomic_path
-from galgen.restoration.inputs import stretch_observation, stretch_target
+from galgen.restoration.inputs import network_input, stretch_target
 from galgen.simulate.degrade import Regime
 from galgen.simulate.pairs import PairDataset
 
@@ -42,6 +42,10 @@ class PairBank:
         ``(n, s*h, s*w)`` float32, ADU per target pixel.
     noise_rms, psf_fwhm : numpy.ndarray
         ``(n,)`` noise (ADU) and observing PSF FWHM (arcsec).
+    deconvolved : numpy.ndarray or None
+        ``(n, s*h, s*w)`` float32 classical deconvolution of each observation with its given PSF
+        (:func:`galgen.restoration.inputs.deconvolved_channel`), ADU per target pixel; ``None``
+        in caches written before it existed.
     """
 
     def __init__(self, n: int, seed: int, regime: Regime, cache: str | os.PathLike | None = None,
@@ -50,7 +54,8 @@ class PairBank:
         if cache is not None and Path(cache).exists():
             with np.load(cache) as f:
                 if int(f["seed"]) == seed and len(f["noise_rms"]) == n:
-                    self._set(f["observations"], f["targets"], f["noise_rms"], f["psf_fwhm"])
+                    self._set(f["observations"], f["targets"], f["noise_rms"], f["psf_fwhm"],
+                              f["deconvolved"] if "deconvolved" in f.files else None)
                     return
         workers = max(1, min(workers if workers > 0 else (os.cpu_count() or 1), n))
         bounds = np.linspace(0, n, min(n, 8 * workers if workers > 1 else 50) + 1).astype(int)
@@ -69,8 +74,9 @@ class PairBank:
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(cache, suffix=".npz") as tmp:
+                extra = {} if self.deconvolved is None else {"deconvolved": self.deconvolved}
                 np.savez(tmp, observations=self.observations, targets=self.targets,
-                         noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed)
+                         noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed, **extra)
 
     @classmethod
     def concatenate(cls, banks: list[PairBank]) -> PairBank:
@@ -78,12 +84,16 @@ class PairBank:
         bank = cls.__new__(cls)
         bank.regime = banks[0].regime
         bank._set(*(np.concatenate(a) for a in zip(*((b.observations, b.targets, b.noise_rms, b.psf_fwhm)
-                                                       for b in banks), strict=True)))
+                                                       for b in banks), strict=True)),
+                  None if any(b.deconvolved is None for b in banks)
+                  else np.concatenate([b.deconvolved for b in banks]))
         return bank
 
-    def _set(self, obs: np.ndarray, tgt: np.ndarray, noise: np.ndarray, fwhm: np.ndarray) -> None:
+    def _set(self, obs: np.ndarray, tgt: np.ndarray, noise: np.ndarray, fwhm: np.ndarray,
+             deconvolved: np.ndarray | None = None) -> None:
         self.observations, self.targets = obs.astype(np.float32), tgt.astype(np.float32)
         self.noise_rms, self.psf_fwhm = noise.astype(np.float32), fwhm.astype(np.float32)
+        self.deconvolved = None if deconvolved is None else deconvolved.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.noise_rms)
@@ -99,22 +109,31 @@ class PairBank:
         p = h if patch is None else patch
         obs = np.empty((size, p, p), np.float32)
         tgt = np.empty((size, s * p, s * p), np.float32)
+        dec = np.empty_like(tgt) if self.deconvolved is not None else None
         for k, i in enumerate(idx):
             y0, x0 = (rng.integers(0, h - p + 1, 2) if p < h else (0, 0))
+            big = (slice(s * y0, s * (y0 + p)), slice(s * x0, s * (x0 + p)))
             o = self.observations[i, y0:y0 + p, x0:x0 + p]
-            t = self.targets[i, s * y0:s * (y0 + p), s * x0:s * (x0 + p)]
+            t = self.targets[i][big]
+            d = self.deconvolved[i][big] if dec is not None else t
             rot = int(rng.integers(4))
             flip = bool(rng.integers(2))
-            o, t = np.rot90(o, rot), np.rot90(t, rot)
+            # the deconvolution turns with its observation: it is that of the turned pair
+            o, t, d = np.rot90(o, rot), np.rot90(t, rot), np.rot90(d, rot)
             if flip:
-                o, t = o[:, ::-1], t[:, ::-1]
+                o, t, d = o[:, ::-1], t[:, ::-1], d[:, ::-1]
             obs[k], tgt[k] = o, t
-        return {
+            if dec is not None:
+                dec[k] = d
+        out = {
             "observation": torch.from_numpy(obs)[:, None],
             "target": torch.from_numpy(tgt)[:, None],
             "noise_rms": torch.from_numpy(self.noise_rms[idx]),
             "psf_fwhm": torch.from_numpy(self.psf_fwhm[idx]),
         }
+        if dec is not None:
+            out["deconvolved"] = torch.from_numpy(dec)[:, None]
+        return out
 
 
 class ShardedBank:
@@ -183,20 +202,34 @@ def _single_threaded() -> None:
 
 
 def _simulate_range(seed: int, start: int, stop: int, regime: Regime) -> tuple[np.ndarray, ...]:
-    """Pairs ``start..stop-1`` of ``PairDataset(seed)``: observations, targets, noise, PSF FWHM."""
+    """Pairs ``start..stop-1`` of ``PairDataset(seed)``: observations, targets, noise, PSF FWHM and
+    the deconvolved channel (with the PSF each pair gives the restorer)."""
+    from galgen.restoration.inputs import deconvolved_channel
+
     ds = PairDataset(stop, seed, regime)
     pairs = [ds.pair(i) for i in range(start, stop)]
+    target_fwhm_pix = regime.target_psf_fwhm / regime.out_pixel_scale
     return (np.stack([p.observation for p in pairs]).astype(np.float32),
             np.stack([p.target for p in pairs]).astype(np.float32),
             np.array([p.noise_rms for p in pairs], np.float32),
-            np.array([p.psf_fwhm for p in pairs], np.float32))
+            np.array([p.psf_fwhm for p in pairs], np.float32),
+            np.stack([deconvolved_channel(p.observation, p.psf, regime.factor, target_fwhm_pix)
+                      for p in pairs]).astype(np.float32))
 
 
-def stretch_pair_batch(batch: dict[str, torch.Tensor], scale: int,
-                       softening: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Observation and target in the stretched space of the restorer
-    (:func:`galgen.restoration.inputs.stretch_observation` and ``stretch_target``, the
-    functions inference uses): ``(B, 1, h, w)`` and ``(B, 1, s*h, s*w)``."""
-    sigma = batch["noise_rms"][:, None, None, None]
-    return (stretch_observation(batch["observation"], sigma, softening),
-            stretch_target(batch["target"], sigma, softening, scale))
+def stretch_pair_batch(batch: dict[str, torch.Tensor], scale: int, softening: float,
+                       deconvolved_input: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network input and target in the stretched space of the restorer
+    (:func:`galgen.restoration.inputs.network_input` and ``stretch_target``, the functions
+    inference uses): ``(B, C, h, w)`` and ``(B, 1, s*h, s*w)``; ``C`` is 1, or ``1 + s**2``
+    with ``deconvolved_input``."""
+    sigma = batch["noise_rms"][:, None, None]
+    if deconvolved_input and "deconvolved" not in batch:
+        from galgen.errors import GalgenValueError
+
+        msg = ("the model takes a deconvolved input channel, but these cached pairs have none: "
+               "simulate them again")
+        raise GalgenValueError(msg)
+    x = network_input(batch["observation"][:, 0], sigma, softening, scale,
+                      batch["deconvolved"][:, 0] if deconvolved_input else None)
+    return x, stretch_target(batch["target"], sigma[:, None], softening, scale)

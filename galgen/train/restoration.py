@@ -52,7 +52,8 @@ from galgen.restoration.physics import (
 from galgen.simulate.degrade import Regime
 from galgen.train.data import PairBank, ShardedBank, stretch_pair_batch
 
-__all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss"]
+__all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss",
+           "load_widened"]
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _device(name: str) -> torch.device:
 def _losses(gen, batch, cfg: TrainConfig, arch: RestorerConfig, regime: Regime, kernels_fwhm,  # noqa: ANN001
             device: torch.device):
     s = arch.scale
-    x, t = stretch_pair_batch(batch, s, arch.softening)
+    x, t = stretch_pair_batch(batch, s, arch.softening, arch.deconvolved_input)
     x, t = x.to(device), t.to(device)
     fwhm = batch["psf_fwhm"].to(device)
     y = gen(x, condition_vector(fwhm, regime.out_pixel_scale))
@@ -156,6 +157,29 @@ def _losses(gen, batch, cfg: TrainConfig, arch: RestorerConfig, regime: Regime, 
     linear = (((flux - target) ** 2).mean(dim=(1, 2, 3)) / peak**2).mean()
     cog = curve_of_growth_loss(flux, target) if cfg.cog_weight else torch.zeros((), device=device)
     return y, x, t, content, chi2, linear, cog
+
+
+def load_widened(module: torch.nn.Module, state: dict) -> list[str]:
+    """Load ``state`` into ``module`` where a weight of ``module`` may have *more* input channels
+    (or condition features) than the stored one: the stored weights fill the first ones and the
+    new ones start at zero, so the widened network computes exactly what the stored one did
+    (e.g. a model given a new input channel, fine-tuned from one without it). Returns the names
+    of the widened weights."""
+    own = module.state_dict()
+    widened = []
+    for name, value in state.items():
+        target = own.get(name)
+        if target is not None and target.shape != value.shape:
+            if (target.dim() != value.dim() or target.shape[0] != value.shape[0]
+                    or any(a < b for a, b in zip(target.shape, value.shape, strict=True))):
+                msg = f"{name}: stored shape {tuple(value.shape)} does not fit {tuple(target.shape)}"
+                raise ValueError(msg)
+            grown = torch.zeros_like(target)
+            grown[tuple(slice(0, n) for n in value.shape)] = value
+            state = {**state, name: grown}
+            widened.append(name)
+    module.load_state_dict(state, strict=True)
+    return widened
 
 
 def dc_crop(kernel: int, scale: int) -> int:
@@ -239,7 +263,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         log.info("resumed %s at step %d", ckpt, start)
     elif cfg.init_from:  # fine-tune: start from another run's generator, fresh optimiser, step 0
         state = torch.load(cfg.init_from, map_location=device, weights_only=True)["modules"]
-        gen.load_state_dict(state["ema" if "ema" in state else "generator"])
+        load_widened(gen, state["ema" if "ema" in state else "generator"])
         if ema is not None:
             ema.load_state_dict(gen.state_dict())
         if disc is not None and "discriminator" in state:
@@ -287,7 +311,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         adv = d_loss = torch.zeros((), device=device)
         use_adv = disc is not None and step >= cfg.adv_start
         if use_adv:
-            up = F.interpolate(x, scale_factor=arch.scale, mode="bicubic", align_corners=False)
+            up = F.interpolate(x[:, :1], scale_factor=arch.scale, mode="bicubic", align_corners=False)
             real_out = disc(torch.cat([up, t], 1))
             fake_out = disc(torch.cat([up, y.detach()], 1))
             d_loss = discriminator_loss(real_out, fake_out, cfg.adv_loss)
@@ -367,7 +391,9 @@ def validate(gen, bank: PairBank, arch: RestorerConfig, regime: Regime, device: 
     batch = {"observation": torch.from_numpy(bank.observations)[:, None],
              "target": torch.from_numpy(bank.targets)[:, None],
              "noise_rms": torch.from_numpy(bank.noise_rms), "psf_fwhm": torch.from_numpy(bank.psf_fwhm)}
-    x, _ = stretch_pair_batch(batch, arch.scale, arch.softening)
+    if bank.deconvolved is not None:
+        batch["deconvolved"] = torch.from_numpy(bank.deconvolved)[:, None]
+    x, _ = stretch_pair_batch(batch, arch.scale, arch.softening, arch.deconvolved_input)
     cond = condition_vector(batch["psf_fwhm"], regime.out_pixel_scale)
     y = torch.cat([gen(xc.to(device), cc.to(device)).float().cpu() for xc, cc in
                    zip(x.split(16), cond.split(16), strict=True)])

@@ -1,0 +1,112 @@
+"""Restoration for real surveys: the PSF zoo, PSF-image input channel, pixel units, PSF errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import astropy.units as u
+import numpy as np
+import pytest
+import torch
+
+from galgen import restore
+from galgen.errors import GalgenValueError
+from galgen.psf.models import measure_fwhm, moffat_psf
+from galgen.psf.zoo import PSF_FAMILIES, random_psf
+from galgen.restoration.inputs import network_input, space_to_depth
+from galgen.restoration.model import load_model, save_untrained_model
+from galgen.restoration.networks import RestorerConfig, build_generator
+from galgen.simulate import DEFAULT_REGIME, simulate_pair
+from galgen.train.restoration import load_widened
+
+
+@pytest.mark.parametrize("family", sorted(PSF_FAMILIES))
+def test_zoo_psfs_have_the_requested_fwhm_and_unit_flux(family):
+    rng = np.random.default_rng(3)
+    for fwhm, scale in ((0.5, 0.2), (1.4, 0.396), (0.7, 0.168)):
+        psf, params = random_psf(rng, fwhm, scale, families={family: 1.0})
+        image = psf.drawImage(nx=63, ny=63, scale=scale).array
+        # measured the way galgen measures a user's PSF file; 2 % is what scale_to_fwhm guarantees
+        assert measure_fwhm(image / image.sum()) * scale == pytest.approx(fwhm, rel=0.02)
+        assert psf.flux == pytest.approx(1.0, abs=1e-6)
+        assert params["family"] in (family, "moffat")
+
+
+def test_zoo_is_deterministic_and_variants_differ():
+    def draw(seed, variant):
+        psf, _ = random_psf(np.random.default_rng(seed), 1.0, 0.2, families={"kolmogorov": 1.0},
+                            variant=variant)
+        return psf.drawImage(nx=25, ny=25, scale=0.2).array
+
+    np.testing.assert_array_equal(draw(1, 0), draw(1, 0))
+    assert np.abs(draw(1, 0) - draw(1, 1)).max() > 1e-4
+
+
+def test_space_to_depth_is_pixel_unshuffle(rng):
+    a = rng.normal(size=(3, 8, 12))
+    expected = torch.nn.functional.pixel_unshuffle(torch.from_numpy(a)[:, None], 2)[:, :]
+    np.testing.assert_array_equal(space_to_depth(a, 2), expected.numpy())
+    np.testing.assert_array_equal(space_to_depth(torch.from_numpy(a), 2).numpy(), expected.numpy())
+    x = network_input(a[:, :4, :6], 1.0, 3.0, 2, deconvolved=a)
+    assert x.shape == (3, 5, 4, 6)
+
+
+def test_widened_network_computes_what_the_narrow_one_did():
+    torch.manual_seed(0)
+    narrow = build_generator(RestorerConfig(channels=8, blocks=2))
+    wide = build_generator(RestorerConfig(channels=8, blocks=2, deconvolved_input=True))
+    assert load_widened(wide, narrow.state_dict()) == ["head.weight"]
+    x, c = torch.randn(2, 5, 16, 16), torch.rand(2, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x, c), narrow(x[:, :1], c), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_widened(narrow, wide.state_dict())
+
+
+def test_simulated_psf_bias_is_measured_on_the_given_psf():
+    regime = replace(DEFAULT_REGIME, psf_bias=0.1)
+    true = simulate_pair(np.random.default_rng(5), DEFAULT_REGIME, psf_fwhm=1.0)
+    given = simulate_pair(np.random.default_rng(5), regime, psf_fwhm=1.0)
+    np.testing.assert_array_equal(true.observation, given.observation)  # the data are the same
+    # measured on the pixelated images: the pixel response widens both by about the same
+    assert given.psf_fwhm / (measure_fwhm(true.psf) * 0.2) == pytest.approx(1.1, rel=0.01)
+    assert given.params["true_psf_fwhm"] == 1.0
+
+
+@pytest.fixture
+def pixel_unit_model(tmp_path):
+    regime = replace(DEFAULT_REGIME, psf_fwhm_range=(0.4, 1.6), any_pixel_scale=True)
+    config = RestorerConfig(channels=8, blocks=2, deconvolved_input=True)
+    return save_untrained_model(tmp_path / "px_x2", config, name="px_x2", regime=regime)
+
+
+def test_pixel_unit_model_at_sdss_sampling_uses_the_psf_image(pixel_unit_model, rng):
+    obs = rng.normal(0, 1.0, (48, 48))
+    obs[20:28, 20:28] += 30.0
+    psf_a = moffat_psf(3.5, 21, beta=2.5)
+    psf_b = moffat_psf(3.5, 21, beta=4.5)
+    kwargs = {"pixel_scale": 0.396 * u.arcsec, "noise_rms": 1.0, "method": str(pixel_unit_model)}
+    a = restore(obs, psf=psf_a, **kwargs)
+    b = restore(obs, psf=psf_b, **kwargs)
+    assert a.shape == (96, 96)
+    assert np.abs(np.asarray(a.data) - np.asarray(b.data)).max() > 1e-3  # the PSF's shape matters
+    # target PSF: 2 output pixels at the observation's own sampling; a 3.5-pixel PSF is in regime
+    assert a.meta["PSFFWHM"] == pytest.approx(0.396, rel=1e-6)
+    assert "REGIME" not in a.meta["GALGENFL"]
+    with pytest.warns(match="pixels"):
+        c = restore(obs, psf_fwhm=12.0 * 0.396 * u.arcsec, **kwargs)  # 12 pixels: outside 2-8
+    assert "REGIME" in c.meta["GALGENFL"]
+
+
+def test_deconvolved_channel_model_without_psf_image_uses_a_moffat(pixel_unit_model, rng):
+    model = load_model(str(pixel_unit_model))
+    obs = rng.normal(0, 1.0, (32, 32))
+    fwhm = 0.7
+    explicit = model.predict(obs, 1.0, fwhm, 0.2, psf=moffat_psf(fwhm / 0.2, 21, beta=3.5))
+    implicit = model.predict(obs, 1.0, fwhm, 0.2)
+    np.testing.assert_allclose(implicit, explicit, atol=1e-4 * np.abs(explicit).max())
+
+
+def test_unet_refuses_a_deconvolved_input():
+    with pytest.raises(GalgenValueError, match="deconvolved_input"):
+        build_generator(RestorerConfig(arch="unet", scale=1, deconvolved_input=True))

@@ -44,6 +44,15 @@ def _hdu(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+def _position(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        msg = f"expected X,Y in pixels (e.g. 1023.5,877.0), got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    return x, y
+
+
 def _background(text: str) -> str | float:
     """``auto`` or a sky level (``--background``)."""
     if text == "auto":
@@ -95,7 +104,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     result = restore(inp, args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
-                     background=args.background, device=args.device or "cpu")
+                     background=args.background, device=args.device or "cpu",
+                     psf_position=args.psf_position)
     write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
@@ -119,7 +129,8 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
                    help="the observing PSF as a FITS image (its pixel scale from its WCS or PIXSCALE, else "
-                        "assumed equal to the image's); any size up to the image's, normalised by galgen")
+                        "assumed equal to the image's; any size up to the image's, normalised by galgen) "
+                        "or a PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale; an error if galgen ships none), a model "
@@ -187,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     _add_restoration_options(p)
+    p.add_argument("--psf-position", type=_position, default=None, metavar="X,Y",
+                   help="with a PSFEx model (--psf FILE.psf): the stamp's position in the pixels of the "
+                        "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE); default the "
+                        "model's centre")
     p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)

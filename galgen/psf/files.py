@@ -45,20 +45,27 @@ def psf_hash(kernel: np.ndarray) -> str:
 
 
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
-             hdu: int | str | None = None) -> PSFImage:
-    """Read a PSF image and bring it to an observation's pixels.
+             hdu: int | str | None = None, position: tuple[float, float] | None = None) -> PSFImage:
+    """Read a PSF image (or a PSFEx model, or a GalSim profile) and bring it to an observation's
+    pixels.
 
     Parameters
     ----------
-    source : path, HDU, HDUList or numpy.ndarray
-        A 2-D PSF image. Its pixel scale comes from its celestial WCS, else its ``PIXSCALE``
+    source : path, HDU, HDUList, numpy.ndarray or galsim.GSObject
+        A 2-D PSF image: its pixel scale comes from its celestial WCS, else its ``PIXSCALE``
         keyword (arcsec), else it is assumed equal to the image's (and the log says so).
+        A PSFEx ``.psf`` model (a FITS table with ``PSF_MASK``) is evaluated at ``position``
+        (:func:`galgen.psf.psfex.psfex_kernel`). A GalSim profile (in arcsec, without the
+        pixel) is drawn at the image's pixel scale, pixel response included.
     image_shape : (int, int)
         ``(H, W)`` of the observation it is for.
     image_pixel_scale : float
         The observation's pixel scale, arcsec.
     hdu : int or str, optional
         HDU of a FITS file (default: the first holding an image).
+    position : (float, float), optional
+        For a PSFEx model: ``(x, y)`` of the stamp in the exposure's pixels (1-based); default
+        the model's centre.
 
     Returns
     -------
@@ -79,8 +86,16 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         raise GalgenPSFError(msg)
     raw = source
     scale, note = None, "assumed equal to the image's"
+    from galgen.psf.psfex import is_psfex, psfex_kernel
+
     if isinstance(source, np.ndarray):  # arrays are documented to be at the image's pixel scale
         scale, note = image_pixel_scale, "array at the image's scale"
+    elif is_psfex(source):  # fitted on the exposure itself: its pixels are the image's
+        raw, note = psfex_kernel(source, position)
+        scale = image_pixel_scale
+    elif _is_galsim_profile(source):
+        name = f"<{type(source).__name__} profile>"
+        raw, scale, note = _draw_profile(source, image_shape, image_pixel_scale), image_pixel_scale, "GalSim"
     else:
         from galgen.errors import GalgenValueError, GalgenWCSError
 
@@ -128,3 +143,26 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
             kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=scale,
                                     shape=(kernel.shape[0] | 1, kernel.shape[1] | 1))
     return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)
+
+
+def _is_galsim_profile(source: object) -> bool:
+    import sys
+
+    galsim = sys.modules.get("galsim")  # a profile can only exist if galsim was imported
+    return galsim is not None and isinstance(source, galsim.GSObject)
+
+
+def _draw_profile(profile, image_shape: tuple[int, int], pixel_scale: float) -> np.ndarray:  # noqa: ANN001
+    """A GalSim PSF (arcsec) drawn at ``pixel_scale`` with the pixel response, on an odd grid
+    of about 8 FWHM (at most the image's size)."""
+    from galgen.psf.models import measure_fwhm
+
+    limit = (min(image_shape) - 1) | 1 if min(image_shape) % 2 == 0 else min(image_shape)
+    n = min(limit, 65)
+    image = profile.drawImage(nx=n, ny=n, scale=pixel_scale).array.astype(np.float64)
+    try:
+        fwhm = measure_fwhm(image / image.sum())
+        n = min(limit, max(15, int(np.ceil(8 * fwhm)) | 1))
+    except GalgenPSFError:
+        return image
+    return profile.drawImage(nx=n, ny=n, scale=pixel_scale).array.astype(np.float64)

@@ -309,7 +309,8 @@ def method_identity(method: str, scale: int) -> tuple[str, str | None]:
 
 def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,
                         psf: np.ndarray | None = None, noise_rms: float | None = None,
-                        moffat_beta: float = 3.5, background: float | str = "auto") -> PreparedObservation:
+                        moffat_beta: float = 3.5, background: float | str = "auto",
+                        psf_position: tuple[float, float] | None = None) -> PreparedObservation:
     """Background-subtract, fill bad pixels and build the PSF for an observation.
 
     Parameters
@@ -322,7 +323,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     psf : numpy.ndarray, path or HDU, optional
         PSF image replacing the Moffat model: an array at the observation's pixel scale, or a
         FITS file / HDU whose pixel scale comes from its WCS or ``PIXSCALE`` (see
-        :func:`galgen.psf.files.read_psf`); checked and normalised here.
+        :func:`galgen.psf.files.read_psf`), a PSFEx ``.psf`` model, or a GalSim profile;
+        checked and normalised here.
     noise_rms : float, optional
         Background noise in the image's units; estimated when omitted.
     moffat_beta : float, default 3.5
@@ -331,6 +333,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         Sky to subtract: ``"auto"`` estimates a (source-masked) map; a number is
         subtracted as a constant (``0`` for sky-subtracted data, which avoids the small
         positive bias that galaxy wings give estimates).
+    psf_position : (float, float), optional
+        Where to evaluate a PSFEx model: the stamp's ``(x, y)`` in the exposure's pixels.
 
     Returns
     -------
@@ -341,7 +345,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if psf is not None:
         from galgen.psf.files import read_psf
 
-        given = read_psf(psf, image.shape, image.pixel_scale)
+        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position)
         psf = given.kernel
         if given.source != "<ndarray>":
             psf_model = f"image {given.source} (pixel scale: {given.note})"

@@ -17,12 +17,34 @@ from galgen.restoration.engine import finalize, get_method, prepare_observation
 __all__ = ["restore", "write_restored"]
 
 
+def _is_stack(image: object) -> bool:
+    """An ``(N, H, W)`` array or a list/tuple of images: restored together, batched."""
+    return (isinstance(image, np.ndarray) and image.ndim == 3) or isinstance(image, list | tuple)
+
+
+def _per_stamp(value: object, n: int, name: str, *, arrays: bool = False) -> list:
+    """``value`` for each of ``n`` stamps: a sequence of length ``n``, or one shared value."""
+    from galgen.errors import GalgenValueError
+
+    if isinstance(value, list | tuple) or (isinstance(value, np.ndarray) and not arrays and value.ndim == 1):
+        if len(value) != n:
+            msg = f"{name} has {len(value)} entries for {n} stamps; give one per stamp or one for all"
+            raise GalgenValueError(msg)
+        return list(value)
+    if isinstance(value, u.Quantity) and not value.isscalar:
+        if value.size != n:
+            msg = f"{name} has {value.size} entries for {n} stamps; give one per stamp or one for all"
+            raise GalgenValueError(msg)
+        return list(value)
+    return [value] * n
+
+
 def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: object = None,
             scale: int = 2, method: str = "default", samples: int = 1, seed: int | None = 0,
             hdu: int | str | None = None, plane: int | None = None,
             pixel_scale: u.Quantity | float | None = None, noise_rms: float | None = None,
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
-            **options) -> CCDData:
+            psf_position: tuple[float, float] | None = None, **options) -> CCDData | list[CCDData]:
     """Restore (deconvolve and super-resolve) a galaxy image.
 
     A batch of one through galgen's restoration engine (:mod:`galgen.restoration.engine`):
@@ -31,16 +53,21 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
 
     Parameters
     ----------
-    image : path, HDUList, HDU, CCDData, NDData or numpy.ndarray
-        The observation (see :func:`galgen.io.read_image`).
+    image : path, HDUList, HDU, CCDData, NDData or numpy.ndarray, or a stack of them
+        The observation (see :func:`galgen.io.read_image`). A stack, an ``(N, H, W)`` array or a
+        list of images of one pixel scale, is restored in batches (the natural call for
+        cutouts held in memory) and gives a list of results; ``psf``, ``psf_fwhm`` and
+        ``noise_rms`` are then one value for all stamps or one per stamp (``None``: each
+        stamp's noise is estimated).
     psf_fwhm : Quantity or float, optional
         Observing PSF FWHM, e.g. ``1.0 * u.arcsec`` or ``4 * u.pix`` (plain floats are
         pixels). Required unless ``psf`` is given.
-    psf : numpy.ndarray, path or HDU, optional
-        PSF image instead of a Moffat profile of ``psf_fwhm``: an array at the observation's
-        pixel scale, or a FITS file whose pixel scale comes from its WCS or ``PIXSCALE``
-        (else assumed equal to the image's, with a log message); normalised here. Its FWHM is
-        measured when ``psf_fwhm`` is omitted.
+    psf : numpy.ndarray, path, HDU or galsim.GSObject, optional
+        PSF instead of a Moffat profile of ``psf_fwhm``: an array at the observation's
+        pixel scale, a FITS image whose pixel scale comes from its WCS or ``PIXSCALE``
+        (else assumed equal to the image's, with a log message), a PSFEx ``.psf`` model
+        (evaluated at ``psf_position``) or a GalSim profile in arcsec; normalised here. Its
+        FWHM is measured when ``psf_fwhm`` is omitted.
     scale : int, default 2
         Super-resolution factor (1 = deconvolution only).
     method : str, default "default"
@@ -61,14 +88,17 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         Sky to subtract (see :func:`galgen.restoration.prepare_observation`).
     device : str, default "cpu"
         Torch device of a learned model (baselines run on the CPU).
+    psf_position : (float, float), optional
+        ``(x, y)`` of the stamp in the pixels of the exposure a PSFEx model was fitted on
+        (1-based, as SExtractor writes them); default the model's centre.
     **options
         The method's settings (see :func:`galgen.restoration.get_method`), e.g.
         ``iterations=`` for Richardson-Lucy.
 
     Returns
     -------
-    astropy.nddata.CCDData
-        ``(scale*H, scale*W)`` restored image, background-subtracted, flux per
+    astropy.nddata.CCDData or list of CCDData
+        ``(scale*H, scale*W)`` restored image (a list for a stack), background-subtracted, flux per
         output pixel in the input's unit; WCS at the new pixel scale; masked
         input pixels set to NaN and flagged in ``mask``; ``uncertainty`` when
         the method gives one; a header describing the output (see the output
@@ -79,14 +109,39 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     GalgenRegimeWarning
         The input lies outside the learned model's training regime.
     """
-    img = read_image(image, hdu=hdu, plane=plane, pixel_scale=pixel_scale)
     restorer = get_method(method, scale, device=device, **options)
-    prepared = prepare_observation(img, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,
-                                   background=background)
-    (restoration,) = restorer.restore_batch([prepared], samples=samples, seed=seed)
-    if restoration.regime_warning:
-        warnings.warn(restoration.regime_warning, GalgenRegimeWarning, stacklevel=2)
-    return finalize(img, prepared, restoration, scale=restorer.scale, samples=samples)
+    stack = _is_stack(image)
+    images = list(image) if stack else [image]
+    n = len(images)
+    if stack and n == 0:
+        from galgen.errors import GalgenValueError
+
+        msg = "restore() was given an empty stack of images"
+        raise GalgenValueError(msg)
+    if not stack:
+        psfs, fwhms, noises = [psf], [psf_fwhm], [noise_rms]
+    else:  # one value for all stamps, or one per stamp
+        psfs = list(psf) if isinstance(psf, list | tuple) or (isinstance(psf, np.ndarray) and psf.ndim == 3) \
+            else [psf] * n
+        if len(psfs) != n:
+            from galgen.errors import GalgenValueError
+
+            msg = f"psf has {len(psfs)} entries for {n} stamps; give one per stamp or one for all"
+            raise GalgenValueError(msg)
+        fwhms = _per_stamp(psf_fwhm, n, "psf_fwhm")
+        noises = _per_stamp(noise_rms, n, "noise_rms")
+    imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale) for im in images]
+    prepared = [prepare_observation(img, f, psf=p, noise_rms=s_, moffat_beta=moffat_beta,
+                                    background=background, psf_position=psf_position)
+                for img, f, p, s_ in zip(imgs, fwhms, psfs, noises, strict=True)]
+    restorations = restorer.restore_batch(prepared, samples=samples, seed=seed)
+    warned = [r.regime_warning for r in restorations if r.regime_warning]
+    if warned:
+        extra = f" ({len(warned)} of {n} stamps)" if stack else ""
+        warnings.warn(warned[0] + extra, GalgenRegimeWarning, stacklevel=2)
+    results = [finalize(img, prep, r, scale=restorer.scale, samples=samples)
+               for img, prep, r in zip(imgs, prepared, restorations, strict=True)]
+    return results if stack else results[0]
 
 
 def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False) -> None:

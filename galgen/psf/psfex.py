@@ -1,0 +1,97 @@
+"""PSFEx models (``.psf`` files): the PSF at a position of the exposure they were fitted on.
+
+PSFEx (Bertin 2011) describes a PSF that varies over an exposure as a few basis images
+whose weights are polynomials in the image position. GalSim reads the format
+(:class:`galsim.des.DES_PSFEx`, which handles the basis, the polynomial and the PSF's own
+sampling ``PSF_SAMP``); galgen evaluates it at a stamp's position and checks the result like
+any PSF image (:func:`galgen.psf.files.read_psf`).
+
+Positions are in the pixel frame of the exposure PSFEx was run on (SExtractor's
+``X_IMAGE``/``Y_IMAGE``, 1-based), not in a cutout's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from galgen.errors import GalgenPSFError
+
+__all__ = ["is_psfex", "psfex_kernel"]
+
+log = logging.getLogger(__name__)
+
+
+def is_psfex(source: object) -> bool:
+    """Whether ``source`` (a path) is a PSFEx model: a FITS file whose first extension is a
+    table with a ``PSF_MASK`` column."""
+    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
+        return False
+    from astropy.io import fits
+
+    try:
+        with fits.open(source, memmap=False) as hdul:
+            return (len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU)
+                    and "PSF_MASK" in hdul[1].columns.names)
+    except (OSError, ValueError):
+        return False
+
+
+def psfex_kernel(path: str | os.PathLike,
+                 position: tuple[float, float] | None = None) -> tuple[np.ndarray, str]:
+    """Evaluate a PSFEx model at ``position`` and render it on the exposure's pixel grid.
+
+    Parameters
+    ----------
+    path : path
+        The ``.psf`` file.
+    position : (float, float), optional
+        ``(x, y)`` in the exposure's pixels (1-based, as SExtractor writes them); default the
+        model's own centre (``POLZERO1``, ``POLZERO2``), which the log says.
+
+    Returns
+    -------
+    kernel : numpy.ndarray
+        ``(n, n)`` odd-sided, sum 1, one image pixel per pixel (the effective PSF: PSFEx
+        models include the pixel response).
+    note : str
+        Where it was evaluated, for provenance.
+
+    Raises
+    ------
+    GalgenPSFError
+        The file is not a PSFEx model GalSim can read (the message says why).
+    """
+    import galsim
+    import galsim.des
+    from astropy.io import fits
+
+    name = str(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            header = hdul[1].header
+            model = galsim.des.DES_PSFEx(hdul[1])
+    except (OSError, KeyError, ValueError, IndexError) as exc:
+        msg = f"{name}: not a PSFEx model galgen can read ({exc}); give a PSF image or a PSFEx .psf file"
+        raise GalgenPSFError(msg) from None
+    if position is None:
+        position = (float(header["POLZERO1"]), float(header["POLZERO2"]))
+        log.warning("%s: PSFEx model evaluated at its centre (%.1f, %.1f); give the stamp's position in "
+                    "the exposure for a PSF that varies over the field", name, *position)
+    x, y = (float(v) for v in position)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        msg = f"{name}: PSFEx position ({x}, {y}) is not finite"
+        raise GalgenPSFError(msg)
+    profile = model.getPSF(galsim.PositionD(x, y))
+    # the basis covers PSFAXIS1 * PSF_SAMP image pixels: render that much on an odd grid
+    n = int(np.ceil(float(header["PSFAXIS1"]) * model.getSampleScale())) | 1
+    image = profile.drawImage(nx=n, ny=n, scale=1.0, method="no_pixel").array.astype(np.float64)
+    total = float(image.sum())
+    if not np.all(np.isfinite(image)) or not total > 0:
+        msg = (f"{name}: the PSFEx model at ({x:.1f}, {y:.1f}) has no positive total; is the position "
+               "on the exposure?")
+        raise GalgenPSFError(msg)
+    return image / total, f"PSFEx at x={x:.1f}, y={y:.1f}"

@@ -35,7 +35,7 @@ def shipped_models() -> dict[str, Path]:
 
 
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
-LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size")
+LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty")
 
 
 class LearnedRestorer:
@@ -58,6 +58,10 @@ class LearnedRestorer:
         Tile side for images larger than this (overlap set from the receptive field).
     batch_size : int, default 32
         Stamps per network pass.
+    calibrate_uncertainty : bool, default True
+        Apply the model card's ``uncertainty_calibration`` (fitted on validation data, see
+        :mod:`galgen.evaluation.coverage`) to the bootstrap uncertainty map; ``False`` gives
+        the raw bootstrap spread.
 
     Notes
     -----
@@ -67,7 +71,7 @@ class LearnedRestorer:
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
                  amp: bool = True, flux_calibrate: bool = True, tile: int = 128, batch_size: int = 32,
-                 _state: tuple[dict, dict] | None = None) -> None:
+                 calibrate_uncertainty: bool = True, _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
         card, state = _state if _state is not None else read_state(self.directory)
         self.config = RestorerConfig(**card["architecture"])
@@ -87,6 +91,7 @@ class LearnedRestorer:
         self.flux_calibrate = flux_calibrate
         self.tile = int(tile)
         self.batch_size = int(batch_size)
+        self.calibrate_uncertainty = calibrate_uncertainty
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)
         self.sha256 = self.model_hash = card["sha256"]
@@ -183,13 +188,16 @@ class LearnedRestorer:
         """Least-squares flux scale ``alpha`` of ``A(restored)`` against the observation.
 
         ``alpha = sum(m A(x) d) / sum(m A(x)^2)`` over pixels ``m`` within
-        ``radius_arcsec`` of the stamp centre, where ``A`` re-convolves and bins
+        ``radius_arcsec`` of the stamp centre (for a pixel-unit model, at its training pixel
+        scale: the radius scales with the pixel), where ``A`` re-convolves and bins
         (see :mod:`galgen.restoration.physics`): the chi^2-optimal, noise-weighted
         flux estimate through the PSF. Returns 1 when the data do not constrain it.
         ``predicted`` is ``A(restored)`` when the caller has it already.
         """
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
+        if self.any_pixel_scale:  # the same aperture in pixels as at the training scale
+            radius_arcsec *= pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
         yy, xx = np.indices(observation.shape)
         cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
         m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2
@@ -281,8 +289,10 @@ class LearnedRestorer:
         ``samples > 1`` adds a per-pixel standard deviation from a parametric
         bootstrap: the observation is re-noised ``samples`` times with its own
         noise level (``seed``: a ``numpy.random.default_rng`` seed per stamp) and restored
-        each time; the spread measures how much the restoration depends on the noise
-        (not the model's own error).
+        each time; the spread measures how much the restoration depends on the noise. When
+        the card holds an ``uncertainty_calibration`` (and ``calibrate_uncertainty``), the
+        model's own error is added as fitted on validation data
+        (:mod:`galgen.evaluation.coverage`).
         """
         if not observations:
             return []
@@ -309,6 +319,11 @@ class LearnedRestorer:
                                           [sigma] * samples, [psf_fwhm] * samples, pixel_scale,
                                           psfs=[psf] * samples)
                 std = alpha * np.std(draws, axis=0, ddof=1)
+                if self.calibrate_uncertainty and self.card.get("uncertainty_calibration"):
+                    from galgen.evaluation.coverage import apply_uncertainty_calibration
+
+                    std = apply_uncertainty_calibration(std, alpha * rest,
+                                                        self.card["uncertainty_calibration"])
             results.append(Restoration(
                 rest * alpha, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),

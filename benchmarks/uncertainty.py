@@ -1,0 +1,127 @@
+"""Coverage of galgen's uncertainty map, its calibration on validation data, a reliability diagram.
+
+1. Restore validation pairs (seed 9,000,000, the ``structured`` set) with ``samples`` noise
+   bootstrap draws, the raw map (``calibrate_uncertainty=False``);
+2. fit ``sigma_cal^2 = (a sigma_boot)^2 + (b |restored|)^2`` on their galaxy pixels (within 2"
+   of the centre; :mod:`galgen.evaluation.coverage`) and, with ``--update-card``, store it in the
+   model card;
+3. on held-out pairs (seed 10,000,000) of the in-regime ``structured`` set and the held-out
+   ``merger`` family, report the raw and the calibrated coverage at 1 and 2 sigma, the time per
+   stamp, and draw the reliability diagram (``docs/_static/reliability.png``).
+
+Run: ``python benchmarks/uncertainty.py --model survey_x2 [-n 40] [--samples 16] [--update-card]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from galgen.evaluation import BENCHMARK_SETS
+from galgen.evaluation.benchmark import BENCHMARK_SEED, VALIDATION_SEED, restore_pair
+from galgen.evaluation.coverage import (
+    NOMINAL,
+    apply_uncertainty_calibration,
+    fit_uncertainty_calibration,
+    galaxy_pixels,
+    reliability,
+)
+from galgen.models.serialization import update_config
+from galgen.restoration.model import find_model, load_model
+from galgen.simulate import PairDataset
+
+
+def collect(model, regime, seed: int, n: int, samples: int) -> dict:  # noqa: ANN001
+    """Galaxy-pixel residuals, raw bootstrap std and restored values of ``n`` pairs."""
+    out = {"residual": [], "std": [], "restored": [], "seconds": []}
+    radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
+    dataset = PairDataset(n, seed, regime)
+    for i in range(n):
+        pair = dataset.pair(i)
+        t0 = time.perf_counter()
+        result = restore_pair(model, pair, samples=samples)
+        out["seconds"].append(time.perf_counter() - t0)
+        mask = galaxy_pixels(pair.target.shape, radius)
+        restored = np.asarray(result.data)
+        out["residual"].append((restored - pair.target)[mask])
+        out["std"].append(np.asarray(result.uncertainty.array)[mask])
+        out["restored"].append(restored[mask])
+    return {k: np.concatenate(v) if k != "seconds" else np.array(v) for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("-n", type=int, default=40, help="pairs per set (validation and held-out)")
+    parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--sets", nargs="+", default=["structured", "merger"])
+    parser.add_argument("--figure", default="docs/_static/reliability.png")
+    parser.add_argument("--update-card", action="store_true")
+    args = parser.parse_args()
+    machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
+               f"{torch.__version__}, {torch.get_num_threads()} threads")
+    name = args.model if args.model != "default" else "default_x2"
+    model = load_model(name, calibrate_uncertainty=False)
+    t0 = time.perf_counter()
+    val = collect(model, BENCHMARK_SETS["structured"], VALIDATION_SEED, args.n, args.samples)
+    fit = fit_uncertainty_calibration(val["residual"], val["std"], val["restored"])
+    print(f"calibration fitted on {args.n} validation pairs (seed {VALIDATION_SEED}, {val['std'].size} "
+          f"galaxy pixels): a = {fit['a']:.3f}, b = {fit['b']:.4f} (validation coverage "
+          f"{fit['coverage_1sigma']:.1%} / {fit['coverage_2sigma']:.1%})")
+    rows, curves = [], {}
+    for set_name in args.sets:
+        held = collect(model, BENCHMARK_SETS[set_name], BENCHMARK_SEED, args.n, args.samples)
+        cal = apply_uncertainty_calibration(held["std"], held["restored"], fit)
+        r = np.abs(held["residual"])
+        row = {"set": set_name, "pixels": r.size, "seconds": float(np.median(held["seconds"]))}
+        for label, sig in (("raw", held["std"]), ("calibrated", cal)):
+            row[f"{label}_1"] = float(np.mean(r <= sig))
+            row[f"{label}_2"] = float(np.mean(r <= 2 * sig))
+            curves[(set_name, label)] = reliability(r / np.maximum(sig, 1e-30))
+        rows.append(row)
+    print(f"\n{model.name}, {args.samples} samples, {args.n} held-out pairs per set (seed {BENCHMARK_SEED}), "
+          f"{time.perf_counter() - t0:.0f} s on {machine}\n")
+    print("| set | galaxy pixels | raw 1 sigma | raw 2 sigma | calibrated 1 sigma | calibrated 2 sigma "
+          "| s / stamp |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row['set']} | {row['pixels']} | {row['raw_1']:.1%} | {row['raw_2']:.1%} | "
+              f"{row['calibrated_1']:.1%} | {row['calibrated_2']:.1%} | {row['seconds']:.2f} |")
+    print(f"\n(nominal {NOMINAL[1.0]:.1%} and {NOMINAL[2.0]:.1%})")
+    _figure(curves, args.figure, model.name)
+    if args.update_card:
+        update_config(find_model(name), {"uncertainty_calibration": {
+            "a": round(fit["a"], 5), "b": round(fit["b"], 6),
+            "model": "sigma^2 = (a sigma_bootstrap)^2 + (b |restored|)^2",
+            "fitted_on": f"{args.n} validation pairs of the structured set, seed {VALIDATION_SEED}, "
+                         f"{args.samples} samples, galaxy pixels within 2 arcsec",
+            "held_out_coverage": {row["set"]: {"1sigma": round(row["calibrated_1"], 4),
+                                               "2sigma": round(row["calibrated_2"], 4)} for row in rows},
+            "raw_held_out_coverage": {row["set"]: {"1sigma": round(row["raw_1"], 4),
+                                                   "2sigma": round(row["raw_2"], 4)} for row in rows},
+            "machine": machine, "date": time.strftime("%Y-%m-%d")}})
+        print("model card updated")
+
+
+def _figure(curves: dict, path: str, name: str) -> None:
+    from galgen.plotting import new_figure, save_figure
+
+    fig, ax = new_figure(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls=":", label="calibrated")
+    styles = {"raw": "--", "calibrated": "-"}
+    for (set_name, label), (nominal, observed) in curves.items():
+        ax.plot(nominal, observed, ls=styles[label], label=f"{set_name}, {label}")
+    ax.set_xlabel("nominal Gaussian coverage")
+    ax.set_ylabel("observed coverage (galaxy pixels)")
+    ax.set_title(f"{name}: uncertainty map reliability", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    main()

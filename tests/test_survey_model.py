@@ -17,7 +17,7 @@ from galgen.restoration.inputs import network_input, space_to_depth
 from galgen.restoration.model import load_model, save_untrained_model
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.simulate import DEFAULT_REGIME, simulate_pair
-from galgen.train.restoration import load_widened
+from galgen.train.restoration import load_matching, load_widened
 
 
 @pytest.mark.parametrize("family", sorted(PSF_FAMILIES))
@@ -110,3 +110,14 @@ def test_deconvolved_channel_model_without_psf_image_uses_a_moffat(pixel_unit_mo
 def test_unet_refuses_a_deconvolved_input():
     with pytest.raises(GalgenValueError, match="deconvolved_input"):
         build_generator(RestorerConfig(arch="unet", scale=1, deconvolved_input=True))
+
+
+def test_an_x4_network_starts_from_what_fits_of_an_x2_one():
+    x2 = build_generator(RestorerConfig(channels=8, blocks=2, deconvolved_input=True))
+    x4 = build_generator(RestorerConfig(scale=4, channels=8, blocks=2, deconvolved_input=True))
+    fresh = load_matching(x4, x2.state_dict())
+    assert fresh == ["upsample.3.weight", "upsample.3.bias"]  # the second x2 stage is new
+    torch.testing.assert_close(x4.state_dict()["body.0.conv1.weight"], x2.state_dict()["body.0.conv1.weight"])
+    head4, head2 = x4.state_dict()["head.weight"], x2.state_dict()["head.weight"]
+    torch.testing.assert_close(head4[:, :1], head2[:, :1])
+    assert head4.shape[1] == 17 and float(head4[:, 1:].abs().max()) == 0.0

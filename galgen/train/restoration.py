@@ -53,7 +53,7 @@ from galgen.simulate.degrade import Regime
 from galgen.train.data import PairBank, ShardedBank, stretch_pair_batch
 
 __all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss",
-           "load_widened"]
+           "load_widened", "load_matching"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,28 @@ def load_widened(module: torch.nn.Module, state: dict) -> list[str]:
     return widened
 
 
+def load_matching(module: torch.nn.Module, state: dict) -> list[str]:
+    """Initialise ``module`` from the weights of a *different* architecture (e.g. an x4 network from
+    an x2 one): every weight of the same name and shape is copied; the first convolution takes
+    the observation channel's filters (input channel 0) and starts the others at zero; the rest
+    keeps its fresh initialisation. Returns the names left fresh."""
+    own = module.state_dict()
+    fresh = []
+    with torch.no_grad():
+        for name, target in own.items():
+            value = state.get(name)
+            if value is not None and value.shape == target.shape:
+                target.copy_(value)
+            elif (value is not None and name.startswith("head.") and target.dim() == 4
+                  and target.shape[0] == value.shape[0] and target.shape[2:] == value.shape[2:]):
+                target.zero_()
+                target[:, :1] = value[:, :1]
+            else:
+                fresh.append(name)
+    module.load_state_dict(own)
+    return fresh
+
+
 def dc_crop(kernel: int, scale: int) -> int:
     """Observed pixels dropped at each edge of the chi^2: where the zero-padded convolution with a
     ``kernel``-sided kernel (target pixels) reaches past the stamp."""
@@ -263,7 +285,12 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         log.info("resumed %s at step %d", ckpt, start)
     elif cfg.init_from:  # fine-tune: start from another run's generator, fresh optimiser, step 0
         state = torch.load(cfg.init_from, map_location=device, weights_only=True)["modules"]
-        load_widened(gen, state["ema" if "ema" in state else "generator"])
+        source = state["ema" if "ema" in state else "generator"]
+        try:
+            load_widened(gen, source)
+        except (ValueError, RuntimeError):  # another architecture (e.g. x2 -> x4): what fits
+            fresh = load_matching(gen, source)
+            log.info("initialised what fits from %s; fresh: %s", cfg.init_from, ", ".join(fresh))
         if ema is not None:
             ema.load_state_dict(gen.state_dict())
         if disc is not None and "discriminator" in state:

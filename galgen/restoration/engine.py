@@ -220,8 +220,11 @@ def _default_name(method: str, scale: int) -> str:
 
     if method != "default":
         return method
-    name = f"default_x{scale}"
     shipped = shipped_models()
+    # a model card may claim the default for its scale ("default_for_scale": true); else default_x<scale>
+    flagged = [n for n, p in shipped.items()
+               if _card(p).get("default_for_scale") and _card_scale(p) == scale]
+    name = flagged[0] if flagged else f"default_x{scale}"
     if name not in shipped:
         scales = ", ".join(f"{n} (x{_card_scale(p)})" for n, p in sorted(shipped.items())) or "none"
         msg = (f"no shipped model restores x{scale}: galgen ships {scales}. Use one of those scales, "
@@ -230,8 +233,12 @@ def _default_name(method: str, scale: int) -> str:
     return name
 
 
+def _card(directory) -> dict:  # noqa: ANN001
+    return json.loads((directory / "config.json").read_text())
+
+
 def _card_scale(directory) -> int:  # noqa: ANN001
-    return int(json.loads((directory / "config.json").read_text())["architecture"]["scale"])
+    return int(_card(directory)["architecture"]["scale"])
 
 
 def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
@@ -241,8 +248,8 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     Parameters
     ----------
     method : str, default "default"
-        ``"default"`` (the shipped ``default_x<scale>`` model), a shipped model's name, a
-        model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``,
+        ``"default"`` (the shipped model whose card claims ``default_for_scale`` for ``scale``,
+        else ``default_x<scale>``), a shipped model's name, a model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``,
         ``"bicubic"``.
     scale : int, default 2
         Output pixels per input pixel.

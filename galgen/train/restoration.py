@@ -53,7 +53,7 @@ from galgen.simulate.degrade import Regime
 from galgen.train.data import PairBank, ShardedBank, stretch_pair_batch
 
 __all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss",
-           "load_widened", "load_matching"]
+           "load_widened", "load_matching", "pixel_unit_regime"]
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +459,33 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
         **cfg.card,
         **(extra or {}),
     }
+    if regime.any_pixel_scale:
+        card.update(pixel_unit_regime(regime))
     return save_module(gen, directory, card)
+
+
+def pixel_unit_regime(regime: Regime) -> dict:
+    """For a model that works in pixel units: its regime in pixels and what that means for each
+    survey preset of :data:`galgen.translate.SURVEYS` (the model card's ``regime_in_pixels`` and
+    ``survey_examples``)."""
+    from galgen.translate.presets import SURVEYS
+
+    lo, hi = (v / regime.in_pixel_scale for v in regime.psf_fwhm_range)
+    target_pix = regime.target_psf_fwhm / regime.out_pixel_scale
+    examples = {}
+    for name, survey in SURVEYS.items():
+        ps = survey.pixel_scale
+        examples[name] = {
+            "pixel_scale_arcsec": ps, "psf_fwhm_range_arcsec": [round(lo * ps, 3), round(hi * ps, 3)],
+            "typical_psf_fwhm_arcsec": survey.psf_fwhm,
+            "typical_psf_in_regime": bool(lo <= survey.psf_fwhm / ps <= hi),
+            "output_pixel_scale_arcsec": round(ps / regime.factor, 4),
+            "output_psf_fwhm_arcsec": round(target_pix * ps / regime.factor, 4)}
+    return {"regime_in_pixels": {"psf_fwhm_range_pixels": [round(lo, 3), round(hi, 3)],
+                                 "target_psf_fwhm_output_pixels": round(target_pix, 3),
+                                 "galaxy_hlr_pixels": "about 0.75-7.5 observed pixels (simulator: 0.15-1.5 "
+                                                      f"arcsec at {regime.in_pixel_scale} arcsec/pixel)"},
+            "survey_examples": examples}
 
 
 def _data_record(cfg: TrainConfig, step: int) -> dict:

@@ -249,8 +249,8 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     ----------
     method : str, default "default"
         ``"default"`` (the shipped model whose card claims ``default_for_scale`` for ``scale``,
-        else ``default_x<scale>``), a shipped model's name, a model directory, or a baseline: ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``,
-        ``"bicubic"``.
+        else ``default_x<scale>``), a shipped model's name, a model directory, or a baseline:
+        ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``, ``"bicubic"``.
     scale : int, default 2
         Output pixels per input pixel.
     device : str, default "cpu"

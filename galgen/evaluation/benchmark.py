@@ -11,6 +11,9 @@ Three sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in trainin
     the held-out morphology family (mergers and tidal features), never drawn in training;
 ``cosmos``
     COSMOS-like parametric galaxies with point-like knots (the earlier standard set);
+``x4``
+    the ``structured`` set at x4 (0.2 to 0.05 arcsec per pixel, target PSF 0.1 arcsec, 48-pixel
+    observed stamps);
 ``sdss``, ``des``, ``hsc``
     the structured galaxies observed at a survey's sampling (0.396, 0.263, 0.168 arcsec per
     pixel) and seeing (1.0-1.8, 0.8-1.4, 0.5-0.9 arcsec) through ground-based PSFs of
@@ -101,6 +104,7 @@ BENCHMARK_SETS = {
     "sdss": survey_regime(0.396, (1.0, 1.8)),
     "des": survey_regime(0.263, (0.8, 1.4)),
     "hsc": survey_regime(0.168, (0.5, 0.9)),
+    "x4": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, factor=4, target_psf_fwhm=0.1, in_size=48),
 }
 DEFAULT_METHODS = ("default", "richardson_lucy", "wiener", "wiener_target", "bicubic")
 

@@ -13,35 +13,25 @@ from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io import read_image
 from galgen.psf.files import read_psf
 from galgen.psf.models import measure_fwhm, moffat_psf
-from galgen.psf.psfex import is_psfex, psfex_kernel
+from galgen.psf.psfex import is_psfex, psfex_kernel, write_psfex
 
 
-def write_psfex(path, sample=0.5, size=35, fwhm_centre=3.0, fwhm_edge=4.0, zero=(1000.0, 1000.0),
-                scale=(1000.0, 1000.0)):
-    """A PSFEx model (degree 1 in x and y) whose Gaussian FWHM (image pixels) grows from
-    ``fwhm_centre`` at ``zero`` to ``fwhm_edge`` at ``x = zero + scale``."""
-    import numpy as np
-    from astropy.io import fits
-
+def write_test_psfex(path, sample=0.5, size=35, fwhm_centre=3.0, fwhm_edge=4.0):
+    """A degree-1 PSFEx model whose Gaussian FWHM (image pixels) grows from ``fwhm_centre`` at
+    (1000, 1000) to ``fwhm_edge`` at x = 2000, and does not depend on y."""
     yy, xx = np.indices((size, size)) - size // 2
+
     def gauss(fwhm_image_pix):
         sigma = fwhm_image_pix / 2.3548 / sample  # in PSFEx pixels
         g = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
         return g / g.sum()
+
     basis = np.stack([gauss(fwhm_centre), gauss(fwhm_edge) - gauss(fwhm_centre), np.zeros((size, size))])
-    col = fits.Column(name="PSF_MASK", format=f"{basis.size}E", dim=f"({size},{size},3)", array=basis[None])
-    hdu = fits.BinTableHDU.from_columns([col], name="PSF_DATA")
-    h = hdu.header
-    h.update({"POLNAXIS": 2, "POLGRP1": 1, "POLNAME1": "X_IMAGE", "POLZERO1": zero[0], "POLSCAL1": scale[0],
-              "POLGRP2": 1, "POLNAME2": "Y_IMAGE", "POLZERO2": zero[1], "POLSCAL2": scale[1],
-              "POLNGRP": 1, "POLDEG1": 1, "PSF_FWHM": fwhm_centre, "PSF_SAMP": sample,
-              "PSFNAXIS": 3, "PSFAXIS1": size, "PSFAXIS2": size, "PSFAXIS3": 3})
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
-    return path
+    return write_psfex(path, basis, sample=sample, zero=(1000.0, 1000.0), scale=(1000.0, 1000.0))
 
 
 def test_psfex_model_is_evaluated_at_the_position(tmp_path):
-    path = write_psfex(tmp_path / "field.psf")
+    path = write_test_psfex(tmp_path / "field.psf")
     assert is_psfex(path) and not is_psfex(tmp_path / "missing.psf")
     # the basis interpolates linearly: FWHM 3 px at the centre, 4 px one POLSCAL away in x;
     # GalSim's interpolation of the 2x-sampled basis keeps it within 1 %
@@ -53,7 +43,7 @@ def test_psfex_model_is_evaluated_at_the_position(tmp_path):
 
 
 def test_broken_psfex_file_is_a_typed_error(tmp_path):
-    path = write_psfex(tmp_path / "broken.psf")
+    path = write_test_psfex(tmp_path / "broken.psf")
     from astropy.io import fits
 
     with fits.open(path, mode="update") as hdul:
@@ -63,7 +53,7 @@ def test_broken_psfex_file_is_a_typed_error(tmp_path):
 
 
 def test_restore_with_a_psfex_model_from_api_and_cli(tmp_path, rng):
-    psf_path = write_psfex(tmp_path / "field.psf")
+    psf_path = write_test_psfex(tmp_path / "field.psf")
     obs = rng.normal(0, 1.0, (48, 48))
     obs[20:28, 20:28] += 25.0
     from galgen.io.fits import write_fits

@@ -20,7 +20,7 @@ import numpy as np
 
 from galgen.errors import GalgenPSFError
 
-__all__ = ["is_psfex", "psfex_kernel"]
+__all__ = ["is_psfex", "psfex_kernel", "write_psfex"]
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +95,49 @@ def psfex_kernel(path: str | os.PathLike,
                "on the exposure?")
         raise GalgenPSFError(msg)
     return image / total, f"PSFEx at x={x:.1f}, y={y:.1f}"
+
+
+def write_psfex(path: str | os.PathLike, basis: np.ndarray, *, sample: float = 1.0,
+                zero: tuple[float, float] = (0.0, 0.0), scale: tuple[float, float] = (1.0, 1.0),
+                degree: int = 1, overwrite: bool = False) -> Path:
+    """Write a PSFEx-format model (for simulations, tests and fixtures; PSFEx writes real ones).
+
+    Parameters
+    ----------
+    path : path
+        Output ``.psf`` file (written atomically).
+    basis : numpy.ndarray
+        ``((degree + 1) (degree + 2) / 2, n, n)`` basis images in PSFEx pixels; the PSF at
+        ``(x, y)`` is ``sum_k basis[k] * term_k`` with terms ``1, u, u^2, ..., v, uv, ..., v^d``
+        (``u = (x - zero[0]) / scale[0]``, ``v`` likewise), PSFEx's order.
+    sample : float, default 1
+        ``PSF_SAMP``: image pixels per PSFEx pixel (0.5: the model is sampled twice as finely).
+    zero, scale : (float, float)
+        ``POLZERO1/2`` and ``POLSCAL1/2``, image pixels.
+    degree : int, default 1
+        ``POLDEG1``.
+    """
+    from astropy.io import fits
+
+    from galgen.io.atomic import atomic_path
+
+    basis = np.asarray(basis, np.float32)
+    nterms = (degree + 1) * (degree + 2) // 2
+    if basis.ndim != 3 or basis.shape[0] != nterms or basis.shape[1] != basis.shape[2]:
+        msg = f"basis must be ({nterms}, n, n) for degree {degree}, got {basis.shape}"
+        raise GalgenPSFError(msg)
+    n = basis.shape[1]
+    col = fits.Column(name="PSF_MASK", format=f"{basis.size}E", dim=f"({n},{n},{nterms})", array=basis[None])
+    hdu = fits.BinTableHDU.from_columns([col], name="PSF_DATA")
+    hdu.header.update({"POLNAXIS": 2, "POLGRP1": 1, "POLNAME1": "X_IMAGE", "POLZERO1": float(zero[0]),
+                       "POLSCAL1": float(scale[0]), "POLGRP2": 1, "POLNAME2": "Y_IMAGE",
+                       "POLZERO2": float(zero[1]), "POLSCAL2": float(scale[1]), "POLNGRP": 1,
+                       "POLDEG1": int(degree), "PSF_SAMP": float(sample), "PSFNAXIS": 3, "PSFAXIS1": n,
+                       "PSFAXIS2": n, "PSFAXIS3": nterms})
+    path = Path(path)
+    if path.exists() and not overwrite:
+        msg = f"{path} exists; choose another name or pass overwrite=True"
+        raise GalgenPSFError(msg)
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
+    return path

@@ -1,0 +1,1 @@
+../../notebooks/06_translation_and_style.py

@@ -1,0 +1,1 @@
+../../notebooks/07_real_surveys.py

@@ -93,3 +93,27 @@ def test_a_stack_is_restored_like_each_stamp(rng):
         restore(stamps, psf_fwhm=[0.8, 0.9] * u.arcsec, noise_rms=1.0, **kwargs)
     with pytest.raises(GalgenValueError, match="empty stack"):
         restore([], psf_fwhm=1.0 * u.arcsec, **kwargs)
+
+
+def test_catalog_batch_evaluates_a_psfex_model_at_each_stamp(tmp_path):
+    from astropy.table import Table
+
+    from galgen.batch import BatchOptions, catalog_items, run_batch
+    from galgen.io.fits import write_fits
+    from galgen.io.wcs import simple_tan_wcs
+
+    # a 2200-pixel-wide strip: the PSFEx model's FWHM grows from 3 px at x = 1000 to 4 px at 2000
+    rng = np.random.default_rng(0)
+    mosaic = rng.normal(0, 1, (64, 2200)).astype(np.float32)
+    wcs = simple_tan_wcs(mosaic.shape, 0.2)
+    write_fits(tmp_path / "strip.fits", mosaic, wcs=wcs)
+    psf_path = write_test_psfex(tmp_path / "strip.psf")
+    sky = wcs.pixel_to_world([999.0, 1999.0], [32.0, 32.0])  # 0-based: PSFEx x = 1000 and 2000
+    Table({"id": ["left", "right"], "ra": sky.ra.deg, "dec": sky.dec.deg}).write(tmp_path / "cat.ecsv")
+    items = catalog_items(tmp_path / "cat.ecsv", [tmp_path / "strip.fits"], size=40)
+    table = run_batch(items, BatchOptions(psf=str(psf_path), method="bicubic", background=0.0),
+                      tmp_path / "out", progress=False)
+    assert list(table["status"]) == ["ok", "ok"]
+    fwhm = {k: read_image(tmp_path / "out" / f"{k}.fits").header["GALGENPF"] / 0.2 for k in table["key"]}
+    assert fwhm["cutout_left"] == pytest.approx(3.0, rel=0.02)
+    assert fwhm["cutout_right"] == pytest.approx(4.0, rel=0.02)

@@ -141,12 +141,18 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
 
     try:
         img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
+        psf_position = None
         if item.position is not None:
             from astropy.coordinates import SkyCoord
 
-            img = make_cutout(img, SkyCoord(*item.position, unit="deg"), item.size)
+            coord = SkyCoord(*item.position, unit="deg")
+            if img.wcs is not None:  # where a PSFEx model of this image is evaluated (1-based pixels)
+                x, y = img.wcs.world_to_pixel(coord)
+                psf_position = (float(x) + 1.0, float(y) + 1.0)
+            img = make_cutout(img, coord, item.size)
         prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
-                                   moffat_beta=options.moffat_beta, background=options.background)
+                                   moffat_beta=options.moffat_beta, background=options.background,
+                                   psf_position=psf_position)
         return item, img, prep
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return item, exc

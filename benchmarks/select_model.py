@@ -1,0 +1,50 @@
+"""Model selection on validation pairs only (seed 9,000,000): compare learned models set by set.
+
+The held-out seeds (10,000,000) are for the chosen model's benchmark, looked at once after the
+choice; this script never touches them. Prints one Markdown table per set.
+
+Run: ``python benchmarks/select_model.py --models default_x2 galgen/weights/survey_x2
+[--sets structured cosmos sdss] [-n 60]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+
+from galgen.evaluation import BENCHMARK_SETS
+from galgen.evaluation.benchmark import VALIDATION_SEED, run_benchmark, summarize
+
+COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_abs_flux_error", "abs flux err", ".2%"),
+           ("median_abs_hlr_error", "abs hlr err", ".2%"), ("median_abs_e_error", "e err", ".3f"),
+           ("median_chi2", "chi2", ".2f")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--sets", nargs="+", default=["structured", "cosmos", "sdss"],
+                        choices=list(BENCHMARK_SETS))
+    parser.add_argument("-n", type=int, default=60)
+    args = parser.parse_args()
+    machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
+               f"{torch.__version__}, {torch.get_num_threads()} threads")
+    for name in args.sets:
+        t0 = time.perf_counter()
+        table = run_benchmark(args.n, tuple(args.models), BENCHMARK_SETS[name], seed=VALIDATION_SEED,
+                              progress=False)
+        print(f"\n### {name}: {args.n} validation pairs (seed {VALIDATION_SEED}), "
+              f"{time.perf_counter() - t0:.0f} s on {machine}\n")
+        print("| model | " + " | ".join(c[1] for c in COLUMNS) + " |")
+        print("| --- " * (len(COLUMNS) + 1) + "|")
+        for row in summarize(table):
+            cells = " | ".join(format(float(row[c]), f) for c, _, f in COLUMNS)
+            print(f"| {row['method']} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ from importlib import resources
 import galsim
 import numpy as np
 
-from galgen.errors import GalgenValueError
+from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.psf.kernels import block_sum, convolve_psf
 from galgen.psf.models import measure_fwhm
 from galgen.simulate.galaxies import GALAXY_GSPARAMS, random_galaxy
@@ -388,13 +388,18 @@ def simulate_pair(rng: np.random.Generator, regime: Regime = DEFAULT_REGIME, *,
         observation = add_ccd_noise(clean, noise_rms, rng)
     n_psf = max(15, int(np.ceil(6 * psf_fwhm / regime.in_pixel_scale)) | 1)
     true_fwhm = psf_fwhm
+    dilation = 1.0
     if regime.psf_error > 0:  # the PSF the restorer is told: a slightly wrong model of the true one
-        psf = psf.dilate(float(np.clip(1 + rng.normal(0, regime.psf_error), 0.8, 1.2)))
-    if regime.psf_bias:
-        psf = psf.dilate(1 + regime.psf_bias)
+        dilation = float(np.clip(1 + rng.normal(0, regime.psf_error), 0.8, 1.2))
+    dilation *= 1 + regime.psf_bias
+    if dilation != 1.0:
+        psf = psf.dilate(dilation)
     psf_image = psf.drawImage(nx=n_psf, ny=n_psf, scale=regime.in_pixel_scale).array
     if regime.psf_error > 0 or regime.psf_bias or regime.psf_kind == "zoo":
-        psf_fwhm = measure_fwhm(psf_image / psf_image.sum()) * regime.in_pixel_scale
+        try:  # as galgen measures a PSF file
+            psf_fwhm = measure_fwhm(psf_image / psf_image.sum()) * regime.in_pixel_scale
+        except GalgenPSFError:  # a rare aberrated PSF whose half maximum is not one contour
+            psf_fwhm = true_fwhm * dilation
         params = dict(params, true_psf_fwhm=true_fwhm)
     params = dict(params, offset_x=float(offset[0]), offset_y=float(offset[1]))
     return Pair(

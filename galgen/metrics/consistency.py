@@ -14,7 +14,7 @@ import numpy as np
 from galgen.psf.kernels import block_sum, convolve_psf, residual_kernel_fwhm
 from galgen.psf.models import moffat_psf
 
-__all__ = ["reconvolve_to_observed", "data_consistency"]
+__all__ = ["reconvolve_to_observed", "reconvolve_with_psf", "data_consistency"]
 
 
 def reconvolve_to_observed(restored: np.ndarray, psf_fwhm: float, out_pixel_scale: float,
@@ -44,6 +44,51 @@ def reconvolve_to_observed(restored: np.ndarray, psf_fwhm: float, out_pixel_scal
     k_fwhm = float(residual_kernel_fwhm(psf_fwhm, target_psf_fwhm)) / out_pixel_scale
     size = min(int(np.ceil(8 * k_fwhm)) | 1, (min(restored.shape) - 1) | 1)
     kernel = moffat_psf(k_fwhm, size, beta=beta, method="no_pixel")
+    return block_sum(convolve_psf(np.nan_to_num(restored), kernel), scale)
+
+
+def reconvolve_with_psf(restored: np.ndarray, psf: np.ndarray, pixel_scale: float, scale: int,
+                        target_psf_fwhm: float) -> np.ndarray:
+    """Blur a restored image back to the observation through the observing PSF *image*.
+
+    The observation is the truth convolved with the effective PSF ``P`` (what a PSF image at
+    the observation's pixel scale samples, pixel response included) and sampled on the coarse
+    grid; the restored image is the truth convolved with a Gaussian ``G`` of
+    ``target_psf_fwhm``. With ``P`` resampled onto the restored grid (GalSim interpolation) and
+    ``K`` the matching kernel ``G * K = P`` (:func:`galgen.translate.matching_kernel`,
+    photutils with a split-cosine-bell window), the predicted observation is
+    ``block_sum(restored * K, scale)``: exact for any PSF shape where the Moffat approximation
+    of :func:`reconvolve_to_observed` is not.
+
+    Parameters
+    ----------
+    restored : numpy.ndarray
+        ``(sH, sW)`` flux per output pixel.
+    psf : numpy.ndarray
+        Observing PSF at ``pixel_scale`` (odd sides, normalised here).
+    pixel_scale : float
+        Observation pixel scale, arcsec.
+    scale : int
+    target_psf_fwhm : float
+        FWHM (arcsec) of the Gaussian PSF ``restored`` has.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` predicted observation.
+    """
+    from galgen.psf.models import psf_from_image
+    from galgen.translate.physical import matching_kernel
+
+    out_scale = pixel_scale / scale
+    fine = psf_from_image(np.asarray(psf, np.float64), pixel_scale=pixel_scale, target_pixel_scale=out_scale,
+                          shape=(scale * psf.shape[0]) | 1)
+    kernel, _, _ = matching_kernel(out_scale, target_psf_fwhm, None, target_psf=fine, allow_sharpen=True)
+    if kernel.shape[0] >= min(restored.shape):
+        n = (min(restored.shape) - 1) | 1 if min(restored.shape) % 2 == 0 else min(restored.shape) - 2
+        c, h = kernel.shape[0] // 2, n // 2
+        kernel = kernel[c - h:c + h + 1, c - h:c + h + 1]
+        kernel = kernel / kernel.sum()
     return block_sum(convolve_psf(np.nan_to_num(restored), kernel), scale)
 
 

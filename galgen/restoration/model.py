@@ -207,9 +207,16 @@ class LearnedRestorer:
         alpha = float(np.sum(predicted[m] * observation[m]) / denom)
         return alpha if 0.5 < alpha < 2.0 else 1.0
 
-    def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float) -> np.ndarray:
-        """``A(restored)``: the restoration blurred back to the observed PSF and grid."""
+    def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float,
+                   psf: np.ndarray | None = None) -> np.ndarray:
+        """``A(restored)``: the restoration blurred back to the observed PSF and grid; through the
+        PSF image (:func:`galgen.metrics.consistency.reconvolve_with_psf`) for models that take
+        one as input, else a Moffat of ``psf_fwhm``."""
         s = self.config.scale
+        if psf is not None and self.config.deconvolved_input:
+            from galgen.metrics.consistency import reconvolve_with_psf
+
+            return reconvolve_with_psf(restored, psf, pixel_scale, s, self.target_fwhm_at(pixel_scale))
         return reconvolve_to_observed(restored, psf_fwhm, pixel_scale / s, s,
                                       self.target_fwhm_at(pixel_scale),
                                       float(self.regime.get("moffat_beta", 3.5)))
@@ -310,7 +317,7 @@ class LearnedRestorer:
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
             if self.flux_calibrate and small:
-                predicted = self.reconvolve(rest, psf_fwhm, pixel_scale)
+                predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
                 alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             std = None
             if samples > 1:

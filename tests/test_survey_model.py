@@ -137,3 +137,27 @@ def test_reconvolution_through_the_psf_image_reproduces_the_observation():
     # the truth blurred back through its own PSF explains a bright observation down to its noise
     # (reduced chi^2 of pure noise on 56 x 56 pixels: 1 +- 0.03)
     assert max(abs(c - 1) for c in chi2) < 0.1, chi2
+
+
+def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
+    from galgen.restoration import get_method
+    from galgen.restoration.engine import method_identity
+    from galgen.restoration.model import shipped_models
+
+    if "survey_x2" not in shipped_models():
+        pytest.skip("survey_x2 is not shipped")
+    default = get_method("default", 2)
+    obs = rng.normal(0, 1.0, (48, 48))
+    obs[20:28, 20:28] += 20.0
+    sdss = restore(obs, psf_fwhm=1.4 * u.arcsec, pixel_scale=0.396 * u.arcsec, noise_rms=1.0,
+                   background=0.0)
+    assert sdss.meta["GALGENMD"] == "survey_x2" and "REGIME" not in sdss.meta["GALGENFL"]
+    assert sdss.meta["PSFFWHM"] == pytest.approx(0.396)
+    native = restore(obs, psf_fwhm=1.0 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0, background=0.0)
+    assert native.meta["GALGENMD"] == "default_x2"
+    assert method_identity("default", 2) == (default.name, default.sha256)
+    # in no model's regime (1.25 pixels): the primary model restores and flags it
+    with pytest.warns(match="outside its training regime"):
+        far = restore(obs, psf_fwhm=0.25 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
+                      background=0.0)
+    assert far.meta["GALGENMD"] == "default_x2" and "REGIME" in far.meta["GALGENFL"]

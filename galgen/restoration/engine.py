@@ -233,6 +233,15 @@ def _default_name(method: str, scale: int) -> str:
     return name
 
 
+def _default_fallbacks(primary: str, scale: int) -> list[str]:
+    """Shipped models of ``scale`` whose card says ``"default_fallback": true``: the default
+    routes inputs outside the primary model's regime to them (:class:`RegimeRouter`)."""
+    from galgen.restoration.model import shipped_models
+
+    return [n for n, p in shipped_models().items()
+            if n != primary and _card(p).get("default_fallback") and _card_scale(p) == scale]
+
+
 def _card(directory) -> dict:  # noqa: ANN001
     return json.loads((directory / "config.json").read_text())
 
@@ -249,7 +258,10 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     ----------
     method : str, default "default"
         ``"default"`` (the shipped model whose card claims ``default_for_scale`` for ``scale``,
-        else ``default_x<scale>``), a shipped model's name, a model directory, or a baseline:
+        else ``default_x<scale>``; with models whose cards say ``default_fallback``, a
+        :class:`~galgen.restoration.router.RegimeRouter` that gives each stamp outside the
+        default's regime to the first of them whose regime contains it), a shipped model's
+        name, a model directory, or a baseline:
         ``"richardson_lucy"``, ``"wiener"``, ``"wiener_target"``, ``"bicubic"``.
     scale : int, default 2
         Output pixels per input pixel.
@@ -288,6 +300,10 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
                f"{', '.join(LEARNED_OPTIONS)} (baseline options such as iterations need --method "
                f"{' / '.join(sorted(BASELINES))})")
         raise GalgenValueError(msg)
+    if method == "default" and (fallbacks := _default_fallbacks(name, scale)):
+        from galgen.restoration.router import RegimeRouter
+
+        return RegimeRouter([load_model(n, device, **options) for n in (name, *fallbacks)])
     try:
         model = load_model(name, device, **options)
     except GalgenModelError:
@@ -309,9 +325,15 @@ def method_identity(method: str, scale: int) -> tuple[str, str | None]:
 
     if method in BASELINES:
         return method, None
-    directory = find_model(_default_name(method, int(scale)))
-    card = json.loads((directory / "config.json").read_text())
-    return card.get("name", directory.name), card.get("sha256")
+    name = _default_name(method, int(scale))
+    names = [name, *(_default_fallbacks(name, int(scale)) if method == "default" else [])]
+    cards = [json.loads((find_model(n) / "config.json").read_text()) for n in names]
+    if len(cards) == 1:
+        return cards[0].get("name", names[0]), cards[0].get("sha256")
+    import hashlib
+
+    joined = hashlib.sha256("".join(c.get("sha256", "") for c in cards).encode()).hexdigest()
+    return "+".join(c.get("name", n) for c, n in zip(cards, names, strict=True)), joined
 
 
 def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,

@@ -1,0 +1,80 @@
+"""The ``"default"`` method when galgen ships models for different regimes: route each stamp.
+
+The primary default model (``default_x2``) knows one sampling (0.2"/px) and Moffat-like
+PSFs; a pixel-unit model such as ``survey_x2`` covers every survey's sampling but was not
+chosen as the default on validation data at 0.2"/px. :class:`RegimeRouter` gives each
+observation to the first model (in order of preference) whose training regime contains it,
+and to the primary model when none does (which then flags it ``REGIME``). Which model restored
+a stamp is in its header (``GALGENMD``) and the batch manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from galgen.restoration.engine import PreparedObservation, Restoration
+
+__all__ = ["RegimeRouter"]
+
+
+def _snr(o: PreparedObservation) -> float:
+    """The SNR estimate :class:`~galgen.restoration.model.LearnedRestorer` checks its regime with."""
+    return float(np.sqrt(max(np.sum(o.data**2) - o.data.size * o.noise_rms**2, 0.0)) / o.noise_rms)
+
+
+class RegimeRouter:
+    """Route each observation to the first of ``models`` whose regime contains it.
+
+    Parameters
+    ----------
+    models : sequence of LearnedRestorer
+        In order of preference, one scale; the first takes what no model's regime contains.
+    """
+
+    def __init__(self, models: Sequence) -> None:  # noqa: ANN001
+        self.models = list(models)
+        self.scale = self.models[0].scale
+        self.name = "+".join(m.name for m in self.models)
+        self.sha256 = self.model_hash = hashlib.sha256(
+            "".join(m.sha256 for m in self.models).encode()).hexdigest()
+
+    @property
+    def batch_size(self) -> int:
+        """Stamps per network pass (set on every model)."""
+        return self.models[0].batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        for m in self.models:
+            m.batch_size = int(value)
+
+    def compile(self) -> RegimeRouter:
+        """``torch.compile`` every model."""
+        for m in self.models:
+            m.compile()
+        return self
+
+    def choose(self, o: PreparedObservation):  # noqa: ANN201
+        """The model that restores ``o``."""
+        snr = _snr(o)
+        for m in self.models:
+            if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, snr):
+                return m
+        return self.models[0]
+
+    def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,
+                      seed: int | None = 0) -> list[Restoration]:
+        """Each model restores its share, in batches; results come back in input order."""
+        groups: dict[int, list[int]] = {}
+        for i, o in enumerate(observations):
+            groups.setdefault(self.models.index(self.choose(o)), []).append(i)
+        out: list[Restoration | None] = [None] * len(observations)
+        for k, indices in groups.items():
+            results = self.models[k].restore_batch([observations[i] for i in indices], samples=samples,
+                                                   seed=seed)
+            for i, r in zip(indices, results, strict=True):
+                out[i] = r
+        return out  # type: ignore[return-value]

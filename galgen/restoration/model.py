@@ -51,9 +51,11 @@ class LearnedRestorer:
     amp : bool, default True
         On CUDA, run the generator under bfloat16 autocast (channels-last memory);
         ``False`` runs it in float32. Ignored on the CPU (always float32).
-    flux_calibrate : bool, default True
+    flux_calibrate : bool, optional
         Scale each stamp's output so that, blurred back, it matches the observation's flux
-        (see :meth:`flux_calibration`).
+        (see :meth:`flux_calibration`). Default: what the model card says
+        (``"flux_calibration"``: ``"least_squares"`` unless ``"none"``, chosen on validation
+        data: a model trained for photometry can be more accurate without it).
     tile : int, default 128
         Tile side for images larger than this (overlap set from the receptive field).
     batch_size : int, default 32
@@ -70,7 +72,7 @@ class LearnedRestorer:
     """
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
-                 amp: bool = True, flux_calibrate: bool = True, tile: int = 128, batch_size: int = 32,
+                 amp: bool = True, flux_calibrate: bool | None = None, tile: int = 128, batch_size: int = 32,
                  calibrate_uncertainty: bool = True, _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
         card, state = _state if _state is not None else read_state(self.directory)
@@ -88,7 +90,9 @@ class LearnedRestorer:
             raise GalgenModelError(msg) from exc
         self.generator.to(self.device).eval()
         self.amp = amp
-        self.flux_calibrate = flux_calibrate
+        if flux_calibrate is None:
+            flux_calibrate = card.get("flux_calibration", "least_squares") != "none"
+        self.flux_calibrate = bool(flux_calibrate)
         self.tile = int(tile)
         self.batch_size = int(batch_size)
         self.calibrate_uncertainty = calibrate_uncertainty
@@ -316,8 +320,10 @@ class LearnedRestorer:
             snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * sigma**2, 0.0)) / sigma)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
-            if self.flux_calibrate and small:
+            if small and (self.flux_calibrate or self.config.deconvolved_input):
+                # a PSF-aware model's chi^2 goes through the PSF image: computed here, reused below
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
+            if self.flux_calibrate and small:
                 alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             std = None
             if samples > 1:
@@ -338,7 +344,7 @@ class LearnedRestorer:
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
-                params={} if self.flux_calibrate else {"flux_calibrate": False}))
+                params={"flux_calibrate": self.flux_calibrate}))
         return results
 
 

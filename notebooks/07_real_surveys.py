@@ -38,9 +38,11 @@ OUT = Path(os.environ.get("GALGEN_OUT", "survey_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 DATA = Path(os.environ.get("GALGEN_FIXTURES", Path(galgen.__file__).parents[1] / "tests" / "data"))
 SAMPLES = 4 if FAST else 16
-model = get_method("default", 2)
-print(f"default x2 model: {model.name}; works in pixel units: {model.any_pixel_scale}; "
-      f"trained on PSF FWHM {model.regime['psf_fwhm_range']} arcsec at {model.regime['in_pixel_scale']}\"/px")
+default = get_method("default", 2)
+models = {m.name: m for m in getattr(default, "models", [default])}  # the default may route between models
+for m in models.values():
+    print(f"{m.name}: works in pixel units: {m.any_pixel_scale}; trained on PSF FWHM "
+          f"{m.regime['psf_fwhm_range']} arcsec at {m.regime['in_pixel_scale']}\"/px")
 
 # %% [markdown]
 # ## 1. SDSS: a corrected frame and its psField PSF
@@ -77,6 +79,7 @@ print(f"output {sdss.shape} at {sdss.wcs.proj_plane_pixel_scales()[0].to(u.arcse
 # structure before trusting a feature:
 
 # %%
+model = models.get(sdss.meta["GALGENMD"], next(iter(models.values())))  # the model that restored it
 std = np.asarray(sdss.uncertainty.array)
 snr_map = np.asarray(sdss.data) / std
 print(f"uncertainty calibration in the card: {model.card.get('uncertainty_calibration', 'none')!s:.80s}")

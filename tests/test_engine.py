@@ -60,8 +60,8 @@ def test_get_method_gives_restorers_and_typed_errors(tiny):
     with pytest.raises(GalgenValueError, match="a learned model takes no option iterations"):
         get_method(str(tiny), 2, iterations=3)
     with pytest.raises(GalgenModelError,
-                       match=r"no shipped model restores x4.*default_x2 \(x2\).*richardson_lucy"):
-        get_method("default", 4)
+                       match=r"no shipped model restores x3.*default_x2 \(x2\).*richardson_lucy"):
+        get_method("default", 3)
     with pytest.raises(GalgenModelError, match="x2, not x4"):
         get_method(str(tiny), 4)
     with pytest.raises(GalgenValueError, match="unknown restoration method"):
@@ -126,13 +126,13 @@ def test_batch_cli_accepts_pixels_as_advertised(pair_file, tmp_path, capsys):
 
 def test_scale_without_model_is_an_error_not_a_silent_baseline(pair_file, tmp_path, capsys):
     path, _ = pair_file
-    out = tmp_path / "x4.fits"
-    assert main(["restore", str(path), "-o", str(out), "--psf-fwhm", "1arcsec", "--scale", "4"]) == 2
+    out = tmp_path / "x3.fits"
+    assert main(["restore", str(path), "-o", str(out), "--psf-fwhm", "1arcsec", "--scale", "3"]) == 2
     err = capsys.readouterr().err
-    assert "no shipped model restores x4" in err and "--method" in err and len(err.strip().splitlines()) == 1
+    assert "no shipped model restores x3" in err and "--method" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     with pytest.raises(GalgenModelError):
-        galgen.restore(path, 1.0 * u.arcsec, scale=4)
+        galgen.restore(path, 1.0 * u.arcsec, scale=3)
 
 
 def test_outputs_get_the_mode_open_would_give(pair_file, tmp_path, tiny):

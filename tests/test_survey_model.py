@@ -161,3 +161,16 @@ def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
         far = restore(obs, psf_fwhm=0.25 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
                       background=0.0)
     assert far.meta["GALGENMD"] == "default_x2" and "REGIME" in far.meta["GALGENFL"]
+
+
+def test_scale_4_uses_the_shipped_x4_model(rng):
+    from galgen.restoration.model import shipped_models
+
+    if "survey_x4" not in shipped_models():
+        pytest.skip("survey_x4 is not shipped")
+    obs = rng.normal(0, 1.0, (32, 32))
+    obs[12:20, 12:20] += 20.0
+    out = restore(obs, psf_fwhm=1.0 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0, background=0.0,
+                  scale=4)
+    assert out.shape == (128, 128) and out.meta["GALGENMD"] == "survey_x4"
+    assert out.meta["PSFFWHM"] == pytest.approx(0.1)  # 2 output pixels of 0.05"

@@ -4,7 +4,7 @@ A per-pixel standard deviation ``sigma`` is *calibrated* when ``|restored - trut
 holds on the fraction of pixels a Gaussian predicts: 68.3 % at ``k = 1``, 95.4 % at ``k = 2``.
 galgen's ``--samples`` map is a noise bootstrap (how the output moves with the noise); it
 misses the model's own error, which grows with the surface brightness. The calibration fitted
-here, on validation pairs only, is
+here, on validation pairs only, is::
 
     sigma_cal^2 = (a * sigma_bootstrap)^2 + (b * |restored|)^2
 

@@ -410,6 +410,13 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                                background=float(sky_median), psf_model=psf_model)
 
 
+def snr_estimate(data: np.ndarray, noise_rms: float) -> float:
+    """SNR of a background-subtracted stamp: ``sqrt(max(sum d^2 - N sigma^2, 0)) / sigma`` (the
+    matched-filter SNR the simulator draws, with the noise's own power removed); what learned
+    models check their SNR regime with."""
+    return float(np.sqrt(max(np.sum(data**2) - data.size * noise_rms**2, 0.0)) / noise_rms)
+
+
 #: Reduced chi^2 above which a restoration is flagged as not explaining its observation. A
 #: restoration consistent with white noise scores 0.8-1.3 on a 64 x 64 stamp.
 CHI2_LIMIT = 1.5

@@ -19,7 +19,7 @@ import torch
 from galgen.errors import GalgenModelError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
-from galgen.restoration.engine import PreparedObservation, Restoration
+from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 from galgen.restoration.inputs import condition_vector, deconvolved_channel, network_input, unstretch_output
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.restoration.tiling import process_tiled
@@ -317,7 +317,7 @@ class LearnedRestorer:
         restored = self.predict_many(data, noise, fwhm, pixel_scale, psfs=psfs)
         results = []
         for obs, sigma, psf_fwhm, psf, rest in zip(data, noise, fwhm, psfs, restored, strict=True):
-            snr = float(np.sqrt(max(np.sum(obs**2) - obs.size * sigma**2, 0.0)) / sigma)
+            snr = snr_estimate(obs, sigma)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
             if small and (self.flux_calibrate or self.config.deconvolved_input):

@@ -22,21 +22,19 @@ def _is_stack(image: object) -> bool:
     return (isinstance(image, np.ndarray) and image.ndim == 3) or isinstance(image, list | tuple)
 
 
-def _per_stamp(value: object, n: int, name: str, *, arrays: bool = False) -> list:
-    """``value`` for each of ``n`` stamps: a sequence of length ``n``, or one shared value."""
+def _per_stamp(value: object, n: int, name: str, *, per_stamp_ndim: int = 1) -> list:
+    """``value`` for each of ``n`` stamps: a list/tuple (or an array of ``per_stamp_ndim``
+    dimensions, a Quantity array) of length ``n``, or one value shared by all."""
     from galgen.errors import GalgenValueError
 
-    if isinstance(value, list | tuple) or (isinstance(value, np.ndarray) and not arrays and value.ndim == 1):
-        if len(value) != n:
-            msg = f"{name} has {len(value)} entries for {n} stamps; give one per stamp or one for all"
-            raise GalgenValueError(msg)
-        return list(value)
-    if isinstance(value, u.Quantity) and not value.isscalar:
-        if value.size != n:
-            msg = f"{name} has {value.size} entries for {n} stamps; give one per stamp or one for all"
-            raise GalgenValueError(msg)
-        return list(value)
-    return [value] * n
+    sequence = isinstance(value, list | tuple) or (isinstance(value, np.ndarray)
+                                                   and value.ndim == per_stamp_ndim)
+    if not (sequence or (isinstance(value, u.Quantity) and not value.isscalar)):
+        return [value] * n
+    if len(value) != n:
+        msg = f"{name} has {len(value)} entries for {n} stamps; give one per stamp or one for all"
+        raise GalgenValueError(msg)
+    return list(value)
 
 
 def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: object = None,
@@ -121,13 +119,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     if not stack:
         psfs, fwhms, noises = [psf], [psf_fwhm], [noise_rms]
     else:  # one value for all stamps, or one per stamp
-        psfs = list(psf) if isinstance(psf, list | tuple) or (isinstance(psf, np.ndarray) and psf.ndim == 3) \
-            else [psf] * n
-        if len(psfs) != n:
-            from galgen.errors import GalgenValueError
-
-            msg = f"psf has {len(psfs)} entries for {n} stamps; give one per stamp or one for all"
-            raise GalgenValueError(msg)
+        psfs = _per_stamp(psf, n, "psf", per_stamp_ndim=3)  # a 2-D array is one PSF for all
         fwhms = _per_stamp(psf_fwhm, n, "psf_fwhm")
         noises = _per_stamp(noise_rms, n, "noise_rms")
     imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale) for im in images]

@@ -13,16 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import numpy as np
-
-from galgen.restoration.engine import PreparedObservation, Restoration
+from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 
 __all__ = ["RegimeRouter"]
-
-
-def _snr(o: PreparedObservation) -> float:
-    """The SNR estimate :class:`~galgen.restoration.model.LearnedRestorer` checks its regime with."""
-    return float(np.sqrt(max(np.sum(o.data**2) - o.data.size * o.noise_rms**2, 0.0)) / o.noise_rms)
 
 
 class RegimeRouter:
@@ -59,7 +52,7 @@ class RegimeRouter:
 
     def choose(self, o: PreparedObservation):  # noqa: ANN201
         """The model that restores ``o``."""
-        snr = _snr(o)
+        snr = snr_estimate(o.data, o.noise_rms)
         for m in self.models:
             if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, snr):
                 return m

@@ -133,12 +133,15 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "or a PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
-                   help="default (the shipped model for --scale; an error if galgen ships none), a model "
-                        "directory, or a classical baseline: richardson_lucy, wiener, bicubic")
+                   help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "
+                        "survey_x2 for other samplings, at x4 survey_x4; an error if galgen ships none), a "
+                        "shipped model's name, a model directory, or a classical baseline: richardson_lucy, "
+                        "wiener, wiener_target, bicubic")
     p.add_argument("--samples", type=int, default=1,
                    help="learned models only: restore N re-noised copies of the observation and write "
                         "their per-pixel standard deviation as the UNCERT extension (a noise bootstrap: how "
-                        "much the output depends on the noise, not a posterior)")
+                        "much the output depends on the noise, not a posterior; calibrated with the model "
+                        "card's uncertainty_calibration when it has one)")
     p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
     p.add_argument("--pixel-scale", type=parse_angle, default=None,
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")

@@ -327,13 +327,18 @@ def method_identity(method: str, scale: int) -> tuple[str, str | None]:
         return method, None
     name = _default_name(method, int(scale))
     names = [name, *(_default_fallbacks(name, int(scale)) if method == "default" else [])]
-    cards = [json.loads((find_model(n) / "config.json").read_text()) for n in names]
+    cards = [_card(find_model(n)) for n in names]
     if len(cards) == 1:
         return cards[0].get("name", names[0]), cards[0].get("sha256")
+    return ("+".join(c.get("name", n) for c, n in zip(cards, names, strict=True)),
+            combined_hash([c.get("sha256", "") for c in cards]))
+
+
+def combined_hash(hashes: Sequence[str]) -> str:
+    """sha256 of several models' weight hashes in order: the identity of a routed default."""
     import hashlib
 
-    joined = hashlib.sha256("".join(c.get("sha256", "") for c in cards).encode()).hexdigest()
-    return "+".join(c.get("name", n) for c, n in zip(cards, names, strict=True)), joined
+    return hashlib.sha256("".join(hashes).encode()).hexdigest()
 
 
 def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,

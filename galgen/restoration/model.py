@@ -112,12 +112,17 @@ class LearnedRestorer:
         """Whether the model works in pixel units (its regime holds at any pixel scale)."""
         return bool(self.regime.get("any_pixel_scale", False))
 
+    def _sampling_ratio(self, pixel_scale: float) -> float:
+        """How much larger a pixel-unit model's angles are at ``pixel_scale`` than at its training
+        scale (1 for a model of one sampling)."""
+        if not self.any_pixel_scale:
+            return 1.0
+        return pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
+
     def target_fwhm_at(self, pixel_scale: float) -> float:
         """FWHM (arcsec) of the restored image's PSF for an observation at ``pixel_scale`` arcsec:
         fixed, or for a pixel-unit model the same number of output pixels at any scale."""
-        if not self.any_pixel_scale:
-            return self.target_psf_fwhm
-        return self.target_psf_fwhm * pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
+        return self.target_psf_fwhm * self._sampling_ratio(pixel_scale)
 
     @property
     def target_fwhm_pix(self) -> float:
@@ -200,8 +205,7 @@ class LearnedRestorer:
         """
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        if self.any_pixel_scale:  # the same aperture in pixels as at the training scale
-            radius_arcsec *= pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
+        radius_arcsec *= self._sampling_ratio(pixel_scale)  # pixel units: the same aperture in pixels
         yy, xx = np.indices(observation.shape)
         cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
         m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2

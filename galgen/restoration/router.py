@@ -10,10 +10,9 @@ a stamp is in its header (``GALGENMD``) and the batch manifest.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
+from galgen.restoration.engine import PreparedObservation, Restoration, combined_hash, snr_estimate
 
 __all__ = ["RegimeRouter"]
 
@@ -31,8 +30,7 @@ class RegimeRouter:
         self.models = list(models)
         self.scale = self.models[0].scale
         self.name = "+".join(m.name for m in self.models)
-        self.sha256 = self.model_hash = hashlib.sha256(
-            "".join(m.sha256 for m in self.models).encode()).hexdigest()
+        self.sha256 = self.model_hash = combined_hash([m.sha256 for m in self.models])
 
     @property
     def batch_size(self) -> int:

@@ -253,8 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("batch", help="restore many files (or catalog cutouts), resumable, on Dask",
                        description="Restore a set of FITS files (paths, globs, directories, @list.txt) "
-                       "or cutouts at catalog positions (--catalog, with the big images as INPUTS) "
-                       "into OUTDIR, mirroring the names, with a manifest.ecsv of per-item status, "
+                       "or the galaxies of a catalog (--catalog, with the big images as INPUTS: each "
+                       "image is memory-mapped once, stamps are written a chunk at a time as stacked "
+                       "files stamps_NNNNN.fits, read them with galgen.io.read_stamps) "
+                       "into OUTDIR, with a manifest.ecsv of per-item status (and, for catalogs, the "
+                       "stack file and index of each galaxy), "
                        "time, chi^2 consistency, error and training-regime warning. Re-running skips "
                        "what is done; a bad file is reported and the rest go on; the exit code is the "
                        "number of failures.")
@@ -263,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restoration_options(p)
     p.add_argument("--catalog", default=None, help="ECSV/FITS table with ra, dec (deg) [and id]")
     p.add_argument("--cutout-size", type=int, default=64, help="cutout side, pixels")
+    p.add_argument("--stamps-per-file", type=int, default=256,
+                   help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")
+    p.add_argument("--per-stamp-files", action="store_true",
+                   help="catalog runs: one FITS file per galaxy (cutout_<id>.fits) instead of stacks")
     p.add_argument("--batch-size", type=int, default=0,
                    help="stamps per network pass (default: 4 on a CPU, where small batches run fastest, "
                         "256 on a GPU)")
@@ -344,9 +351,10 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from galgen.batch import BatchOptions, catalog_items, expand_inputs, run_batch
 
-    if args.catalog:
+    stacked = bool(args.catalog) and not args.per_stamp_files
+    if args.catalog and not stacked:
         items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu)
-    else:
+    elif not args.catalog:
         items = expand_inputs(args.inputs, args.hdu)
     _need_psf(args)
     options = BatchOptions(
@@ -358,15 +366,23 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)  # this process's model; Dask workers use one thread each
-    table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
-                      local_workers=args.workers, dry_run=args.dry_run)
+    if stacked:
+        from galgen.batch.catalog import run_catalog
+
+        table = run_catalog(args.catalog, args.inputs, options, args.output, size=args.cutout_size,
+                            hdu=args.hdu, chunk_size=args.stamps_per_file, dask_scheduler=args.dask_scheduler,
+                            local_workers=args.workers, dry_run=args.dry_run)
+    else:
+        table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
+                          local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:
         for row in table:
-            print(f"{row['status']:>4}  {row['input']}")
+            print(f"{row['status']:>4}  " + (f"{row['key']} -> {row['output']}[{row['index']}]" if stacked
+                                             else row["input"]))
         return 0
     failed = table[table["status"] != "ok"]
     for row in failed:
-        print(f"FAILED {row['input']}: {row['error']}", file=sys.stderr)
+        print(f"FAILED {row['key'] if stacked else row['input']}: {row['error']}", file=sys.stderr)
     odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
     inconsistent = int(sum("CHI2HIGH" in f for f in table["flag"])) if "flag" in table.colnames else 0
     if inconsistent:

@@ -1,5 +1,6 @@
 """Survey-scale batch restoration: inputs, the resumable engine, Dask distribution."""
 
+from galgen.batch.catalog import open_mosaic, plan_catalog, run_catalog
 from galgen.batch.inputs import BatchItem, catalog_items, expand_inputs
 from galgen.batch.runner import (
     JOURNAL,
@@ -15,6 +16,9 @@ __all__ = [
     "BatchItem",
     "expand_inputs",
     "catalog_items",
+    "run_catalog",
+    "plan_catalog",
+    "open_mosaic",
     "BatchOptions",
     "run_batch",
     "process_items",

@@ -83,7 +83,7 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
                   hdu: int | str | None = None) -> list[BatchItem]:
     """Cutouts of ``size`` pixels around each catalog position (``ra``/``dec`` columns in degrees,
     optional ``id``), cut from the image whose footprint contains it (the first one)."""
-    from galgen.io.fits import read_image
+    from galgen.batch.catalog import open_mosaic
 
     table = Table.read(catalog)
     cols = {c.lower(): c for c in table.colnames}
@@ -91,12 +91,10 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
         msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
         raise GalgenValueError(msg)
     footprints = []
-    for image in images:
-        img = read_image(image, hdu=hdu)
-        if img.wcs is None:
-            msg = f"{image}: cutouts by sky position need a WCS"
-            raise GalgenValueError(msg)
-        footprints.append((str(Path(image).resolve()), img.wcs, img.shape))
+    for image in images:  # memory-mapped: only the header is read
+        mosaic = open_mosaic(image, hdu)
+        footprints.append((mosaic.path, mosaic.wcs, mosaic.data.shape))
+        mosaic.close()
     items = []
     for i, row in enumerate(table):
         ra, dec = float(row[cols["ra"]]), float(row[cols["dec"]])

@@ -21,6 +21,7 @@ import traceback
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -134,22 +135,29 @@ def read_journal(outdir: str | os.PathLike) -> dict[str, dict]:
 
 
 def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
-    """Read, cut out and prepare one item; returns ``(item, image, prepared)`` or ``(item, exc)``."""
+    """Read, cut out and prepare one item; returns ``(item, image, prepared)`` or ``(item, exc)``.
+
+    A catalog item is cut from its memory-mapped image as a catalog run cuts it
+    (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
     from galgen.io.fits import read_image
-    from galgen.preprocess.cutouts import make_cutout
     from galgen.restoration.engine import prepare_observation
 
     try:
-        img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
         psf_position = None
         if item.position is not None:
             from astropy.coordinates import SkyCoord
 
-            coord = SkyCoord(*item.position, unit="deg")
-            if img.wcs is not None:  # where a PSFEx model of this image is evaluated (1-based pixels)
-                x, y = img.wcs.world_to_pixel(coord)
-                psf_position = (float(x) + 1.0, float(y) + 1.0)
-            img = make_cutout(img, coord, item.size)
+            from galgen.batch.catalog import cut_stamp, open_mosaic
+
+            mosaic = open_mosaic(item.path, item.hdu, options.pixel_scale)
+            try:
+                x, y = mosaic.wcs.world_to_pixel(SkyCoord(*item.position, unit="deg"))
+                img = cut_stamp(mosaic, float(x), float(y), item.size)
+            finally:
+                mosaic.close()
+            psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
+        else:
+            img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
         prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
@@ -341,50 +349,67 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
                            for it in items])
     outdir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
+    with _journal(outdir) as record:
+        try:
+            if dask_scheduler or local_workers > 0:
+                from dask.distributed import Client, as_completed
+
+                cluster = None if dask_scheduler else local_cluster(local_workers)
+                client = Client(dask_scheduler or cluster)
+                try:
+                    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+                    futures = [client.submit(_run_chunk, c, options, str(outdir), digest, pure=False)
+                               for c in chunks]
+                    for future in as_completed(futures):
+                        for row in future.result():
+                            record(row)
+                            bar.update(1)
+                finally:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+            else:
+                for row in process_items(todo, options, outdir, digest):
+                    record(row)
+                    bar.update(1)
+        finally:
+            bar.close()
+    return _write_manifest(outdir, [it.key for it in items])
+
+
+@contextmanager
+def _journal(outdir: Path) -> Iterator:
+    """``record(row)``: append a row to the run's journal (after removing a killed run's temporary
+    files). Each line is flushed to the OS (a killed run loses none), synced to disk at most once
+    a second and at the end (against power cuts)."""
     for stale in outdir.rglob(f".*{TEMP_MARK}*"):  # temporary files of a killed run
         stale.unlink()
     journal = open(outdir / JOURNAL, "a")  # noqa: SIM115 - kept open for the whole run
-    bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
-
     last_sync = time.monotonic()
 
     def record(row: dict) -> None:
         nonlocal last_sync
         journal.write(json.dumps(row) + "\n")
-        journal.flush()  # in the OS's hands: a killed run loses no line
-        if time.monotonic() - last_sync > 1.0:  # against power cuts: a sync a second, not a line
+        journal.flush()
+        if time.monotonic() - last_sync > 1.0:
             os.fsync(journal.fileno())
             last_sync = time.monotonic()
-        bar.update(1)
 
     try:
-        if dask_scheduler or local_workers > 0:
-            from dask.distributed import Client, as_completed
-
-            cluster = None if dask_scheduler else local_cluster(local_workers)
-            client = Client(dask_scheduler or cluster)
-            try:
-                chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-                futures = [client.submit(_run_chunk, c, options, str(outdir), digest, pure=False)
-                           for c in chunks]
-                for future in as_completed(futures):
-                    for row in future.result():
-                        record(row)
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-        else:
-            for row in process_items(todo, options, outdir, digest):
-                record(row)
+        yield record
     finally:
-        bar.close()
         journal.flush()
         os.fsync(journal.fileno())
         journal.close()
+
+
+def _write_manifest(outdir: Path, keys: list[str], defaults: dict | None = None) -> Table:
+    """``manifest.ecsv`` (atomically): the journal's latest row for each of ``keys``, in order."""
     rows = read_journal(outdir)
     # journals of older galgen versions lack the newer columns
-    table = Table(rows=[{"warning": "", "flag": "", **rows[it.key]} for it in items if it.key in rows])
+    base = {"warning": "", "flag": "", **(defaults or {})}
+    table = Table(rows=[{**base, **rows[k]} for k in keys if k in rows])
     if len(table):
         table["seconds"].unit = "s"
     with atomic_path(outdir / "manifest.ecsv") as tmp:

@@ -2,6 +2,7 @@
 
 from galgen.io.fits import Image, read_image, to_ccddata, write_fits
 from galgen.io.provenance import add_provenance
+from galgen.io.stamps import read_stamps, write_stamps
 from galgen.io.wcs import (
     celestial_wcs,
     pixel_scale_from_wcs,
@@ -16,6 +17,8 @@ __all__ = [
     "write_fits",
     "to_ccddata",
     "add_provenance",
+    "read_stamps",
+    "write_stamps",
     "celestial_wcs",
     "pixel_scale_from_wcs",
     "resample_wcs",

@@ -1,0 +1,450 @@
+"""Catalog runs: restore the galaxies of a catalog from the large images they lie on.
+
+``galgen batch MOSAIC.fits --catalog CAT.ecsv`` at survey scale. Each image is opened once,
+memory-mapped (a 10k x 10k mosaic is not read into memory), its header and WCS parsed once;
+the catalog's sky positions go to pixels in one vectorised call; stamps are cut by slicing
+(their WCS is the image's with ``CRPIX`` shifted: the same sky, no header parsed again);
+stamps are restored a chunk at a time through the engine (the same calls as
+:func:`galgen.restore`, so the same pixels) and each chunk is written as one stacked file
+(:mod:`galgen.io.stamps`): ``stamps_00000.fits``, ``stamps_00001.fits``, ...
+
+Resume and fault isolation as for files (:mod:`galgen.batch.runner`): a chunk file is written
+atomically, then one journal line per stamp; a rerun skips a chunk whose stamps are all ``ok``
+with the same parameters and whose file exists, and redoes the others whole. A stamp that
+cannot be cut or restored is a ``failed`` row with its reason (its plane is NaN); positions
+that lie on no image are ``failed`` rows without an output.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from galgen.batch.runner import BatchOptions, _error_text, _journal, _model_hash, _write_manifest
+from galgen.errors import GalgenValueError
+from galgen.io.fits import Image
+
+__all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
+           "run_catalog", "stamp_origin"]
+
+
+@dataclass
+class Mosaic:
+    """A large image opened once, memory-mapped, with its WCS parsed once.
+
+    Attributes
+    ----------
+    path : str
+    data : numpy.ndarray
+        ``(H, W)`` pixels, a memory map of the file where FITS allows it (not for scaled
+        integer data: ``BZERO``/``BSCALE`` make astropy read them into memory).
+    mask, uncertainty : numpy.ndarray or None
+        ``MASK`` / ``ERR``-like companion HDUs of the same shape, memory-mapped.
+    header : astropy.io.fits.Header
+        The image's header without WCS or structural keywords: each stamp's input header.
+    wcs : astropy.wcs.WCS
+    pixel_scale : float
+        arcsec per pixel.
+    unit : astropy.units.UnitBase or None
+    """
+
+    path: str
+    data: np.ndarray
+    wcs: object
+    pixel_scale: float
+    header: fits.Header
+    unit: object = None
+    mask: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+    _hdul: fits.HDUList | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Close the file (the arrays become invalid)."""
+        if self._hdul is not None:
+            self._hdul.close()
+            self._hdul = None
+
+
+def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
+                pixel_scale: float | None = None) -> Mosaic:
+    """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``."""
+    from galgen.errors import GalgenFileError
+    from galgen.io.fits import _MASK_NAMES, _STD_NAMES, _companion, _parse_unit, _pick_hdu
+    from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
+
+    name = str(path)
+    if not Path(path).is_file():
+        raise GalgenFileError(f"{name}: no such file; check the path")
+    try:
+        hdul = fits.open(path, memmap=True, mode="readonly")
+        index, chosen = _pick_hdu(hdul, hdu, name)
+        data = chosen.data
+    except GalgenValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, TypeError, ...
+        msg = f"{name}: not a readable FITS image ({exc}); check that it is FITS and complete"
+        raise GalgenFileError(msg) from exc
+    if data is None or data.ndim != 2:
+        hdul.close()
+        shape = None if data is None else data.shape
+        msg = f"{name}: HDU {index} holds {shape}, not a 2-D image; catalog cutouts need one (hdu=)"
+        raise GalgenValueError(msg)
+    header = chosen.header
+    wcs = celestial_wcs(header)
+    if wcs is None:
+        hdul.close()
+        msg = f"{name}: cutouts at catalog sky positions need a celestial WCS in HDU {index}"
+        raise GalgenValueError(msg)
+    scale = pixel_scale_from_wcs(wcs)
+    if pixel_scale is not None and abs(pixel_scale / scale - 1) > 0.01:
+        hdul.close()
+        msg = f"{name}: pixel_scale={pixel_scale:.4g} arcsec disagrees with the WCS ({scale:.4g}); drop it"
+        raise GalgenValueError(msg)
+    mask = _companion(hdul, _MASK_NAMES, data.shape)
+    structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
+                  "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
+    return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
+                  header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
+                  mask=None if mask is None else mask, uncertainty=_companion(hdul, _STD_NAMES, data.shape),
+                  _hdul=hdul)
+
+
+def stamp_origin(x: np.ndarray | float, y: np.ndarray | float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """0-based pixel ``(x0, y0)`` of the first pixel of ``size``-pixel stamps centred on ``(x, y)``.
+
+    The stamp's centre, ``x0 + (size - 1) / 2``, lies within half a pixel of ``x`` on each axis
+    (for even and odd ``size``)."""
+    half = (size - 1) / 2.0
+    return (np.floor(np.asarray(x) - half + 0.5).astype(np.int64),
+            np.floor(np.asarray(y) - half + 0.5).astype(np.int64))
+
+
+def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: float = 0.5) -> Image:
+    """The ``size`` x ``size`` stamp centred (within half a pixel) on 0-based ``(x, y)``.
+
+    Pixels off the image are NaN and masked (as :func:`galgen.preprocess.make_cutout` does);
+    less than ``min_coverage`` of the stamp on the image is an error. The stamp's WCS is the
+    image's with ``CRPIX`` shifted (SIP terms are relative to ``CRPIX`` and carry over)."""
+    (x0,), (y0,) = stamp_origin([x], [y], size)
+    h, w = mosaic.data.shape
+    ya, yb, xa, xb = max(y0, 0), min(y0 + size, h), max(x0, 0), min(x0 + size, w)
+    where = f"x={x:.1f} y={y:.1f}"
+    if yb <= ya or xb <= xa or (yb - ya) * (xb - xa) < min_coverage * size * size:
+        msg = (f"{mosaic.path}: the stamp at {where} has less than {min_coverage:.0%} of its pixels on "
+               f"the {w}x{h} image; it is too close to the edge")
+        raise GalgenValueError(msg)
+    inner = (slice(ya - y0, yb - y0), slice(xa - x0, xb - x0))
+    outer = (slice(ya, yb), slice(xa, xb))
+    data = np.full((size, size), np.nan)
+    data[inner] = mosaic.data[outer]
+    mask = np.ones((size, size), bool)
+    mask[inner] = False if mosaic.mask is None else np.asarray(mosaic.mask[outer]) != 0
+    std = None
+    if mosaic.uncertainty is not None:
+        std = np.full((size, size), np.nan)
+        std[inner] = mosaic.uncertainty[outer]
+    wcs = copy.deepcopy(mosaic.wcs)
+    wcs.wcs.crpix = np.asarray(mosaic.wcs.wcs.crpix) - [x0, y0]
+    wcs.pixel_shape = (size, size)
+    return Image(data=data, pixel_scale=mosaic.pixel_scale, wcs=wcs, unit=mosaic.unit, mask=mask,
+                 uncertainty=std, header=mosaic.header, source=f"{mosaic.path}[{where}]")
+
+
+@dataclass(frozen=True)
+class CatalogChunk:
+    """Stamps restored together and written to one file.
+
+    ``rows`` are ``(key, id, ra_deg, dec_deg, x, y)`` with ``(x, y)`` the 0-based pixel position
+    on ``path``."""
+
+    number: int
+    path: str
+    rows: tuple[tuple[str, str, float, float, float, float], ...]
+    hdu: int | str | None = None
+    size: int = 64
+
+    @property
+    def output_name(self) -> str:
+        """File name of the chunk's stack."""
+        return f"stamps_{self.number:05d}.fits"
+
+
+def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
+                 hdu: int | str | None = None, chunk_size: int = 256,
+                 pixel_scale: float | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
+    """Chunks of catalog positions, each on the first image whose footprint holds it.
+
+    Parameters
+    ----------
+    catalog : path or Table
+        Columns ``ra``, ``dec`` (degrees, any case) and optionally ``id``.
+    images : list of path
+        The images (each opened once here, for its WCS).
+    size, hdu, chunk_size, pixel_scale
+        Stamp side (pixels), image HDU, stamps per output file, pixel-scale check.
+
+    Returns
+    -------
+    chunks : list of CatalogChunk
+        In catalog order within each image, images in the order given.
+    off : list of (key, id, ra, dec)
+        Positions on no image.
+    """
+    from astropy.coordinates import SkyCoord
+
+    table = catalog if isinstance(catalog, Table) else Table.read(catalog)
+    cols = {c.lower(): c for c in table.colnames}
+    if "ra" not in cols or "dec" not in cols:
+        msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
+        raise GalgenValueError(msg)
+    ra = np.asarray(table[cols["ra"]], float)
+    dec = np.asarray(table[cols["dec"]], float)
+    ids = [str(v) for v in table[cols["id"]]] if "id" in cols else [f"{i:06d}" for i in range(len(table))]
+    if len(set(ids)) != len(ids):
+        msg = f"{catalog}: the 'id' column has repeated values; each galaxy needs its own id"
+        raise GalgenValueError(msg)
+    sky = SkyCoord(ra, dec, unit="deg")
+    owner = np.full(len(table), -1)
+    xy = np.full((len(table), 2), np.nan)
+    paths = []
+    for k, image in enumerate(images):
+        mosaic = open_mosaic(image, hdu, pixel_scale)
+        try:
+            x, y = mosaic.wcs.world_to_pixel(sky)
+            h, w = mosaic.data.shape
+            paths.append(mosaic.path)
+        finally:
+            mosaic.close()
+        inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+        owner[inside] = k
+        xy[inside] = np.column_stack([x, y])[inside]
+    chunks, number = [], 0
+    for k, path in enumerate(paths):
+        mine = np.flatnonzero(owner == k)
+        for start in range(0, len(mine), chunk_size):
+            rows = tuple((f"cutout_{ids[i]}", ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
+                          float(xy[i, 1])) for i in mine[start:start + chunk_size])
+            chunks.append(CatalogChunk(number, path, rows, hdu, size))
+            number += 1
+    off = [(f"cutout_{ids[i]}", ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
+    return chunks, off
+
+
+def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -> list[tuple]:
+    """``(row, image, prepared)`` or ``(row, exception)`` for each stamp of a chunk."""
+    from galgen.restoration.engine import prepare_observation
+
+    out = []
+    for row in chunk.rows:
+        try:
+            img = cut_stamp(mosaic, row[4], row[5], chunk.size)
+            # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
+            prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
+                                       moffat_beta=options.moffat_beta, background=options.background,
+                                       psf_position=(row[4] + 1.0, row[5] + 1.0))
+            out.append((row, img, prep))
+        except Exception as exc:  # noqa: BLE001 - one bad stamp must not stop the chunk
+            out.append((row, exc))
+    return out
+
+
+def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options: BatchOptions,  # noqa: ANN001
+                  outdir: Path, digest: str, t0: float) -> list[dict]:
+    """Restore the prepared stamps of a chunk, write its stack, return its journal rows."""
+    from galgen.io.stamps import write_stamps
+    from galgen.restoration.engine import finalize
+
+    good = [p for p in prepared if len(p) == 3]
+    results: dict[str, object] = {}
+    errors: dict[str, str] = {p[0][0]: _error_text(p[1]) for p in prepared if len(p) == 2}
+    warnings: dict[str, str] = {}
+    method = ""
+    if good:
+        try:
+            outs = restorer.restore_batch([p for _, _, p in good], samples=options.samples)
+        except Exception as exc:  # noqa: BLE001 - the chunk's stamps fail, the run goes on
+            errors.update({row[0]: _error_text(exc) for row, _, _ in good})
+            outs = []
+        for (row, img, prep), out in zip(good, outs, strict=False):
+            try:
+                results[row[0]] = finalize(img, prep, out, scale=restorer.scale, samples=options.samples)
+                warnings[row[0]], method = out.regime_warning, out.method
+            except Exception as exc:  # noqa: BLE001
+                errors[row[0]] = _error_text(exc)
+    path = outdir / chunk.output_name
+    stack_rows = [{"key": row[0], "id": row[1], "ra": row[2], "dec": row[3], "x": row[4], "y": row[5],
+                   "status": "ok" if row[0] in results else "failed", "error": errors.get(row[0], ""),
+                   "warning": warnings.get(row[0], "")} for row in chunk.rows]
+    shape = (chunk.size * restorer.scale, chunk.size * restorer.scale)
+    output = str(path)
+    try:
+        write_stamps(path, [results.get(row[0]) for row in chunk.rows], stack_rows, shape=shape)
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: every stamp of the chunk failed
+        errors = {row[0]: f"writing {path}: {_error_text(exc)}" for row in chunk.rows}
+        results, output = {}, ""
+    share = (time.perf_counter() - t0) / max(len(chunk.rows), 1)
+    rows = []
+    for index, row in enumerate(chunk.rows):
+        res = results.get(row[0])
+        rows.append({"key": row[0], "input": chunk.path, "output": output, "index": index,
+                     "status": "ok" if res is not None else "failed", "seconds": round(share, 4),
+                     "chi2": float(res.meta["GALGENX2"]) if res is not None else float("nan"),
+                     "model": method if res is not None else "", "params": digest,
+                     "error": errors.get(row[0], ""), "warning": warnings.get(row[0], ""),
+                     "flag": res.meta["GALGENFL"] if res is not None else ""})
+    return rows
+
+
+def restore_chunk(chunk: CatalogChunk, options: BatchOptions, outdir: str | os.PathLike, digest: str,
+                  restorer=None) -> list[dict]:  # noqa: ANN001
+    """Cut, restore and write one chunk; returns its journal rows (what a Dask task runs: the
+    image is memory-mapped by the task, the model's weights are cached by the worker)."""
+    t0 = time.perf_counter()
+    if restorer is None:
+        restorer = _restorer(options)
+    mosaic = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
+    try:
+        prepared = _prepare_chunk(chunk, mosaic, options)
+    finally:
+        mosaic.close()
+    return _finish_chunk(chunk, prepared, restorer, options, Path(outdir), digest, t0)
+
+
+def _restorer(options: BatchOptions):  # noqa: ANN202
+    from galgen.restoration.engine import get_method
+
+    restorer = get_method(options.method, options.scale, device=options.device)
+    if options.compile:
+        restorer.compile()
+    if hasattr(restorer, "batch_size"):
+        restorer.batch_size = options.stamps_per_pass
+    return restorer
+
+
+def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], options: BatchOptions,
+                outdir: str | os.PathLike, *, size: int = 64, hdu: int | str | None = None,
+                chunk_size: int = 256, dask_scheduler: str | None = None, local_workers: int = 0,
+                progress: bool = True, dry_run: bool = False) -> Table:
+    """Restore every catalog galaxy into stacked chunk files in ``outdir``; returns the manifest.
+
+    Parameters
+    ----------
+    catalog : path or Table
+        ``ra``, ``dec`` (degrees) and optionally ``id``.
+    images : list of path
+        Images holding the galaxies (each position is cut from the first one covering it).
+    options : BatchOptions
+        As for :func:`galgen.batch.run_batch`; ``pixel_scale`` only checks the WCS.
+    outdir : path
+        Output directory (created): ``stamps_NNNNN.fits``, ``manifest.ecsv`` (one row per galaxy:
+        ``output`` is its stack, ``index`` its plane and row there) and the journal.
+    size : int, default 64
+        Stamp side in input pixels.
+    chunk_size : int, default 256
+        Stamps per output file (and per Dask task).
+    dask_scheduler, local_workers
+        As for :func:`galgen.batch.run_batch`: chunks go to Dask workers, each memory-maps the
+        image and loads the model once.
+    dry_run : bool
+        Only report what would be done.
+    """
+    from tqdm.auto import tqdm
+
+    from galgen.batch.runner import local_cluster, read_journal
+
+    outdir = Path(outdir)
+    digest = options.digest(_model_hash(options))
+    chunks, off = plan_catalog(catalog, images, size=size, hdu=hdu, chunk_size=chunk_size,
+                               pixel_scale=options.pixel_scale)
+    images_here = {c.path for c in chunks}
+    for chunk in chunks:
+        if str((outdir / chunk.output_name).resolve()) in images_here:
+            msg = f"{outdir / chunk.output_name}: an output would overwrite an input image; choose another -o"
+            raise GalgenValueError(msg)
+    journal = read_journal(outdir)
+
+    def done(chunk: CatalogChunk) -> bool:
+        target = str(outdir / chunk.output_name)
+        rows = [journal.get(r[0]) for r in chunk.rows]
+        return all(r is not None and r["status"] == "ok" and r["params"] == digest and r["output"] == target
+                   for r in rows) and Path(target).is_file()
+
+    todo = [c for c in chunks if not done(c)]
+    keys = [r[0] for c in chunks for r in c.rows] + [o[0] for o in off]
+    if dry_run:
+        status = {r[0]: "todo" for c in todo for r in c.rows}
+        rows = [{"key": k, "output": str(outdir / c.output_name), "index": i, "status": status.get(k, "skip")}
+                for c in chunks for i, (k, *_) in enumerate(c.rows)]
+        return Table(rows=rows, names=("key", "output", "index", "status")) if rows else Table()
+    outdir.mkdir(parents=True, exist_ok=True)
+    n_todo = sum(len(c.rows) for c in todo)
+    bar = tqdm(total=n_todo + len(off), desc="restore", unit="stamp", disable=not progress)
+    with _journal(outdir) as record:
+        for key, ident, ra, dec in off:
+            record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
+                    "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",
+                    "error": f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"})
+            bar.update(1)
+        if dask_scheduler or local_workers > 0:
+            from dask.distributed import Client, as_completed
+
+            cluster = None if dask_scheduler else local_cluster(local_workers)
+            client = Client(dask_scheduler or cluster)
+            try:
+                futures = [client.submit(restore_chunk, c, options, str(outdir), digest, pure=False)
+                           for c in todo]
+                for future in as_completed(futures):
+                    for row in future.result():
+                        record(row)
+                        bar.update(1)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+        else:
+            _run_in_process(todo, options, outdir, digest, record, bar)
+    bar.close()
+    return _write_manifest(outdir, keys, {"index": -1})
+
+
+def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Path, digest: str,
+                    record, bar) -> None:  # noqa: ANN001
+    """Chunks one after another; with ``options.readers`` > 0, the next chunk is cut and prepared
+    in a thread while the model restores this one (a GPU computes meanwhile)."""
+    if not todo:
+        return
+    restorer = _restorer(options)
+    mosaics: dict[str, Mosaic] = {}
+
+    def prepare(chunk: CatalogChunk) -> tuple[list[tuple], float]:
+        t0 = time.perf_counter()
+        try:
+            if chunk.path not in mosaics:
+                mosaics[chunk.path] = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
+            return _prepare_chunk(chunk, mosaics[chunk.path], options), t0
+        except Exception as exc:  # noqa: BLE001 - e.g. the image vanished: its stamps fail
+            return [(row, exc) for row in chunk.rows], t0
+
+    pool = ThreadPoolExecutor(1) if options.readers > 0 else None
+    try:
+        ahead = pool.submit(prepare, todo[0]) if pool else None
+        for k, chunk in enumerate(todo):
+            prepared, t0 = ahead.result() if pool else prepare(chunk)
+            if pool and k + 1 < len(todo):
+                ahead = pool.submit(prepare, todo[k + 1])
+            for row in _finish_chunk(chunk, prepared, restorer, options, outdir, digest, t0):
+                record(row)
+                bar.update(1)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for mosaic in mosaics.values():
+            mosaic.close()

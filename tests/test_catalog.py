@@ -1,0 +1,211 @@
+"""Catalog runs (issue #18): one memory-mapped read per image, stacked chunk outputs with a WCS per
+stamp, resume, fault isolation, Dask over chunks, the same pixels as galgen.restore."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+import galgen
+from galgen.batch import BatchOptions, open_mosaic, run_catalog
+from galgen.batch.catalog import cut_stamp, plan_catalog, stamp_origin
+from galgen.cli import main
+from galgen.io import read_stamps, simple_tan_wcs, write_fits
+from galgen.restoration.model import save_untrained_model
+from galgen.restoration.networks import RestorerConfig
+from galgen.simulate import PairDataset
+
+SIZE = 40
+
+
+def _cat(root):
+    return root / "cat.ecsv"
+
+
+def _mosaic(root):
+    return root / "mosaic.fits"
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory):
+    """A 400 x 300 mosaic of simulated galaxies with a TAN WCS (rotated 30 deg), and a catalog of
+    30 positions at random sub-pixel offsets, one near an edge, one off the image."""
+    root = tmp_path_factory.mktemp("field")
+    rng = np.random.default_rng(5)
+    big = rng.normal(0.0, 0.02, (300, 400))
+    ds = PairDataset(6, seed=91)
+    for k in range(6):
+        obs = ds.pair(k).observation[:SIZE, :SIZE]
+        j, i = divmod(k, 3)
+        big[40 + 120 * j:40 + 120 * j + SIZE, 40 + 120 * i:40 + 120 * i + SIZE] += obs
+    wcs = simple_tan_wcs(big.shape, 0.2)
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    wcs.wcs.cd = (0.2 / 3600) * np.array([[-c, s], [s, c]])
+    write_fits(root / "mosaic.fits", big, wcs=wcs)
+    x = np.concatenate([rng.uniform(30, 370, 28), [395.0, 900.0]])
+    y = np.concatenate([rng.uniform(30, 270, 28), [150.0, 100.0]])
+    sky = wcs.pixel_to_world(x, y)
+    ids = [f"s{k:02d}" for k in range(28)] + ["edge", "off"]
+    Table({"id": ids, "ra": sky.ra.deg, "dec": sky.dec.deg}).write(root / "cat.ecsv")
+    save_untrained_model(root / "model", RestorerConfig(channels=8, blocks=1), name="tiny")
+    return root
+
+
+def _opts(root, **kw) -> BatchOptions:
+    return BatchOptions(psf_fwhm=0.8 * u.arcsec, method=str(root / "model"), background=0.0, batch_size=8,
+                        **kw)
+
+
+def test_stamp_origin_centres_within_half_a_pixel():
+    x = np.random.default_rng(0).uniform(-5, 500, 10_000)
+    for size in (40, 41, 64):
+        x0, _ = stamp_origin(x, x, size)
+        assert np.all(np.abs(x - (x0 + (size - 1) / 2)) <= 0.5 + 1e-12)
+
+
+def test_cut_stamp_is_the_slice_with_a_shifted_wcs(field):
+    mosaic = open_mosaic(field / "mosaic.fits")
+    try:
+        img = cut_stamp(mosaic, 123.3, 77.8, SIZE)
+        x0, y0 = (int(v[0]) for v in stamp_origin([123.3], [77.8], SIZE))
+        np.testing.assert_array_equal(img.data, np.asarray(mosaic.data[y0:y0 + SIZE, x0:x0 + SIZE]))
+        # the same sky: stamp pixel (i, j) is mosaic pixel (x0 + i, y0 + j)
+        sky = img.wcs.pixel_to_world(5.0, 7.0)
+        np.testing.assert_allclose(mosaic.wcs.world_to_pixel(sky), (x0 + 5.0, y0 + 7.0), atol=1e-8)
+        edge = cut_stamp(mosaic, 395.0, 150.0, SIZE)  # columns 376-415: 16 off the right edge
+        assert edge.mask[:, -16:].all() and not edge.mask[:, :-16].any()
+        assert np.isnan(edge.data[:, -16:]).all()
+        with pytest.raises(galgen.errors.GalgenValueError, match="too close to the edge"):
+            cut_stamp(mosaic, 415.0, 150.0, SIZE)
+    finally:
+        mosaic.close()
+
+
+def test_catalog_run_writes_stacks_whose_wcs_hold_each_galaxy(field, tmp_path):
+    table = run_catalog(_cat(field), [_mosaic(field)], _opts(field), tmp_path / "out", size=SIZE,
+                        chunk_size=8, progress=False)
+    assert len(table) == 30 and "index" in table.colnames
+    status = dict(zip(table["key"], table["status"], strict=True))
+    assert status.pop("cutout_off") == "failed" and all(v == "ok" for v in status.values())
+    off = table[table["key"] == "cutout_off"][0]
+    assert "none of the images" in off["error"] and off["output"] == "" and off["index"] == -1
+    files = sorted(p.name for p in (tmp_path / "out").glob("stamps_*.fits"))
+    assert files == [f"stamps_{k:05d}.fits" for k in range(4)]  # 29 stamps on the image, 8 a file
+    with fits.open(tmp_path / "out" / files[0]) as hdul:
+        assert [h.name for h in hdul][:2] == ["PRIMARY", "RESTORED"] and "STAMPS" in hdul
+        assert hdul["RESTORED"].data.shape == (8, 2 * SIZE, 2 * SIZE)
+        assert "CTYPE1" not in hdul["RESTORED"].header  # each plane has its own WCS, in the table
+        cols = hdul["STAMPS"].columns.names
+        for name in ("key", "id", "ra", "dec", "CRVAL1", "CRPIX2", "CD1_2", "CTYPE1", "CUNIT2", "GALGENX2"):
+            assert name in cols
+    cat = Table.read(field / "cat.ecsv")
+    positions = {f"cutout_{i}": (ra, dec) for i, ra, dec in cat.iterrows("id", "ra", "dec")}
+    checked = 0
+    for row in table[table["status"] == "ok"]:
+        stamp = read_stamps(row["output"], int(row["index"]))
+        assert stamp.meta["STAMPKEY"] == row["key"] and stamp.shape == (2 * SIZE, 2 * SIZE)
+        from astropy.coordinates import SkyCoord
+
+        px, py = stamp.wcs.world_to_pixel(SkyCoord(*positions[row["key"]], unit="deg"))
+        centre = (2 * SIZE - 1) / 2
+        # half an input pixel = one output pixel at x2
+        assert abs(px - centre) <= 1.0 + 1e-6 and abs(py - centre) <= 1.0 + 1e-6, row["key"]
+        checked += 1
+    assert checked == 29
+
+
+def test_catalog_pixels_equal_restore_of_the_same_cutouts(field, tmp_path):
+    table = run_catalog(_cat(field), [_mosaic(field)], _opts(field), tmp_path / "out", size=SIZE,
+                        chunk_size=5, progress=False)
+    chunks, _ = plan_catalog(field / "cat.ecsv", [field / "mosaic.fits"], size=SIZE, chunk_size=5)
+    rows = [r for c in chunks for r in c.rows][:6]
+    mosaic = open_mosaic(field / "mosaic.fits")
+    try:
+        stamps = [cut_stamp(mosaic, r[4], r[5], SIZE) for r in rows]
+        arrays = [s.data for s in stamps]
+    finally:
+        mosaic.close()
+    with warnings.catch_warnings():  # most positions are sky: outside the SNR regime, said in the header
+        warnings.simplefilter("ignore", galgen.errors.GalgenRegimeWarning)
+        reference = galgen.restore(arrays, psf_fwhm=0.8 * u.arcsec, pixel_scale=0.2,
+                                   method=str(field / "model"), background=0.0)
+    for r, ref in zip(rows, reference, strict=True):
+        row = table[table["key"] == r[0]][0]
+        got = read_stamps(row["output"], int(row["index"]))
+        np.testing.assert_allclose(got.data, ref.data.astype(np.float32), rtol=1e-6, atol=1e-7)
+        assert got.meta["GALGENX2"] == pytest.approx(ref.meta["GALGENX2"], rel=1e-9)
+        assert got.meta["GALGENMH"] == ref.meta["GALGENMH"] and got.unit == ref.unit
+
+
+def test_catalog_resume_redoes_only_missing_chunks(field, tmp_path):
+    out = tmp_path / "out"
+    run_catalog(_cat(field), [_mosaic(field)], _opts(field), out, size=SIZE, chunk_size=8,
+                progress=False)
+    stamps = sorted(out.glob("stamps_*.fits"))
+    times = {p.name: p.stat().st_mtime_ns for p in stamps}
+    stamps[1].unlink()
+    table = run_catalog(_cat(field), [_mosaic(field)], _opts(field), out, size=SIZE, chunk_size=8,
+                        progress=False)
+    assert stamps[1].exists()
+    assert {p.name: p.stat().st_mtime_ns for p in stamps if p != stamps[1]} == {
+        k: v for k, v in times.items() if k != stamps[1].name}
+    assert (table["status"] == "ok").sum() == 29
+    dry = run_catalog(_cat(field), [_mosaic(field)], _opts(field), out, size=SIZE, chunk_size=8,
+                      dry_run=True)
+    assert set(dry["status"]) == {"skip"}
+
+
+def test_a_bad_stamp_is_a_failed_row_and_the_chunk_goes_on(field, tmp_path):
+    rng = np.random.default_rng(2)
+    big = rng.normal(0.0, 0.02, (200, 200))
+    big[60:140, 60:140] = np.nan  # a hole: a stamp there has no pixel to work on
+    wcs = simple_tan_wcs(big.shape, 0.2)
+    write_fits(tmp_path / "holey.fits", big, wcs=wcs)
+    sky = wcs.pixel_to_world([100.0, 30.0, 170.0], [100.0, 30.0, 170.0])
+    Table({"id": ["hole", "a", "b"], "ra": sky.ra.deg, "dec": sky.dec.deg}).write(tmp_path / "cat.ecsv")
+    table = run_catalog(tmp_path / "cat.ecsv", [tmp_path / "holey.fits"], _opts(field), tmp_path / "out",
+                        size=SIZE, progress=False)
+    status = dict(zip(table["key"], table["status"], strict=True))
+    assert status == {"cutout_hole": "failed", "cutout_a": "ok", "cutout_b": "ok"}
+    hole = table[table["key"] == "cutout_hole"][0]
+    assert hole["error"] and hole["output"].endswith("stamps_00000.fits")
+    stamps = read_stamps(hole["output"])
+    assert stamps[int(hole["index"])] is None and all(s is not None for k, s in enumerate(stamps)
+                                                      if k != int(hole["index"]))
+    with fits.open(hole["output"]) as hdul:
+        assert np.isnan(hdul["RESTORED"].data[int(hole["index"])]).all()
+        assert hdul["STAMPS"].data["error"][int(hole["index"])].strip() == hole["error"][:len(
+            hdul["STAMPS"].data["error"][int(hole["index"])].strip())]
+
+
+def test_catalog_on_a_local_dask_cluster_matches_in_process(field, tmp_path):
+    local = run_catalog(_cat(field), [_mosaic(field)], _opts(field), tmp_path / "a", size=SIZE,
+                        chunk_size=10, progress=False)
+    dask = run_catalog(_cat(field), [_mosaic(field)], _opts(field), tmp_path / "b", size=SIZE,
+                       chunk_size=10, local_workers=2, progress=False)
+    assert list(local["status"]) == list(dask["status"])
+    for name in ("stamps_00000.fits", "stamps_00002.fits"):
+        a = fits.getdata(tmp_path / "a" / name, "RESTORED")
+        b = fits.getdata(tmp_path / "b" / name, "RESTORED")
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_catalog_stacks_and_per_stamp_files_agree(field, tmp_path, capsys):
+    common = [str(field / "mosaic.fits"), "--catalog", str(field / "cat.ecsv"), "--psf-fwhm", "0.8arcsec",
+              "--method", str(field / "model"), "--background", "0", "--cutout-size", str(SIZE)]
+    assert main(["batch", *common, "-o", str(tmp_path / "stacked"), "--stamps-per-file", "16"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED cutout_off" in err and "none of the images" in err
+    assert main(["batch", *common, "-o", str(tmp_path / "files"), "--per-stamp-files"]) == 1
+    stacked = Table.read(tmp_path / "stacked" / "manifest.ecsv")
+    row = stacked[stacked["key"] == "cutout_s03"][0]
+    a = read_stamps(row["output"], int(row["index"]))
+    b = fits.getdata(tmp_path / "files" / "cutout_s03.fits")
+    np.testing.assert_allclose(a.data, b, rtol=1e-6, atol=1e-7)  # one cutout rule for both layouts
+    assert os.path.getsize(row["output"]) > 0

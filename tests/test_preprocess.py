@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -126,3 +128,33 @@ def test_cutout_keeps_wcs_and_flags_edge(rng):
     nowcs = Image(data=data, pixel_scale=0.2)
     with pytest.raises(GalgenValueError, match="needs a WCS"):
         make_cutout(nowcs, SkyCoord(150.1, 2.2, unit="deg"), 10)
+
+
+def test_source_mask_equals_photutils_segmentation(rng):
+    """galgen's source mask is photutils' detect_sources + make_source_mask, pixel for pixel
+    (written with scipy.ndimage only to keep photutils.segmentation out of the start-up)."""
+    from astropy.stats import sigma_clipped_stats
+    from photutils.segmentation import detect_sources
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    from galgen.preprocess.background import source_mask
+
+    yy, xx = np.mgrid[:96, :96]
+    covered = []
+    for trial in range(6):
+        data = rng.normal(0.0, 1.0, (96, 96))
+        for _ in range(trial * 3):  # 0 to 15 sources of random size and brightness, some tiny
+            x0, y0, r, peak = rng.uniform(0, 96), rng.uniform(0, 96), rng.uniform(0.5, 6), rng.uniform(1.5, 30)
+            data += peak * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * r**2))
+        mask = np.zeros(data.shape, bool)
+        if trial % 2:
+            mask[10:30, 50:60] = True
+        _, median, std = sigma_clipped_stats(data, mask=mask, sigma=3.0)
+        with warnings.catch_warnings():  # photutils warns on an empty field
+            warnings.simplefilter("ignore", NoDetectionsWarning)
+            segm = detect_sources(data - median, 2.0 * std, 5, mask=mask)
+        expected = np.zeros(data.shape, bool) if segm is None else segm.make_source_mask(size=11)
+        got = source_mask(data, mask)
+        np.testing.assert_array_equal(got, expected)
+        covered.append(got.mean())
+    assert covered[0] == 0.0 and min(covered[1:]) > 0.02  # empty field, then fields with sources

@@ -110,9 +110,11 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
     if result.meta["GALGENFL"] != "OK":
-        print(f"galgen restore: warning: flag {result.meta['GALGENFL']}: the output does not reproduce the "
-              "observation or lies outside the model's regime; compare with --method richardson_lucy and "
-              "check the PSF and the noise (docs: What galgen writes)", file=sys.stderr)
+        print(f"galgen restore: warning: flag {result.meta['GALGENFL']}: CHI2HIGH, the output blurred back "
+              "does not reproduce the observation; CHI2LOW, it reproduces the noise too (an interpolation); "
+              "STRUCT, the galaxy's structure is left in the residual; REGIME, the input lies outside the "
+              "model's regime. Compare with --method richardson_lucy and check the PSF and the noise "
+              "(docs: What galgen writes)", file=sys.stderr)
     return 0
 
 
@@ -384,10 +386,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     for row in failed:
         print(f"FAILED {row['key'] if stacked else row['input']}: {row['error']}", file=sys.stderr)
     odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
-    inconsistent = int(sum("CHI2HIGH" in f for f in table["flag"])) if "flag" in table.colnames else 0
+    flags = list(table["flag"]) if "flag" in table.colnames else []
+    inconsistent = sum(any(k in f for k in ("CHI2HIGH", "CHI2LOW", "STRUCT")) for f in flags)
     if inconsistent:
-        print(f"{inconsistent} output(s) do not reproduce their observation (chi^2 > 1.5, flag CHI2HIGH): "
-              "compare them with --method richardson_lucy and check the PSF and noise", file=sys.stderr)
+        print(f"{inconsistent} output(s) are not supported by their observation (flags CHI2HIGH, CHI2LOW or "
+              "STRUCT in the manifest): compare them with --method richardson_lucy and check the PSF and "
+              "noise", file=sys.stderr)
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
     if odd:

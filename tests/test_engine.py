@@ -226,11 +226,13 @@ def test_a_restoration_that_does_not_explain_its_data_is_flagged(pair_file, tmp_
     assert good.meta["GALGENFL"] == "OK" and good.meta["GALGENX2"] < 1.5
     # a PSF twice too wide: RL sharpens too much, and re-blurred the result no longer fits
     wrong = galgen.restore(path, 2 * pair.psf_fwhm * u.arcsec, method="richardson_lucy", background=0.0)
-    assert wrong.meta["GALGENFL"] == "CHI2HIGH" and wrong.meta["GALGENX2"] > 1.5
+    assert wrong.meta["GALGENFL"] == "CHI2HIGH,STRUCT" and wrong.meta["GALGENX2"] > 1.5
+    # blurred back through the wrong (too wide) PSF, RL's output is blurrier than the data: z > 0
+    assert wrong.meta["GALGENRZ"] > 8.0 > abs(good.meta["GALGENRZ"])
     table = run_batch(expand_inputs([path]), BatchOptions(psf_fwhm=2 * pair.psf_fwhm * u.arcsec,
                                                           method="richardson_lucy", background=0.0),
                       tmp_path / "b", progress=False)
-    assert list(table["flag"]) == ["CHI2HIGH"]
+    assert list(table["flag"]) == ["CHI2HIGH,STRUCT"]
     assert main(["restore", str(path), "-o", str(tmp_path / "w.fits"), "--psf-fwhm",
                  f"{2 * pair.psf_fwhm}arcsec", "--method", "richardson_lucy", "--background", "0"]) == 0
     assert "flag CHI2HIGH" in capsys.readouterr().err

@@ -122,3 +122,40 @@ def test_nonparametric_morphology_or_clean_skip(rng):
     assert out["morph_flag"] == ""
     assert 0.4 < out["gini"] < 0.8 and out["concentration"] > 3 and abs(out["asymmetry"]) < 0.05
     assert np.isnan(nonparametric_morphology(np.zeros((20, 20)), 1.0)["gini"])
+
+
+def test_residual_structure_is_standard_normal_for_white_residuals_and_flags_blur():
+    """z of a white-noise residual is N(0, 1) (mean and scatter over 300 draws within 0.15);
+    an output that is blurrier than the data (the observation smoothed by the PSF again) leaves
+    the galaxy's structure in the residual: z >> 5."""
+    from scipy.ndimage import gaussian_filter
+
+    from galgen.metrics.consistency import residual_structure
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:64, :64]
+    galaxy = 60.0 * np.exp(-((xx - 31.5) ** 2 / 18 + (yy - 32.2) ** 2 / 8))  # noise units, PSF 4 px
+    galaxy = gaussian_filter(galaxy, 4 / 2.3548)
+    z = [residual_structure(galaxy + rng.normal(0, 1, galaxy.shape), galaxy, 1.0, 4.0) for _ in range(300)]
+    assert abs(np.mean(z)) < 0.15 and abs(np.std(z) - 1.0) < 0.15
+    observed = galaxy + rng.normal(0, 1, galaxy.shape)
+    blurred = gaussian_filter(galaxy, 3 / 2.3548)  # what a too-smooth output predicts
+    assert residual_structure(observed, blurred, 1.0, 4.0) > 5.0
+    sharpened = 2 * galaxy - blurred  # too sharp: structure of the opposite sign
+    assert residual_structure(observed, sharpened, 1.0, 4.0) < -5.0
+    assert np.isnan(residual_structure(observed, np.zeros_like(galaxy), 1.0, 4.0))
+
+
+def test_bicubic_output_is_flagged_as_reproducing_the_noise(tmp_path):
+    """A bicubic upsampling reproduces its observation to better than the noise (chi^2 << 1):
+    flagged CHI2LOW, where a restoration consistent with the data is not."""
+    import astropy.units as u
+
+    import galgen
+    from galgen.simulate import PairDataset
+
+    p = PairDataset(1, seed=4).pair(0)
+    out = galgen.restore(p.observation, p.psf_fwhm * u.arcsec, pixel_scale=0.2, method="bicubic",
+                         noise_rms=p.noise_rms, background=0.0)
+    assert out.meta["GALGENX2"] < 0.5 and "CHI2LOW" in out.meta["GALGENFL"]
+    assert np.isfinite(out.meta["GALGENRZ"])

@@ -144,7 +144,8 @@ def test_source_mask_equals_photutils_segmentation(rng):
     for trial in range(6):
         data = rng.normal(0.0, 1.0, (96, 96))
         for _ in range(trial * 3):  # 0 to 15 sources of random size and brightness, some tiny
-            x0, y0, r, peak = rng.uniform(0, 96), rng.uniform(0, 96), rng.uniform(0.5, 6), rng.uniform(1.5, 30)
+            x0, y0 = rng.uniform(0, 96, 2)
+            r, peak = rng.uniform(0.5, 6), rng.uniform(1.5, 30)
             data += peak * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * r**2))
         mask = np.zeros(data.shape, bool)
         if trial % 2:

@@ -358,7 +358,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     """
     from tqdm.auto import tqdm
 
-    from galgen.batch.runner import local_cluster, read_journal
+    from galgen.batch.runner import on_dask, read_journal
 
     outdir = Path(outdir)
     digest = options.digest(_model_hash(options))
@@ -394,21 +394,10 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
                     "error": f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"})
             bar.update(1)
         if dask_scheduler or local_workers > 0:
-            from dask.distributed import Client, as_completed
-
-            cluster = None if dask_scheduler else local_cluster(local_workers)
-            client = Client(dask_scheduler or cluster)
-            try:
-                futures = [client.submit(restore_chunk, c, options, str(outdir), digest, pure=False)
-                           for c in todo]
-                for future in as_completed(futures):
-                    for row in future.result():
-                        record(row)
-                        bar.update(1)
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+            args = (options, str(outdir), digest)
+            for row in on_dask(restore_chunk, todo, args, dask_scheduler, local_workers):
+                record(row)
+                bar.update(1)
         else:
             _run_in_process(todo, options, outdir, digest, record, bar)
     bar.close()

@@ -353,29 +353,35 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     with _journal(outdir) as record:
         try:
             if dask_scheduler or local_workers > 0:
-                from dask.distributed import Client, as_completed
-
-                cluster = None if dask_scheduler else local_cluster(local_workers)
-                client = Client(dask_scheduler or cluster)
-                try:
-                    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-                    futures = [client.submit(_run_chunk, c, options, str(outdir), digest, pure=False)
-                               for c in chunks]
-                    for future in as_completed(futures):
-                        for row in future.result():
-                            record(row)
-                            bar.update(1)
-                finally:
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
+                chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+                args = (options, str(outdir), digest)
+                rows = on_dask(_run_chunk, chunks, args, dask_scheduler, local_workers)
             else:
-                for row in process_items(todo, options, outdir, digest):
-                    record(row)
-                    bar.update(1)
+                rows = process_items(todo, options, outdir, digest)
+            for row in rows:
+                record(row)
+                bar.update(1)
         finally:
             bar.close()
     return _write_manifest(outdir, [it.key for it in items])
+
+
+def on_dask(task, chunks: list, args: tuple, dask_scheduler: str | None,  # noqa: ANN001
+            local_workers: int) -> Iterator[dict]:
+    """Rows of ``task(chunk, *args)`` for every chunk, run on a Dask cluster (the scheduler's, or
+    a ``local_cluster`` started and closed here), yielded as chunks finish."""
+    from dask.distributed import Client, as_completed
+
+    cluster = None if dask_scheduler else local_cluster(local_workers)
+    client = Client(dask_scheduler or cluster)
+    try:
+        futures = [client.submit(task, c, *args, pure=False) for c in chunks]
+        for future in as_completed(futures):
+            yield from future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 @contextmanager

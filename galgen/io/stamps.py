@@ -43,7 +43,8 @@ from galgen.io.wcs import _WCS_KEY
 __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
 
 #: Header keywords that differ from stamp to stamp: columns of ``STAMPS``, not keywords of ``RESTORED``.
-STAMP_KEYWORDS = ("GALGENX2", "GALGENRZ", "GALGENFL", "GALGENPF", "GALGENPH", "GALGENBG", "GALGENNS", "GALGENSN")
+STAMP_KEYWORDS = ("GALGENX2", "GALGENRZ", "GALGENFL", "GALGENPF", "GALGENPH", "GALGENBG", "GALGENNS",
+                  "GALGENSN")
 #: Each stamp's own WCS, as ``STAMPS`` columns.
 WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2",
                "CD1_1", "CD1_2", "CD2_1", "CD2_2")

@@ -20,7 +20,10 @@ Three sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in trainin
     :mod:`galgen.psf.zoo` that are not Moffat profiles (Kolmogorov atmosphere x aberrated
     optics, double Gaussians; aberration patterns never used in training), given to every
     method as a PSF image; galaxies keep their sizes in pixels (dilated by
-    ``pixel_scale / 0.2``) and the target PSF is 2 output pixels (:func:`survey_regime`).
+    ``pixel_scale / 0.2``) and the target PSF is 2 output pixels (:func:`survey_regime`);
+``sdss_x4``
+    the ``sdss`` set at x4 (0.396 to 0.099 arcsec per pixel, target PSF 0.198 arcsec, 48-pixel
+    observed stamps).
 
 Baselines get their best fair shot (:mod:`galgen.evaluation.tuning`): the model's output grid
 and target PSF, and per PSF/SNR-bin parameters chosen on validation pairs of the same set.
@@ -105,6 +108,7 @@ BENCHMARK_SETS = {
     "des": survey_regime(0.263, (0.8, 1.4)),
     "hsc": survey_regime(0.168, (0.5, 0.9)),
     "x4": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, factor=4, target_psf_fwhm=0.1, in_size=48),
+    "sdss_x4": replace(survey_regime(0.396, (1.0, 1.8), factor=4), in_size=48),
 }
 DEFAULT_METHODS = ("default", "richardson_lucy", "wiener", "wiener_target", "bicubic")
 

@@ -211,10 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)
 
-    p = sub.add_parser("train", help="train (or resume training) a restoration model",
-                       description="Train the restoration GAN from a TOML config; resumes from the "
-                       "checkpoint in the config's out_dir. Logs to out_dir/log.csv. For several "
-                       "processes run: torchrun --nproc_per_node N -m galgen.cli train --config ...")
+    p = sub.add_parser("train", help="train (or resume training) a restoration or translation model",
+                       description="Train the restoration GAN from a TOML config, or a learned "
+                       "survey-to-survey translation (a config with kind = \"translation\": a CycleGAN "
+                       "between two folders of FITS stamps, see configs/translate_sim_to_survey.toml); "
+                       "resumes from the checkpoint in the "
+                       "config's out_dir. Logs to out_dir/log.csv. For several processes (restoration) run: "
+                       "torchrun --nproc_per_node N -m galgen.cli train --config ...")
     p.add_argument("--config", required=True, help="TOML file, e.g. configs/default_x2.toml")
     p.add_argument("--steps", type=int, default=None, help="override the total number of steps")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
@@ -293,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "same sky, keeps the total flux, has a WCS at the target scale and PSFFWHM = the "
                        "target PSF. Presets (--to): " + ", ".join(
                            f"{k} ({v.pixel_scale}\"/px, {v.psf_fwhm}\")" for k, v in _surveys().items())
-                       + "; explicit values override them.")
+                       + "; explicit values override them. With --model NAME, a learned translation instead "
+                       "(trained by galgen train on two unpaired folders of stamps): e.g. --model "
+                       "sim_to_survey maps the 0.2\"/px simulated domain to a 0.4\"/px survey look (Moffat "
+                       "PSF, correlated noise).")
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="the input's PSF FWHM (Gaussian)")
@@ -310,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the added noise")
     p.add_argument("--allow-sharpen", action="store_true",
                    help="permit a target PSF narrower than the input's (a deconvolution)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="a learned translation instead (a shipped name, e.g. sim_to_survey, or a model "
+                   "directory from galgen train --export): the domains, PSFs and noise are the model's, so "
+                   "the physical "
+                   "options above are not used")
+    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
+                   help="with --model: from domain A (finer pixels) to B, or back (default a2b)")
     p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
     p.add_argument("--pixel-scale", type=parse_angle, default=None, help="input pixel scale if it has no WCS")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -332,6 +345,21 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from galgen.translate import translate
 
     inp, out = _input_and_output(args)
+    if args.model is not None:
+        from galgen.translate.learned import translate_learned
+
+        physical = ("psf_fwhm", "psf", "to", "to_pixel_scale", "to_psf_fwhm", "to_psf", "to_noise_rms")
+        given = [f"--{k.replace('_', '-')}" for k in physical
+                 if getattr(args, k) is not None]
+        if given:
+            raise GalgenValueError(f"{', '.join(given)}: not used with --model (the model's domains fix the "
+                                   "PSFs, pixels and noise); drop them or drop --model")
+        result = translate_learned(inp, args.model, direction=args.direction, seed=args.seed, hdu=args.hdu,
+                                   pixel_scale=args.pixel_scale)
+        write_restored(result, out, overwrite=args.overwrite)
+        print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, learned {args.direction} with "
+              f"{args.model})")
+        return 0
     preset = _surveys()[args.to] if args.to else None
     to_scale = args.to_pixel_scale if args.to_pixel_scale is not None else (
         preset.pixel_scale if preset else None)
@@ -443,6 +471,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import tomllib
+
+    with open(args.config, "rb") as f:
+        kind = tomllib.load(f).get("kind", "restoration")
+    if kind == "translation":
+        return _train_translation(args)
     from galgen.train.restoration import export, load_config, train
 
     cfg = load_config(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
@@ -459,6 +493,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     train(cfg, resume=not args.fresh)
     if args.export and int(os.environ.get("RANK", "0")) == 0:
         digest = export(cfg, args.export)
+        print(f"exported {args.export} (sha256 {digest[:12]})")
+    return 0
+
+
+def _train_translation(args: argparse.Namespace) -> int:
+    from galgen.train.translation import export_translation, load_translate_config, train_translation
+
+    if args.simulate_shards is not None:
+        raise GalgenValueError("--simulate-shards is for restoration configs; a translation config's "
+                               "[simulate] table fills its stamp folders")
+    cfg = load_translate_config(args.config, steps=args.steps, device=args.device,
+                                time_budget=args.time_budget)
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    train_translation(cfg, resume=not args.fresh)
+    if args.export:
+        digest = export_translation(cfg, args.export)
         print(f"exported {args.export} (sha256 {digest[:12]})")
     return 0
 

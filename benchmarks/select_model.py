@@ -31,6 +31,12 @@ def main() -> None:
                         choices=list(BENCHMARK_SETS))
     parser.add_argument("-n", type=int, default=60)
     args = parser.parse_args()
+    from galgen.models.serialization import read_config
+    from galgen.restoration.model import find_model
+
+    names = [read_config(find_model(m))["name"] for m in args.models]
+    if len(set(names)) < len(names):  # the tables are keyed by the card's name: rows would merge
+        parser.error(f"two models share a card name ({names}); give one copy another name in its config.json")
     machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
                f"{torch.__version__}, {torch.get_num_threads()} threads")
     for name in args.sets:

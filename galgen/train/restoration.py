@@ -121,9 +121,15 @@ class TrainConfig:
 
 def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
     """Read a TOML config; keyword ``overrides`` win (``None`` values are ignored)."""
+    return read_toml_config(path, TrainConfig, overrides)
+
+
+def read_toml_config(path: str | os.PathLike, cls: type, overrides: dict):  # noqa: ANN201 - an instance of cls
+    """The dataclass ``cls`` from a TOML file; unknown keys are a typed error naming the file,
+    ``overrides`` win (``None`` values are ignored). Shared by every training loop's config."""
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    known = {f.name for f in fields(TrainConfig)}
+    known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
         from galgen.errors import GalgenValueError
@@ -131,7 +137,7 @@ def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
         msg = f"{path}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}"
         raise GalgenValueError(msg)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**data)
+    return cls(**data)
 
 
 def _device(name: str) -> torch.device:
@@ -387,23 +393,24 @@ _LOG_KEYS = ["step", "lr", "loss", "content", "linear", "cog", "chi2", "adv", "d
              "val_chi2"]
 
 
-def _prepare_log(path: Path, step: int) -> None:
+def _prepare_log(path: Path, step: int, keys: list[str] = _LOG_KEYS) -> None:
     """Before resuming at ``step``: drop rows logged after it (those steps run again) and give a
-    log from an older version the current columns (missing values left empty)."""
+    log from an older version the current columns ``keys`` (missing values left empty)."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         columns, rows = reader.fieldnames, list(reader)
     keep = [r for r in rows if r["step"] and int(float(r["step"])) <= step]
-    if len(keep) < len(rows) or columns != _LOG_KEYS:
+    if len(keep) < len(rows) or columns != keys:
         with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=_LOG_KEYS, extrasaction="ignore", restval="")
+            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore", restval="")
             w.writeheader()
             w.writerows(keep)
 
 
-def _append_csv(path: Path, row: dict, header: bool) -> None:
+def _append_csv(path: Path, row: dict, header: bool, keys: list[str] = _LOG_KEYS) -> None:
+    """One row of a training log with the columns ``keys`` (a new file when ``header``)."""
     with open(path, "w" if header else "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=_LOG_KEYS, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         if header:
             w.writeheader()
         w.writerow(row)

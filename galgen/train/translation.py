@@ -26,12 +26,10 @@ Run: ``galgen train --config configs/translate_sim_to_survey.toml [--export DIR]
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import time
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +40,7 @@ from galgen.errors import GalgenValueError
 from galgen.models.checkpoint import load_checkpoint, save_checkpoint
 from galgen.models.gan.objectives import discriminator_loss, generator_loss
 from galgen.models.serialization import save_module
+from galgen.train.restoration import _append_csv, _device, _prepare_log, read_toml_config
 from galgen.translate.cycle import FACTORS, CycleTranslator
 
 __all__ = [
@@ -96,14 +95,12 @@ class TranslateConfig:
 def load_translate_config(path: str | os.PathLike, **overrides) -> TranslateConfig:
     """Read a translation TOML config; keyword ``overrides`` win (``None`` values ignored).
     Relative folders are taken from the current directory, as the command line does."""
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    known = {f.name for f in fields(TranslateConfig)}
-    if unknown := set(data) - known:
-        msg = f"{path}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}"
-        raise GalgenValueError(msg)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return TranslateConfig(**data)
+    return read_toml_config(path, TranslateConfig, overrides)
+
+
+#: columns of ``log.csv``
+_LOG_KEYS = ["step", "lr", "loss_g", "loss_d", "adv", "cycle", "flux", "psf", "identity", "seconds",
+             "val_cycle"]
 
 
 class StampFolder:
@@ -237,11 +234,14 @@ def _domains(cfg: TranslateConfig) -> tuple[StampFolder, StampFolder, int]:
     return a, b, factor
 
 
+def _architecture(cfg: TranslateConfig) -> dict:
+    return {"channels": 32, "blocks": 4, "disc_width": 32, "disc_layers": 3, **cfg.architecture}
+
+
 def _build(
     cfg: TranslateConfig, factor: int, noise_a: float, noise_b: float, discriminators: bool = True
 ) -> CycleTranslator:
-    arch = {"channels": 32, "blocks": 4, "disc_width": 32, "disc_layers": 3, **cfg.architecture}
-    return CycleTranslator(factor, noise_a, noise_b, discriminators=discriminators, **arch)
+    return CycleTranslator(factor, noise_a, noise_b, discriminators=discriminators, **_architecture(cfg))
 
 
 def _generator_losses(
@@ -294,11 +294,7 @@ def train_translation(cfg: TranslateConfig, *, resume: bool = True, progress: bo
     dom_a, dom_b, factor = _domains(cfg)
     noise_a = cfg.noise_a or dom_a.noise_rms
     noise_b = cfg.noise_b or dom_b.noise_rms
-    device = torch.device(
-        "cuda"
-        if cfg.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if cfg.device == "auto" else cfg.device)
-    )
+    device = _device(cfg.device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
@@ -324,9 +320,9 @@ def train_translation(cfg: TranslateConfig, *, resume: bool = True, progress: bo
     train_a, val_a = dom_a.data[: -cfg.val_stamps], dom_a.data[-cfg.val_stamps :]
     train_b, val_b = dom_b.data[: -cfg.val_stamps], dom_b.data[-cfg.val_stamps :]
     logfile = out / "log.csv"
-    header = not logfile.exists() or not resume
-    if not resume and logfile.exists():
-        logfile.unlink()
+    header = not logfile.exists() or step == 0
+    if not header:
+        _prepare_log(logfile, step, _LOG_KEYS)  # rows after the checkpoint's step are run again
     t0 = time.perf_counter() - elapsed
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {cfg.name}")
 
@@ -364,19 +360,15 @@ def train_translation(cfg: TranslateConfig, *, resume: bool = True, progress: bo
                 "lr": cfg.lr * scale,
                 "loss_g": float(loss_g),
                 "loss_d": float(loss_d),
-                **{f"{k}": v for k, v in terms.items()},
+                **terms,
                 "seconds": time.perf_counter() - t0,
             }
         if step % cfg.val_every == 0 or _done():
             row = row or {"step": step}
             row["val_cycle"] = validate_cycle(model, val_a, val_b, device)
         if row is not None:
-            with open(logfile, "a", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
-                if header:
-                    writer.writeheader()
-                    header = False
-                writer.writerow(row)
+            _append_csv(logfile, row, header, _LOG_KEYS)
+            header = False
         if step % cfg.checkpoint_every == 0 or _done():
             save_checkpoint(
                 ckpt,
@@ -396,13 +388,9 @@ def validate_cycle(
     """Mean cycle L1 (noise units) on validation stamps, on the noise-free branch (``z = 0``)."""
     a = torch.as_tensor(val_a, device=device)[:, None]
     b = torch.as_tensor(val_b, device=device)[:, None]
-
-    def z(x: torch.Tensor) -> torch.Tensor:
-        return torch.zeros_like(x)
-
-    fb = model.g_ab(a, z(a))
-    fa = model.g_ba(b, z(b))
-    rec_a, rec_b = model.g_ba(fb, z(fb)), model.g_ab(fa, z(fa))
+    fb = model.g_ab(a, torch.zeros_like(a))
+    fa = model.g_ba(b, torch.zeros_like(b))
+    rec_a, rec_b = model.g_ba(fb, torch.zeros_like(fb)), model.g_ab(fa, torch.zeros_like(fa))
     return float(
         (rec_a - a).abs().mean() / model.g_ab.noise_in + (rec_b - b).abs().mean() / model.g_ab.noise_out
     )
@@ -413,15 +401,9 @@ def export_translation(cfg: TranslateConfig, directory: str | os.PathLike, extra
     dom_a, dom_b, factor = _domains(cfg)
     state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     noise_a, noise_b = state["extra"]["noise_a"], state["extra"]["noise_b"]
-    trained = _build(cfg, factor, noise_a, noise_b)
-    trained.load_state_dict(state["modules"]["model"])
     model = _build(cfg, factor, noise_a, noise_b, discriminators=False)
-    model.load_state_dict({k: v for k, v in trained.state_dict().items() if k.startswith("g_")})
-    arch = {
-        "channels": 32,
-        "blocks": 4,
-        **{k: v for k, v in cfg.architecture.items() if k in ("channels", "blocks")},
-    }
+    model.load_state_dict({k: v for k, v in state["modules"]["model"].items() if k.startswith("g_")})
+    arch = {k: v for k, v in _architecture(cfg).items() if k in ("channels", "blocks")}
 
     def _dom(folder: StampFolder, noise: float, psf: dict, n_val: int) -> dict:
         return {

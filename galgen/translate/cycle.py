@@ -38,6 +38,8 @@ __all__ = ["TranslatorGenerator", "CycleTranslator", "resample_flux", "FACTORS"]
 
 #: domain B's pixel size over domain A's that the generators support
 FACTORS = (1, 2, 4)
+#: stride-2 steps (halvings) of each factor
+_HALVINGS = {1: 0, 2: 1, 4: 2}
 
 
 def resample_flux(x: Tensor, factor: int, direction: str) -> Tensor:
@@ -109,7 +111,7 @@ class TranslatorGenerator(nn.Module):
         self.factor, self.direction = factor, direction
         self.register_buffer("noise_in", torch.tensor(float(noise_in)))
         self.register_buffer("noise_out", torch.tensor(float(noise_out)))
-        steps = {1: 0, 2: 1, 4: 2}[factor]
+        steps = _HALVINGS[factor]
         self.net = self._path(1, channels, blocks, steps, direction)  # the signal: deterministic
         self.noise = self._path(1, channels // 2, 1, steps, direction)  # the synthesised noise, from z only
 
@@ -172,7 +174,7 @@ class CycleTranslator(nn.Module):
         self.g_ba = TranslatorGenerator(factor, "up", channels, blocks, noise_b, noise_a)
         if discriminators:
             self.d_a = PatchDiscriminator(1, disc_width, disc_layers)
-            self.d_b = PatchDiscriminator(1, disc_width, max(1, disc_layers - {1: 0, 2: 1, 4: 2}[factor]))
+            self.d_b = PatchDiscriminator(1, disc_width, max(1, disc_layers - _HALVINGS[factor]))
 
     def generators(self) -> list[nn.Module]:
         return [self.g_ab, self.g_ba]

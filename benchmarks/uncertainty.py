@@ -1,15 +1,17 @@
 """Coverage of galgen's uncertainty map, its calibration on validation data, a reliability diagram.
 
-1. Restore validation pairs (seed 9,000,000, the ``structured`` set) with ``samples`` noise
-   bootstrap draws, the raw map (``calibrate_uncertainty=False``);
-2. fit ``sigma_cal^2 = (a sigma_boot)^2 + (b |restored|)^2`` on their galaxy pixels (within 2"
+1. Restore validation pairs (seed 9,000,000, the ``structured`` set) with ``samples`` draws,
+   the raw map (``calibrate_uncertainty=False``): posterior draws (``--uncertainty posterior``,
+   the default for a model that ships a sampler) or a noise bootstrap;
+2. fit ``sigma_cal^2 = (a sigma)^2 + (b |restored|)^2`` on their galaxy pixels (within 2"
    of the centre; :mod:`galgen.evaluation.coverage`) and, with ``--update-card``, store it in the
-   model card;
+   model card (the sampler's card for posterior draws);
 3. on held-out pairs (seed 10,000,000) of the in-regime ``structured`` set and the held-out
    ``merger`` family, report the raw and the calibrated coverage at 1 and 2 sigma, the time per
    stamp, and draw the reliability diagram (``docs/_static/reliability.png``).
 
-Run: ``python benchmarks/uncertainty.py --model survey_x2 [-n 40] [--samples 16] [--update-card]``.
+Run: ``python benchmarks/uncertainty.py --model survey_x2 [-n 40] [--samples 16]
+[--uncertainty posterior|bootstrap] [--update-card]``.
 """
 
 from __future__ import annotations
@@ -61,12 +63,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--sets", nargs="+", default=["structured", "merger"])
     parser.add_argument("--figure", default="docs/_static/reliability.png")
+    parser.add_argument("--uncertainty", default="auto", choices=("auto", "posterior", "bootstrap"))
     parser.add_argument("--update-card", action="store_true")
     args = parser.parse_args()
     machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
                f"{torch.__version__}, {torch.get_num_threads()} threads")
     name = args.model if args.model != "default" else "default_x2"
-    model = load_model(name, calibrate_uncertainty=False)
+    model = load_model(name, calibrate_uncertainty=False, uncertainty=args.uncertainty)
+    how = "posterior" if model.posterior is not None else "bootstrap"
     t0 = time.perf_counter()
     val = collect(model, BENCHMARK_SETS["structured"], VALIDATION_SEED, args.n, args.samples)
     fit = fit_uncertainty_calibration(val["residual"], val["std"], val["restored"])
@@ -84,7 +88,8 @@ def main() -> None:
             row[f"{label}_2"] = float(np.mean(r <= 2 * sig))
             curves[(set_name, label)] = reliability(r / np.maximum(sig, 1e-30))
         rows.append(row)
-    print(f"\n{model.name}, {args.samples} samples, {args.n} held-out pairs per set (seed {BENCHMARK_SEED}), "
+    print(f"\n{model.name}, {args.samples} {how} samples, {args.n} held-out pairs per set "
+          f"(seed {BENCHMARK_SEED}), "
           f"{time.perf_counter() - t0:.0f} s on {machine}\n")
     print("| set | galaxy pixels | raw 1 sigma | raw 2 sigma | calibrated 1 sigma | calibrated 2 sigma "
           "| s / stamp |")
@@ -93,11 +98,12 @@ def main() -> None:
         print(f"| {row['set']} | {row['pixels']} | {row['raw_1']:.1%} | {row['raw_2']:.1%} | "
               f"{row['calibrated_1']:.1%} | {row['calibrated_2']:.1%} | {row['seconds']:.2f} |")
     print(f"\n(nominal {NOMINAL[1.0]:.1%} and {NOMINAL[2.0]:.1%})")
-    _figure(curves, args.figure, model.name)
+    _figure(curves, args.figure, f"{model.name} ({how})")
     if args.update_card:
-        update_config(find_model(name), {"uncertainty_calibration": {
+        card_dir = find_model(name) / "posterior" if how == "posterior" else find_model(name)
+        update_config(card_dir, {"uncertainty_calibration": {
             "a": round(fit["a"], 5), "b": round(fit["b"], 6),
-            "model": "sigma^2 = (a sigma_bootstrap)^2 + (b |restored|)^2",
+            "model": f"sigma^2 = (a sigma_{how})^2 + (b |restored|)^2",
             "fitted_on": f"{args.n} validation pairs of the structured set, seed {VALIDATION_SEED}, "
                          f"{args.samples} samples, galaxy pixels within 2 arcsec",
             "held_out_coverage": {row["set"]: {"1sigma": round(row["calibrated_1"], 4),

@@ -106,7 +106,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu",
                      psf_position=args.psf_position)
-    write_restored(result, out, overwrite=args.overwrite)
+    write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
     if result.meta["GALGENFL"] != "OK":
@@ -140,10 +140,12 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "shipped model's name, a model directory, or a classical baseline: richardson_lucy, "
                         "wiener, wiener_target, bicubic")
     p.add_argument("--samples", type=int, default=1,
-                   help="learned models only: restore N re-noised copies of the observation and write "
-                        "their per-pixel standard deviation as the UNCERT extension (a noise bootstrap: how "
-                        "much the output depends on the noise, not a posterior; calibrated with the model "
-                        "card's uncertainty_calibration when it has one)")
+                   help="learned models only: an UNCERT extension from N samples. A model that ships a "
+                        "posterior sampler (survey_x2) draws N images from "
+                        "p(truth | observation, PSF, noise) "
+                        "and UNCERT is their rms about the main image (which stays the deterministic "
+                        "restoration); other models restore N re-noised copies (a noise bootstrap). Either "
+                        "map is calibrated on validation data when the card says how (GALGENUQ tells which)")
     p.add_argument("--hdu", type=_hdu, default=None, help="HDU index or EXTNAME")
     p.add_argument("--pixel-scale", type=parse_angle, default=None,
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
@@ -199,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore one FITS image",
                        description="Deconvolve and super-resolve a galaxy image. The output FITS "
                        "keeps the header, gets a WCS at the new pixel scale, provenance keywords "
-                       "(GALGEN*) and HISTORY, and an UNCERT extension when --samples > 1.")
+                       "(GALGEN*) and HISTORY, an UNCERT extension when --samples > 1 and, with "
+                       "--write-samples, the posterior draws as a SAMPLES cube.")
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     _add_restoration_options(p)
@@ -208,13 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE); default the "
                         "model's centre")
     p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
+    p.add_argument("--write-samples", action="store_true",
+                   help="with --samples N and a model with a posterior sampler: also write the N posterior "
+                        "draws as a SAMPLES cube extension (N, H, W)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)
 
-    p = sub.add_parser("train", help="train (or resume training) a restoration or translation model",
+    p = sub.add_parser("train",
+                       help="train (or resume training) a restoration, translation or posterior model",
                        description="Train the restoration GAN from a TOML config, or a learned "
                        "survey-to-survey translation (a config with kind = \"translation\": a CycleGAN "
-                       "between two folders of FITS stamps, see configs/translate_sim_to_survey.toml); "
+                       "between two folders of FITS stamps, see configs/translate_sim_to_survey.toml), "
+                       "or a restorer's "
+                       "posterior sampler (kind = \"posterior\": conditional flow matching, see "
+                       "configs/posterior_survey_x2.toml); "
                        "resumes from the checkpoint in the "
                        "config's out_dir. Logs to out_dir/log.csv. For several processes (restoration) run: "
                        "torchrun --nproc_per_node N -m galgen.cli train --config ...")
@@ -373,7 +383,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
                        source_psf=args.psf, to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
                        rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
                        pixel_scale=args.pixel_scale)
-    write_restored(result, out, overwrite=args.overwrite)
+    write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, PSF FWHM {result.meta['PSFFWHM']}\")")
     return 0
 
@@ -477,6 +487,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         kind = tomllib.load(f).get("kind", "restoration")
     if kind == "translation":
         return _train_translation(args)
+    if kind == "posterior":
+        return _train_posterior(args)
     from galgen.train.restoration import export, load_config, train
 
     cfg = load_config(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
@@ -512,6 +524,25 @@ def _train_translation(args: argparse.Namespace) -> int:
     train_translation(cfg, resume=not args.fresh)
     if args.export:
         digest = export_translation(cfg, args.export)
+        print(f"exported {args.export} (sha256 {digest[:12]})")
+    return 0
+
+
+def _train_posterior(args: argparse.Namespace) -> int:
+    from galgen.train.posterior import export_posterior, load_posterior_config, train_posterior
+
+    if args.simulate_shards is not None:
+        raise GalgenValueError("--simulate-shards is for restoration configs; a posterior config "
+                               "simulates the shards it names that are missing")
+    cfg = load_posterior_config(args.config, steps=args.steps, device=args.device,
+                                time_budget=args.time_budget)
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    train_posterior(cfg, resume=not args.fresh)
+    if args.export:
+        digest = export_posterior(cfg, args.export)
         print(f"exported {args.export} (sha256 {digest[:12]})")
     return 0
 

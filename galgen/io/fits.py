@@ -387,7 +387,7 @@ def write_fits(
     hdus = [fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr)]
     for name, array in (extensions or {}).items():
         ext_header = wcs_header.copy()
-        if unit is not None and name.upper() in _STD_NAMES:
+        if unit is not None and (name.upper() in _STD_NAMES or name.upper() == "SAMPLES"):
             ext_header["BUNIT"] = hdr["BUNIT"]
         dtype = np.uint8 if np.asarray(array).dtype == bool else np.float32
         hdus.append(fits.ImageHDU(np.asarray(array, dtype=dtype), header=ext_header, name=name))

@@ -120,6 +120,8 @@ class Restoration:
         ``(H, W)`` the restoration blurred back to the observation, when already computed.
     params : Mapping
         Scalar settings of the method, recorded as provenance.
+    draws : numpy.ndarray or None
+        ``(N, sH, sW)`` float32 posterior draws behind ``std``, when a posterior sampler made it.
     """
 
     data: np.ndarray
@@ -132,6 +134,7 @@ class Restoration:
     regime_warning: str = ""
     reconvolved: np.ndarray | None = None
     params: Mapping[str, object] = field(default_factory=dict)
+    draws: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -463,7 +466,9 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     Returns
     -------
     astropy.nddata.CCDData
-        ``(scale*H, scale*W)``; filled input pixels are NaN and flagged in ``mask``.
+        ``(scale*H, scale*W)``; filled input pixels are NaN and flagged in ``mask``. When a
+        posterior sampler made the uncertainty, its draws are the attribute ``draws``
+        ``(N, scale*H, scale*W)`` float32.
     """
     from galgen.metrics.consistency import data_consistency, reconvolve_to_observed, residual_structure
 
@@ -512,6 +517,12 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     if wcs is None:
         header["PIXSCALE"] = (out_scale, "[arcsec] pixel scale of this image")
     std = restoration.std
-    return CCDData(data, unit=image.unit if image.unit is not None else u.dimensionless_unscaled,
-                   wcs=wcs, mask=big_mask, uncertainty=None if std is None else StdDevUncertainty(std),
-                   meta=header)
+    if std is not None:
+        how = str(restoration.params.get("uncertainty", "bootstrap")).split()[0]
+        header["GALGENUQ"] = (how, "UNCERT from posterior draws or a noise bootstrap")
+    result = CCDData(data, unit=image.unit if image.unit is not None else u.dimensionless_unscaled,
+                     wcs=wcs, mask=big_mask, uncertainty=None if std is None else StdDevUncertainty(std),
+                     meta=header)
+    if restoration.draws is not None:  # posterior draws, masked like the image (see write_restored)
+        result.draws = np.where(big_mask[None], np.nan, restoration.draws).astype(np.float32)
+    return result

@@ -16,12 +16,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galgen.errors import GalgenModelError
+from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
-from galgen.restoration.inputs import condition_vector, deconvolved_channel, network_input, unstretch_output
+from galgen.restoration.inputs import (
+    condition_vector,
+    deconvolved_channel,
+    network_input,
+    stretch_target,
+    unstretch_output,
+)
 from galgen.restoration.networks import RestorerConfig, build_generator
+from galgen.restoration.posterior import PosteriorSampler, load_posterior, posterior_directory
 from galgen.restoration.tiling import process_tiled
 
 __all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "condition_vector",
@@ -35,7 +42,10 @@ def shipped_models() -> dict[str, Path]:
 
 
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
-LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty")
+LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty")
+
+#: How ``samples > 1`` makes the uncertainty map.
+UNCERTAINTY_METHODS = ("auto", "posterior", "bootstrap")
 
 
 class LearnedRestorer:
@@ -63,7 +73,11 @@ class LearnedRestorer:
     calibrate_uncertainty : bool, default True
         Apply the model card's ``uncertainty_calibration`` (fitted on validation data, see
         :mod:`galgen.evaluation.coverage`) to the bootstrap uncertainty map; ``False`` gives
-        the raw bootstrap spread.
+        the raw spread.
+    uncertainty : {"auto", "posterior", "bootstrap"}, default "auto"
+        How ``samples > 1`` makes the uncertainty map: draws of the model's posterior sampler
+        (``<model>/posterior``, :mod:`galgen.restoration.posterior`; "auto" uses it when the
+        model ships one), or a noise bootstrap (the observation re-noised and restored again).
 
     Notes
     -----
@@ -73,7 +87,8 @@ class LearnedRestorer:
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
                  amp: bool = True, flux_calibrate: bool | None = None, tile: int = 128, batch_size: int = 32,
-                 calibrate_uncertainty: bool = True, _state: tuple[dict, dict] | None = None) -> None:
+                 calibrate_uncertainty: bool = True, uncertainty: str = "auto",
+                 _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
         card, state = _state if _state is not None else read_state(self.directory)
         self.config = RestorerConfig(**card["architecture"])
@@ -96,6 +111,15 @@ class LearnedRestorer:
         self.tile = int(tile)
         self.batch_size = int(batch_size)
         self.calibrate_uncertainty = calibrate_uncertainty
+        if uncertainty not in UNCERTAINTY_METHODS:
+            msg = f"uncertainty must be one of {UNCERTAINTY_METHODS}, got {uncertainty!r}"
+            raise GalgenValueError(msg)
+        if uncertainty == "posterior" and posterior_directory(self.directory) is None:
+            msg = (f"model {self.name!r} ships no posterior sampler ({self.directory}/posterior); "
+                   "use uncertainty='bootstrap'")
+            raise GalgenModelError(msg)
+        self.uncertainty = uncertainty
+        self._posterior = None
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)
         self.sha256 = self.model_hash = card["sha256"]
@@ -129,6 +153,48 @@ class LearnedRestorer:
         """Target PSF FWHM in output pixels."""
         r = self.regime
         return self.target_psf_fwhm / (float(r.get("in_pixel_scale", 0.2)) / self.config.scale)
+
+    @property
+    def posterior(self) -> PosteriorSampler | None:
+        """The model's posterior sampler (loaded on first use), or ``None`` when it ships none or
+        ``uncertainty="bootstrap"``. A sampler trained for other weights is an error."""
+        if self.uncertainty == "bootstrap":
+            return None
+        if self._posterior is None:
+            directory = posterior_directory(self.directory)
+            if directory is None:
+                return None
+            sampler = load_posterior(directory, self.device)
+            if sampler.card.get("restorer_sha256") != self.sha256:
+                msg = (f"{directory}: posterior sampler trained for other weights (sha256 "
+                       f"{str(sampler.card.get('restorer_sha256'))[:12]}, this model {self.sha256[:12]}); "
+                       "retrain it or use uncertainty='bootstrap'")
+                raise GalgenModelError(msg)
+            self._posterior = sampler
+        return self._posterior
+
+    def posterior_draws(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
+                        pixel_scale: float, n: int, *, psf: np.ndarray | None = None,
+                        restored: np.ndarray | None = None, seed: int | None = 0) -> np.ndarray:
+        """``n`` draws of the restored image from the posterior sampler: ``(n, sH, sW)`` flux per
+        output pixel (before flux calibration). ``restored`` is :meth:`predict`'s output when the
+        caller has it; ``seed`` seeds the draws (``None``: fresh)."""
+        sampler = self.posterior
+        if sampler is None:
+            msg = f"model {self.name!r} has no posterior sampler in use"
+            raise GalgenModelError(msg)
+        s, softening = self.config.scale, self.config.softening
+        x = self.network_input(observation, noise_rms, psf_fwhm, pixel_scale, psf)
+        if restored is None:
+            restored = self.predict(observation, noise_rms, psf_fwhm, pixel_scale, psf=psf)
+        y = stretch_target(np.asarray(restored, np.float64), noise_rms, softening, s)
+        generator = torch.Generator()
+        generator.manual_seed(int(seed) if seed is not None else int(torch.seed()))
+        draws = sampler.sample(torch.from_numpy(x[None].astype(np.float32)),
+                               torch.from_numpy(y[None, None].astype(np.float32)),
+                               torch.from_numpy(condition_vector(psf_fwhm, pixel_scale / s)[None]), n,
+                               generator=generator)
+        return unstretch_output(draws[:, 0, 0].numpy().astype(np.float64), noise_rms, softening, s)
 
     def network_input(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
                       pixel_scale: float, psf: np.ndarray | None = None) -> np.ndarray:
@@ -301,13 +367,17 @@ class LearnedRestorer:
         not raised here, so that worker threads and processes never touch Python's
         process-wide warning filters (:func:`galgen.restore` warns on the caller's thread).
 
-        ``samples > 1`` adds a per-pixel standard deviation from a parametric
-        bootstrap: the observation is re-noised ``samples`` times with its own
-        noise level (``seed``: a ``numpy.random.default_rng`` seed per stamp) and restored
-        each time; the spread measures how much the restoration depends on the noise. When
-        the card holds an ``uncertainty_calibration`` (and ``calibrate_uncertainty``), the
-        model's own error is added as fitted on validation data
-        (:mod:`galgen.evaluation.coverage`).
+        ``samples > 1`` adds a per-pixel standard deviation. With a posterior sampler (the
+        model ships ``posterior/`` and ``uncertainty`` is not ``"bootstrap"``; stamps up to
+        twice the training size), ``samples`` draws from ``p(truth | observation, PSF, noise)``
+        (``seed``: a ``torch.Generator`` seed per stamp): the map is their root-mean-square
+        deviation about the main image, which stays the deterministic restoration, and the draws
+        are kept in :attr:`Restoration.draws`. Otherwise a parametric bootstrap: the observation
+        is re-noised ``samples`` times with its own noise level (``seed``: a
+        ``numpy.random.default_rng`` seed per stamp) and restored each time; the spread measures
+        how much the restoration depends on the noise. When the card (the sampler's card for
+        draws) holds an ``uncertainty_calibration`` (and ``calibrate_uncertainty``), it is applied
+        as fitted on validation data (:mod:`galgen.evaluation.coverage`).
         """
         if not observations:
             return []
@@ -329,18 +399,10 @@ class LearnedRestorer:
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
             if self.flux_calibrate and small:
                 alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
-            std = None
+            std, kept, how = None, None, None
             if samples > 1:
-                rng = np.random.default_rng(seed)
-                draws = self.predict_many([obs + rng.normal(0, sigma, obs.shape) for _ in range(samples)],
-                                          [sigma] * samples, [psf_fwhm] * samples, pixel_scale,
-                                          psfs=[psf] * samples)
-                std = alpha * np.std(draws, axis=0, ddof=1)
-                if self.calibrate_uncertainty and self.card.get("uncertainty_calibration"):
-                    from galgen.evaluation.coverage import apply_uncertainty_calibration
-
-                    std = apply_uncertainty_calibration(std, alpha * rest,
-                                                        self.card["uncertainty_calibration"])
+                std, kept, how = self._uncertainty(obs, sigma, psf_fwhm, pixel_scale, psf, rest, alpha,
+                                                   samples, seed, small)
             results.append(Restoration(
                 rest * alpha, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
@@ -348,8 +410,33 @@ class LearnedRestorer:
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
-                params={"flux_calibrate": self.flux_calibrate}))
+                params={"flux_calibrate": self.flux_calibrate,
+                        **({"uncertainty": how} if how else {})},
+                draws=kept))
         return results
+
+    def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,
+                     psf: np.ndarray | None, rest: np.ndarray, alpha: float, samples: int,
+                     seed: int | None, small: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """``(std, draws or None, how)`` of one stamp (see :meth:`restore_batch`)."""
+        from galgen.evaluation.coverage import apply_uncertainty_calibration
+
+        sampler = self.posterior if small else None  # mosaics: the bootstrap (the sampler is untiled)
+        if sampler is not None:
+            from galgen.train.posterior import draw_spread
+
+            draws = alpha * self.posterior_draws(obs, sigma, psf_fwhm, pixel_scale, samples, psf=psf,
+                                                 restored=rest, seed=seed)
+            std = draw_spread(draws, alpha * rest)
+            calibration = sampler.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
+            return (apply_uncertainty_calibration(std, alpha * rest, calibration), draws.astype(np.float32),
+                    f"posterior {sampler.sha256[:12]}")
+        rng = np.random.default_rng(seed)
+        draws = self.predict_many([obs + rng.normal(0, sigma, obs.shape) for _ in range(samples)],
+                                  [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples)
+        std = alpha * np.std(draws, axis=0, ddof=1)
+        calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
+        return apply_uncertainty_calibration(std, alpha * rest, calibration), None, "bootstrap"
 
 
 @lru_cache(maxsize=4)

@@ -73,9 +73,11 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         none for ``scale``), a shipped model's name, a model directory, or a baseline:
         ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
     samples : int, default 1
-        Stochastic samples for an uncertainty map (learned models only).
+        Stochastic samples for an uncertainty map (learned models only): posterior draws when
+        the model ships a posterior sampler (kept as the result's ``draws``), else a noise
+        bootstrap (option ``uncertainty="bootstrap"`` forces it).
     seed : int, default 0
-        Seed of those samples' noise draws.
+        Seed of those samples.
     hdu, plane, pixel_scale
         Passed to :func:`galgen.io.read_image`.
     noise_rms : float, optional
@@ -136,11 +138,24 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     return results if stack else results[0]
 
 
-def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Write a :func:`restore` result as FITS: image, ``UNCERT`` and ``MASK`` extensions."""
+def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False,
+                   write_samples: bool = False) -> None:
+    """Write a :func:`restore` result as FITS: image, ``UNCERT`` and ``MASK`` extensions, and with
+    ``write_samples`` the posterior draws as a ``SAMPLES`` cube ``(N, sH, sW)`` (same unit and
+    celestial WCS; an error when the result has none: ``samples > 1`` with a model that ships a
+    posterior sampler)."""
     extensions = {}
     if result.uncertainty is not None:
         extensions["UNCERT"] = np.asarray(result.uncertainty.array)
+    if write_samples:
+        draws = getattr(result, "draws", None)
+        if draws is None:
+            from galgen.errors import GalgenValueError
+
+            msg = ("no posterior draws to write: restore with samples > 1 and a model that ships a "
+                   "posterior sampler (e.g. --method survey_x2 --samples 16), or drop --write-samples")
+            raise GalgenValueError(msg)
+        extensions["SAMPLES"] = draws
     if result.mask is not None and np.any(result.mask):
         extensions["MASK"] = np.asarray(result.mask, bool)
     header = fits.Header(result.meta) if not isinstance(result.meta, fits.Header) else result.meta

@@ -383,7 +383,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
                        source_psf=args.psf, to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
                        rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
                        pixel_scale=args.pixel_scale)
-    write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
+    write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, PSF FWHM {result.meta['PSFFWHM']}\")")
     return 0
 

@@ -510,39 +510,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_translation(args: argparse.Namespace) -> int:
-    from galgen.train.translation import export_translation, load_translate_config, train_translation
+    from galgen.train import translation
 
-    if args.simulate_shards is not None:
-        raise GalgenValueError("--simulate-shards is for restoration configs; a translation config's "
-                               "[simulate] table fills its stamp folders")
-    cfg = load_translate_config(args.config, steps=args.steps, device=args.device,
-                                time_budget=args.time_budget)
-    if cfg.threads:
-        import torch
-
-        torch.set_num_threads(cfg.threads)
-    train_translation(cfg, resume=not args.fresh)
-    if args.export:
-        digest = export_translation(cfg, args.export)
-        print(f"exported {args.export} (sha256 {digest[:12]})")
-    return 0
+    return _train_other_kind(args, translation.load_translate_config, translation.train_translation,
+                             translation.export_translation,
+                             "a translation config's [simulate] table fills its stamp folders")
 
 
 def _train_posterior(args: argparse.Namespace) -> int:
-    from galgen.train.posterior import export_posterior, load_posterior_config, train_posterior
+    from galgen.train import posterior
 
+    return _train_other_kind(args, posterior.load_posterior_config, posterior.train_posterior,
+                             posterior.export_posterior,
+                             "a posterior config simulates the shards it names that are missing")
+
+
+def _train_other_kind(args: argparse.Namespace, load, train, export, shards_note: str) -> int:  # noqa: ANN001
+    """``galgen train`` for a config whose ``kind`` is not restoration: read it with ``load``, run
+    ``train`` (resuming unless ``--fresh``), then ``export`` to ``--export``."""
     if args.simulate_shards is not None:
-        raise GalgenValueError("--simulate-shards is for restoration configs; a posterior config "
-                               "simulates the shards it names that are missing")
-    cfg = load_posterior_config(args.config, steps=args.steps, device=args.device,
-                                time_budget=args.time_budget)
+        raise GalgenValueError(f"--simulate-shards is for restoration configs; {shards_note}")
+    cfg = load(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
     if cfg.threads:
         import torch
 
         torch.set_num_threads(cfg.threads)
-    train_posterior(cfg, resume=not args.fresh)
+    train(cfg, resume=not args.fresh)
     if args.export:
-        digest = export_posterior(cfg, args.export)
+        digest = export(cfg, args.export)
         print(f"exported {args.export} (sha256 {digest[:12]})")
     return 0
 

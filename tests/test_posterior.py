@@ -20,10 +20,10 @@ from galgen.restoration.posterior import (
     PosteriorConfig,
     PosteriorSampler,
     PosteriorVelocityNet,
+    draw_spread,
     flow_matching_residual_loss,
 )
 from galgen.simulate import DEFAULT_REGIME
-from galgen.train.posterior import draw_spread
 
 
 class _GaussianField(torch.nn.Module):

@@ -28,7 +28,7 @@ from galgen.restoration.inputs import (
     unstretch_output,
 )
 from galgen.restoration.networks import RestorerConfig, build_generator
-from galgen.restoration.posterior import PosteriorSampler, load_posterior, posterior_directory
+from galgen.restoration.posterior import PosteriorSampler, draw_spread, load_posterior, posterior_directory
 from galgen.restoration.tiling import process_tiled
 
 __all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "condition_vector",
@@ -423,8 +423,6 @@ class LearnedRestorer:
 
         sampler = self.posterior if small else None  # mosaics: the bootstrap (the sampler is untiled)
         if sampler is not None:
-            from galgen.train.posterior import draw_spread
-
             draws = alpha * self.posterior_draws(obs, sigma, psf_fwhm, pixel_scale, samples, psf=psf,
                                                  restored=rest, seed=seed)
             std = draw_spread(draws, alpha * rest)

@@ -27,6 +27,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,6 +41,7 @@ __all__ = [
     "PosteriorVelocityNet",
     "PosteriorSampler",
     "flow_matching_residual_loss",
+    "draw_spread",
     "load_posterior",
     "posterior_directory",
 ]
@@ -247,6 +249,13 @@ class PosteriorSampler:
             r = odeint(velocity, eps[sl].to(self.device), 1.0, 0.0, method=solver, stats=stats, **kw)
             out.append((yk + self.config.residual_scale * r).float().cpu())
         return torch.cat(out).reshape(n, b, *y.shape[1:])
+
+
+def draw_spread(draws: np.ndarray, main: np.ndarray) -> np.ndarray:
+    """Root-mean-square deviation of posterior draws ``(n, ...)`` about the main image ``(...)``:
+    ``sqrt(mean_k (draw_k - main)^2)``, the posterior's expected error of ``main``
+    (its variance plus the squared offset of the posterior mean from ``main``)."""
+    return np.sqrt(np.mean((np.asarray(draws, np.float64) - main) ** 2, axis=0))
 
 
 def posterior_directory(model_directory: str | os.PathLike) -> Path | None:

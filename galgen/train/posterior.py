@@ -36,6 +36,7 @@ from galgen.restoration.posterior import (
     PosteriorConfig,
     PosteriorSampler,
     PosteriorVelocityNet,
+    draw_spread,
     flow_matching_residual_loss,
 )
 from galgen.train.data import PairBank
@@ -47,7 +48,6 @@ __all__ = [
     "load_posterior_config",
     "train_posterior",
     "export_posterior",
-    "draw_spread",
 ]
 
 log = logging.getLogger(__name__)
@@ -241,13 +241,6 @@ class ResidualBank:
         return {"x": x, "y": y, "residual": truth - y, "condition": torch.from_numpy(self.condition[idx])}
 
 
-def draw_spread(draws: np.ndarray, main: np.ndarray) -> np.ndarray:
-    """Root-mean-square deviation of posterior draws ``(n, ...)`` about the main image ``(...)``:
-    ``sqrt(mean_k (draw_k - main)^2)``, the posterior's expected error of ``main``
-    (its variance plus the squared offset of the posterior mean from ``main``)."""
-    return np.sqrt(np.mean((np.asarray(draws, np.float64) - main) ** 2, axis=0))
-
-
 def _validate(
     net: PosteriorVelocityNet,
     val: ResidualBank,
@@ -257,7 +250,7 @@ def _validate(
     radius_pix: float,
     device: torch.device,
 ) -> dict:
-    from galgen.evaluation.coverage import galaxy_pixels
+    from galgen.evaluation.coverage import coverage, galaxy_pixels
     from galgen.restoration.inputs import unstretch_output
 
     net.eval()
@@ -293,13 +286,9 @@ def _validate(
     truth = unstretch_output(val.truth[idx].astype(np.float64), sig, softening, s)
     spread = draw_spread(flux_draws, main)
     mask = np.broadcast_to(galaxy_pixels(main.shape[1:], radius_pix), main.shape)
-    r, sp = np.abs(main - truth)[mask], spread[mask]
+    covered = coverage(main, spread, truth, mask)
     net.train()
-    return {
-        "val_loss": float(np.mean(losses)),
-        "val_cov1": float(np.mean(r <= sp)),
-        "val_cov2": float(np.mean(r <= 2 * sp)),
-    }
+    return {"val_loss": float(np.mean(losses)), "val_cov1": covered[1.0], "val_cov2": covered[2.0]}
 
 
 def _banks(cfg: PosteriorTrainConfig, regime) -> list[PairBank]:  # noqa: ANN001

@@ -141,7 +141,7 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "wiener, wiener_target, bicubic")
     p.add_argument("--samples", type=int, default=1,
                    help="learned models only: an UNCERT extension from N samples. A model that ships a "
-                        "posterior sampler (<model>/posterior; none shipped yet) draws N images from "
+                        "posterior sampler (<model>/posterior: survey_x2) draws N images from "
                         "p(truth | observation, PSF, noise) "
                         "and UNCERT is their rms about the main image (which stays the deterministic "
                         "restoration); other models restore N re-noised copies (a noise bootstrap). Either "

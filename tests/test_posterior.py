@@ -214,3 +214,39 @@ def test_training_loop_runs_resumes_and_exports(tmp_path):
     assert sampler.card["training"]["steps"] == 5
     assert sampler.card["restorer_sha256"] == load_model("survey_x2").sha256
     assert sampler.config.residual_scale > 0
+
+
+def test_the_shipped_survey_x2_sampler_covers_validation_galaxies():
+    """The shipped sampler belongs to the shipped restorer, carries its calibration, and its
+    calibrated map covers galaxy pixels of fresh validation-regime pairs (not the benchmark's
+    seeds) near the Gaussian fractions. Four stamps, eight draws: pooled over ~5,000 correlated
+    pixels, so the window is wide (68 % -> 0.50-0.86, 95 % -> 0.80-0.995); a sampler that
+    collapsed (no spread) or exploded (spread >> error) falls outside it."""
+    from galgen.evaluation import BENCHMARK_SETS
+    from galgen.evaluation.benchmark import restore_pair
+    from galgen.evaluation.coverage import galaxy_pixels
+    from galgen.restoration.model import find_model, shipped_models
+    from galgen.restoration.posterior import posterior_directory
+    from galgen.simulate import PairDataset
+
+    if "survey_x2" not in shipped_models() or posterior_directory(find_model("survey_x2")) is None:
+        pytest.skip("survey_x2 ships no posterior sampler")
+    model = load_model("survey_x2")
+    sampler = model.posterior
+    assert sampler is not None and sampler.card["restorer_sha256"] == model.sha256
+    calibration = sampler.card["uncertainty_calibration"]
+    assert calibration["a"] > 0 and calibration["b"] >= 0
+    regime = BENCHMARK_SETS["structured"]
+    radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
+    dataset = PairDataset(4, 9_400_000, regime)
+    r, s = [], []
+    for i in range(4):
+        pair = dataset.pair(i)
+        result = restore_pair(model, pair, samples=8)
+        assert result.meta["GALGENUQ"] == "posterior"
+        mask = galaxy_pixels(pair.target.shape, radius)
+        r.append(np.abs(np.asarray(result.data) - pair.target)[mask])
+        s.append(np.asarray(result.uncertainty.array)[mask])
+    r, s = np.concatenate(r), np.concatenate(s)
+    assert 0.50 <= np.mean(r <= s) <= 0.86
+    assert 0.80 <= np.mean(r <= 2 * s) <= 0.995

@@ -2,11 +2,11 @@
 
 A per-pixel standard deviation ``sigma`` is *calibrated* when ``|restored - truth| <= k sigma``
 holds on the fraction of pixels a Gaussian predicts: 68.3 % at ``k = 1``, 95.4 % at ``k = 2``.
-galgen's ``--samples`` map is a noise bootstrap (how the output moves with the noise); it
-misses the model's own error, which grows with the surface brightness. The calibration fitted
-here, on validation pairs only, is::
+galgen's ``--samples`` map is the spread of posterior draws (models that ship a sampler) or a
+noise bootstrap (how the output moves with the noise, which misses the model's own error, growing
+with the surface brightness). The calibration fitted here, on validation pairs only, is::
 
-    sigma_cal^2 = (a * sigma_bootstrap)^2 + (b * |restored|)^2
+    sigma_cal^2 = (a * sigma)^2 + (b * |restored|)^2
 
 with ``(a, b)`` chosen so that both the 1 sigma and the 2 sigma coverage of galaxy pixels match
 a Gaussian's; it is stored in the model card (``uncertainty_calibration``) and applied by

@@ -47,3 +47,33 @@ def test_calibration_recovers_the_error_model(rng):
 def test_galaxy_pixels_is_a_centred_disc():
     m = galaxy_pixels((21, 21), 5.0)
     assert m[10, 10] and m[10, 15] and not m[10, 16] and m.sum() == 81
+
+
+def test_coverage_metrics_on_gaussian_errors_skips_masked_pixels_and_pools_exactly(rng):
+    from galgen.evaluation.coverage import RELIABILITY_LEVELS, coverage_metrics, pooled_reliability
+
+    truth = rng.exponential(1.0, (240, 240))
+    std = rng.uniform(0.5, 2.0, truth.shape)
+    restored = truth + rng.normal(0, std)
+    restored[:40] = np.nan  # a masked strip: left out, not counted as covered or missed
+    # 0.02"/px, 2" radius: a 100-pixel disc, ~31,000 pixels, binomial scatter < 0.3 %
+    m = coverage_metrics(restored, std, truth, 0.02)
+    disc = galaxy_pixels(truth.shape, 100.0)
+    assert m["coverage_pixels"] == int((disc & np.isfinite(restored)).sum()) < disc.sum()
+    assert m["coverage_1sigma"] == pytest.approx(NOMINAL[1.0], abs=0.01)
+    assert m["coverage_2sigma"] == pytest.approx(NOMINAL[2.0], abs=0.01)
+    np.testing.assert_allclose(m["reliability"], RELIABILITY_LEVELS, atol=0.015)
+    # an uncertainty map twice too small covers at 1 sigma what a Gaussian covers at 0.5 sigma
+    half = coverage_metrics(restored, std / 2, truth, 0.02)
+    assert half["coverage_1sigma"] == pytest.approx(0.3829, abs=0.01)
+    # pooling per-image curves by their pixel counts equals the curve of the pooled pixels
+    noise = rng.normal(0, 1.0, (60, 60))
+    small = coverage_metrics(truth[:60, :60] + noise, np.full((60, 60), 0.7), truth[:60, :60], 0.02)
+    assert small["coverage_pixels"] == 3600  # the 2" disc holds the whole 1.2" stamp
+    z = np.concatenate([(np.abs(restored - truth) / std)[disc & np.isfinite(restored)],
+                        np.abs(noise).ravel() / 0.7])
+    pooled = pooled_reliability(np.stack([m["reliability"], small["reliability"]]),
+                                np.array([m["coverage_pixels"], small["coverage_pixels"]]))
+    np.testing.assert_allclose(pooled, reliability(z, RELIABILITY_LEVELS)[1], rtol=1e-12)
+    empty = coverage_metrics(np.full((8, 8), np.nan), np.ones((8, 8)), np.zeros((8, 8)), 0.1)
+    assert empty["coverage_pixels"] == 0 and np.isnan(empty["coverage_1sigma"])

@@ -44,6 +44,7 @@ from astropy.table import Table
 from tqdm.auto import tqdm
 
 from galgen.errors import GalgenModelError
+from galgen.evaluation.coverage import complete_coverage_rows, coverage_metrics
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
 from galgen.evaluation.tuning import BaselineTuning, tune_baselines
 from galgen.io.atomic import atomic_path
@@ -131,7 +132,7 @@ def restore_pair(restorer: Restorer, pair: Pair, *, samples: int = 1) -> CCDData
 def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
                   regime: Regime = BENCHMARK_SETS["structured"], seed: int = BENCHMARK_SEED, *,
                   tuning: BaselineTuning | None = None, validation_seed: int = VALIDATION_SEED,
-                  progress: bool = True, device: str = "cpu") -> Table:
+                  progress: bool = True, device: str = "cpu", samples: int = 1) -> Table:
     """Restore ``n`` held-out pairs with each method and measure every galaxy.
 
     Parameters
@@ -146,13 +147,18 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
         Benchmark seed.
     tuning : BaselineTuning, optional
         Baseline parameters; default tuned now on ``validation_seed`` pairs of ``regime``.
+    samples : int, default 1
+        ``> 1``: learned models also make their uncertainty map from ``samples`` draws (posterior
+        sampler or bootstrap, calibrated as their card says), and its coverage of the truth is
+        measured (:func:`galgen.evaluation.coverage.coverage_metrics`; NaN for baselines).
 
     Returns
     -------
     astropy.table.Table
         One row per (galaxy, method): truth parameters, the metrics of
-        :func:`galgen.evaluation.measure.measure_galaxy` and ``seconds`` (restoration
-        time). ``meta`` records the seeds, the regime and the tuned baseline parameters.
+        :func:`galgen.evaluation.measure.measure_galaxy`, ``seconds`` (restoration
+        time, with the draws) and, with ``samples > 1``, the coverage columns. ``meta`` records
+        the seeds, the regime, the tuned baseline parameters and ``samples``.
     """
     learned = []
     for m in methods:
@@ -176,23 +182,27 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
         restorers = learned + [tuning.restorer(b, regime.factor, p.psf_fwhm, p.snr) for b in baselines]
         for restorer in restorers:
             t0 = time.perf_counter()
-            restored = np.asarray(restore_pair(restorer, p).data)
+            result = restore_pair(restorer, p, samples=samples if restorer in learned else 1)
             seconds = time.perf_counter() - t0
+            restored = np.asarray(result.data)
             row = {"index": i, "method": restorer.name, "psf_fwhm": p.psf_fwhm, "snr": p.snr,
                    "kind": p.params["kind"], "seconds": seconds}
+            if result.uncertainty is not None:
+                row.update(coverage_metrics(restored, result.uncertainty.array, p.target,
+                                            regime.out_pixel_scale))
             row.update(measure_galaxy(restored, p.target, regime.out_pixel_scale,
                                       observation=p.observation, noise_rms=p.noise_rms,
                                       psf_fwhm=p.psf_fwhm, scale=regime.factor,
                                       target_psf_fwhm=regime.target_psf_fwhm, aperture=aperture))
             rows.append(row)
-    table = Table(rows=rows)
+    table = Table(rows=complete_coverage_rows(rows))
     for col, unit in {**METRIC_UNITS, "psf_fwhm": "arcsec", "seconds": "s"}.items():
         if unit and col in table.colnames:
             table[col].unit = unit
     table.meta.update({"seed": seed, "validation_seed": validation_seed, "n": n, "regime": regime.to_dict(),
                        "baselines_at_target_psf_fwhm": regime.target_psf_fwhm,
                        "baseline_tuning": tuning.table() if tuning is not None else [],
-                       "flux_aperture_arcsec": aperture})
+                       "flux_aperture_arcsec": aperture, "samples": samples})
     return table
 
 
@@ -216,6 +226,13 @@ def summarize(table: Table) -> Table:
             row[f"median_{col}"] = float(np.nanmedian(values))
             row[f"scatter_{col}"] = _robust_scatter(values)
         row["failed"] = int(np.sum(np.asarray(t["flag"]) != ""))
+        if "coverage_pixels" in t.colnames:  # pooled over galaxy pixels, as the goal is stated
+            pixels = np.asarray(t["coverage_pixels"], float)
+            for k in ("1sigma", "2sigma"):
+                c = np.asarray(t[f"coverage_{k}"], float)
+                ok = np.isfinite(c) & (pixels > 0)
+                row[f"coverage_{k}"] = (float(np.average(c[ok], weights=pixels[ok])) if ok.any()
+                                        else float("nan"))
         out.append(row)
     return Table(rows=out)
 
@@ -223,12 +240,13 @@ def summarize(table: Table) -> Table:
 def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, benchmark: str = "structured",
                      examples: int = 4, progress: bool = True, device: str = "cpu",
                      methods: tuple[str, ...] = DEFAULT_METHODS,
-                     validation_pairs: int = 72) -> tuple[Table, Table]:
+                     validation_pairs: int = 72, samples: int = 1) -> tuple[Table, Table]:
     """Run :func:`run_benchmark` on one of :data:`BENCHMARK_SETS` and write ``benchmark.ecsv``
     (per galaxy), ``summary.ecsv``, ``summary_by_bin.ecsv``, ``baseline_tuning.ecsv`` and the
     figures (PNG and PDF) into ``outdir``; the baselines are tuned on ``validation_pairs``
-    pairs of the validation seed."""
-    from galgen.evaluation.figures import example_panels, flux_recovery, metric_trends
+    pairs of the validation seed. ``samples > 1`` adds the learned models' uncertainty
+    coverage and ``reliability.png`` (a reliability diagram)."""
+    from galgen.evaluation.figures import example_panels, flux_recovery, metric_trends, reliability_diagram
 
     if benchmark not in BENCHMARK_SETS:
         from galgen.errors import GalgenValueError
@@ -242,7 +260,8 @@ def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, benchmark: str 
     tuning = None
     if baselines:
         tuning = tune_baselines(regime, VALIDATION_SEED, validation_pairs, methods=baselines)
-    table = run_benchmark(n, methods, regime, tuning=tuning, progress=progress, device=device)
+    table = run_benchmark(n, methods, regime, tuning=tuning, progress=progress, device=device,
+                          samples=samples)
     table.meta["benchmark"] = benchmark
     summary = summarize(table)
     by_bin = summarize_by_bin(table, psf_edges=tuple(np.linspace(*regime.psf_fwhm_range, 4)))
@@ -253,6 +272,8 @@ def benchmark_report(outdir: str | os.PathLike, n: int = 200, *, benchmark: str 
             t.write(tmp, format="ascii.ecsv", overwrite=True)
     metric_trends(table, outdir)
     flux_recovery(table, outdir)
+    if "coverage_pixels" in table.colnames:
+        reliability_diagram(table, outdir, title=f"{benchmark} set, {samples} samples")
     dataset = PairDataset(n, BENCHMARK_SEED, regime)
     restorers = []
     try:

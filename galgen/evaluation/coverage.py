@@ -19,11 +19,18 @@ import math
 
 import numpy as np
 
-__all__ = ["galaxy_pixels", "coverage", "reliability", "fit_uncertainty_calibration",
-           "apply_uncertainty_calibration", "NOMINAL"]
+__all__ = ["galaxy_pixels", "coverage", "reliability", "coverage_metrics", "pooled_reliability",
+           "fit_uncertainty_calibration", "apply_uncertainty_calibration", "NOMINAL", "RELIABILITY_LEVELS",
+           "GALAXY_RADIUS", "complete_coverage_rows"]
 
 #: Gaussian coverage at 1 and 2 sigma.
 NOMINAL = {1.0: math.erf(1 / math.sqrt(2)), 2.0: math.erf(2 / math.sqrt(2))}
+
+
+#: Nominal levels of the reliability diagram.
+RELIABILITY_LEVELS = np.linspace(0.05, 0.99, 25)
+#: Radius (arcsec) around the stamp centre whose pixels count as the galaxy's.
+GALAXY_RADIUS = 2.0
 
 
 def galaxy_pixels(shape: tuple[int, int], radius_pix: float) -> np.ndarray:
@@ -53,6 +60,63 @@ def reliability(z: np.ndarray, levels: np.ndarray | None = None) -> tuple[np.nda
     k = np.sqrt(2) * erfinv(levels)
     z = np.asarray(z).ravel()
     return levels, np.array([np.mean(z <= ki) for ki in k])
+
+
+def coverage_metrics(restored: np.ndarray, std: np.ndarray, truth: np.ndarray, pixel_scale: float,
+                     radius: float = GALAXY_RADIUS) -> dict:
+    """Coverage of one restoration by its uncertainty map, on galaxy pixels.
+
+    Parameters
+    ----------
+    restored, std, truth : numpy.ndarray
+        ``(H, W)`` restored image, its 1-sigma map and the truth, in the same flux unit; pixels
+        where any is not finite (masked inputs) are left out.
+    pixel_scale : float
+        arcsec per pixel of these images.
+    radius : float, default :data:`GALAXY_RADIUS`
+        arcsec around the stamp centre.
+
+    Returns
+    -------
+    dict
+        ``coverage_1sigma``, ``coverage_2sigma`` (fractions with ``|restored - truth| <= k std``),
+        ``coverage_pixels`` (how many pixels) and ``reliability``: ``(25,)`` observed coverage at
+        :data:`RELIABILITY_LEVELS` (pool rows with :func:`pooled_reliability`). NaN (and 0
+        pixels) when no pixel qualifies.
+    """
+    restored, std, truth = (np.asarray(a, float) for a in (restored, std, truth))
+    mask = galaxy_pixels(truth.shape, radius / pixel_scale)
+    mask &= np.isfinite(restored) & np.isfinite(std) & np.isfinite(truth)
+    if not mask.any():
+        nan = float("nan")
+        return {"coverage_1sigma": nan, "coverage_2sigma": nan, "coverage_pixels": 0,
+                "reliability": np.full(RELIABILITY_LEVELS.size, nan)}
+    z = np.abs(restored - truth)[mask] / np.maximum(std[mask], 1e-30)
+    return {"coverage_1sigma": float(np.mean(z <= 1.0)), "coverage_2sigma": float(np.mean(z <= 2.0)),
+            "coverage_pixels": int(mask.sum()), "reliability": reliability(z, RELIABILITY_LEVELS)[1]}
+
+
+def complete_coverage_rows(rows: list[dict]) -> list[dict]:
+    """Give every row the coverage columns (NaN, 0 pixels) when some rows have them (methods or
+    files without an uncertainty map beside those with one), so that they make one table."""
+    if any("coverage_pixels" in r for r in rows):
+        nan = float("nan")
+        blank = {"coverage_1sigma": nan, "coverage_2sigma": nan, "coverage_pixels": 0,
+                 "reliability": np.full(RELIABILITY_LEVELS.size, nan)}
+        for r in rows:
+            for k, v in blank.items():
+                r.setdefault(k, v)
+    return rows
+
+
+def pooled_reliability(curves: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Pixel-weighted mean of per-image reliability curves (``(N, L)``, ``(N,)`` counts): the
+    curve of all their pixels pooled, exactly. Rows with no pixels are skipped."""
+    curves, pixels = np.asarray(curves, float), np.asarray(pixels, float)
+    keep = (pixels > 0) & np.all(np.isfinite(curves), axis=1)
+    if not keep.any():
+        return np.full(curves.shape[1], np.nan)
+    return np.average(curves[keep], axis=0, weights=pixels[keep])
 
 
 def apply_uncertainty_calibration(std: np.ndarray, restored: np.ndarray, calibration: dict | None):

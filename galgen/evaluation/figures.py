@@ -10,7 +10,7 @@ from astropy.table import Table
 
 from galgen.plotting import new_figure, save_figure
 
-__all__ = ["metric_trends", "flux_recovery", "example_panels"]
+__all__ = ["metric_trends", "flux_recovery", "example_panels", "reliability_diagram"]
 
 
 def _save(fig, base: Path) -> list[Path]:  # noqa: ANN001
@@ -98,3 +98,27 @@ def example_panels(examples: list[dict], outdir: str | os.PathLike) -> list[Path
             ax.set_yticks([])
     fig.tight_layout()
     return _save(fig, Path(outdir) / "examples")
+
+
+def reliability_diagram(table: Table, outdir: str | os.PathLike, *, title: str = "") -> list[Path]:
+    """Observed against nominal Gaussian coverage of galaxy pixels, pooled per method, from the
+    ``reliability`` and ``coverage_pixels`` columns (:mod:`galgen.evaluation.coverage`); a
+    calibrated uncertainty map lies on the diagonal. Writes ``reliability.png`` and ``.pdf``;
+    methods without an uncertainty map are left out."""
+    from galgen.evaluation.coverage import RELIABILITY_LEVELS, pooled_reliability
+
+    fig, ax = new_figure(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls=":", label="ideal")
+    for method in dict.fromkeys(table["method"]):
+        t = table[table["method"] == method]
+        curve = pooled_reliability(np.asarray(t["reliability"]), np.asarray(t["coverage_pixels"]))
+        if np.all(np.isfinite(curve)):
+            pixels = int(np.sum(t["coverage_pixels"]))
+            ax.plot(RELIABILITY_LEVELS, curve, marker=".", label=f"{method} ({pixels} px)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("nominal Gaussian coverage")
+    ax.set_ylabel("observed coverage (galaxy pixels)")
+    ax.set_title(f"uncertainty map reliability{': ' + title if title else ''}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, Path(outdir) / "reliability")

@@ -9,6 +9,7 @@ import numpy as np
 from astropy.table import Table
 
 from galgen.errors import GalgenError, GalgenValueError
+from galgen.evaluation.coverage import complete_coverage_rows, coverage_metrics
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
 from galgen.io.fits import read_image
 
@@ -23,6 +24,10 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
     ``psf_fwhm`` (arcsec) and ``noise_rms`` default to the observation's
     ``PSFFWHM`` and ``NOISERMS`` header keywords (written by ``galgen simulate``).
     ``nonparametric`` adds the statmorph statistics (needs the observation's noise).
+    When the restored file has an uncertainty map (``UNCERT``, as ``galgen restore --samples N``
+    writes), the row adds its coverage of the truth on galaxy pixels
+    (:func:`galgen.evaluation.coverage.coverage_metrics`: ``coverage_1sigma``,
+    ``coverage_2sigma``, ``coverage_pixels``, ``reliability``).
     Any failure becomes a row with NaNs and the reason in ``flag``.
     """
     row = {"truth": str(truth), "restored": str(restored)}
@@ -43,6 +48,8 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
                 raise GalgenValueError(msg)
         row.update(measure_galaxy(np.nan_to_num(r.data), t.data, t.pixel_scale,
                                   nonparametric=nonparametric and "noise_rms" in kwargs, **kwargs))
+        if r.uncertainty is not None:
+            row.update(coverage_metrics(r.data, r.uncertainty, t.data, t.pixel_scale))
     except GalgenError as exc:
         row.update({k: float("nan") for k in METRIC_UNITS})
         row["flag"] = str(exc)
@@ -65,7 +72,7 @@ def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLi
         row.update({"snr": float(entry["snr"]), "psf_fwhm": float(entry["psf_fwhm"]),
                     "method": "restored"})
         rows.append(row)
-    out = Table(rows=rows)
+    out = Table(rows=complete_coverage_rows(rows))
     for col, unit in METRIC_UNITS.items():
         if unit and col in out.colnames:
             out[col].unit = unit

@@ -62,8 +62,9 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     if "spline" not in args.skip:
         torch.manual_seed(0)
-        run("galgen spline (8 layers, 32 bins, 256x256)",
-            spline_flow(2, layers=8, bins=32, hidden=(256, 256)), args.spline_seconds, train_flow, 1024, 1e-3)
+        run("galgen spline (8 layers, 32 bins, 256x256, 32 Fourier features)",
+            spline_flow(2, layers=8, bins=32, hidden=(256, 256), fourier_features=32), args.spline_seconds,
+            train_flow, 1024, 1e-3)
     if "zuko" not in args.skip:
         try:
             import zuko

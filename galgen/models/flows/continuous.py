@@ -49,14 +49,20 @@ _ACTIVATIONS = {"softplus": nn.Softplus, "silu": nn.SiLU}
 
 
 class _Dynamics(nn.Module):
-    """``f(z, t, c)``: an MLP of ``z``, the time (raw, plus ``time_features`` sine/cosine pairs)
-    and the context, with smooth activations (the trace needs second derivatives)."""
+    """``f(z, t, c)``: an MLP of ``z``, the time (raw, plus ``time_features`` sine/cosine pairs),
+    optionally random Fourier features of ``z`` (``sin, cos`` of ``z B``, ``B`` fixed
+    ``N(0, fourier_scale^2)``; Tancik et al. 2020 arXiv:2006.10739: an MLP of raw coordinates
+    is slow to learn sharp spatial detail), and the context, with smooth activations (the
+    trace needs second derivatives; the features are smooth too)."""
 
     def __init__(self, features: int, hidden: Sequence[int], context: int, activation: str = "softplus",
-                 time_features: int = 0) -> None:
+                 time_features: int = 0, fourier_features: int = 0, fourier_scale: float = 1.0) -> None:
         super().__init__()
         self.time_features = time_features
-        sizes = [features + 1 + 2 * time_features + context, *hidden, features]
+        # a fixed draw, saved with the weights (a buffer): the same features after loading
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("fourier", torch.randn(features, fourier_features, generator=g) * fourier_scale)
+        sizes = [features + 2 * fourier_features + 1 + 2 * time_features + context, *hidden, features]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(nn.Linear(a, b))
@@ -70,6 +76,9 @@ class _Dynamics(nn.Module):
         else:
             tt = z.new_full((z.shape[0], 1), float(t))
         h = [z, tt]
+        if self.fourier.shape[1]:
+            p = z @ self.fourier
+            h += [torch.sin(p), torch.cos(p)]
         if self.time_features:
             k = torch.arange(1, self.time_features + 1, dtype=z.dtype, device=z.device) * torch.pi
             h += [torch.sin(tt * k), torch.cos(tt * k)]
@@ -101,11 +110,17 @@ class ODEFlowTransform(Transform):
         Smooth activation of the dynamics MLP.
     time_features : int, default 0
         Sine/cosine pairs of ``pi k t`` (k = 1..n) fed to the MLP beside ``t`` itself.
+    fourier_features : int, default 0
+        Random Fourier features of ``z`` fed beside ``z`` itself: ``sin`` and ``cos`` of
+        ``z B`` with ``B`` ``(D, n)`` drawn once from ``N(0, fourier_scale^2)`` (seed 0).
+    fourier_scale : float, default 1
+        Their frequency scale, in radians per unit of ``z``.
     """
 
     def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), context: int = 0,
                  solver: str = "rk4", steps: int = 10, trace: str = "exact", rtol: float = 1e-5,
-                 atol: float = 1e-5, activation: str = "softplus", time_features: int = 0) -> None:
+                 atol: float = 1e-5, activation: str = "softplus", time_features: int = 0,
+                 fourier_features: int = 0, fourier_scale: float = 1.0) -> None:
         super().__init__()
         if solver not in SOLVERS:
             msg = f"unknown solver {solver!r}; choose one of {SOLVERS}"
@@ -116,7 +131,8 @@ class ODEFlowTransform(Transform):
         if activation not in _ACTIVATIONS:
             msg = f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
             raise GalgenValueError(msg)
-        self.dynamics = _Dynamics(features, hidden, context, activation, time_features)
+        self.dynamics = _Dynamics(features, hidden, context, activation, time_features, fourier_features,
+                                  fourier_scale)
         self.solver, self.steps, self.trace = solver, steps, trace
         self.rtol, self.atol = rtol, atol
         self.last_stats = ODEStats()

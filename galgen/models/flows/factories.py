@@ -26,20 +26,23 @@ def affine_coupling_flow(features: int = 2, layers: int = 8, hidden: Sequence[in
 
 
 def spline_flow(features: int = 2, layers: int = 6, bins: int = 16, bound: float = 4.5,
-                hidden: Sequence[int] = (128, 128), context: int = 0) -> Flow:
-    """Neural spline flow: rational-quadratic spline couplings with alternating masks."""
-    transforms = [SplineCoupling(mask, bins, bound, hidden, context)
+                hidden: Sequence[int] = (128, 128), context: int = 0, fourier_features: int = 0,
+                fourier_scale: float = 1.0) -> Flow:
+    """Neural spline flow: rational-quadratic spline couplings with alternating masks
+    (``fourier_features``: see :class:`~galgen.models.flows.spline.SplineCoupling`)."""
+    transforms = [SplineCoupling(mask, bins, bound, hidden, context, fourier_features, fourier_scale)
                   for mask in alternating_masks(features, layers)]
     return Flow(Chain(transforms), (features,))
 
 
 def ode_flow(features: int = 2, hidden: Sequence[int] = (64, 64, 64), context: int = 0,
              solver: str = "rk4", steps: int = 10, trace: str = "exact", activation: str = "softplus",
-             time_features: int = 0) -> Flow:
+             time_features: int = 0, fourier_features: int = 0, fourier_scale: float = 1.0) -> Flow:
     """Continuous normalizing flow with the chosen solver and trace estimator (see
     :class:`~galgen.models.flows.ODEFlowTransform`)."""
     return Flow(ODEFlowTransform(features, hidden, context, solver, steps, trace, activation=activation,
-                                 time_features=time_features), (features,))
+                                 time_features=time_features, fourier_features=fourier_features,
+                                 fourier_scale=fourier_scale), (features,))
 
 
 def image_flow(shape: tuple[int, int, int] = (1, 32, 32), scales: int = 3, depth: int = 4,

@@ -118,7 +118,7 @@ def _figure(curves: dict, path: str, name: str) -> None:
     from galgen.plotting import new_figure, save_figure
 
     fig, ax = new_figure(figsize=(4.6, 4.2))
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls=":", label="calibrated")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls=":", label="ideal (y = x)")
     styles = {"raw": "--", "calibrated": "-"}
     for (set_name, label), (nominal, observed) in curves.items():
         ax.plot(nominal, observed, ls=styles[label], label=f"{set_name}, {label}")

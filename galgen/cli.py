@@ -568,12 +568,17 @@ def _cmd_toy(args: argparse.Namespace) -> int:
               "progress": not args.quiet}
     if args.family == "flow":
         sizes = {"layers": args.layers, "bins": args.bins,
-                 "hidden": None if args.hidden is None else (args.hidden, args.hidden)}
+                 "hidden": None if args.hidden is None else (args.hidden, args.hidden),
+                 "fourier_features": args.fourier_features}
         sizes = {k: v for k, v in sizes.items() if v is not None}
-        allowed = {"coupling": {"layers", "hidden"}, "spline": {"layers", "bins", "hidden"}, "ode": set()}
+        allowed = {"coupling": {"layers", "hidden"},
+                   "spline": {"layers", "bins", "hidden", "fourier_features"}, "ode": {"fourier_features"}}
         if unknown := set(sizes) - allowed[args.flow]:
-            msg = (f"--{' --'.join(sorted(unknown))} do(es) not apply to --flow {args.flow} "
-                   f"(it takes: {', '.join('--' + k for k in sorted(allowed[args.flow])) or 'none'})")
+            def flag(k: str) -> str:
+                return "--" + k.replace("_", "-")
+
+            msg = (f"{' '.join(flag(k) for k in sorted(unknown))} do(es) not apply to --flow {args.flow} "
+                   f"(it takes: {', '.join(flag(k) for k in sorted(allowed[args.flow])) or 'none'})")
             raise GalgenValueError(msg)
         r = run.run_toy_flow(args.density, args.flow, args.solver, batch=args.batch,
                              flow_kwargs=sizes, checkpoint=args.checkpoint, objective=args.objective,
@@ -622,6 +627,10 @@ def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--bins", type=int, default=None, help="spline bins (spline)")
             p.add_argument("--hidden", type=int, default=None,
                            help="width of the conditioners' two hidden layers (coupling, spline)")
+            p.add_argument("--fourier-features", type=int, default=None, metavar="N",
+                           help="random Fourier features (sin, cos of N random projections) fed to the "
+                                "spline conditioners or the ODE velocity net (default: 0 for spline, 64 "
+                                "for a flow-matching ODE flow; sharper densities in the same time)")
             p.add_argument("--batch", type=int, default=None, help="samples per step")
             p.add_argument("--checkpoint", default=None,
                            help="checkpoint file: resumed from if it exists (long runs)")

@@ -102,3 +102,16 @@ def test_toy_cli_sizes_and_checkpoint(tmp_path, capsys):
     assert main(["toy", "flow", "--flow", "coupling", "--bins", "8", "--steps", "5", "-q",
                  "-o", str(tmp_path)]) == 2
     assert "--bins do(es) not apply to --flow coupling" in capsys.readouterr().err
+
+
+def test_toy_cli_fourier_features(tmp_path, capsys):
+    from galgen.models.serialization import read_config
+
+    assert main(["toy", "flow", "--flow", "spline", "--layers", "2", "--hidden", "16", "--fourier-features", "4",
+                 "--batch", "64", "--steps", "10", "-o", str(tmp_path), "-q"]) == 0
+    card = read_config(tmp_path / "toy_chessboard_spline_model")
+    assert card["flow_kwargs"]["fourier_features"] == 4 and np.isfinite(card["nll"])
+    capsys.readouterr()
+    assert main(["toy", "flow", "--flow", "coupling", "--fourier-features", "4", "--steps", "5", "-q",
+                 "-o", str(tmp_path)]) == 2
+    assert "--fourier-features do(es) not apply to --flow coupling" in capsys.readouterr().err

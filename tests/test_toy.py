@@ -107,8 +107,8 @@ def test_toy_cli_sizes_and_checkpoint(tmp_path, capsys):
 def test_toy_cli_fourier_features(tmp_path, capsys):
     from galgen.models.serialization import read_config
 
-    assert main(["toy", "flow", "--flow", "spline", "--layers", "2", "--hidden", "16", "--fourier-features", "4",
-                 "--batch", "64", "--steps", "10", "-o", str(tmp_path), "-q"]) == 0
+    assert main(["toy", "flow", "--flow", "spline", "--layers", "2", "--hidden", "16",
+                 "--fourier-features", "4", "--batch", "64", "--steps", "10", "-o", str(tmp_path), "-q"]) == 0
     card = read_config(tmp_path / "toy_chessboard_spline_model")
     assert card["flow_kwargs"]["fourier_features"] == 4 and np.isfinite(card["nll"])
     capsys.readouterr()

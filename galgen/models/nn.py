@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "FiLM", "zero_last_layer"]
+__all__ = ["MLP", "FiLM", "zero_last_layer", "fourier_matrix", "fourier_features"]
 
 
 class MLP(nn.Sequential):
@@ -67,3 +67,19 @@ def zero_last_layer(module: nn.Module) -> nn.Module:
             if last.bias is not None:
                 last.bias.zero_()
     return module
+
+
+def fourier_matrix(features: int, n: int, scale: float = 1.0) -> Tensor:
+    """``(features, n)`` frequencies of random Fourier features (Tancik et al. 2020,
+    arXiv:2006.10739), drawn once from ``N(0, scale^2)`` with seed 0; register it as a buffer so
+    that it is saved with the weights. ``n = 0`` gives an empty matrix (no features)."""
+    return torch.randn(features, n, generator=torch.Generator().manual_seed(0)) * scale
+
+
+def fourier_features(x: Tensor, frequencies: Tensor) -> list[Tensor]:
+    """``[sin(x B), cos(x B)]``, each ``(B, n)``, for ``x`` ``(B, D)`` and ``B = frequencies``
+    ``(D, n)`` (:func:`fourier_matrix`), to concatenate beside ``x``; ``[]`` when ``n = 0``."""
+    if not frequencies.shape[1]:
+        return []
+    p = x @ frequencies
+    return [torch.sin(p), torch.cos(p)]

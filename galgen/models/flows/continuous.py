@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from galgen.errors import GalgenValueError
 from galgen.models.flows.base import Transform
+from galgen.models.nn import fourier_features, fourier_matrix
 from galgen.models.ode import SOLVERS, ODEStats, odeint
 
 __all__ = ["ODEFlowTransform", "exact_trace", "hutchinson_trace"]
@@ -60,8 +61,7 @@ class _Dynamics(nn.Module):
         super().__init__()
         self.time_features = time_features
         # a fixed draw, saved with the weights (a buffer): the same features after loading
-        g = torch.Generator().manual_seed(0)
-        self.register_buffer("fourier", torch.randn(features, fourier_features, generator=g) * fourier_scale)
+        self.register_buffer("fourier", fourier_matrix(features, fourier_features, fourier_scale))
         sizes = [features + 2 * fourier_features + 1 + 2 * time_features + context, *hidden, features]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -75,10 +75,7 @@ class _Dynamics(nn.Module):
             tt = t.reshape(-1, 1).expand(z.shape[0], 1)
         else:
             tt = z.new_full((z.shape[0], 1), float(t))
-        h = [z, tt]
-        if self.fourier.shape[1]:
-            p = z @ self.fourier
-            h += [torch.sin(p), torch.cos(p)]
+        h = [z, tt, *fourier_features(z, self.fourier)]
         if self.time_features:
             k = torch.arange(1, self.time_features + 1, dtype=z.dtype, device=z.device) * torch.pi
             h += [torch.sin(tt * k), torch.cos(tt * k)]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from galgen.models.flows.base import Transform
-from galgen.models.nn import MLP, zero_last_layer
+from galgen.models.nn import MLP, fourier_features, fourier_matrix, zero_last_layer
 
 __all__ = ["rational_quadratic_spline", "SplineCoupling"]
 
@@ -126,17 +126,14 @@ class SplineCoupling(Transform):
         n_a = int(mask.sum())
         self.n_b = mask.numel() - n_a
         self.bins, self.bound = bins, bound
-        g = torch.Generator().manual_seed(0)
-        self.register_buffer("fourier", torch.randn(n_a, fourier_features, generator=g) * fourier_scale)
+        self.register_buffer("fourier", fourier_matrix(n_a, fourier_features, fourier_scale))
         inputs = n_a + 2 * fourier_features + context
         self.net = zero_last_layer(MLP(inputs, self.n_b * (3 * bins - 1), hidden))
 
     def _spline(self, v: Tensor, cond: Tensor, context: Tensor | None,
                 inverse: bool) -> tuple[Tensor, Tensor]:
-        if self.fourier.shape[1]:
-            p = cond @ self.fourier
-            cond = torch.cat([cond, torch.sin(p), torch.cos(p)], dim=-1)
-        h = cond if context is None else torch.cat([cond, context], dim=-1)
+        extra = fourier_features(cond, self.fourier) + ([] if context is None else [context])
+        h = torch.cat([cond, *extra], dim=-1) if extra else cond
         p = self.net(h).view(-1, self.n_b, 3 * self.bins - 1)
         k = self.bins
         return rational_quadratic_spline(v, p[..., :k], p[..., k:2 * k], p[..., 2 * k:],

@@ -251,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "PSF, parameters tuned per PSF/SNR bin on validation pairs) on a held-out "
                        "simulated set and writes tables and figures. Restored files with an UNCERT "
                        "map (restore --samples N), and --benchmark with --samples N, add the map's "
-                       "coverage of the truth on galaxy pixels (2\" around the centre; want 68.3% at "
-                       "1 sigma, 95.4% at 2 sigma) and a reliability diagram (reliability.png).")
+                       "coverage of the truth on galaxy pixels (2\" around the centre, scaled with a "
+                       "benchmark set's galaxy sizes; want 68.3% at 1 sigma, 95.4% at 2 sigma) and a "
+                       "reliability diagram (reliability.png).")
     p.add_argument("--truth", help="truth FITS")
     p.add_argument("--restored", help="restored FITS (or, with --manifest, a directory)")
     p.add_argument("--observed", help="observed FITS (adds the chi^2 consistency)")

@@ -44,7 +44,7 @@ from astropy.table import Table
 from tqdm.auto import tqdm
 
 from galgen.errors import GalgenModelError
-from galgen.evaluation.coverage import complete_coverage_rows, coverage_metrics
+from galgen.evaluation.coverage import GALAXY_RADIUS, complete_coverage_rows, coverage_metrics
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
 from galgen.evaluation.tuning import BaselineTuning, tune_baselines
 from galgen.io.atomic import atomic_path
@@ -150,7 +150,9 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
     samples : int, default 1
         ``> 1``: learned models also make their uncertainty map from ``samples`` draws (posterior
         sampler or bootstrap, calibrated as their card says), and its coverage of the truth is
-        measured (:func:`galgen.evaluation.coverage.coverage_metrics`; NaN for baselines).
+        measured (:func:`galgen.evaluation.coverage.coverage_metrics` within
+        ``GALAXY_RADIUS * regime.galaxy_scale`` arcsec of the centre, as the flux aperture
+        scales; NaN for baselines).
 
     Returns
     -------
@@ -187,9 +189,9 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
             restored = np.asarray(result.data)
             row = {"index": i, "method": restorer.name, "psf_fwhm": p.psf_fwhm, "snr": p.snr,
                    "kind": p.params["kind"], "seconds": seconds}
-            if result.uncertainty is not None:
+            if result.uncertainty is not None:  # galaxies are dilated by galaxy_scale: so is the disc
                 row.update(coverage_metrics(restored, result.uncertainty.array, p.target,
-                                            regime.out_pixel_scale))
+                                            regime.out_pixel_scale, GALAXY_RADIUS * regime.galaxy_scale))
             row.update(measure_galaxy(restored, p.target, regime.out_pixel_scale,
                                       observation=p.observation, noise_rms=p.noise_rms,
                                       psf_fwhm=p.psf_fwhm, scale=regime.factor,

@@ -88,23 +88,25 @@ def coverage_metrics(restored: np.ndarray, std: np.ndarray, truth: np.ndarray, p
     mask = galaxy_pixels(truth.shape, radius / pixel_scale)
     mask &= np.isfinite(restored) & np.isfinite(std) & np.isfinite(truth)
     if not mask.any():
-        nan = float("nan")
-        return {"coverage_1sigma": nan, "coverage_2sigma": nan, "coverage_pixels": 0,
-                "reliability": np.full(RELIABILITY_LEVELS.size, nan)}
+        return _no_coverage()
     z = np.abs(restored - truth)[mask] / np.maximum(std[mask], 1e-30)
     return {"coverage_1sigma": float(np.mean(z <= 1.0)), "coverage_2sigma": float(np.mean(z <= 2.0)),
             "coverage_pixels": int(mask.sum()), "reliability": reliability(z, RELIABILITY_LEVELS)[1]}
+
+
+def _no_coverage() -> dict:
+    """The coverage columns of an image with no pixel to measure (NaN, 0 pixels)."""
+    nan = float("nan")
+    return {"coverage_1sigma": nan, "coverage_2sigma": nan, "coverage_pixels": 0,
+            "reliability": np.full(RELIABILITY_LEVELS.size, nan)}
 
 
 def complete_coverage_rows(rows: list[dict]) -> list[dict]:
     """Give every row the coverage columns (NaN, 0 pixels) when some rows have them (methods or
     files without an uncertainty map beside those with one), so that they make one table."""
     if any("coverage_pixels" in r for r in rows):
-        nan = float("nan")
-        blank = {"coverage_1sigma": nan, "coverage_2sigma": nan, "coverage_pixels": 0,
-                 "reliability": np.full(RELIABILITY_LEVELS.size, nan)}
         for r in rows:
-            for k, v in blank.items():
+            for k, v in _no_coverage().items():
                 r.setdefault(k, v)
     return rows
 

@@ -100,7 +100,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from galgen.restoration import restore, write_restored
 
     inp, out = _input_and_output(args)
-    _need_psf(args)
+    _need_psf(args, inp)
     result = restore(inp, args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
@@ -118,10 +118,38 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _need_psf(args: argparse.Namespace) -> None:
+#: Header keywords that often hold a seeing or PSF FWHM (in units that differ between pipelines)
+SEEING_KEYWORDS = ("PSFFWHM", "PSF_FWHM", "SEEING", "FWHM")
+
+
+def _need_psf(args: argparse.Namespace, inp: Path | None = None) -> None:
     if args.psf_fwhm is None and args.psf is None:
-        msg = "give the observing PSF: --psf-fwhm 1.0arcsec (a Moffat of that width) or --psf PSF.fits"
+        msg = ("give the observing PSF: --psf-fwhm 1.0arcsec (a Moffat of that width) or --psf PSF.fits"
+               + (_seeing_hint(inp, args.hdu) if inp is not None else ""))
         raise GalgenError(msg)
+
+
+def _seeing_hint(path: Path, hdu: str | None) -> str:
+    """A hint naming a seeing-like keyword of the input's header (its units are not guessed: a
+    pipeline's FWHM may be in pixels or arcsec, so galgen never reads it on its own)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path) as hdul:
+            index = 0 if hdu is None else (int(hdu) if str(hdu).isdigit() else hdu)
+            header = hdul[index].header
+            if index == 0 and header.get("NAXIS", 0) == 0 and len(hdul) > 1:
+                header = hdul[1].header
+    except Exception:  # noqa: BLE001 - only a hint: the read that follows reports a broken file
+        return ""
+    for key in SEEING_KEYWORDS:
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            comment = header.comments[key]
+            about = f" / {comment}" if comment else ""
+            return (f"; the header has {key} = {value}{about}: if that is the PSF FWHM in arcsec, pass "
+                    f"--psf-fwhm {value}arcsec (in pixels: --psf-fwhm {value}pix)")
+    return ""
 
 
 def _add_restoration_options(p: argparse.ArgumentParser) -> None:

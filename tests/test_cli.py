@@ -60,6 +60,27 @@ def test_restore_cli_and_bad_input(tmp_path, capsys):
     assert main(["restore", str(out), "-o", str(out), "--psf-fwhm", "1"]) == 2
 
 
+def test_restore_without_psf_names_a_seeing_keyword(tmp_path, capsys):
+    """No PSF given: the error says how to give one and, when the header holds a seeing-like
+    keyword, quotes it without guessing its unit; nothing is written."""
+    import numpy as np
+    from astropy.io import fits
+
+    plain, seeing = tmp_path / "plain.fits", tmp_path / "seeing.fits"
+    data = np.zeros((32, 32), np.float32)
+    fits.writeto(plain, data)
+    header = fits.Header()
+    header["SEEING"] = (1.2, "FWHM seeing [arcsec]")
+    fits.writeto(seeing, data, header)
+    assert main(["restore", str(plain), "-o", str(tmp_path / "a.fits")]) == 2
+    err = capsys.readouterr().err
+    assert "give the observing PSF" in err and "header has" not in err
+    assert main(["restore", str(seeing), "-o", str(tmp_path / "b.fits")]) == 2
+    err = capsys.readouterr().err
+    assert "SEEING = 1.2 / FWHM seeing [arcsec]" in err and "--psf-fwhm 1.2arcsec" in err
+    assert not (tmp_path / "a.fits").exists() and not (tmp_path / "b.fits").exists()
+
+
 def test_simulate_cli(tmp_path):
     assert main(["simulate", "-o", str(tmp_path / "s"), "-n", "2", "--seed", "3"]) == 0
     assert len(Table.read(tmp_path / "s" / "manifest.ecsv")) == 2

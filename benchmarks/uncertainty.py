@@ -4,8 +4,9 @@
    the raw map (``calibrate_uncertainty=False``): posterior draws (``--uncertainty posterior``,
    the default for a model that ships a sampler) or a noise bootstrap;
 2. fit ``sigma_cal^2 = (a sigma)^2 + (b |restored|)^2`` on their galaxy pixels (within 2"
-   of the centre; :mod:`galgen.evaluation.coverage`) and, with ``--update-card``, store it in the
-   model card (the sampler's card for posterior draws);
+   of the centre; :mod:`galgen.evaluation.coverage`), then a scale per bin of brightness
+   relative to the stamp's peak, and, with ``--update-card``, store it in the model card (the
+   sampler's card for posterior draws);
 3. on held-out pairs (seed 10,000,000) of the in-regime ``structured`` set and the held-out
    ``merger`` family, report the raw and the calibrated coverage at 1 and 2 sigma, the time per
    stamp, and draw the reliability diagram (``docs/_static/reliability.png``).
@@ -31,6 +32,7 @@ from galgen.evaluation.coverage import (
     apply_uncertainty_calibration,
     fit_uncertainty_calibration,
     galaxy_pixels,
+    relative_brightness,
     reliability,
 )
 from galgen.models.serialization import update_config
@@ -40,7 +42,7 @@ from galgen.simulate import PairDataset
 
 def collect(model, regime, seed: int, n: int, samples: int) -> dict:  # noqa: ANN001
     """Galaxy-pixel residuals, raw bootstrap std and restored values of ``n`` pairs."""
-    out = {"residual": [], "std": [], "restored": [], "seconds": []}
+    out = {"residual": [], "std": [], "restored": [], "relative": [], "pair": [], "seconds": []}
     radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
     dataset = PairDataset(n, seed, regime)
     for i in range(n):
@@ -53,6 +55,8 @@ def collect(model, regime, seed: int, n: int, samples: int) -> dict:  # noqa: AN
         out["residual"].append((restored - pair.target)[mask])
         out["std"].append(np.asarray(result.uncertainty.array)[mask])
         out["restored"].append(restored[mask])
+        out["relative"].append(relative_brightness(restored)[mask])
+        out["pair"].append(np.full(int(mask.sum()), i))
     return {k: np.concatenate(v) if k != "seconds" else np.array(v) for k, v in out.items()}
 
 
@@ -65,6 +69,8 @@ def main() -> None:
     parser.add_argument("--figure", default="docs/_static/reliability.png")
     parser.add_argument("--uncertainty", default="auto", choices=("auto", "posterior", "bootstrap"))
     parser.add_argument("--update-card", action="store_true")
+    parser.add_argument("--also-from", type=int, default=None, metavar="K",
+                        help="also report the held-out pairs K.. alone (pairs a previous look did not see)")
     args = parser.parse_args()
     machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
                f"{torch.__version__}, {torch.get_num_threads()} threads")
@@ -73,14 +79,15 @@ def main() -> None:
     how = "posterior" if model.posterior is not None else "bootstrap"
     t0 = time.perf_counter()
     val = collect(model, BENCHMARK_SETS["structured"], VALIDATION_SEED, args.n, args.samples)
-    fit = fit_uncertainty_calibration(val["residual"], val["std"], val["restored"])
+    fit = fit_uncertainty_calibration(val["residual"], val["std"], val["restored"], val["relative"])
     print(f"calibration fitted on {args.n} validation pairs (seed {VALIDATION_SEED}, {val['std'].size} "
-          f"galaxy pixels): a = {fit['a']:.3f}, b = {fit['b']:.4f} (validation coverage "
+          f"galaxy pixels): a = {fit['a']:.3f}, b = {fit['b']:.4f}, scales {fit['brightness_scale']} in bins "
+          f"of |restored| / peak from {fit['brightness_edges']} (validation coverage "
           f"{fit['coverage_1sigma']:.1%} / {fit['coverage_2sigma']:.1%})")
     rows, curves = [], {}
     for set_name in args.sets:
         held = collect(model, BENCHMARK_SETS[set_name], BENCHMARK_SEED, args.n, args.samples)
-        cal = apply_uncertainty_calibration(held["std"], held["restored"], fit)
+        cal = apply_uncertainty_calibration(held["std"], held["restored"], fit, held["relative"])
         r = np.abs(held["residual"])
         row = {"set": set_name, "pixels": r.size, "seconds": float(np.median(held["seconds"]))}
         for label, sig in (("raw", held["std"]), ("calibrated", cal)):
@@ -88,6 +95,15 @@ def main() -> None:
             row[f"{label}_2"] = float(np.mean(r <= 2 * sig))
             curves[(set_name, label)] = reliability(r / np.maximum(sig, 1e-30))
         rows.append(row)
+        if args.also_from is not None:
+            later = held["pair"] >= args.also_from
+            rows.append({"set": f"{set_name}, pairs {args.also_from}-{args.n - 1}",
+                         "pixels": int(later.sum()),
+                         "seconds": float(np.median(held["seconds"][args.also_from:])),
+                         "raw_1": float(np.mean(r[later] <= held["std"][later])),
+                         "raw_2": float(np.mean(r[later] <= 2 * held["std"][later])),
+                         "calibrated_1": float(np.mean(r[later] <= cal[later])),
+                         "calibrated_2": float(np.mean(r[later] <= 2 * cal[later])), "subset": True})
     print(f"\n{model.name}, {args.samples} {how} samples, {args.n} held-out pairs per set "
           f"(seed {BENCHMARK_SEED}), "
           f"{time.perf_counter() - t0:.0f} s on {machine}\n")
@@ -103,13 +119,18 @@ def main() -> None:
         card_dir = find_model(name) / "posterior" if how == "posterior" else find_model(name)
         update_config(card_dir, {"uncertainty_calibration": {
             "a": round(fit["a"], 5), "b": round(fit["b"], 6),
-            "model": f"sigma^2 = (a sigma_{how})^2 + (b |restored|)^2",
+            "brightness_edges": fit["brightness_edges"],
+            "brightness_scale": [round(k, 4) for k in fit["brightness_scale"]],
+            "model": f"sigma = sqrt((a sigma_{how})^2 + (b |restored|)^2) x brightness_scale[bin of "
+                     "|restored| / stamp peak, lower edges brightness_edges]",
             "fitted_on": f"{args.n} validation pairs of the structured set, seed {VALIDATION_SEED}, "
                          f"{args.samples} samples, galaxy pixels within 2 arcsec",
             "held_out_coverage": {row["set"]: {"1sigma": round(row["calibrated_1"], 4),
-                                               "2sigma": round(row["calibrated_2"], 4)} for row in rows},
+                                               "2sigma": round(row["calibrated_2"], 4)}
+                                  for row in rows if not row.get("subset")},
             "raw_held_out_coverage": {row["set"]: {"1sigma": round(row["raw_1"], 4),
-                                                   "2sigma": round(row["raw_2"], 4)} for row in rows},
+                                                   "2sigma": round(row["raw_2"], 4)}
+                                      for row in rows if not row.get("subset")},
             "machine": machine, "date": time.strftime("%Y-%m-%d")}})
         print("model card updated")
 

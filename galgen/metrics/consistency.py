@@ -96,7 +96,8 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
                      psf_fwhm: float, out_pixel_scale: float, scale: int, *,
                      target_psf_fwhm: float = 0.2, beta: float = 3.5,
                      border: int | None = None,
-                     predicted: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                     predicted: np.ndarray | None = None,
+                     mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Reduced chi^2 of the re-convolved restoration against the observation, and its map.
 
     Parameters
@@ -113,13 +114,16 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
     predicted : numpy.ndarray, optional
         ``(H, W)`` re-convolution of ``restored`` already computed with
         :func:`reconvolve_to_observed` (saves a convolution when the caller has one).
+    mask : numpy.ndarray, optional
+        ``(H, W)`` bool, True for observed pixels that hold no data (NaN, flagged or filled):
+        left out of the mean.
 
     Returns
     -------
     chi2 : float
         Mean of the chi^2 map over the unmasked interior (expect ~1).
     chi2_map : numpy.ndarray
-        ``(H, W)`` per-pixel ``((A(x) - d) / sigma)^2`` (NaN at the border).
+        ``(H, W)`` per-pixel ``((A(x) - d) / sigma)^2`` (NaN at the border and masked pixels).
     """
     if predicted is None:
         predicted = reconvolve_to_observed(restored, psf_fwhm, out_pixel_scale, scale, target_psf_fwhm,
@@ -133,7 +137,10 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
         chi2_map[-border:] = np.nan
         chi2_map[:, :border] = np.nan
         chi2_map[:, -border:] = np.nan
-    return float(np.nanmean(chi2_map)), chi2_map
+    if mask is not None:
+        chi2_map[np.asarray(mask, bool)] = np.nan
+    finite = np.isfinite(chi2_map)
+    return (float(np.mean(chi2_map[finite])) if finite.any() else float("nan")), chi2_map
 
 
 def residual_structure(observation: np.ndarray, predicted: np.ndarray, noise_rms: float | np.ndarray,

@@ -480,7 +480,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
                                            prepared.pixel_scale / scale, scale, restoration.psf_fwhm or 0.0)
     chi2, _ = data_consistency(restoration.data, observed, prepared.noise_rms, prepared.psf_fwhm_arcsec,
                                prepared.pixel_scale / scale, scale,
-                               target_psf_fwhm=restoration.psf_fwhm or 0.0, predicted=predicted)
+                               target_psf_fwhm=restoration.psf_fwhm or 0.0, predicted=predicted,
+                               mask=prepared.mask)
     structure = residual_structure(observed, predicted, prepared.noise_rms, prepared.psf_fwhm_pix,
                                    mask=prepared.mask)
     data = apply_mask(restoration.data, big_mask)

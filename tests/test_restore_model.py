@@ -243,3 +243,26 @@ def test_pair_bank_is_the_same_for_any_number_of_workers():
     two = PairBank(5, 7, DEFAULT_REGIME, progress=False, workers=2)
     assert np.array_equal(one.observations, two.observations) and np.array_equal(one.targets, two.targets)
     assert np.array_equal(one.noise_rms, two.noise_rms) and np.array_equal(one.psf_fwhm, two.psf_fwhm)
+
+
+def test_every_shipped_model_calibrates_its_uncertainty_map():
+    """Each shipped card carries the calibration its bootstrap map needs (default_x2, morph_x2
+    and survey_x4 once had none, so their UNCERT was the raw spread, half as wide as it should
+    be); applied, it widens the raw map by the card's formula."""
+    from galgen.demo import sample_paths
+    from galgen.evaluation.coverage import apply_uncertainty_calibration
+    from galgen.restoration.model import load_model, shipped_models
+
+    for name in shipped_models():
+        cal = load_model(name).card.get("uncertainty_calibration")
+        assert cal and cal["a"] > 0 and cal["b"] >= 0, name
+        assert len(cal["brightness_scale"]) == len(cal["brightness_edges"]) == 4, name
+    observed, _ = sample_paths()
+    image = read_image(observed)
+    prepared = prepare_observation(image, 1.0 * u.arcsec, background=0.0)
+    raw, = load_model("default_x2", calibrate_uncertainty=False).restore_batch([prepared], samples=4)
+    model = load_model("default_x2")
+    cal, = model.restore_batch([prepared], samples=4)
+    expected = apply_uncertainty_calibration(raw.std, raw.data, model.card["uncertainty_calibration"])
+    np.testing.assert_allclose(cal.std, expected, rtol=1e-6)
+    assert np.median(cal.std / raw.std) > 1.3

@@ -164,6 +164,17 @@ def apply_uncertainty_calibration(std: np.ndarray, restored: np.ndarray, calibra
     return sigma
 
 
+#: A Gaussian's coverage at :data:`CALIBRATION_LEVELS`.
+_LEVEL_NOMINAL = np.array([math.erf(k / math.sqrt(2)) for k in CALIBRATION_LEVELS])
+
+
+def _level_coverage(z_sorted: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Fraction of errors within ``k`` sigma for each ``k`` of :data:`CALIBRATION_LEVELS`, given
+    the errors in units of sigma, sorted (``z_sorted``), when sigma is multiplied by ``scale``."""
+    levels = scale * np.asarray(CALIBRATION_LEVELS)
+    return np.searchsorted(z_sorted, levels, side="right") / max(z_sorted.size, 1)
+
+
 def _bin_scale(relative: np.ndarray, edges, scales) -> np.ndarray:  # noqa: ANN001
     """Each pixel's scale: ``scales[i]`` for ``edges[i] <= relative < edges[i + 1]`` (last bin
     open-ended)."""
@@ -199,15 +210,11 @@ def fit_uncertainty_calibration(residual: np.ndarray, std: np.ndarray, restored:
     r = np.abs(np.asarray(residual, float).ravel())
     s = np.asarray(std, float).ravel()
     x = np.abs(np.asarray(restored, float).ravel())
-    levels = np.asarray(CALIBRATION_LEVELS)
-    nominal = np.array([math.erf(k / math.sqrt(2)) for k in levels])
     one, two = CALIBRATION_LEVELS.index(1.0), CALIBRATION_LEVELS.index(2.0)
 
     def loss(a: float, b: float) -> tuple[float, float, float]:
-        # the fraction of pixels with r / sigma <= k, for every level at once
-        z = np.sort(r / np.maximum(np.sqrt((a * s) ** 2 + (b * x) ** 2), 1e-300))
-        cov = np.searchsorted(z, levels, side="right") / max(z.size, 1)
-        return float(np.sum((cov - nominal) ** 2)), float(cov[one]), float(cov[two])
+        cov = _level_coverage(np.sort(r / np.maximum(np.sqrt((a * s) ** 2 + (b * x) ** 2), 1e-300)))
+        return float(np.sum((cov - _LEVEL_NOMINAL) ** 2)), float(cov[one]), float(cov[two])
 
     best = (np.inf, 1.0, 0.0, 0.0, 0.0)
     for a in np.geomspace(0.3, 10, 25):
@@ -236,8 +243,7 @@ def fit_uncertainty_calibration(residual: np.ndarray, std: np.ndarray, restored:
             continue
         z = np.sort(r[sel] / np.maximum(sigma[sel], 1e-300))
         grid = np.geomspace(0.5, 2.0, 97)
-        losses = [np.sum((np.searchsorted(z, q * levels, side="right") / z.size - nominal) ** 2)
-                  for q in grid]
+        losses = [np.sum((_level_coverage(z, q) - _LEVEL_NOMINAL) ** 2) for q in grid]
         scales.append(float(grid[int(np.argmin(losses))]))
     cal = sigma * _bin_scale(rel, edges, scales)
     return dict(fit, brightness_edges=edges, brightness_scale=scales,

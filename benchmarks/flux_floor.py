@@ -14,8 +14,12 @@ For validation pairs (seed 9,000,000; never the held-out seed) of each set this 
   0.674 / SNR: what a perfect prior could reach.
 
 A restoration can only go below the first number by knowing more than the aperture's pixels
-(its prior on galaxy shapes acting as a matched filter). Run:
-``python benchmarks/flux_floor.py [-n 40] [--sets sdss des hsc structured]``.
+(its prior on galaxy shapes acting as a matched filter). With ``--model M`` a second table
+compares, on the same pairs, the model's own aperture flux with two least-squares flux scales
+through the PSF (``LearnedRestorer.flux_calibration``): one with the restoration's shape as the
+template, one with the true shape (the matched filter the last column of the first table
+predicts). Run: ``python benchmarks/flux_floor.py [-n 40] [--sets sdss des hsc structured]
+[--model survey_x2]``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=40)
     parser.add_argument("--sets", nargs="+", default=["sdss", "des", "hsc", "structured"])
+    parser.add_argument("--model", default=None, help="also compare a model's flux estimates")
     args = parser.parse_args()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; "
           f"{args.n} validation pairs per set, seed {VALIDATION_SEED}\n")
@@ -56,6 +61,45 @@ def main() -> None:
         noise, err, snr = np.array(noise), np.array(err), np.array(snr)
         print(f"| {name} | {r_in:.1f} | {np.median(noise):.2%} | {np.median(0.674 * noise):.2%} | "
               f"{np.median(np.abs(err)):.2%} | {np.median(err):+.2%} | {np.median(0.674 / snr):.2%} |")
+    if args.model:
+        _model_table(args)
+
+
+def _model_table(args: argparse.Namespace) -> None:
+    import astropy.units as u
+
+    from galgen.io.fits import read_image
+    from galgen.restoration.engine import prepare_observation
+    from galgen.restoration.model import load_model
+
+    model = load_model(args.model, flux_calibrate=False)
+    print(f"\n{model.name}: median abs (signed) flux error in the same aperture\n")
+    print("| set | the restoration's aperture flux | x least-squares scale, restored shape | "
+          "least-squares scale of the true shape |")
+    print("| --- | --- | --- | --- |")
+    for name in args.sets:
+        regime = BENCHMARK_SETS[name]
+        dataset = PairDataset(args.n, VALIDATION_SEED, regime)
+        r_out = 3.0 * regime.galaxy_scale / regime.out_pixel_scale
+        ps = regime.in_pixel_scale
+        rows = []
+        for i in range(args.n):
+            pair = dataset.pair(i)
+            image = read_image(pair.observation, pixel_scale=ps)
+            prep = prepare_observation(image, pair.psf_fwhm * u.arcsec, psf=pair.psf,
+                                       noise_rms=pair.noise_rms, background=0.0)
+            (res,) = model.restore_batch([prep])
+            rest, truth = np.asarray(res.data, float), pair.target.astype(float)
+            f_true, f_rest = aperture_flux(truth, r_out), aperture_flux(rest, r_out)
+            alpha = {}
+            for key, shape in (("rest", rest), ("truth", truth)):
+                predicted = model.reconvolve(shape, pair.psf_fwhm, ps, pair.psf)
+                alpha[key] = model.flux_calibration(prep.data, shape, pair.noise_rms, pair.psf_fwhm, ps,
+                                                    predicted=predicted)
+            rows.append((f_rest / f_true - 1, alpha["rest"] * f_rest / f_true - 1, alpha["truth"] - 1))
+        a = np.array(rows)
+        cells = [f"{np.median(np.abs(c)):.2%} ({np.median(c):+.2%})" for c in a.T]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

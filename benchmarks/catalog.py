@@ -15,7 +15,10 @@ Each catalog run's ratio is taken against the mean of the in-memory runs before 
 (this VM drifts by tens of per cent within minutes). The outputs are checked to be the
 in-memory pixels (float32 rounding). ``--memory N`` also restores an ``N``-stamp catalog from a
 ``--memory-side``-pixel mosaic with the baseline ``bicubic`` (the catalog machinery without the
-model's time) and reports the peak RSS of the process and its RSS as the run goes.
+model's time) and reports the peak RSS of the process and its RSS as the run goes;
+``--memory-method default`` runs it with the model instead (with ``--device cuda``: the GPU
+end-to-end rate of issue #18, e.g. ``--n 900 --repeats 1 --memory 100000 --memory-method default
+--device cuda --batch-size 512``). ``--device`` applies to every run, in memory and catalog.
 """
 
 from __future__ import annotations
@@ -72,10 +75,14 @@ def galgen_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "galgen.cli"]
 
 
+#: ``galgen batch`` options every catalog run gets (``--device``, ``--batch-size``: see main)
+CLI_OPTIONS: list[str] = []
+
+
 def run_cli(root: Path, out: str, *extra: str, watch: bool = False) -> tuple[float, float, list]:
     """Wall seconds of one ``galgen batch`` catalog run, its peak RSS (GB) and RSS samples."""
     cmd = [*galgen_command(), "batch", str(root / "field.fits"), "--catalog", str(root / "cat.ecsv"),
-           "-o", str(root / out), "--psf-fwhm", "1arcsec", "--background", "auto", *extra]
+           "-o", str(root / out), "--psf-fwhm", "1arcsec", "--background", "auto", *CLI_OPTIONS, *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TQDM_DISABLE": "1"})
@@ -97,10 +104,10 @@ def run_cli(root: Path, out: str, *extra: str, watch: bool = False) -> tuple[flo
     return seconds, peak, samples
 
 
-def in_memory_rate(stack: np.ndarray) -> float:
+def in_memory_rate(stack: np.ndarray, device: str = "cpu") -> float:
     """Stamps/s of ``galgen.restore`` on the stack (the model warm in this process)."""
     t0 = time.perf_counter()
-    galgen.restore(stack, psf_fwhm=1.0 * u.arcsec, pixel_scale=PIXEL_SCALE, background="auto")
+    galgen.restore(stack, psf_fwhm=1.0 * u.arcsec, pixel_scale=PIXEL_SCALE, background="auto", device=device)
     return len(stack) / (time.perf_counter() - t0)
 
 
@@ -115,8 +122,8 @@ def check_outputs(root: Path, out: str, stack: np.ndarray, k: int = 16) -> float
     return worst
 
 
-def memory_run(root: Path, n: int, side: int) -> None:
-    """Peak RSS of an ``n``-stamp catalog over a ``side`` x ``side`` mosaic (bicubic)."""
+def memory_run(root: Path, n: int, side: int, method: str = "bicubic") -> None:
+    """Peak RSS and rate of an ``n``-stamp catalog over a ``side`` x ``side`` mosaic."""
     rng = np.random.default_rng(1)
     mosaic = rng.normal(0.0, 1.0, (side, side)).astype(np.float32)
     wcs = simple_tan_wcs(mosaic.shape, PIXEL_SCALE)
@@ -128,10 +135,11 @@ def memory_run(root: Path, n: int, side: int) -> None:
     y = rng.uniform(SIZE, side - SIZE, n)
     sky = wcs.pixel_to_world(x, y)
     Table({"id": np.arange(n), "ra": sky.ra.deg, "dec": sky.dec.deg}).write(mem / "cat.ecsv")
-    seconds, peak, samples = run_cli(mem, "out", "--method", "bicubic", "--background", "0",
+    seconds, peak, samples = run_cli(mem, "out", "--method", method, "--background", "0",
                                      "--noise-rms", "1", watch=True)
     print(f"memory: {n} stamps from a {side}x{side} float32 mosaic ({side * side * 4 / 1e9:.2f} GB on disk), "
-          f"--method bicubic: {seconds:.0f} s ({n / seconds:.0f} stamps/s), peak RSS {peak:.2f} GB")
+          f"--method {method} {' '.join(CLI_OPTIONS)}: {seconds:.0f} s ({n / seconds:.0f} stamps/s end to "
+          f"end, start-up included), peak RSS {peak:.2f} GB")
     step = max(1, len(samples) // 12)
     print("  RSS (GB) as the run goes, (seconds, GB):", samples[::step] + samples[-1:])
 
@@ -144,18 +152,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="catalog runs (each between in-memory runs)")
     parser.add_argument("--memory", type=int, default=0, help="stamps of the memory run (0: skip)")
     parser.add_argument("--memory-side", type=int, default=10000, help="mosaic side of the memory run")
+    parser.add_argument("--memory-method", default="bicubic", help="method of the memory run")
+    parser.add_argument("--device", default="cpu", help="torch device of every run (cpu, cuda)")
+    parser.add_argument("--batch-size", type=int, default=0, help="galgen batch --batch-size (0: default)")
     args = parser.parse_args()
+    CLI_OPTIONS.extend(["--device", args.device])
+    if args.batch_size:
+        CLI_OPTIONS.extend(["--batch-size", str(args.batch_size)])
     root = Path(tempfile.mkdtemp(prefix="galgen-catalog-"))
     stack = make_field(root, args.n, args.distinct)
-    in_memory_rate(stack[:8])  # warm-up: model built and its weights cached
-    rates = [in_memory_rate(stack)]
+    in_memory_rate(stack[:8], args.device)  # warm-up: model built and its weights cached
+    rates = [in_memory_rate(stack, args.device)]
     runs = []
     for rep in range(args.repeats):
         seconds, peak, _ = run_cli(root, f"out{rep}")
-        rates.append(in_memory_rate(stack))
+        rates.append(in_memory_rate(stack, args.device))
         runs.append(("stacked files (default)", seconds, peak, rates[-2], rates[-1]))
     seconds, peak, _ = run_cli(root, "out_files", "--per-stamp-files")
-    rates.append(in_memory_rate(stack))
+    rates.append(in_memory_rate(stack, args.device))
     runs.append(("--per-stamp-files", seconds, peak, rates[-2], rates[-1]))
     worst = check_outputs(root, "out0", stack)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
@@ -170,7 +184,7 @@ def main() -> None:
               f"peak RSS {peak:.2f} GB -> / in memory = {2 * rate / (before + after):.2f}")
     print(f"outputs vs in-memory results: max |difference| {worst:.2e} of the peak")
     if args.memory:
-        memory_run(root, args.memory, args.memory_side)
+        memory_run(root, args.memory, args.memory_side, args.memory_method)
 
 
 if __name__ == "__main__":

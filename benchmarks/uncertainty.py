@@ -71,13 +71,16 @@ def main() -> None:
     parser.add_argument("--figure", default="docs/_static/reliability.png")
     parser.add_argument("--uncertainty", default="auto", choices=("auto", "posterior", "bootstrap"))
     parser.add_argument("--update-card", action="store_true")
+    parser.add_argument("--device", default="cpu", help="torch device of the model and its sampler")
     parser.add_argument("--also-from", type=int, default=None, metavar="K",
                         help="also report the held-out pairs K.. alone (pairs a previous look did not see)")
     args = parser.parse_args()
     machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
                f"{torch.__version__}, {torch.get_num_threads()} threads")
+    if args.device != "cpu":
+        machine += f", {args.device}: {torch.cuda.get_device_name() if torch.cuda.is_available() else '?'}"
     name = args.model if args.model != "default" else "default_x2"
-    model = load_model(name, calibrate_uncertainty=False, uncertainty=args.uncertainty)
+    model = load_model(name, args.device, calibrate_uncertainty=False, uncertainty=args.uncertainty)
     how = "posterior" if model.posterior is not None else "bootstrap"
     t0 = time.perf_counter()
     val = collect(model, BENCHMARK_SETS[args.validation_set], VALIDATION_SEED, args.n, args.samples)

@@ -47,13 +47,9 @@ def main() -> None:
           "observed aperture: median abs error | signed median | matched filter: median abs error |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.sets:
-        regime = BENCHMARK_SETS[name]
-        dataset = PairDataset(args.n, VALIDATION_SEED, regime)
-        r_in = 3.0 * regime.galaxy_scale / regime.in_pixel_scale
-        r_out = 3.0 * regime.galaxy_scale / regime.out_pixel_scale
+        regime, pairs, r_in, r_out = _validation_pairs(name, args.n)
         noise, err, snr = [], [], []
-        for i in range(args.n):
-            pair = dataset.pair(i)
+        for pair in pairs:
             f_true = aperture_flux(pair.target, r_out)
             noise.append(pair.noise_rms * np.sqrt(np.pi * r_in**2) / f_true)
             err.append(aperture_flux(pair.observation, r_in) / f_true - 1)
@@ -65,11 +61,17 @@ def main() -> None:
         _model_table(args)
 
 
-def _model_table(args: argparse.Namespace) -> None:
-    import astropy.units as u
+def _validation_pairs(name: str, n: int):  # noqa: ANN202
+    """The set's regime, its ``n`` validation pairs (a generator) and the benchmark aperture's
+    radius (3 galaxy scales) in input and output pixels."""
+    regime = BENCHMARK_SETS[name]
+    dataset = PairDataset(n, VALIDATION_SEED, regime)
+    return (regime, (dataset.pair(i) for i in range(n)), 3.0 * regime.galaxy_scale / regime.in_pixel_scale,
+            3.0 * regime.galaxy_scale / regime.out_pixel_scale)
 
-    from galgen.io.fits import read_image
-    from galgen.restoration.engine import prepare_observation
+
+def _model_table(args: argparse.Namespace) -> None:
+    from galgen.evaluation.benchmark import restore_pair
     from galgen.restoration.model import load_model
 
     model = load_model(args.model, flux_calibrate=False)
@@ -78,23 +80,17 @@ def _model_table(args: argparse.Namespace) -> None:
           "least-squares scale of the true shape |")
     print("| --- | --- | --- | --- |")
     for name in args.sets:
-        regime = BENCHMARK_SETS[name]
-        dataset = PairDataset(args.n, VALIDATION_SEED, regime)
-        r_out = 3.0 * regime.galaxy_scale / regime.out_pixel_scale
+        regime, pairs, _, r_out = _validation_pairs(name, args.n)
         ps = regime.in_pixel_scale
         rows = []
-        for i in range(args.n):
-            pair = dataset.pair(i)
-            image = read_image(pair.observation, pixel_scale=ps)
-            prep = prepare_observation(image, pair.psf_fwhm * u.arcsec, psf=pair.psf,
-                                       noise_rms=pair.noise_rms, background=0.0)
-            (res,) = model.restore_batch([prep])
-            rest, truth = np.asarray(res.data, float), pair.target.astype(float)
+        for pair in pairs:
+            rest, truth = np.asarray(restore_pair(model, pair).data, float), pair.target.astype(float)
+            observed = pair.observation.astype(float)  # sky-subtracted, no masked pixels
             f_true, f_rest = aperture_flux(truth, r_out), aperture_flux(rest, r_out)
             alpha = {}
             for key, shape in (("rest", rest), ("truth", truth)):
                 predicted = model.reconvolve(shape, pair.psf_fwhm, ps, pair.psf)
-                alpha[key] = model.flux_calibration(prep.data, shape, pair.noise_rms, pair.psf_fwhm, ps,
+                alpha[key] = model.flux_calibration(observed, shape, pair.noise_rms, pair.psf_fwhm, ps,
                                                     predicted=predicted)
             rows.append((f_rest / f_true - 1, alpha["rest"] * f_rest / f_true - 1, alpha["truth"] - 1))
         a = np.array(rows)

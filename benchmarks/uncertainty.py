@@ -94,21 +94,13 @@ def main() -> None:
         held = collect(model, BENCHMARK_SETS[set_name], BENCHMARK_SEED, args.n, args.samples)
         cal = apply_uncertainty_calibration(held["std"], held["restored"], fit, held["relative"])
         r = np.abs(held["residual"])
-        row = {"set": set_name, "pixels": r.size, "seconds": float(np.median(held["seconds"]))}
+        rows.append(_row(set_name, r, held["std"], cal, held["seconds"]))
         for label, sig in (("raw", held["std"]), ("calibrated", cal)):
-            row[f"{label}_1"] = float(np.mean(r <= sig))
-            row[f"{label}_2"] = float(np.mean(r <= 2 * sig))
             curves[(set_name, label)] = reliability(r / np.maximum(sig, 1e-30))
-        rows.append(row)
         if args.also_from is not None:
             later = held["pair"] >= args.also_from
-            rows.append({"set": f"{set_name}, pairs {args.also_from}-{args.n - 1}",
-                         "pixels": int(later.sum()),
-                         "seconds": float(np.median(held["seconds"][args.also_from:])),
-                         "raw_1": float(np.mean(r[later] <= held["std"][later])),
-                         "raw_2": float(np.mean(r[later] <= 2 * held["std"][later])),
-                         "calibrated_1": float(np.mean(r[later] <= cal[later])),
-                         "calibrated_2": float(np.mean(r[later] <= 2 * cal[later])), "subset": True})
+            rows.append(_row(f"{set_name}, pairs {args.also_from}-{args.n - 1}", r[later], held["std"][later],
+                             cal[later], held["seconds"][args.also_from:], subset=True))
     print(f"\n{model.name}, {args.samples} {how} samples, {args.n} held-out pairs per set "
           f"(seed {BENCHMARK_SEED}), "
           f"{time.perf_counter() - t0:.0f} s on {machine}\n")
@@ -138,6 +130,16 @@ def main() -> None:
                                       for row in rows if not row.get("subset")},
             "machine": machine, "date": time.strftime("%Y-%m-%d")}})
         print("model card updated")
+
+
+def _row(name: str, r: np.ndarray, raw: np.ndarray, cal: np.ndarray, seconds: np.ndarray, **extra) -> dict:
+    """One table row: pixels, the raw and calibrated coverage at 1 and 2 sigma of ``|residual|``
+    ``r``, and the median seconds a stamp."""
+    row = {"set": name, "pixels": int(r.size), "seconds": float(np.median(seconds)), **extra}
+    for label, sig in (("raw", raw), ("calibrated", cal)):
+        row[f"{label}_1"] = float(np.mean(r <= sig))
+        row[f"{label}_2"] = float(np.mean(r <= 2 * sig))
+    return row
 
 
 def _figure(curves: dict, path: str, name: str) -> None:

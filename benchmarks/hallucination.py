@@ -31,16 +31,20 @@ from galgen.restoration import get_method
 from galgen.restoration.engine import CHI2_LIMIT, CHI2_LOW_LIMIT, STRUCTURE_LIMIT
 from galgen.simulate import PairDataset
 
+#: The cases ``--cases`` chooses from, in the order of the table.
+CASES = ("model", "bicubic", "passed_off", "wide", "narrow")
+
 
 def header_values(restorer, regime, n: int, seed: int, *,  # noqa: ANN001
-                  passed_off: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(chi2, z)`` of ``n`` pairs of ``regime`` restored by ``restorer``. With ``passed_off``,
+                  passed_off: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(chi2, z, snr)`` of ``n`` pairs of ``regime`` restored by ``restorer``. With ``passed_off``,
     the output is checked as if it were a restoration to the regime's target PSF (what a user
     handed a bicubic upsampling labelled "restored" would check)."""
     ds = PairDataset(n, seed, regime)
-    chi2, z = [], []
+    chi2, z, snr = [], [], []
     for i in range(n):
         pair = ds.pair(i)
+        snr.append(pair.snr)
         result = restore_pair(restorer, pair)
         if passed_off:
             scale = regime.factor
@@ -55,7 +59,7 @@ def header_values(restorer, regime, n: int, seed: int, *,  # noqa: ANN001
         header = fits.Header(result.meta)
         chi2.append(header["GALGENX2"])
         z.append(header.get("GALGENRZ", np.nan))
-    return np.asarray(chi2), np.asarray(z)
+    return np.asarray(chi2), np.asarray(z), np.asarray(snr)
 
 
 def main() -> None:
@@ -66,7 +70,11 @@ def main() -> None:
     parser.add_argument("--bias", type=float, default=0.3, help="relative PSF size error of the wrong PSFs")
     parser.add_argument("--model", default="default")
     parser.add_argument("--print-z", action="store_true", help="list every |z| (to choose the limit)")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
+                        help="which of the five cases to run (default all)")
+    parser.add_argument("--save", metavar="NPZ", help="write every pair's chi2, z and SNR per set and case")
     args = parser.parse_args()
+    saved = {}
     t0 = time.perf_counter()
     print(f"seed {args.seed}, {args.n} pairs a set; flags: CHI2HIGH chi2 > {CHI2_LIMIT}, "
           f"CHI2LOW chi2 < {CHI2_LOW_LIMIT}, STRUCT |z| > {STRUCTURE_LIMIT}\n")
@@ -76,20 +84,26 @@ def main() -> None:
         regime = BENCHMARK_SETS[name]
         model = get_method(args.model, regime.factor)
         bicubic = get_method("bicubic", regime.factor)
-        cases = [("model, right PSF", model, regime, False), ("bicubic", bicubic, regime, False),
-                 (f"bicubic passed off as a {regime.target_psf_fwhm:g}\" restoration", bicubic, regime, True),
-                 (f"model, PSF {1 + args.bias:.2f}x too wide", model, replace(regime, psf_bias=args.bias),
-                  False),
-                 (f"model, PSF {1 - args.bias:.2f}x (too narrow)", model,
-                  replace(regime, psf_bias=-args.bias), False)]
-        for label, restorer, reg, passed_off in cases:
-            chi2, z = header_values(restorer, reg, args.n, args.seed, passed_off=passed_off)
+        cases = {"model": ("model, right PSF", model, regime, False),
+                 "bicubic": ("bicubic", bicubic, regime, False),
+                 "passed_off": (f"bicubic passed off as a {regime.target_psf_fwhm:g}\" restoration", bicubic,
+                                regime, True),
+                 "wide": (f"model, PSF {1 + args.bias:.2f}x too wide", model,
+                          replace(regime, psf_bias=args.bias), False),
+                 "narrow": (f"model, PSF {1 - args.bias:.2f}x (too narrow)", model,
+                            replace(regime, psf_bias=-args.bias), False)}
+        for case in args.cases:
+            label, restorer, reg, passed_off = cases[case]
+            chi2, z, snr = header_values(restorer, reg, args.n, args.seed, passed_off=passed_off)
+            saved.update({f"{name}/{case}/chi2": chi2, f"{name}/{case}/z": z, f"{name}/{case}/snr": snr})
             chi2_flag = (chi2 > CHI2_LIMIT) | (chi2 < CHI2_LOW_LIMIT)
             struct = np.abs(z) > STRUCTURE_LIMIT
             print(f"| {name} | {label} ({restorer.name}) | {np.median(chi2):.2f} | {np.nanmedian(z):+.1f} | "
                   f"{chi2_flag.mean():.0%} | {struct.mean():.0%} | {(chi2_flag | struct).mean():.0%} |")
             if args.print_z:
                 print("|  | |z| values | " + " ".join(f"{v:.1f}" for v in np.sort(np.abs(z))) + " | | | |")
+    if args.save:
+        np.savez(args.save, seed=args.seed, **saved)
     print(f"\n{time.perf_counter() - t0:.0f} s on {platform.node()} {platform.machine()}, {os.cpu_count()} "
           f"cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
 

@@ -75,6 +75,9 @@ def test_brightness_bins_rescale_the_pixels_whose_errors_the_pooled_fit_misses(r
     np.testing.assert_allclose(apply_uncertainty_calibration(np.ones((9, 9)), stamp, fit),
                                apply_uncertainty_calibration(np.ones((9, 9)), stamp, fit,
                                                              relative_brightness(stamp)))
+    # per_bin=False (a mosaic): the pooled (a, b) alone
+    np.testing.assert_allclose(apply_uncertainty_calibration(std, signal, fit, relative, per_bin=False),
+                               apply_uncertainty_calibration(std, signal, pooled))
 
 
 def test_galaxy_pixels_is_a_centred_disc():

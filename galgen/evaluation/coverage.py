@@ -145,19 +145,22 @@ def relative_brightness(restored: np.ndarray) -> np.ndarray:
 
 
 def apply_uncertainty_calibration(std: np.ndarray, restored: np.ndarray, calibration: dict | None,
-                                  relative: np.ndarray | None = None):
+                                  relative: np.ndarray | None = None, *, per_bin: bool = True):
     """``sqrt((a std)^2 + (b |restored|)^2)`` with ``calibration = {"a": a, "b": b}``, times the
     calibration's ``brightness_scale`` of each pixel's bin of relative brightness when it has
     them (``None``: ``std`` unchanged).
 
     ``relative`` is :func:`relative_brightness` of the stamp at the same pixels; by default it
-    is computed from ``restored``, which must then be the whole stamp ``(H, W)``.
+    is computed from ``restored``, which must then be the whole stamp ``(H, W)``. With
+    ``per_bin=False`` only the pooled ``(a, b)`` apply: for an image that is not one galaxy's
+    stamp (a mosaic, whose peak is its brightest source), where the bins, fitted on stamps,
+    do not mean the same.
     """
     if not calibration:
         return std
     a, b = float(calibration["a"]), float(calibration["b"])
     sigma = np.sqrt((a * std) ** 2 + (b * np.abs(restored)) ** 2)
-    scales = calibration.get("brightness_scale")
+    scales = calibration.get("brightness_scale") if per_bin else None
     if scales:
         rel = relative_brightness(restored) if relative is None else np.asarray(relative, float)
         sigma = sigma * _bin_scale(rel, calibration["brightness_edges"], scales)

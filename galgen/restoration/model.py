@@ -434,10 +434,8 @@ class LearnedRestorer:
                                   [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples)
         std = alpha * np.std(draws, axis=0, ddof=1)
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
-        if calibration and not small:  # a mosaic's peak is its brightest source, not this galaxy's:
-            # the per-bin brightness scales (fitted on stamps) do not apply; the pooled (a, b) do
-            calibration = {k: v for k, v in calibration.items() if not k.startswith("brightness_")}
-        return apply_uncertainty_calibration(std, alpha * rest, calibration), None, "bootstrap"
+        return (apply_uncertainty_calibration(std, alpha * rest, calibration, per_bin=small), None,
+                "bootstrap")
 
 
 @lru_cache(maxsize=4)

@@ -229,6 +229,7 @@ def test_a_restoration_that_does_not_explain_its_data_is_flagged(pair_file, tmp_
     assert wrong.meta["GALGENFL"] == "CHI2HIGH,STRUCT" and wrong.meta["GALGENX2"] > 1.5
     # blurred back through the wrong (too wide) PSF, RL's output is blurrier than the data: z > 0
     assert wrong.meta["GALGENRZ"] > 8.0 > abs(good.meta["GALGENRZ"])
+    assert wrong.meta["GALGENRF"] > 0.3  # and large: over 30 % of the fine structure
     table = run_batch(expand_inputs([path]), BatchOptions(psf_fwhm=2 * pair.psf_fwhm * u.arcsec,
                                                           method="richardson_lucy", background=0.0),
                       tmp_path / "b", progress=False)

@@ -207,7 +207,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     if peaks is not None:
         px, py = np.asarray(peaks["x_peak"], int), np.asarray(peaks["y_peak"], int)
         for x, y in zip(px, py, strict=True):
-            # isolated: no other detected peak in the box (a neighbour would widen the moments)
+            # isolated: no other detected peak within two half-boxes (its light would reach into the
+            # box and widen the moments)
             if np.sum((np.abs(px - x) <= 2 * half) & (np.abs(py - y) <= 2 * half)) > 1:
                 continue
             box = (slice(y - half, y + half + 1), slice(x - half, x + half + 1))

@@ -49,7 +49,7 @@ CASES = ("true PSF image", "Moffat of its FWHM", "PSF 1.3x too wide", "PSF 0.7x 
 
 
 def field(rng: np.random.Generator, pixel_scale: float, seeing: float):  # noqa: ANN201
-    """``(image, true PSF profile, its FWHM in arcsec)`` of one simulated field."""
+    """``(image, true PSF profile, its image (41 x 41), its FWHM in arcsec)`` of one simulated field."""
     psf, _ = random_psf(rng, seeing * rng.uniform(0.8, 1.2), pixel_scale)
     img = galsim.ImageD(SIZE, SIZE, scale=pixel_scale)
     peak = psf.drawImage(nx=31, ny=31, scale=pixel_scale).array.max()  # peak per unit flux
@@ -66,7 +66,7 @@ def field(rng: np.random.Generator, pixel_scale: float, seeing: float):  # noqa:
         galsim.Convolve(gal, psf).drawImage(img, center=pos, add_to_image=True)
     data = img.array + rng.normal(0, 1.0, img.array.shape)
     kernel = psf.drawImage(nx=41, ny=41, scale=pixel_scale).array
-    return data, psf, measure_fwhm(kernel, pixel_scale)
+    return data, psf, kernel, measure_fwhm(kernel, pixel_scale)
 
 
 def main() -> None:
@@ -84,9 +84,9 @@ def main() -> None:
         verdicts = {c: [] for c in CASES}
         ratios = {c: [] for c in CASES}
         for _ in range(args.n):
-            data, psf, fwhm = field(rng, survey.pixel_scale, survey.psf_fwhm)
+            data, psf, kernel, fwhm = field(rng, survey.pixel_scale, survey.psf_fwhm)
             given = {
-                CASES[0]: {"psf": psf.drawImage(nx=41, ny=41, scale=survey.pixel_scale).array},
+                CASES[0]: {"psf": kernel},
                 CASES[1]: {"psf": moffat_psf(fwhm * u.arcsec, 41, pixel_scale=survey.pixel_scale)},
                 CASES[2]: {"psf": psf.dilate(1.3).drawImage(nx=61, ny=61, scale=survey.pixel_scale).array},
                 CASES[3]: {"psf": psf.dilate(0.7).drawImage(nx=41, ny=41, scale=survey.pixel_scale).array},

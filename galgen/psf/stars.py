@@ -178,25 +178,28 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     from galgen.io.fits import read_image
     from galgen.restoration.engine import prepare_observation
 
+    def psf_size(kernel: np.ndarray) -> float:
+        sigma = _sigma(kernel)[0]
+        if not np.isfinite(sigma):
+            msg = (f"{image.source}: the PSF's adaptive moments did not converge: check the PSF image, "
+                   "or the FWHM's unit")
+            raise GalgenPSFError(msg)
+        return sigma
+
     image = read_image(field_image, hdu=hdu, pixel_scale=pixel_scale)
+    psf_sigma = None
     if psf is not None and psf_fwhm is None:
         # a PSF with rings, spikes or a halo may have no clean half maximum for measure_fwhm; its
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
         from galgen.psf.files import read_psf
 
         psf = read_psf(psf, image.shape, image.pixel_scale).kernel
-        sigma_pix = _sigma(psf)[0]
-        if not np.isfinite(sigma_pix):
-            msg = f"{image.source}: the PSF's adaptive moments did not converge: check the PSF image"
-            raise GalgenPSFError(msg)
-        psf_fwhm = 2.3548 * sigma_pix  # pixels (a plain float is pixels here)
+        psf_sigma = psf_size(psf)  # of the normalised kernel prepare_observation keeps
+        psf_fwhm = 2.3548 * psf_sigma  # pixels (a plain float is pixels here)
     prepared = prepare_observation(image, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,
                                    background=background)
-    psf_sigma = _sigma(prepared.psf)[0]
-    if not np.isfinite(psf_sigma):
-        msg = (f"{image.source}: the PSF's adaptive moments did not converge (a PSF of "
-               f"{prepared.psf_fwhm_pix:.3g} pixels FWHM): check the PSF image, or the FWHM's unit")
-        raise GalgenPSFError(msg)
+    if psf_sigma is None:
+        psf_sigma = psf_size(prepared.psf)
     data, sigma_n = prepared.data, prepared.noise_rms
     half = int(np.ceil(3 * prepared.psf_fwhm_pix))  # a 6-FWHM box holds a Moffat's core and wings
     with warnings.catch_warnings():  # no peak at all is an answer here (NO_STARS), not a warning

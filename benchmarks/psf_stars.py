@@ -24,7 +24,11 @@ else; a first run on seed 14,000,000 showed the stellar locus taken from galaxie
 with fewer than three stars and compact galaxies of one size passing for stars, which
 :func:`galgen.psf.stars._stellar_locus`, the ``max_scatter`` test and ``min_stars = 5`` then
 changed; the reported seed was run once, after).
-Run: ``python benchmarks/psf_stars.py [-n 60] [--surveys sdss decals hsc]``.
+``--size S`` simulates S x S fields with the same densities (Poisson(6 (S/400)^2) stars and
+Poisson(15 (S/400)^2) galaxies): the region a catalog run checks per image
+(:data:`galgen.batch.psfcheck.PSF_CHECK_SIDE`, 2048) is larger than 400 pixels, and each of its
+stamps takes that region's verdict.
+Run: ``python benchmarks/psf_stars.py [-n 60] [--surveys sdss decals hsc] [--size 400] [--seed 15000000]``.
 """
 
 from __future__ import annotations
@@ -48,21 +52,23 @@ SEED = 15_000_000
 CASES = ("true PSF image", "Moffat of its FWHM", "PSF 1.3x too wide", "PSF 0.7x too narrow")
 
 
-def field(rng: np.random.Generator, pixel_scale: float, seeing: float):  # noqa: ANN201
-    """``(image, true PSF profile, its image (41 x 41), its FWHM in arcsec)`` of one simulated field."""
+def field(rng: np.random.Generator, pixel_scale: float, seeing: float, size: int = SIZE):  # noqa: ANN201
+    """``(image, true PSF profile, its image (41 x 41), its FWHM in arcsec)`` of one simulated
+    ``size`` x ``size`` field."""
     psf, _ = random_psf(rng, seeing * rng.uniform(0.8, 1.2), pixel_scale)
-    img = galsim.ImageD(SIZE, SIZE, scale=pixel_scale)
+    area = (size / SIZE) ** 2  # the densities of the 400-pixel fields
+    img = galsim.ImageD(size, size, scale=pixel_scale)
     peak = psf.drawImage(nx=31, ny=31, scale=pixel_scale).array.max()  # peak per unit flux
     margin = 20
-    for _ in range(rng.poisson(6)):
+    for _ in range(rng.poisson(6 * area)):
         snr = np.exp(rng.uniform(np.log(20), np.log(500)))
-        pos = galsim.PositionD(*rng.uniform(margin, SIZE - margin, 2))
+        pos = galsim.PositionD(*rng.uniform(margin, size - margin, 2))
         psf.withFlux(snr / peak).drawImage(img, center=pos, add_to_image=True)
-    for _ in range(rng.poisson(15)):
+    for _ in range(rng.poisson(15 * area)):
         gal = galsim.Sersic(rng.uniform(0.5, 4), half_light_radius=rng.uniform(0.3, 1.5),
                             flux=np.exp(rng.uniform(np.log(300), np.log(3e4))))
         gal = gal.shear(e=rng.uniform(0, 0.6), beta=rng.uniform(0, np.pi) * galsim.radians)
-        pos = galsim.PositionD(*rng.uniform(margin, SIZE - margin, 2))
+        pos = galsim.PositionD(*rng.uniform(margin, size - margin, 2))
         galsim.Convolve(gal, psf).drawImage(img, center=pos, add_to_image=True)
     data = img.array + rng.normal(0, 1.0, img.array.shape)
     kernel = psf.drawImage(nx=41, ny=41, scale=pixel_scale).array
@@ -73,18 +79,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=60)
     parser.add_argument("--surveys", nargs="+", default=["sdss", "decals", "hsc"], choices=sorted(SURVEYS))
+    parser.add_argument("--size", type=int, default=SIZE, help="field side, pixels")
+    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    print(f"{args.n} fields a survey ({SIZE}x{SIZE} px, seed {SEED}); verdict rates\n")
+    print(f"{args.n} fields a survey ({args.size}x{args.size} px, seed {args.seed}); verdict rates\n")
     print("| survey | PSF given | OK | PSF_TOO_WIDE | PSF_TOO_NARROW | NO_STARS | median ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for k, name in enumerate(args.surveys):
         survey = SURVEYS[name]
-        rng = np.random.default_rng(SEED + k)
+        rng = np.random.default_rng(args.seed + k)
         verdicts = {c: [] for c in CASES}
         ratios = {c: [] for c in CASES}
         for _ in range(args.n):
-            data, psf, kernel, fwhm = field(rng, survey.pixel_scale, survey.psf_fwhm)
+            data, psf, kernel, fwhm = field(rng, survey.pixel_scale, survey.psf_fwhm, args.size)
             given = {
                 CASES[0]: {"psf": kernel},
                 CASES[1]: {"psf": moffat_psf(fwhm * u.arcsec, 41, pixel_scale=survey.pixel_scale)},

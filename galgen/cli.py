@@ -324,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")
     p.add_argument("--per-stamp-files", action="store_true",
                    help="catalog runs: one FITS file per galaxy (cutout_<id>.fits) instead of stacks")
+    p.add_argument("--no-psf-check", dest="psf_check", action="store_false",
+                   help="catalog runs (stacked): do not check the PSF against each image's stars. By "
+                        "default it is checked once per image, on a 2048-pixel region around the "
+                        "catalog's galaxies (as galgen psfcheck does); the verdict is the manifest's "
+                        "psf_check column, and a PSF the stars call too wide or too narrow flags every "
+                        "stamp of that image PSF")
     p.add_argument("--batch-size", type=int, default=0,
                    help="stamps per network pass (default: 4 on a CPU, where small batches run fastest, "
                         "256 on a GPU)")
@@ -342,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Translate an image to a survey with a broader PSF and coarser pixels: "
                        "PSF matching (analytic for Gaussians, photutils for PSF images), flux-conserving "
                        "resampling onto the target grid (reproject), optional noise. The output covers the "
-                       "same sky, keeps the total flux, has a WCS at the target scale and PSFFWHM = the "
+                       "same sky, keeps the total flux has a WCS at the target scale and PSFFWHM = the "
                        "target PSF. Presets (--to): " + ", ".join(
                            f"{k} ({v.pixel_scale}\"/px, {v.psf_fwhm}\")" for k, v in _surveys().items())
                        + "; explicit values override them. With --model NAME, a learned translation instead "
@@ -495,7 +501,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
         table = run_catalog(args.catalog, args.inputs, options, args.output, size=args.cutout_size,
                             hdu=args.hdu, chunk_size=args.stamps_per_file, dask_scheduler=args.dask_scheduler,
-                            local_workers=args.workers, dry_run=args.dry_run)
+                            local_workers=args.workers, dry_run=args.dry_run, check_psf=args.psf_check)
     else:
         table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                           local_workers=args.workers, dry_run=args.dry_run)
@@ -514,6 +520,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"{inconsistent} output(s) are not supported by their observation (flags CHI2HIGH, CHI2LOW or "
               "STRUCT in the manifest): compare them with --method richardson_lucy and check the PSF and "
               "noise", file=sys.stderr)
+    wrong_psf = sum("PSF" in f.split(",") for f in flags)
+    if wrong_psf:
+        print(f"{wrong_psf} output(s) come from images whose stars say the PSF given is wrong (flag PSF; the "
+              "manifest's psf_check column says which way): measure the PSF from the stars (galgen psfcheck "
+              "lists them) or give the survey's PSF model for the exposure, and restore again",
+              file=sys.stderr)
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
     if odd:

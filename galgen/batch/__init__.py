@@ -2,6 +2,7 @@
 
 from galgen.batch.catalog import open_mosaic, plan_catalog, run_catalog
 from galgen.batch.inputs import BatchItem, catalog_items, expand_inputs
+from galgen.batch.psfcheck import check_mosaic_psf
 from galgen.batch.runner import (
     JOURNAL,
     QUIET_DASK,
@@ -19,6 +20,7 @@ __all__ = [
     "run_catalog",
     "plan_catalog",
     "open_mosaic",
+    "check_mosaic_psf",
     "BatchOptions",
     "run_batch",
     "process_items",

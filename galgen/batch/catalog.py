@@ -21,7 +21,7 @@ import copy
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,9 @@ from astropy.io import fits
 from astropy.table import Table
 
 from galgen.batch.runner import BatchOptions, _error_text, _journal, _model_hash, _write_manifest
-from galgen.errors import GalgenValueError
+from galgen.errors import GalgenError, GalgenValueError
 from galgen.io.fits import Image
+from galgen.psf.stars import StarCheck
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
            "run_catalog", "stamp_origin"]
@@ -163,13 +164,15 @@ class CatalogChunk:
     """Stamps restored together and written to one file.
 
     ``rows`` are ``(key, id, ra_deg, dec_deg, x, y)`` with ``(x, y)`` the 0-based pixel position
-    on ``path``."""
+    on ``path``; ``star_check`` is the run's PSF checked against the stars of ``path``
+    (:func:`galgen.batch.psfcheck.check_mosaic_psf`), ``None`` when unchecked."""
 
     number: int
     path: str
     rows: tuple[tuple[str, str, float, float, float, float], ...]
     hdu: int | str | None = None
     size: int = 64
+    star_check: StarCheck | None = None
 
     @property
     def output_name(self) -> str:
@@ -275,7 +278,8 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
             outs = []
         for (row, img, prep), out in zip(good, outs, strict=False):
             try:
-                results[row[0]] = finalize(img, prep, out, scale=restorer.scale, samples=options.samples)
+                results[row[0]] = finalize(img, prep, out, scale=restorer.scale, samples=options.samples,
+                                           psf_check=chunk.star_check)
                 warnings[row[0]], method = out.regime_warning, out.method
             except Exception as exc:  # noqa: BLE001
                 errors[row[0]] = _error_text(exc)
@@ -291,6 +295,7 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
         errors = {row[0]: f"writing {path}: {_error_text(exc)}" for row in chunk.rows}
         results, output = {}, ""
     share = (time.perf_counter() - t0) / max(len(chunk.rows), 1)
+    verdict = chunk.star_check.verdict if chunk.star_check is not None else ""
     rows = []
     for index, row in enumerate(chunk.rows):
         res = results.get(row[0])
@@ -299,7 +304,7 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
                      "chi2": float(res.meta["GALGENX2"]) if res is not None else float("nan"),
                      "model": method if res is not None else "", "params": digest,
                      "error": errors.get(row[0], ""), "warning": warnings.get(row[0], ""),
-                     "flag": res.meta["GALGENFL"] if res is not None else ""})
+                     "flag": res.meta["GALGENFL"] if res is not None else "", "psf_check": verdict})
     return rows
 
 
@@ -332,7 +337,7 @@ def _restorer(options: BatchOptions):  # noqa: ANN202
 def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], options: BatchOptions,
                 outdir: str | os.PathLike, *, size: int = 64, hdu: int | str | None = None,
                 chunk_size: int = 256, dask_scheduler: str | None = None, local_workers: int = 0,
-                progress: bool = True, dry_run: bool = False) -> Table:
+                progress: bool = True, dry_run: bool = False, check_psf: bool = True) -> Table:
     """Restore every catalog galaxy into stacked chunk files in ``outdir``; returns the manifest.
 
     Parameters
@@ -355,6 +360,12 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         image and loads the model once.
     dry_run : bool
         Only report what would be done.
+    check_psf : bool, default True
+        Before restoring, check the PSF given against the stars of each image, once per image, on
+        a region around its galaxies (:func:`galgen.batch.psfcheck.check_mosaic_psf`): its verdict
+        goes to the manifest's ``psf_check`` column and each stamp's ``GALGENPS``/``GALGENPR``, and
+        a PSF the stars call too wide or too narrow flags every stamp of that image ``PSF``.
+        Only images with stamps still to restore are checked.
     """
     from tqdm.auto import tqdm
 
@@ -378,6 +389,8 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
                    for r in rows) and Path(target).is_file()
 
     todo = [c for c in chunks if not done(c)]
+    if check_psf and todo and not dry_run:
+        todo = _with_star_checks(todo, options)
     keys = [r[0] for c in chunks for r in c.rows] + [o[0] for o in off]
     if dry_run:
         status = {r[0]: "todo" for c in todo for r in c.rows}
@@ -391,6 +404,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         for key, ident, ra, dec in off:
             record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
                     "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",
+                    "psf_check": "",
                     "error": f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"})
             bar.update(1)
         if dask_scheduler or local_workers > 0:
@@ -401,7 +415,28 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         else:
             _run_in_process(todo, options, outdir, digest, record, bar)
     bar.close()
-    return _write_manifest(outdir, keys, {"index": -1})
+    return _write_manifest(outdir, keys, {"index": -1, "psf_check": ""})
+
+
+def _with_star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> list[CatalogChunk]:
+    """The chunks with the PSF checked against the stars of their image (once per image, around
+    all of that image's stamps still to restore)."""
+    from galgen.batch.psfcheck import check_mosaic_psf
+
+    checks = {}
+    for path in dict.fromkeys(c.path for c in chunks):
+        mine = [c for c in chunks if c.path == path]
+        positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
+        try:
+            mosaic = open_mosaic(path, mine[0].hdu, options.pixel_scale)
+        except GalgenError:  # e.g. the image vanished: its stamps fail with the reason
+            checks[path] = None
+            continue
+        try:
+            checks[path] = check_mosaic_psf(mosaic, options, positions)
+        finally:
+            mosaic.close()
+    return [replace(c, star_check=checks[c.path]) for c in chunks]
 
 
 def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Path, digest: str,

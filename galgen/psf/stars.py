@@ -108,7 +108,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                          moffat_beta: float = 3.5, snr_min: float = 30.0,
                          saturation: float | None = None, tolerance: float = 0.1,
                          min_stars: int = 5, locus_width: float = 0.1, max_scatter: float = 0.03,
-                         hdu: int | str | None = None) -> StarCheck:
+                         hdu: int | str | None = None,
+                         psf_position: tuple[float, float] | None = None) -> StarCheck:
     """Compare the PSF given for an image with the stars of the image.
 
     Parameters
@@ -148,6 +149,9 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         large field widens the real locus: check a cutout around the stamp, or raise it.
     hdu : int or str, optional
         HDU of a file.
+    psf_position : (float, float), optional
+        With a PSFEx model as ``psf``: where to evaluate it, ``(x, y)`` in the exposure's 1-based
+        pixels (default the model's centre), as :func:`galgen.restore` takes it.
 
     Returns
     -------
@@ -193,11 +197,11 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
         from galgen.psf.files import read_psf
 
-        psf = read_psf(psf, image.shape, image.pixel_scale).kernel
+        psf = read_psf(psf, image.shape, image.pixel_scale, position=psf_position).kernel
         psf_sigma = psf_size(psf)  # of the normalised kernel prepare_observation keeps
         psf_fwhm = 2.3548 * psf_sigma  # pixels (a plain float is pixels here)
     prepared = prepare_observation(image, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,
-                                   background=background)
+                                   background=background, psf_position=psf_position)
     if psf_sigma is None:
         psf_sigma = psf_size(prepared.psf)
     data, sigma_n = prepared.data, prepared.noise_rms

@@ -20,7 +20,7 @@ import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import astropy.units as u
 import numpy as np
@@ -36,6 +36,9 @@ from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.psf.files import psf_hash
 from galgen.psf.models import fwhm_in_pixels, measure_fwhm, moffat_psf
 from galgen.restoration.baselines import BASELINES
+
+if TYPE_CHECKING:
+    from galgen.psf.stars import StarCheck
 
 __all__ = [
     "PreparedObservation",
@@ -449,7 +452,7 @@ STRUCTURE_FRACTION_LIMIT = 0.30
 
 
 def quality_flags(chi2: float, regime_warning: str = "", structure: float = float("nan"),
-                  fraction: float = float("inf")) -> str:
+                  fraction: float = float("inf"), psf_verdict: str = "") -> str:
     """``GALGENFL``: ``"OK"``, or what to distrust, comma-separated: ``CHI2HIGH`` (the output,
     blurred back, does not reproduce the observation: chi^2 > :data:`CHI2_LIMIT`; compare with
     a baseline, check the PSF and the noise), ``CHI2LOW`` (chi^2 < :data:`CHI2_LOW_LIMIT`: the
@@ -457,16 +460,19 @@ def quality_flags(chi2: float, regime_warning: str = "", structure: float = floa
     too high), ``STRUCT`` (the galaxy's structure is left in the residual, ``|GALGENRZ|`` >
     :data:`STRUCTURE_LIMIT`: the output is blurrier, z > 0, or sharper, z < 0, than the data
     say, and ``|GALGENRF|`` > :data:`STRUCTURE_FRACTION_LIMIT`: by enough of its own fine
-    structure to matter), ``REGIME`` (input outside the model's training regime)."""
+    structure to matter), ``REGIME`` (input outside the model's training regime), ``PSF`` (the
+    stars of the image the stamp was cut from say the PSF given is too wide or too narrow:
+    ``psf_verdict`` from :func:`galgen.psf.stars.check_psf_with_stars`, in catalog runs)."""
     flags = [name for name, bad in (("CHI2HIGH", not chi2 <= CHI2_LIMIT), ("CHI2LOW", chi2 < CHI2_LOW_LIMIT),
                                     ("STRUCT", abs(structure) > STRUCTURE_LIMIT
                                      and abs(fraction) > STRUCTURE_FRACTION_LIMIT),
-                                    ("REGIME", bool(regime_warning))) if bad]
+                                    ("REGIME", bool(regime_warning)),
+                                    ("PSF", psf_verdict in ("PSF_TOO_WIDE", "PSF_TOO_NARROW"))) if bad]
     return ",".join(flags) or "OK"
 
 
 def finalize(image: Image, prepared: PreparedObservation, restoration: Restoration, *, scale: int,
-             samples: int = 1) -> CCDData:
+             samples: int = 1, psf_check: StarCheck | None = None) -> CCDData:
     """Mask, WCS, output header, provenance and data consistency around a restoration.
 
     The header describes the restored image: ``PSFFWHM`` is its own PSF FWHM in arcsec
@@ -474,6 +480,9 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     observing PSF, noise and SNR of the input go to ``GALGENPF``, ``GALGENNS`` and
     ``GALGENSN``; ``GALGENX2`` is the reduced chi^2 of the restoration, re-convolved and
     binned, against the observation (expect ~1; see :func:`galgen.metrics.data_consistency`).
+    With ``psf_check`` (the PSF checked against the stars of the image the stamp comes from,
+    :func:`galgen.psf.stars.check_psf_with_stars`), ``GALGENPS`` is its verdict, ``GALGENPR``
+    the stars' size over the PSF's, and a wrong PSF adds ``PSF`` to ``GALGENFL``.
 
     Returns
     -------
@@ -525,8 +534,13 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     if np.isfinite(structure):
         header["GALGENRZ"] = (round(structure, 3), "[sigma] galaxy structure left in the residual")
         header["GALGENRF"] = (round(fraction, 4), "its size, as a fraction of the fine structure")
-    flags = quality_flags(chi2, restoration.regime_warning, structure, fraction)
-    header["GALGENFL"] = (flags, "OK, or CHI2HIGH/CHI2LOW/STRUCT/REGIME: distrust")
+    if psf_check is not None:
+        header["GALGENPS"] = (psf_check.verdict, "PSF given vs the stars of its image")
+        if np.isfinite(psf_check.ratio):
+            header["GALGENPR"] = (round(psf_check.ratio, 4), "stars' size / PSF's (adaptive moments)")
+    flags = quality_flags(chi2, restoration.regime_warning, structure, fraction,
+                          psf_check.verdict if psf_check is not None else "")
+    header["GALGENFL"] = (flags, "OK, or what to distrust")
     wcs = resample_wcs(image.wcs, scale) if image.wcs is not None else None
     if wcs is None:
         header["PIXSCALE"] = (out_scale, "[arcsec] pixel scale of this image")

@@ -1,0 +1,96 @@
+"""The PSF of a catalog run checked against the stars of each image it restores from.
+
+One stamp cannot tell a wrong PSF (a slightly smaller galaxy behind a wider PSF fits its pixels as
+well: docs/benchmarks.md, "Hallucination flag"), but a catalog run holds the whole image, and its
+stars are images of the PSF. Before restoring, :func:`check_mosaic_psf` runs
+:func:`galgen.psf.stars.check_psf_with_stars` once per image, on a square region around the
+catalog's galaxies on it (the PSF where the stamps are), and every stamp restored from that image
+carries the verdict: header keywords ``GALGENPS`` (verdict) and ``GALGENPR`` (the stars' size over
+the PSF's), the flag ``PSF`` in ``GALGENFL`` when the stars say the PSF given is too wide or too
+narrow, and the manifest's ``psf_check`` column.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from galgen.errors import GalgenError
+from galgen.psf.stars import StarCheck, check_psf_with_stars
+
+__all__ = ["PSF_CHECK_SIDE", "check_mosaic_psf", "check_region"]
+
+log = logging.getLogger(__name__)
+
+#: Side (input pixels) of the region whose stars are checked. At 0.2-0.4"/px it is 7-14' on a
+#: side: at high galactic latitude that holds tens of isolated stars bright enough (peak SNR >= 30)
+#: where a 400-pixel field often holds fewer than five (docs/benchmarks.md, "A wrong PSF and the
+#: field's stars": no verdict on 22-78 % of such fields). Larger regions cost more (find_peaks and
+#: one adaptive-moment fit per isolated peak: about a second per million pixels on one core) and
+#: reach parts of the image where a PSF model may differ.
+PSF_CHECK_SIDE = 2048
+
+
+def check_region(shape: tuple[int, int], positions: np.ndarray,
+                 side: int = PSF_CHECK_SIDE) -> tuple[slice, slice]:
+    """The ``(rows, columns)`` slices of a ``side`` x ``side`` region of an image of ``shape``
+    centred on the median of ``positions`` (``(N, 2)`` 0-based ``(x, y)`` pixels), moved inside the
+    image, and the whole image when it is smaller.
+
+    Examples
+    --------
+    >>> check_region((5000, 300), np.array([[10.0, 4900.0], [20.0, 4990.0]]), side=1000)
+    (slice(4000, 5000, None), slice(0, 300, None))
+    """
+    starts = []
+    for axis, n in ((1, shape[0]), (0, shape[1])):  # rows follow y, columns x
+        size = min(side, n)
+        centre = float(np.median(positions[:, axis])) if len(positions) else (n - 1) / 2
+        starts.append((int(np.clip(round(centre - size / 2), 0, n - size)), size))
+    (y0, ny), (x0, nx) = starts
+    return slice(y0, y0 + ny), slice(x0, x0 + nx)
+
+
+def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
+                     side: int = PSF_CHECK_SIDE) -> StarCheck | None:
+    """Check a catalog run's PSF against the stars of one image.
+
+    Parameters
+    ----------
+    mosaic : galgen.batch.Mosaic
+        The image, opened once (memory-mapped: only the region is read).
+    options : galgen.batch.BatchOptions
+        The run's PSF (``psf_fwhm`` and/or ``psf``, a PSFEx model evaluated at the region's
+        centre), noise, background and Moffat beta, as the stamps are restored with.
+    positions : numpy.ndarray
+        ``(N, 2)`` 0-based ``(x, y)`` pixel positions of the catalog's galaxies on this image.
+    side : int, default :data:`PSF_CHECK_SIDE`
+        Region side in pixels.
+
+    Returns
+    -------
+    StarCheck or None
+        ``None`` when the check itself could not run (logged with the reason; the stamps are
+        restored unchecked). A saturation level from the header (``SATURATE`` or ``SATLEVEL``)
+        keeps saturated stars out.
+    """
+    rows, cols = check_region(mosaic.data.shape, positions, side)
+    data = np.array(mosaic.data[rows, cols], dtype=np.float64)
+    if mosaic.mask is not None:
+        data[np.asarray(mosaic.mask[rows, cols]) != 0] = np.nan  # read as bad pixels, as stamps are
+    saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
+    centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
+    where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
+    try:
+        result = check_psf_with_stars(data, options.psf_fwhm, psf=options.psf, pixel_scale=mosaic.pixel_scale,
+                                      noise_rms=options.noise_rms, background=options.background,
+                                      moffat_beta=options.moffat_beta, psf_position=centre,
+                                      saturation=None if saturation is None else float(saturation))
+    except GalgenError as exc:
+        log.warning("%s: the PSF could not be checked against the image's stars (%s); its stamps are "
+                    "restored unchecked", where, exc)
+        return None
+    level = logging.INFO if result.verdict == "OK" else logging.WARNING
+    log.log(level, "%s: PSF check: %s", where, result.message())
+    return result

@@ -230,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Deconvolve and super-resolve a galaxy image. The output FITS "
                        "keeps the header, gets a WCS at the new pixel scale, provenance keywords "
                        "(GALGEN*) and HISTORY, an UNCERT extension when --samples > 1 and, with "
-                       "--write-samples, the posterior draws as a SAMPLES cube.")
+                       "--write-samples, the posterior draws as a SAMPLES cube. Values are flux per output "
+                       "pixel in the input's BUNIT (totals kept); a BUNIT per solid angle (MJy/sr, ...) "
+                       "stays surface brightness.")
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     _add_restoration_options(p)
@@ -348,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Translate an image to a survey with a broader PSF and coarser pixels: "
                        "PSF matching (analytic for Gaussians, photutils for PSF images), flux-conserving "
                        "resampling onto the target grid (reproject), optional noise. The output covers the "
-                       "same sky, keeps the total flux has a WCS at the target scale and PSFFWHM = the "
+                       "same sky, keeps the total flux (a surface-brightness BUNIT, per solid angle such as "
+                       "MJy/sr, stays surface brightness), has a WCS at the target scale and PSFFWHM = the "
                        "target PSF. Presets (--to): " + ", ".join(
                            f"{k} ({v.pixel_scale}\"/px, {v.psf_fwhm}\")" for k, v in _surveys().items())
                        + "; explicit values override them. With --model NAME, a learned translation instead "

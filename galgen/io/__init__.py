@@ -3,6 +3,7 @@
 from galgen.io.fits import Image, read_image, to_ccddata, write_fits
 from galgen.io.provenance import add_provenance
 from galgen.io.stamps import read_stamps, write_stamps
+from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import (
     celestial_wcs,
     pixel_scale_from_wcs,
@@ -19,6 +20,8 @@ __all__ = [
     "add_provenance",
     "read_stamps",
     "write_stamps",
+    "is_surface_brightness",
+    "require_linear_unit",
     "celestial_wcs",
     "pixel_scale_from_wcs",
     "resample_wcs",

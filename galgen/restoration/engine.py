@@ -30,6 +30,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 from galgen.errors import GalgenModelError, GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
+from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import resample_wcs
 from galgen.preprocess.background import estimate_background
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
@@ -379,7 +380,15 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     Returns
     -------
     PreparedObservation
+
+    Raises
+    ------
+    GalgenValueError
+        A logarithmic unit (``BUNIT`` in magnitudes), a noise level that is not positive.
+    GalgenPSFError
+        No PSF, a PSF wider than half the image, a bad PSF file.
     """
+    require_linear_unit(image.unit, image.source)
     h, w = image.shape
     psf_model = "image"
     if psf is not None:
@@ -480,6 +489,10 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     observing PSF, noise and SNR of the input go to ``GALGENPF``, ``GALGENNS`` and
     ``GALGENSN``; ``GALGENX2`` is the reduced chi^2 of the restoration, re-convolved and
     binned, against the observation (expect ~1; see :func:`galgen.metrics.data_consistency`).
+    The network and the baselines work in flux per pixel; an input in surface-brightness units
+    (``BUNIT`` per solid angle, e.g. ``MJy/sr``: :func:`galgen.io.units.is_surface_brightness`)
+    keeps them: its restored values (and ``UNCERT``, and the draws) are multiplied by
+    ``scale**2``, the ratio of the pixel areas, and ``HISTORY`` says so.
     With ``psf_check`` (the PSF checked against the stars of the image the stamp comes from,
     :func:`galgen.psf.stars.check_psf_with_stars`), ``GALGENPS`` is its verdict, ``GALGENPR``
     the stars' size over the PSF's, and a wrong PSF adds ``PSF`` to ``GALGENFL``.
@@ -505,7 +518,10 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
                                mask=prepared.mask)
     structure, fraction = residual_structure_terms(observed, predicted, prepared.noise_rms,
                                                    prepared.psf_fwhm_pix, mask=prepared.mask)
-    data = apply_mask(restoration.data, big_mask)
+    # flux per output pixel; surface brightness (per solid angle) does not change with the pixel
+    per_area = float(scale**2) if is_surface_brightness(image.unit) else 1.0
+    data = apply_mask(restoration.data, big_mask)  # a float64 copy
+    data *= per_area
     header = image.header.copy() if image.header is not None else fits.Header()
     carried = pop_input_descriptors(header)  # input PSF/noise keywords: into HISTORY, not onto the output
     record = {"method": restoration.method, "scale": scale,
@@ -518,6 +534,9 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
                       snr_estimate=f"{restoration.snr_estimate:.4g}")
     if restoration.regime_warning:
         record["regime_warning"] = restoration.regime_warning
+    if per_area != 1.0:
+        record["surface_brightness"] = (f"BUNIT is per solid angle: flux per output pixel x {per_area:g} "
+                                        "(pixel area ratio) keeps it")
     record.update({f"input {k}": v for k, v in carried})
     add_provenance(header, "restore", record, model_name=restoration.method,
                    model_hash=restoration.model_hash)
@@ -546,11 +565,12 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
         header["PIXSCALE"] = (out_scale, "[arcsec] pixel scale of this image")
     std = restoration.std
     if std is not None:
+        std = std * per_area if per_area != 1.0 else std  # no copy of a mosaic's map when not needed
         how = str(restoration.params.get("uncertainty", "bootstrap")).split()[0]
         header["GALGENUQ"] = (how, "UNCERT from posterior draws or a noise bootstrap")
     result = CCDData(data, unit=image.unit if image.unit is not None else u.dimensionless_unscaled,
                      wcs=wcs, mask=big_mask, uncertainty=None if std is None else StdDevUncertainty(std),
                      meta=header)
     if restoration.draws is not None:  # posterior draws, masked like the image (see write_restored)
-        result.draws = np.where(big_mask[None], np.nan, restoration.draws).astype(np.float32)
+        result.draws = np.where(big_mask[None], np.nan, restoration.draws * per_area).astype(np.float32)
     return result

@@ -110,6 +110,11 @@ def translate_learned(
         input's unit, a WCS on the new grid covering the same sky, ``PSFFWHM`` of the target
         domain when its card knows it, provenance in ``meta``.
 
+    Raises
+    ------
+    GalgenValueError
+        A bad direction, an image with no valid pixel, a unit in magnitudes or per solid angle.
+
     Warns
     -----
     GalgenRegimeWarning
@@ -117,6 +122,7 @@ def translate_learned(
     """
     from galgen.io.fits import read_image
     from galgen.io.provenance import add_provenance, pop_input_descriptors
+    from galgen.io.units import is_surface_brightness, require_linear_unit
     from galgen.io.wcs import resample_wcs, simple_tan_wcs
     from galgen.translate.cycle import resample_flux
 
@@ -129,6 +135,12 @@ def translate_learned(
     if pixel_scale is None and isinstance(image, np.ndarray):
         pixel_scale = dom_src["pixel_scale"]  # a bare array is taken to be on the source domain's grid
     img = read_image(image, hdu=hdu, pixel_scale=pixel_scale)
+    require_linear_unit(img.unit, img.source)
+    if is_surface_brightness(img.unit):  # its networks sum and split pixels' counts
+        msg = (f"{img.source}: BUNIT '{img.unit}' is surface brightness (per solid angle); {card['name']} "
+               f"works in counts per pixel of its domain {src.upper()}: multiply by the pixel's solid angle "
+               "(and calibrate to the domain's units) first")
+        raise GalgenValueError(msg)
     if not np.any(np.isfinite(img.data) & ~img.mask):
         msg = f"{img.source}: every pixel is NaN or masked; nothing to translate"
         raise GalgenValueError(msg)

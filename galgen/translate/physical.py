@@ -29,6 +29,7 @@ from astropy.nddata import CCDData
 from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image, read_image
 from galgen.io.provenance import add_provenance, pop_input_descriptors
+from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import resample_wcs, simple_tan_wcs
 
 __all__ = ["matching_kernel", "translate"]
@@ -137,7 +138,14 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     -------
     astropy.nddata.CCDData
         Flux per output pixel in the input's unit (totals conserved), WCS at the target scale,
-        ``PSFFWHM`` the target PSF's FWHM, provenance in ``meta``.
+        ``PSFFWHM`` the target PSF's FWHM, provenance in ``meta``. An input in surface-brightness
+        units (per solid angle, e.g. ``MJy/sr``: :func:`galgen.io.units.is_surface_brightness`)
+        stays surface brightness (its total times the pixel area is conserved).
+
+    Raises
+    ------
+    GalgenValueError
+        Every pixel NaN, target pixels smaller than the input's, a logarithmic unit (magnitudes).
     """
     from reproject import reproject_exact
 
@@ -146,6 +154,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     from galgen.psf.models import as_fwhm_quantity
 
     img: Image = read_image(image, hdu=hdu, pixel_scale=pixel_scale)
+    require_linear_unit(img.unit, img.source)
     if not np.any(np.isfinite(img.data)):
         msg = f"{img.source}: every pixel is NaN; nothing to translate"
         raise GalgenValueError(msg)
@@ -177,7 +186,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         from reproject import reproject_interp
 
         data, footprint = reproject_interp((blurred, wcs_in), wcs_out, shape_out=shape_out, order="bicubic")
-    data = np.where(footprint > 0, data, np.nan) / factor**2  # flux per output pixel
+    data = np.where(footprint > 0, data, np.nan)  # reproject keeps surface brightness ...
+    if not is_surface_brightness(img.unit):
+        data /= factor**2  # ... and flux per pixel grows with the pixel's area
     if to_noise_rms is not None:
         from galgen.preprocess.background import estimate_background
 

@@ -1,0 +1,89 @@
+"""Surface-brightness and logarithmic units (galgen.io.units) through restore and translate."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import galsim
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.nddata import CCDData
+
+import galgen
+from galgen.cli import main
+from galgen.errors import GalgenValueError
+from galgen.io import simple_tan_wcs
+from galgen.io.units import is_surface_brightness
+from galgen.translate import translate
+from galgen.translate.learned import translate_learned
+
+
+@pytest.mark.parametrize(("unit", "expected"), [
+    ("MJy/sr", True), ("MJy sr-1", True), ("nJy/arcsec2", True), ("W m-2 sr-1", True),
+    ("1e-17 erg/(s cm2 Angstrom arcsec2)", True), ("Jy/beam", True),
+    ("nanomaggy", False), ("electron/s", False), ("adu", False), ("uJy", False), ("DN", False),
+    ("ELECTRONS/S", False),  # not a unit astropy knows: taken as per pixel
+])
+def test_units_per_solid_angle_are_surface_brightness(unit, expected):
+    parsed = u.Unit(unit, parse_strict="silent")
+    assert is_surface_brightness(parsed) is expected
+
+
+def _galaxy(n: int = 64, scale: float = 0.2) -> np.ndarray:
+    """A noise-free Sersic galaxy through a 1" Moffat, flux 2e4 per pixel-summed image."""
+    gal = galsim.Sersic(1.5, half_light_radius=0.8).shear(e1=0.2, e2=0.1).withFlux(2e4)
+    return galsim.Convolve(gal, galsim.Moffat(3.5, fwhm=1.0)).drawImage(nx=n, ny=n, scale=scale).array
+
+
+def test_restoring_a_surface_brightness_image_keeps_surface_brightness():
+    """A MJy/sr image is restored like the same numbers per pixel, times the pixel-area ratio 4
+    (exactly: the network sees the same numbers), UNCERT alike; so the mean surface brightness
+    over the stamp's sky stays the input's (within 3 %: the model's flux error, measured 0.8-2.0 %
+    on four noise draws; per pixel, without the fix, it read 4x too low)."""
+    data = _galaxy() + np.random.default_rng(3).normal(0, 10.0, (64, 64))  # SNR ~120
+    wcs = simple_tan_wcs(data.shape, 0.2)
+    kw = {"psf_fwhm": 1.0 * u.arcsec, "noise_rms": 10.0, "background": 0.0}
+    per_pixel = galgen.restore(CCDData(data, unit="adu", wcs=wcs), **kw, samples=3)
+    sb = galgen.restore(CCDData(data, unit="MJy/sr", wcs=wcs), **kw, samples=3)
+    assert sb.unit == u.MJy / u.sr
+    np.testing.assert_allclose(sb.data, 4 * per_pixel.data, rtol=1e-6)
+    np.testing.assert_allclose(sb.uncertainty.array, 4 * per_pixel.uncertainty.array, rtol=1e-6)
+    assert any("surface_brightness" in str(h) for h in sb.meta["HISTORY"])
+    assert not any("surface_brightness" in str(h) for h in per_pixel.meta["HISTORY"])
+    assert np.nanmean(sb.data) == pytest.approx(data.mean(), rel=0.03)
+
+
+def test_translating_a_surface_brightness_image_keeps_surface_brightness():
+    """0.05"/px -> 0.4"/px: counts per pixel are summed (x64), surface brightness is averaged; the
+    flux (value x pixel area) is conserved either way (0.5 %, the issue's flux tolerance)."""
+    hst = galsim.Convolve(galsim.Exponential(half_light_radius=0.5, flux=1e3),
+                          galsim.Gaussian(fwhm=0.12)).drawImage(nx=256, ny=256, scale=0.05).array
+    wcs = simple_tan_wcs(hst.shape, 0.05)
+    kw = {"to_pixel_scale": 0.4 * u.arcsec, "to_psf_fwhm": 1.2 * u.arcsec}
+    counts = translate(CCDData(hst, unit="electron/s", wcs=wcs), 0.12 * u.arcsec, **kw)
+    sb = translate(CCDData(hst, unit="MJy/sr", wcs=wcs), 0.12 * u.arcsec, **kw)
+    np.testing.assert_allclose(sb.data, counts.data / 64, rtol=1e-9)
+    assert np.nansum(counts.data) == pytest.approx(hst.sum(), rel=0.005)
+    assert np.nansum(sb.data) * 0.4**2 == pytest.approx(hst.sum() * 0.05**2, rel=0.005)
+
+
+def test_magnitudes_are_refused_and_nothing_is_written(tmp_path, capsys):
+    path = tmp_path / "mag.fits"
+    hdu = fits.PrimaryHDU(_galaxy(), header=simple_tan_wcs((64, 64), 0.2).to_header())
+    hdu.header["BUNIT"] = "mag/arcsec2"
+    hdu.writeto(path)
+    for command in (["restore", str(path), "-o", str(tmp_path / "r.fits"), "--psf-fwhm", "1arcsec"],
+                    ["translate", str(path), "-o", str(tmp_path / "t.fits"), "--psf-fwhm", "0.5arcsec",
+                     "--to", "sdss"]):
+        assert main(command) == 2
+        assert "logarithmic (magnitudes)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mag.fits"]
+    with pytest.raises(GalgenValueError, match="logarithmic"):
+        galgen.restore(CCDData(_galaxy(), unit=u.ABmag, wcs=simple_tan_wcs((64, 64), 0.2)),
+                       psf_fwhm=1.0 * u.arcsec)
+
+
+def test_a_learned_translation_refuses_surface_brightness():
+    image = CCDData(_galaxy(), unit="MJy/sr", wcs=simple_tan_wcs((64, 64), 0.2))
+    with pytest.raises(GalgenValueError, match="surface brightness"):
+        translate_learned(image, "sim_to_survey")

@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-stamp-files", action="store_true",
                    help="catalog runs: one FITS file per galaxy (cutout_<id>.fits) instead of stacks")
     p.add_argument("--no-psf-check", dest="psf_check", action="store_false",
-                   help="catalog runs (stacked): do not check the PSF against each image's stars. By "
+                   help="catalog runs: do not check the PSF against each image's stars. By "
                         "default it is checked once per image, on a 2048-pixel region around the "
                         "catalog's galaxies (as galgen psfcheck does); the verdict is the manifest's "
                         "psf_check column, and a PSF the stars call too wide or too narrow flags every "
@@ -507,7 +507,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                             local_workers=args.workers, dry_run=args.dry_run, check_psf=args.psf_check)
     else:
         table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
-                          local_workers=args.workers, dry_run=args.dry_run)
+                          local_workers=args.workers, dry_run=args.dry_run, check_psf=args.psf_check)
     if args.dry_run:
         for row in table:
             print(f"{row['status']:>4}  " + (f"{row['key']} -> {row['output']}[{row['index']}]" if stacked

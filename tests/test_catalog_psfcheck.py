@@ -11,7 +11,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 import galgen
-from galgen.batch import BatchOptions, run_catalog
+from galgen.batch import BatchOptions, catalog_items, expand_inputs, run_batch, run_catalog
 from galgen.batch.psfcheck import check_region
 from galgen.cli import main
 from galgen.io import read_stamps, simple_tan_wcs, write_fits
@@ -134,3 +134,19 @@ def test_a_long_flag_fits_its_header_card(fields, tmp_path):
     assert header["GALGENFL"] == flags and header.comments["GALGENFL"] == "OK, or what to distrust"
     worst = fits.Card("GALGENFL", "CHI2HIGH,STRUCT,REGIME,PSF", header.comments["GALGENFL"])
     assert len(worst.image) == 80 and worst.image.rstrip().endswith("distrust")
+
+
+def test_per_stamp_files_from_a_catalog_are_checked_alike_and_plain_files_are_not(fields, tmp_path):
+    options = BatchOptions(psf_fwhm=1.04 * u.arcsec, method=str(fields / "model"), background=0.0,
+                           noise_rms=1.0)
+    items = catalog_items(fields / "cat.ecsv", [fields / "stars.fits", fields / "nostars.fits"], size=SIZE)
+    table = run_batch(items, options, tmp_path / "files", progress=False)
+    verdict = dict(zip(table["key"], table["psf_check"], strict=True))
+    assert {verdict[f"cutout_stars{k}"] for k in range(4)} == {"PSF_TOO_WIDE"}
+    assert {verdict[f"cutout_nostars{k}"] for k in range(4)} == {"NO_STARS"}
+    header = fits.getheader(tmp_path / "files" / "cutout_stars0.fits")
+    assert header["GALGENPS"] == "PSF_TOO_WIDE" and "PSF" in header["GALGENFL"].split(",")
+    plain = run_batch(expand_inputs([str(fields / "stars.fits")]), options, tmp_path / "plain",
+                      progress=False)
+    assert "psf_check" not in plain.colnames
+    assert "GALGENPS" not in fits.getheader(tmp_path / "plain" / "stars.fits")

@@ -29,7 +29,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from galgen.batch.runner import BatchOptions, _error_text, _journal, _model_hash, _write_manifest
-from galgen.errors import GalgenError, GalgenValueError
+from galgen.errors import GalgenValueError
 from galgen.io.fits import Image
 from galgen.psf.stars import StarCheck
 
@@ -421,21 +421,13 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
 def _with_star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> list[CatalogChunk]:
     """The chunks with the PSF checked against the stars of their image (once per image, around
     all of that image's stamps still to restore)."""
-    from galgen.batch.psfcheck import check_mosaic_psf
+    from galgen.batch.psfcheck import check_image_psf
 
     checks = {}
     for path in dict.fromkeys(c.path for c in chunks):
         mine = [c for c in chunks if c.path == path]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        try:
-            mosaic = open_mosaic(path, mine[0].hdu, options.pixel_scale)
-        except GalgenError:  # e.g. the image vanished: its stamps fail with the reason
-            checks[path] = None
-            continue
-        try:
-            checks[path] = check_mosaic_psf(mosaic, options, positions)
-        finally:
-            mosaic.close()
+        checks[path] = check_image_psf(path, mine[0].hdu, options, positions=positions)
     return [replace(c, star_check=checks[c.path]) for c in chunks]
 
 

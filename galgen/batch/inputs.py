@@ -13,6 +13,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from galgen.errors import GalgenFileError, GalgenValueError
+from galgen.psf.stars import StarCheck
 
 __all__ = ["BatchItem", "expand_inputs", "catalog_items"]
 
@@ -33,6 +34,9 @@ class BatchItem:
         Cutout centre for catalog items (``None``: the whole file).
     size : int
         Cutout side in pixels (catalog items).
+    star_check : StarCheck or None
+        Catalog items: the run's PSF checked against the stars of ``path``
+        (:func:`galgen.batch.psfcheck.check_image_psf`); ``None`` when unchecked.
     """
 
     key: str
@@ -40,6 +44,7 @@ class BatchItem:
     hdu: int | str | None = None
     position: tuple[float, float] | None = None
     size: int = 64
+    star_check: StarCheck | None = None
 
 
 def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None) -> list[BatchItem]:

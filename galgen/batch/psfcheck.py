@@ -19,7 +19,7 @@ import numpy as np
 from galgen.errors import GalgenError
 from galgen.psf.stars import StarCheck, check_psf_with_stars
 
-__all__ = ["PSF_CHECK_SIDE", "check_mosaic_psf", "check_region"]
+__all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_region"]
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +94,23 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     level = logging.INFO if result.verdict == "OK" else logging.WARNING
     log.log(level, "%s: PSF check: %s", where, result.message())
     return result
+
+
+def check_image_psf(path: str, hdu: int | str | None, options: object, *, positions: np.ndarray | None = None,
+                    sky: object = None) -> StarCheck | None:
+    """:func:`check_mosaic_psf` on an image file, around its galaxies given as ``positions``
+    (``(N, 2)`` 0-based pixels) or as ``sky`` (a ``SkyCoord`` array); ``None`` when the image
+    cannot be opened (its stamps then fail with the reason) or the check cannot run."""
+    from galgen.batch.catalog import open_mosaic
+
+    try:
+        mosaic = open_mosaic(path, hdu, options.pixel_scale)
+    except GalgenError:
+        return None
+    try:
+        if positions is None:
+            positions = np.column_stack(mosaic.wcs.world_to_pixel(sky)) if sky is not None else None
+        positions = np.empty((0, 2)) if positions is None else np.asarray(positions, float).reshape(-1, 2)
+        return check_mosaic_psf(mosaic, options, positions)
+    finally:
+        mosaic.close()

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -253,7 +253,7 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
 
     t1 = time.perf_counter()
     try:
-        result = finalize(img, prep, out, scale=scale, samples=options.samples)
+        result = finalize(img, prep, out, scale=scale, samples=options.samples, psf_check=item.star_check)
         path = outdir / f"{item.key}.fits"
         path.parent.mkdir(parents=True, exist_ok=True)
         if Path(item.path).resolve() == path.resolve():
@@ -269,9 +269,12 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "") -> dict:
-    return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
-            "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
-            "params": digest, "error": error, "warning": warning, "flag": flag}
+    row = {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
+           "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
+           "params": digest, "error": error, "warning": warning, "flag": flag}
+    if item.position is not None:  # a catalog cutout: the PSF checked against its image's stars
+        row["psf_check"] = item.star_check.verdict if item.star_check is not None else ""
+    return row
 
 
 #: Dask settings of galgen's ``LocalCluster``: event-loop health checks once a second (not
@@ -318,7 +321,7 @@ def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, diges
 
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
               dask_scheduler: str | None = None, local_workers: int = 0, chunk_size: int = 8,
-              progress: bool = True, dry_run: bool = False) -> Table:
+              progress: bool = True, dry_run: bool = False, check_psf: bool = True) -> Table:
     """Restore every item into ``outdir``; returns the manifest (one row per item).
 
     Parameters
@@ -338,6 +341,10 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         Items per Dask task.
     dry_run : bool
         Only report what would be done (``status`` "todo" or "skip").
+    check_psf : bool, default True
+        Catalog cutouts (items with a ``position``): check the PSF against the stars of each image
+        they are cut from first, as :func:`galgen.batch.run_catalog` does (manifest column
+        ``psf_check``, ``GALGENPS``/``GALGENPR``, flag ``PSF``).
     """
     outdir = Path(outdir)
     digest = options.digest(_model_hash(options))
@@ -345,6 +352,9 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
             if r["status"] == "ok" and r["params"] == digest and Path(r["output"]).is_file()}
     todo = [it for it in items if it.key not in done]
     log.info("%d items, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
+    cutouts = any(it.position is not None for it in items)
+    if check_psf and cutouts and not dry_run:
+        todo = _with_star_checks(todo, options)
     if dry_run:  # touches nothing: no directory, no clean-up, no model
         return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
                            for it in items])
@@ -363,7 +373,22 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                 bar.update(1)
         finally:
             bar.close()
-    return _write_manifest(outdir, [it.key for it in items])
+    return _write_manifest(outdir, [it.key for it in items], {"psf_check": ""} if cutouts else None)
+
+
+def _with_star_checks(items: list[BatchItem], options: BatchOptions) -> list[BatchItem]:
+    """Catalog cutouts with the PSF checked against the stars of their image (once per image,
+    around that image's cutouts still to restore); other items unchanged."""
+    from astropy.coordinates import SkyCoord
+
+    from galgen.batch.psfcheck import check_image_psf
+
+    checks = {}
+    for path in dict.fromkeys(it.path for it in items if it.position is not None):
+        mine = [it for it in items if it.path == path and it.position is not None]
+        sky = SkyCoord([it.position[0] for it in mine], [it.position[1] for it in mine], unit="deg")
+        checks[path] = check_image_psf(path, mine[0].hdu, options, sky=sky)
+    return [replace(it, star_check=checks[it.path]) if it.position is not None else it for it in items]
 
 
 def on_dask(task, chunks: list, args: tuple, dask_scheduler: str | None,  # noqa: ANN001

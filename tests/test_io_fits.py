@@ -199,3 +199,60 @@ def test_large_outputs_written_through_the_file_same_bytes(tmp_path, rng, monkey
     large = write_fits(tmp_path / "large.fits", data, wcs=wcs, extensions={"UNCERT": std})
     assert small.read_bytes() == large.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.fits", "small.fits"]
+
+
+def _lsst_like(tmp_path, planes: bool = True):
+    """An HSC/LSST-style file: empty primary, IMAGE, MASK (bit planes named by MP_ keywords when
+    ``planes``), VARIANCE. The galaxy's footprint carries DETECTED (bit 5), one pixel SAT (bit 1),
+    one CR (bit 3), one CLIPPED (bit 9)."""
+    import warnings
+
+    yy, xx = np.mgrid[:32, :32]
+    data = 100.0 * np.exp(-((xx - 16) ** 2 + (yy - 16) ** 2) / 18.0)
+    mask = np.zeros(data.shape, np.int32)
+    mask[data > 5] |= 1 << 5
+    mask[16, 16] |= 1 << 1
+    mask[3, 4] |= 1 << 3
+    mask[20, 25] |= 1 << 9
+    header = fits.Header()
+    if planes:
+        names = ["BAD", "SAT", "INTRP", "CR", "EDGE", "DETECTED", "DETECTED_NEGATIVE", "SUSPECT", "NO_DATA",
+                 "CLIPPED"]
+        with warnings.catch_warnings():  # names over 8 characters become HIERARCH cards
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            for bit, name in enumerate(names):
+                header[f"MP_{name}"] = bit
+    path = tmp_path / "calexp.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, simple_tan_wcs(data.shape, 0.168).to_header(),
+                                                       name="IMAGE"),
+                      fits.ImageHDU(mask, header, name="MASK"),
+                      fits.ImageHDU(np.ones_like(data), name="VARIANCE")]).writeto(path)
+    return path, mask
+
+
+def test_lsst_mask_planes_mark_only_bad_pixels(tmp_path):
+    """DETECTED is set on every source pixel of an HSC/LSST image (the galaxy itself): reading it as
+    bad once turned the whole galaxy into filled pixels and NaN output. Only the planes of
+    BAD_MASK_PLANES count; a mask without plane names keeps 'any bit set is bad'."""
+    path, mask = _lsst_like(tmp_path)
+    img = read_image(path)
+    expected = np.zeros(mask.shape, bool)
+    expected[16, 16] = expected[3, 4] = True  # SAT and CR; not DETECTED, not CLIPPED
+    np.testing.assert_array_equal(img.mask, expected)
+    (tmp_path / "unnamed").mkdir()
+    unnamed, _ = _lsst_like(tmp_path / "unnamed", planes=False)
+    np.testing.assert_array_equal(read_image(unnamed).mask, mask != 0)
+
+
+def test_catalog_cutouts_read_mask_planes_like_read_image(tmp_path):
+    from galgen.batch.catalog import cut_stamp, open_mosaic
+
+    path, _ = _lsst_like(tmp_path)
+    mosaic = open_mosaic(path)
+    try:
+        stamp = cut_stamp(mosaic, 15.5, 15.5, 32)  # the whole image: the same pixels
+    finally:
+        mosaic.close()
+    np.testing.assert_array_equal(stamp.mask, read_image(path).mask)

@@ -30,7 +30,7 @@ from astropy.table import Table
 
 from galgen.batch.runner import BatchOptions, _error_text, _journal, _model_hash, _write_manifest
 from galgen.errors import GalgenValueError
-from galgen.io.fits import Image
+from galgen.io.fits import Image, bad_pixels
 from galgen.psf.stars import StarCheck
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
@@ -48,7 +48,8 @@ class Mosaic:
         ``(H, W)`` pixels, a memory map of the file where FITS allows it (not for scaled
         integer data: ``BZERO``/``BSCALE`` make astropy read them into memory).
     mask, uncertainty : numpy.ndarray or None
-        ``MASK`` / ``ERR``-like companion HDUs of the same shape, memory-mapped.
+        ``MASK`` / ``ERR``-like companion HDUs of the same shape, memory-mapped; the bits of
+        ``mask`` that mark bad pixels are ``mask_bits`` (:func:`galgen.io.fits.bad_pixels`).
     header : astropy.io.fits.Header
         The image's header without WCS or structural keywords: each stamp's input header.
     wcs : astropy.wcs.WCS
@@ -65,6 +66,7 @@ class Mosaic:
     unit: object = None
     mask: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    mask_bits: int = -1
     _hdul: fits.HDUList | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -78,7 +80,15 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
                 pixel_scale: float | None = None) -> Mosaic:
     """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``."""
     from galgen.errors import GalgenFileError
-    from galgen.io.fits import _MASK_NAMES, _STD_NAMES, _companion, _parse_unit, _pick_hdu
+    from galgen.io.fits import (
+        _MASK_NAMES,
+        _STD_NAMES,
+        _companion,
+        _companion_hdu,
+        _parse_unit,
+        _pick_hdu,
+        bad_mask_bits,
+    )
     from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
     name = str(path)
@@ -109,13 +119,14 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         hdul.close()
         msg = f"{name}: pixel_scale={pixel_scale:.4g} arcsec disagrees with the WCS ({scale:.4g}); drop it"
         raise GalgenValueError(msg)
-    mask = _companion(hdul, _MASK_NAMES, data.shape)
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape)
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
                   header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
-                  mask=None if mask is None else mask, uncertainty=_companion(hdul, _STD_NAMES, data.shape),
-                  _hdul=hdul)
+                  mask=None if mask_hdu is None else mask_hdu.data,
+                  mask_bits=-1 if mask_hdu is None else bad_mask_bits(mask_hdu.header),
+                  uncertainty=_companion(hdul, _STD_NAMES, data.shape), _hdul=hdul)
 
 
 def stamp_origin(x: np.ndarray | float, y: np.ndarray | float, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +158,7 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
     data = np.full((size, size), np.nan)
     data[inner] = mosaic.data[outer]
     mask = np.ones((size, size), bool)
-    mask[inner] = False if mosaic.mask is None else np.asarray(mosaic.mask[outer]) != 0
+    mask[inner] = False if mosaic.mask is None else bad_pixels(mosaic.mask[outer], mosaic.mask_bits)
     std = None
     if mosaic.uncertainty is not None:
         std = np.full((size, size), np.nan)

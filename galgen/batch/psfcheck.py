@@ -17,6 +17,7 @@ import logging
 import numpy as np
 
 from galgen.errors import GalgenError
+from galgen.io.fits import bad_pixels
 from galgen.psf.stars import StarCheck, check_psf_with_stars
 
 __all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_region"]
@@ -78,7 +79,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     rows, cols = check_region(mosaic.data.shape, positions, side)
     data = np.array(mosaic.data[rows, cols], dtype=np.float64)
     if mosaic.mask is not None:
-        data[np.asarray(mosaic.mask[rows, cols]) != 0] = np.nan  # read as bad pixels, as stamps are
+        data[bad_pixels(mosaic.mask[rows, cols], mosaic.mask_bits)] = np.nan  # bad, as stamps read them
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
     centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"

@@ -19,12 +19,21 @@ from galgen.errors import GalgenFileError, GalgenValueError, GalgenWCSError
 from galgen.io.atomic import atomic_path, atomic_write_bytes
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
-__all__ = ["Image", "read_image", "write_fits", "to_ccddata"]
+__all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
+           "BAD_MASK_PLANES"]
 
 _MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS")
 _STD_NAMES = ("ERR", "SIGMA", "UNCERT", "STD", "RMS")
 _VAR_NAMES = ("VAR", "VARIANCE")
 _IVAR_NAMES = ("IVAR", "WHT", "WEIGHT")
+
+#: Planes of an LSST/HSC-style ``MASK`` HDU (bit ``n`` named by a header keyword ``MP_<NAME> = n``)
+#: that mark a pixel without a good measurement. The other planes describe good pixels and are
+#: ignored: ``DETECTED`` (set on every pixel of every source, the galaxy included),
+#: ``DETECTED_NEGATIVE``, ``CLIPPED``, ``CROSSTALK``, ``NOT_DEBLENDED``, ``INEXACT_PSF``, ``REJECTED``,
+#: ``BRIGHT_OBJECT``, ``STREAK``, ... A mask without ``MP_`` keywords (HST ``DQ``, a bad-pixel map)
+#: marks every pixel whose value is not 0.
+BAD_MASK_PLANES = ("BAD", "SAT", "CR", "NO_DATA", "SUSPECT", "EDGE", "SENSOR_EDGE", "UNMASKEDNAN", "INTRP")
 
 
 @dataclass
@@ -135,12 +144,44 @@ def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int
     raise GalgenValueError(msg)
 
 
-def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> np.ndarray | None:
+def _companion_hdu(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> fits.ImageHDU | None:
     for hdu in hdul:
         if hdu.name.upper() in names and hdu.is_image and hdu.data is not None:
             if hdu.data.shape == shape:
-                return np.asarray(hdu.data)
+                return hdu
     return None
+
+
+def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> np.ndarray | None:
+    hdu = _companion_hdu(hdul, names, shape)
+    return None if hdu is None else np.asarray(hdu.data)
+
+
+def bad_mask_bits(header: fits.Header) -> int:
+    """The bits of a mask HDU that mark bad pixels: those of :data:`BAD_MASK_PLANES` when the header
+    names its planes (``MP_<NAME> = bit``, LSST/HSC), else every bit (``-1``)."""
+    planes = {str(k)[3:].upper(): v for k, v in header.items() if str(k).upper().startswith("MP_")}
+    if not planes:
+        return -1
+    return sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
+
+
+def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
+    """``(H, W)`` bool: where an integer ``mask`` has any of ``bits`` set (a float or bool mask: where
+    it is not 0).
+
+    Examples
+    --------
+    >>> hdr = fits.Header([("MP_BAD", 0), ("MP_SAT", 1), ("HIERARCH MP_DETECTED", 5)])
+    >>> bad_pixels(np.array([0, 1, 2, 32, 34]), bad_mask_bits(hdr)).tolist()
+    [False, True, True, False, True]
+    >>> bad_pixels(np.array([0, 1, 2, 32, 34])).tolist()
+    [False, True, True, True, True]
+    """
+    mask = np.asarray(mask)
+    if bits == -1 or not np.issubdtype(mask.dtype, np.integer):
+        return mask != 0
+    return (mask.astype(np.int64, copy=False) & bits) != 0  # int64: a plane up to bit 62 of any dtype
 
 
 def _from_hdulist(
@@ -159,7 +200,8 @@ def _from_hdulist(
         raise GalgenValueError(msg)
     data = _select_plane(np.asarray(data), plane, f"{name}[{index}]")
     shape = data.shape
-    mask = _companion(hdul, _MASK_NAMES, shape)
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
+    mask = None if mask_hdu is None else bad_pixels(mask_hdu.data, bad_mask_bits(mask_hdu.header))
     std = _companion(hdul, _STD_NAMES, shape)
     if std is None and (var := _companion(hdul, _VAR_NAMES, shape)) is not None:
         std = np.sqrt(np.clip(var, 0, None))
@@ -167,7 +209,7 @@ def _from_hdulist(
         with np.errstate(divide="ignore"):
             std = np.where(ivar > 0, 1.0 / np.sqrt(np.clip(ivar, 1e-300, None)), np.inf)
     header = chosen.header if own else chosen.header.copy()
-    return data, header, None if mask is None else mask != 0, std
+    return data, header, mask, std
 
 
 def _select_plane(data: np.ndarray, plane: int | None, name: str) -> np.ndarray:
@@ -203,7 +245,11 @@ def read_image(
     Parameters
     ----------
     source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image or ndarray
-        The image. Files are opened read-only and never modified.
+        The image. Files are opened read-only and never modified. Companion HDUs of the same
+        shape are read too: a mask (``MASK``, ``BPM``, ``DQ``, ``FLAGS``: nonzero is bad, or for an
+        LSST/HSC ``MASK`` whose header names its bit planes, only the planes of
+        :data:`BAD_MASK_PLANES`) and an uncertainty (``ERR``/``SIGMA``/``UNCERT``/``STD``/``RMS``,
+        ``VAR``/``VARIANCE``, or inverse variance ``IVAR``/``WHT``/``WEIGHT``).
     hdu : int or str, optional
         HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
     plane : int, optional

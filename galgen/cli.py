@@ -105,7 +105,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu",
-                     psf_position=args.psf_position)
+                     psf_position=args.psf_position, check_psf=None if args.psf_check else False)
     write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
@@ -113,7 +113,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         print(f"galgen restore: warning: flag {result.meta['GALGENFL']}: CHI2HIGH, the output blurred back "
               "does not reproduce the observation; CHI2LOW, it reproduces the noise too (an interpolation); "
               "STRUCT, the galaxy's structure is left in the residual; REGIME, the input lies outside the "
-              "model's regime. Compare with --method richardson_lucy and check the PSF and the noise "
+              "model's regime; PSF, the stars of the field say the PSF given is wrong (GALGENPS, GALGENPR). "
+              "Compare with --method richardson_lucy and check the PSF and the noise "
               "(docs: What galgen writes)", file=sys.stderr)
     return 0
 
@@ -154,6 +155,13 @@ def _seeing_hint(path: Path, hdu: str | None) -> str:
 
 def _add_restoration_options(p: argparse.ArgumentParser) -> None:
     """The options ``restore`` and ``batch`` share (one definition, one help text)."""
+    p.add_argument("--no-psf-check", dest="psf_check", action="store_false",
+                   help="do not check the PSF against the field's stars. By default, as galgen psfcheck "
+                        "does, it is checked on every field: an input of at least 512 pixels a side, and "
+                        "once per image in catalog runs (on a 2048-pixel region around the catalog's "
+                        "galaxies); the verdict is the header's GALGENPS (and the manifest's psf_check), "
+                        "and a PSF the stars call too wide or too narrow adds the flag PSF. A stamp has "
+                        "no stars to check with")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None,
                    help="observing PSF FWHM, e.g. 1.0arcsec or 4pix (a bare number is arcsec): a Moffat "
                         "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
@@ -326,12 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")
     p.add_argument("--per-stamp-files", action="store_true",
                    help="catalog runs: one FITS file per galaxy (cutout_<id>.fits) instead of stacks")
-    p.add_argument("--no-psf-check", dest="psf_check", action="store_false",
-                   help="catalog runs: do not check the PSF against each image's stars. By "
-                        "default it is checked once per image, on a 2048-pixel region around the "
-                        "catalog's galaxies (as galgen psfcheck does); the verdict is the manifest's "
-                        "psf_check column, and a PSF the stars call too wide or too narrow flags every "
-                        "stamp of that image PSF")
     p.add_argument("--batch-size", type=int, default=0,
                    help="stamps per network pass (default: 4 on a CPU, where small batches run fastest, "
                         "256 on a GPU)")
@@ -494,7 +496,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         psf_fwhm=args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method, samples=args.samples,
         pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
-        compile=args.compile)
+        compile=args.compile, check_psf=args.psf_check)
     if args.threads:
         import torch
 
@@ -504,10 +506,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
         table = run_catalog(args.catalog, args.inputs, options, args.output, size=args.cutout_size,
                             hdu=args.hdu, chunk_size=args.stamps_per_file, dask_scheduler=args.dask_scheduler,
-                            local_workers=args.workers, dry_run=args.dry_run, check_psf=args.psf_check)
+                            local_workers=args.workers, dry_run=args.dry_run)
     else:
         table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
-                          local_workers=args.workers, dry_run=args.dry_run, check_psf=args.psf_check)
+                          local_workers=args.workers, dry_run=args.dry_run)
     if args.dry_run:
         for row in table:
             print(f"{row['status']:>4}  " + (f"{row['key']} -> {row['output']}[{row['index']}]" if stacked

@@ -61,11 +61,11 @@ def fields(tmp_path_factory):
     return root
 
 
-def _run(root, out, fwhm: float, **kw) -> Table:
+def _run(root, out, fwhm: float, check_psf: bool = True) -> Table:
     options = BatchOptions(psf_fwhm=fwhm * u.arcsec, method=str(root / "model"), background=0.0,
-                           noise_rms=1.0)
+                           noise_rms=1.0, check_psf=check_psf)
     return run_catalog(root / "cat.ecsv", [root / "stars.fits", root / "nostars.fits"], options, out,
-                       size=SIZE, chunk_size=4, progress=False, **kw)
+                       size=SIZE, chunk_size=4, progress=False)
 
 
 def test_a_psf_30_percent_too_wide_flags_every_stamp_of_the_image_with_stars(fields, tmp_path):
@@ -136,7 +136,7 @@ def test_a_long_flag_fits_its_header_card(fields, tmp_path):
     assert len(worst.image) == 80 and worst.image.rstrip().endswith("distrust")
 
 
-def test_per_stamp_files_from_a_catalog_are_checked_alike_and_plain_files_are_not(fields, tmp_path):
+def test_per_stamp_files_from_a_catalog_are_checked_alike_and_small_files_are_not(fields, tmp_path):
     options = BatchOptions(psf_fwhm=1.04 * u.arcsec, method=str(fields / "model"), background=0.0,
                            noise_rms=1.0)
     items = catalog_items(fields / "cat.ecsv", [fields / "stars.fits", fields / "nostars.fits"], size=SIZE)
@@ -146,7 +146,50 @@ def test_per_stamp_files_from_a_catalog_are_checked_alike_and_plain_files_are_no
     assert {verdict[f"cutout_nostars{k}"] for k in range(4)} == {"NO_STARS"}
     header = fits.getheader(tmp_path / "files" / "cutout_stars0.fits")
     assert header["GALGENPS"] == "PSF_TOO_WIDE" and "PSF" in header["GALGENFL"].split(",")
+    # a 360-pixel file is below FIELD_MIN_SIDE: restored as a stamp, unchecked
     plain = run_batch(expand_inputs([str(fields / "stars.fits")]), options, tmp_path / "plain",
                       progress=False)
-    assert "psf_check" not in plain.colnames
+    assert list(plain["psf_check"]) == [""]
     assert "GALGENPS" not in fits.getheader(tmp_path / "plain" / "stars.fits")
+
+
+@pytest.fixture(scope="module")
+def big_field(tmp_path_factory):
+    """A 560 x 560 field (above FIELD_MIN_SIDE) with 14 stars and one galaxy in the middle."""
+    root = tmp_path_factory.mktemp("bigfield")
+    data = _image(np.random.default_rng(12), 14, [(280.0, 280.0)], size=560)
+    write_fits(root / "field.fits", data, wcs=simple_tan_wcs(data.shape, 0.2))
+    save_untrained_model(root / "model", RestorerConfig(channels=8, blocks=1), name="tiny")
+    return root
+
+
+def test_restore_checks_a_field_against_its_own_stars(big_field):
+    """galgen.restore of a field (>= 512 pixels a side) checks the PSF on the field's stars by
+    default; check_psf=False skips it; a cut-out stamp is not checked unless asked."""
+    path, model = big_field / "field.fits", str(big_field / "model")
+    kw = {"background": 0.0, "noise_rms": 1.0, "method": model}
+    with pytest.warns(galgen.errors.GalgenRegimeWarning):
+        wide = galgen.restore(path, 1.04 * u.arcsec, **kw)
+        right = galgen.restore(path, 0.8 * u.arcsec, **kw)
+        unchecked = galgen.restore(path, 1.04 * u.arcsec, check_psf=False, **kw)
+        stamp = galgen.restore(fits.getdata(path)[264:296, 264:296], 1.04 * u.arcsec, pixel_scale=0.2, **kw)
+    assert wide.meta["GALGENPS"] == "PSF_TOO_WIDE" and "PSF" in wide.meta["GALGENFL"].split(",")
+    assert wide.meta["GALGENPR"] == pytest.approx(1 / 1.3, rel=0.03)
+    assert right.meta["GALGENPS"] == "OK" and "PSF" not in right.meta["GALGENFL"].split(",")
+    assert "GALGENPS" not in unchecked.meta and "GALGENPS" not in stamp.meta
+    np.testing.assert_array_equal(wide.data, unchecked.data)  # a flag, not other pixels
+
+
+def test_batch_and_cli_check_a_field_file_as_restore_does(big_field, tmp_path, capsys):
+    options = BatchOptions(psf_fwhm=1.04 * u.arcsec, method=str(big_field / "model"), background=0.0,
+                           noise_rms=1.0)
+    table = run_batch(expand_inputs([str(big_field / "field.fits")]), options, tmp_path / "b", progress=False)
+    assert list(table["psf_check"]) == ["PSF_TOO_WIDE"] and "PSF" in table["flag"][0].split(",")
+    common = [str(big_field / "field.fits"), "--psf-fwhm", "1.04arcsec", "--background", "0", "--noise-rms",
+              "1", "--method", str(big_field / "model")]
+    with pytest.warns(galgen.errors.GalgenRegimeWarning):
+        assert main(["restore", *common, "-o", str(tmp_path / "r.fits")]) == 0
+        assert main(["restore", *common, "-o", str(tmp_path / "n.fits"), "--no-psf-check"]) == 0
+    assert fits.getheader(tmp_path / "r.fits")["GALGENPS"] == "PSF_TOO_WIDE"
+    assert "GALGENPS" not in fits.getheader(tmp_path / "n.fits")
+    assert "PSF, the stars of the field" in capsys.readouterr().err

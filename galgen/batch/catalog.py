@@ -348,7 +348,7 @@ def _restorer(options: BatchOptions):  # noqa: ANN202
 def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], options: BatchOptions,
                 outdir: str | os.PathLike, *, size: int = 64, hdu: int | str | None = None,
                 chunk_size: int = 256, dask_scheduler: str | None = None, local_workers: int = 0,
-                progress: bool = True, dry_run: bool = False, check_psf: bool = True) -> Table:
+                progress: bool = True, dry_run: bool = False) -> Table:
     """Restore every catalog galaxy into stacked chunk files in ``outdir``; returns the manifest.
 
     Parameters
@@ -371,12 +371,13 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         image and loads the model once.
     dry_run : bool
         Only report what would be done.
-    check_psf : bool, default True
-        Before restoring, check the PSF given against the stars of each image, once per image, on
-        a region around its galaxies (:func:`galgen.batch.psfcheck.check_mosaic_psf`): its verdict
-        goes to the manifest's ``psf_check`` column and each stamp's ``GALGENPS``/``GALGENPR``, and
-        a PSF the stars call too wide or too narrow flags every stamp of that image ``PSF``.
-        Only images with stamps still to restore are checked.
+
+    With ``options.check_psf`` (the default), the PSF given is first checked against the stars
+    of each image, once per image, on a region around its galaxies
+    (:func:`galgen.batch.psfcheck.check_mosaic_psf`): its verdict goes to the manifest's
+    ``psf_check`` column and each stamp's ``GALGENPS``/``GALGENPR``, and a PSF the stars call too
+    wide or too narrow flags every stamp of that image ``PSF``. Only images with stamps still to
+    restore are checked.
     """
     from tqdm.auto import tqdm
 
@@ -400,7 +401,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
                    for r in rows) and Path(target).is_file()
 
     todo = [c for c in chunks if not done(c)]
-    if check_psf and todo and not dry_run:
+    if options.check_psf and todo and not dry_run:
         todo = _with_star_checks(todo, options)
     keys = [r[0] for c in chunks for r in c.rows] + [o[0] for o in off]
     if dry_run:

@@ -18,39 +18,11 @@ import numpy as np
 
 from galgen.errors import GalgenError
 from galgen.io.fits import bad_pixels
-from galgen.psf.stars import StarCheck, check_psf_with_stars
+from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_psf_with_stars, check_region
 
 __all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_region"]
 
 log = logging.getLogger(__name__)
-
-#: Side (input pixels) of the region whose stars are checked. At 0.2-0.4"/px it is 7-14' on a
-#: side: at high galactic latitude that holds tens of isolated stars bright enough (peak SNR >= 30)
-#: where a 400-pixel field often holds fewer than five (docs/benchmarks.md, "A wrong PSF and the
-#: field's stars": no verdict on 22-78 % of such fields). Larger regions cost more (find_peaks and
-#: one adaptive-moment fit per isolated peak: about a second per million pixels on one core) and
-#: reach parts of the image where a PSF model may differ.
-PSF_CHECK_SIDE = 2048
-
-
-def check_region(shape: tuple[int, int], positions: np.ndarray,
-                 side: int = PSF_CHECK_SIDE) -> tuple[slice, slice]:
-    """The ``(rows, columns)`` slices of a ``side`` x ``side`` region of an image of ``shape``
-    centred on the median of ``positions`` (``(N, 2)`` 0-based ``(x, y)`` pixels), moved inside the
-    image, and the whole image when it is smaller.
-
-    Examples
-    --------
-    >>> check_region((5000, 300), np.array([[10.0, 4900.0], [20.0, 4990.0]]), side=1000)
-    (slice(4000, 5000, None), slice(0, 300, None))
-    """
-    starts = []
-    for axis, n in ((1, shape[0]), (0, shape[1])):  # rows follow y, columns x
-        size = min(side, n)
-        centre = float(np.median(positions[:, axis])) if len(positions) else (n - 1) / 2
-        starts.append((int(np.clip(round(centre - size / 2), 0, n - size)), size))
-    (y0, ny), (x0, nx) = starts
-    return slice(y0, y0 + ny), slice(x0, x0 + nx)
 
 
 def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,

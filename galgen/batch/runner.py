@@ -64,6 +64,7 @@ class BatchOptions:
     device: str = "cpu"
     read_workers: int | None = None   # reader threads; None: 0 on a CPU, 2 on a GPU (see ``readers``)
     compile: bool = False             # torch.compile the model (GPU runs)
+    check_psf: bool = True            # the PSF vs the stars of each field (catalog images, large files)
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
@@ -108,7 +109,7 @@ class BatchOptions:
     def digest(self, model_hash: str | None) -> str:
         """Hash of everything that changes an output (not device or batch size)."""
         d = {k: v for k, v in asdict(self).items()
-             if k not in ("batch_size", "device", "read_workers", "compile")}
+             if k not in ("batch_size", "device", "read_workers", "compile", "check_psf")}
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -141,6 +142,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
     (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
     from galgen.io.fits import read_image
     from galgen.restoration.engine import prepare_observation
+    from galgen.restoration.restorer import FIELD_MIN_SIDE, star_check
 
     try:
         psf_position = None
@@ -158,6 +160,10 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
+            if options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:  # a field: its own stars
+                item = replace(item, star_check=star_check(img, options.psf_fwhm, options.psf,
+                                                           options.noise_rms, options.moffat_beta,
+                                                           options.background, None))
         prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
@@ -272,8 +278,7 @@ def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float
     row = {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
            "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
            "params": digest, "error": error, "warning": warning, "flag": flag}
-    if item.position is not None:  # a catalog cutout: the PSF checked against its image's stars
-        row["psf_check"] = item.star_check.verdict if item.star_check is not None else ""
+    row["psf_check"] = item.star_check.verdict if item.star_check is not None else ""  # the field's stars
     return row
 
 
@@ -321,7 +326,7 @@ def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, diges
 
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
               dask_scheduler: str | None = None, local_workers: int = 0, chunk_size: int = 8,
-              progress: bool = True, dry_run: bool = False, check_psf: bool = True) -> Table:
+              progress: bool = True, dry_run: bool = False) -> Table:
     """Restore every item into ``outdir``; returns the manifest (one row per item).
 
     Parameters
@@ -341,10 +346,12 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
         Items per Dask task.
     dry_run : bool
         Only report what would be done (``status`` "todo" or "skip").
-    check_psf : bool, default True
-        Catalog cutouts (items with a ``position``): check the PSF against the stars of each image
-        they are cut from first, as :func:`galgen.batch.run_catalog` does (manifest column
-        ``psf_check``, ``GALGENPS``/``GALGENPR``, flag ``PSF``).
+
+    With ``options.check_psf`` the PSF is checked against the stars of each field, as
+    :func:`galgen.restore` and :func:`galgen.batch.run_catalog` do: once per image that catalog
+    cutouts are cut from, and for files of at least
+    :data:`~galgen.restoration.restorer.FIELD_MIN_SIDE` pixels a side on the file itself
+    (manifest column ``psf_check``, ``GALGENPS``/``GALGENPR``, flag ``PSF``).
     """
     outdir = Path(outdir)
     digest = options.digest(_model_hash(options))
@@ -352,8 +359,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
             if r["status"] == "ok" and r["params"] == digest and Path(r["output"]).is_file()}
     todo = [it for it in items if it.key not in done]
     log.info("%d items, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
-    cutouts = any(it.position is not None for it in items)
-    if check_psf and cutouts and not dry_run:
+    if options.check_psf and not dry_run:
         todo = _with_star_checks(todo, options)
     if dry_run:  # touches nothing: no directory, no clean-up, no model
         return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
@@ -373,12 +379,13 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                 bar.update(1)
         finally:
             bar.close()
-    return _write_manifest(outdir, [it.key for it in items], {"psf_check": ""} if cutouts else None)
+    return _write_manifest(outdir, [it.key for it in items], {"psf_check": ""})
 
 
 def _with_star_checks(items: list[BatchItem], options: BatchOptions) -> list[BatchItem]:
     """Catalog cutouts with the PSF checked against the stars of their image (once per image,
-    around that image's cutouts still to restore); other items unchanged."""
+    around that image's cutouts still to restore); files are checked as they are read
+    (:func:`_load`)."""
     from astropy.coordinates import SkyCoord
 
     from galgen.batch.psfcheck import check_image_psf

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
@@ -11,10 +13,20 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
-from galgen.io.fits import read_image, write_fits
+from galgen.io.fits import Image, read_image, write_fits
 from galgen.restoration.engine import finalize, get_method, prepare_observation
 
-__all__ = ["restore", "write_restored"]
+if TYPE_CHECKING:
+    from galgen.psf.stars import StarCheck
+
+__all__ = ["restore", "write_restored", "FIELD_MIN_SIDE"]
+
+log = logging.getLogger(__name__)
+
+#: Images at least this many pixels on their shorter side are fields, not stamps: by default
+#: :func:`restore` checks the PSF given against their stars (a 512-pixel field holds about ten
+#: isolated stars at the densities of ``benchmarks/psf_stars.py``, a 64-pixel stamp none).
+FIELD_MIN_SIDE = 512
 
 
 def _is_stack(image: object) -> bool:
@@ -42,7 +54,8 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
             hdu: int | str | None = None, plane: int | None = None,
             pixel_scale: u.Quantity | float | None = None, noise_rms: float | None = None,
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
-            psf_position: tuple[float, float] | None = None, **options) -> CCDData | list[CCDData]:
+            psf_position: tuple[float, float] | None = None, check_psf: bool | None = None,
+            **options) -> CCDData | list[CCDData]:
     """Restore (deconvolve and super-resolve) a galaxy image.
 
     A batch of one through galgen's restoration engine (:mod:`galgen.restoration.engine`):
@@ -91,6 +104,13 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     psf_position : (float, float), optional
         ``(x, y)`` of the stamp in the pixels of the exposure a PSFEx model was fitted on
         (1-based, as SExtractor writes them); default the model's centre.
+    check_psf : bool, optional
+        Check the PSF given against the image's own stars
+        (:func:`galgen.psf.stars.check_psf_with_stars`, on a region of up to
+        :data:`~galgen.psf.stars.PSF_CHECK_SIDE` pixels at the image's centre): the verdict is the
+        output's ``GALGENPS`` and a PSF the stars call wrong adds the flag ``PSF``. Default: for
+        images of at least :data:`FIELD_MIN_SIDE` pixels a side (a field; a stamp has no stars
+        to check with).
     **options
         The method's settings (see :func:`galgen.restoration.get_method`), e.g.
         ``iterations=`` for Richardson-Lucy.
@@ -133,9 +153,35 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     if warned:
         extra = f" ({len(warned)} of {n} stamps)" if stack else ""
         warnings.warn(warned[0] + extra, GalgenRegimeWarning, stacklevel=2)
-    results = [finalize(img, prep, r, scale=restorer.scale, samples=samples)
-               for img, prep, r in zip(imgs, prepared, restorations, strict=True)]
+    checks = [star_check(img, f, p, s_, moffat_beta, background, psf_position)
+              if (check_psf if check_psf is not None else min(img.shape) >= FIELD_MIN_SIDE) else None
+              for img, f, p, s_ in zip(imgs, fwhms, psfs, noises, strict=True)]
+    results = [finalize(img, prep, r, scale=restorer.scale, samples=samples, psf_check=c)
+               for img, prep, r, c in zip(imgs, prepared, restorations, checks, strict=True)]
     return results if stack else results[0]
+
+
+def star_check(img: Image, psf_fwhm: u.Quantity | float | None, psf: object, noise_rms: float | None,
+               moffat_beta: float, background: float | str,
+               psf_position: tuple[float, float] | None) -> StarCheck | None:
+    """The PSF (as :func:`restore` takes it) checked against the stars of a central region of
+    ``img`` (:func:`galgen.psf.stars.check_psf_with_stars`); ``None``, logged, when the check
+    itself cannot run."""
+    from galgen.errors import GalgenError
+    from galgen.psf.stars import check_psf_with_stars, check_region
+
+    rows, cols = check_region(img.shape, np.empty((0, 2)))
+    data = np.where(img.mask, np.nan, img.data)[rows, cols]
+    try:
+        result = check_psf_with_stars(data, psf_fwhm, psf=psf, pixel_scale=img.pixel_scale,
+                                      noise_rms=noise_rms, moffat_beta=moffat_beta, background=background,
+                                      psf_position=psf_position)
+    except GalgenError as exc:
+        log.warning("%s: the PSF could not be checked against the image's stars (%s)", img.source, exc)
+        return None
+    log.log(logging.INFO if result.verdict == "OK" else logging.WARNING, "%s: PSF check: %s", img.source,
+            result.message())
+    return result
 
 
 def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False,

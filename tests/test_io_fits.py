@@ -256,3 +256,21 @@ def test_catalog_cutouts_read_mask_planes_like_read_image(tmp_path):
     finally:
         mosaic.close()
     np.testing.assert_array_equal(stamp.mask, read_image(path).mask)
+
+
+def test_a_jwst_dq_marks_only_do_not_use(tmp_path):
+    """JWST DQ bit 0 is DO_NOT_USE; JUMP_DET (bit 2) is set wherever a cosmic ray was fitted out of
+    the ramp, on usable pixels. The same DQ without TELESCOP keeps 'nonzero is bad'."""
+    data = np.ones((16, 16))
+    dq = np.zeros((16, 16), np.uint32)
+    dq[2, 3] = 1 | 2  # DO_NOT_USE + SATURATED
+    dq[5, 5] = 4  # JUMP_DET
+    dq[7, 1] = 1 << 31  # REFERENCE_PIXEL alone
+    for telescope, expected in (("JWST", dq & 1 != 0), (None, dq != 0)):
+        primary = fits.PrimaryHDU()
+        if telescope:
+            primary.header["TELESCOP"] = telescope
+        path = tmp_path / f"{telescope}_cal.fits"
+        fits.HDUList([primary, fits.ImageHDU(data, simple_tan_wcs(data.shape, 0.03).to_header(), name="SCI"),
+                      fits.ImageHDU(dq, name="DQ")]).writeto(path)
+        np.testing.assert_array_equal(read_image(path).mask, expected)

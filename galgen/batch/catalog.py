@@ -125,7 +125,8 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
                   header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
                   mask=None if mask_hdu is None else mask_hdu.data,
-                  mask_bits=-1 if mask_hdu is None else bad_mask_bits(mask_hdu.header),
+                  mask_bits=-1 if mask_hdu is None else bad_mask_bits(
+                      mask_hdu.header, hdul[0].header.get("TELESCOP", header.get("TELESCOP"))),
                   uncertainty=_companion(hdul, _STD_NAMES, data.shape), _hdul=hdul)
 
 

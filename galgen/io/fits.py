@@ -31,8 +31,10 @@ _IVAR_NAMES = ("IVAR", "WHT", "WEIGHT")
 #: that mark a pixel without a good measurement. The other planes describe good pixels and are
 #: ignored: ``DETECTED`` (set on every pixel of every source, the galaxy included),
 #: ``DETECTED_NEGATIVE``, ``CLIPPED``, ``CROSSTALK``, ``NOT_DEBLENDED``, ``INEXACT_PSF``, ``REJECTED``,
-#: ``BRIGHT_OBJECT``, ``STREAK``, ... A mask without ``MP_`` keywords (HST ``DQ``, a bad-pixel map)
-#: marks every pixel whose value is not 0.
+#: ``BRIGHT_OBJECT``, ``STREAK``, ... A JWST ``DQ`` (``TELESCOP = 'JWST'``) marks bad pixels by its
+#: bit 0, ``DO_NOT_USE``; its other bits (``JUMP_DET``, set wherever a cosmic ray was fitted out of
+#: the ramp, ``OUTLIER``, ...) describe usable pixels. A mask without either convention (HST ``DQ``,
+#: a bad-pixel map) marks every pixel whose value is not 0.
 BAD_MASK_PLANES = ("BAD", "SAT", "CR", "NO_DATA", "SUSPECT", "EDGE", "SENSOR_EDGE", "UNMASKEDNAN", "INTRP")
 
 
@@ -157,13 +159,16 @@ def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...])
     return None if hdu is None else np.asarray(hdu.data)
 
 
-def bad_mask_bits(header: fits.Header) -> int:
+def bad_mask_bits(header: fits.Header, telescope: str | None = None) -> int:
     """The bits of a mask HDU that mark bad pixels: those of :data:`BAD_MASK_PLANES` when the header
-    names its planes (``MP_<NAME> = bit``, LSST/HSC), else every bit (``-1``)."""
+    names its planes (``MP_<NAME> = bit``, LSST/HSC), ``DO_NOT_USE`` (1) for a JWST ``DQ``, else
+    every bit (``-1``)."""
     planes = {str(k)[3:].upper(): v for k, v in header.items() if str(k).upper().startswith("MP_")}
-    if not planes:
-        return -1
-    return sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
+    if planes:
+        return sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
+    if str(telescope or header.get("TELESCOP", "")).strip().upper() == "JWST":
+        return 1
+    return -1
 
 
 def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
@@ -201,7 +206,8 @@ def _from_hdulist(
     data = _select_plane(np.asarray(data), plane, f"{name}[{index}]")
     shape = data.shape
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
-    mask = None if mask_hdu is None else bad_pixels(mask_hdu.data, bad_mask_bits(mask_hdu.header))
+    telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
+    mask = None if mask_hdu is None else bad_pixels(mask_hdu.data, bad_mask_bits(mask_hdu.header, telescope))
     std = _companion(hdul, _STD_NAMES, shape)
     if std is None and (var := _companion(hdul, _VAR_NAMES, shape)) is not None:
         std = np.sqrt(np.clip(var, 0, None))

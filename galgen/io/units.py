@@ -42,9 +42,10 @@ def is_surface_brightness(unit: u.UnitBase | None) -> bool:
     if unit is None or isinstance(unit, u.UnrecognizedUnit):
         return False
     try:
-        bases = dict(zip(unit.decompose().bases, unit.decompose().powers, strict=True))
+        si = unit.decompose()
     except (AttributeError, u.UnitsError, ValueError):  # function units (mag) have no decomposition
         return False
+    bases = dict(zip(si.bases, si.powers, strict=True))
     return bases.get(u.rad, 0) == -2 or bases.get(u.beam, 0) == -1
 
 

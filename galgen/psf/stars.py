@@ -95,7 +95,7 @@ class StarCheck:
                 return (f"no stars: the {self.n_stars} narrowest sources differ in size (scatter "
                         f"{self.scatter:.3f}), as galaxies do; use a field with stars")
             return (f"only {self.n_stars} isolated point source(s) of one size found: too few to check the "
-                    "PSF; use a larger field or a lower --snr-min")
+                    "PSF; use a larger field (or galgen psfcheck with a lower --snr-min)")
         what = (f"the field's {self.n_stars} stars are {self.ratio:.3f} times the size of the PSF given "
                 f"(scatter {self.scatter:.3f})")
         if self.verdict == "OK":

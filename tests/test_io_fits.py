@@ -274,3 +274,22 @@ def test_a_jwst_dq_marks_only_do_not_use(tmp_path):
         fits.HDUList([primary, fits.ImageHDU(data, simple_tan_wcs(data.shape, 0.03).to_header(), name="SCI"),
                       fits.ImageHDU(dq, name="DQ")]).writeto(path)
         np.testing.assert_array_equal(read_image(path).mask, expected)
+
+
+def test_a_legacy_survey_cube_names_its_bands_and_the_plane_taken(tmp_path):
+    """Legacy Surveys cutouts are (3, H, W) grz cubes with BANDS/BAND0..2: the error names the
+    planes, and the plane read gets a header describing it (BAND, HISTORY), not the cube's."""
+    cube = np.stack([np.full((8, 8), v) for v in (1.0, 2.0, 3.0)])
+    header = simple_tan_wcs((8, 8), 0.262).to_header()
+    header["BANDS"] = "grz"
+    for i, band in enumerate("grz"):
+        header[f"BAND{i}"] = band
+    path = tmp_path / "legacy.fits"
+    fits.PrimaryHDU(cube, header).writeto(path)
+    with pytest.raises(GalgenValueError, match=r"plane=<0..2>.*planes 0: g, 1: r, 2: z"):
+        read_image(path)
+    img = read_image(path, plane=2)
+    assert np.all(img.data == 3.0) and img.header["BAND"] == "z"
+    assert "BANDS" not in img.header and "BAND0" not in img.header
+    assert any("plane 2 of a 3-plane cube (band z)" in str(h) for h in img.header["HISTORY"])
+    assert fits.getheader(path)["BANDS"] == "grz"  # the input is untouched

@@ -203,7 +203,8 @@ def _from_hdulist(
     if data is None:
         msg = f"{name}: HDU {index} has no data; choose an image HDU with hdu="
         raise GalgenValueError(msg)
-    data = _select_plane(np.asarray(data), plane, f"{name}[{index}]")
+    cube = np.ndim(data) == 3
+    data = _select_plane(np.asarray(data), plane, f"{name}[{index}]", _plane_names(chosen.header))
     shape = data.shape
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
@@ -215,10 +216,35 @@ def _from_hdulist(
         with np.errstate(divide="ignore"):
             std = np.where(ivar > 0, 1.0 / np.sqrt(np.clip(ivar, 1e-300, None)), np.inf)
     header = chosen.header if own else chosen.header.copy()
+    if cube:
+        _describe_plane(header, plane, len(np.asarray(chosen.data)))
     return data, header, mask, std
 
 
-def _select_plane(data: np.ndarray, plane: int | None, name: str) -> np.ndarray:
+def _plane_names(header: fits.Header) -> list[str] | None:
+    """What each plane of a cube holds, from a Legacy Surveys-style header (``BAND0``, ``BAND1``,
+    ... or ``BANDS = 'grz'``); ``None`` when the header does not say."""
+    n = int(header.get("NAXIS3", 0) or 0)
+    if n and all(f"BAND{i}" in header for i in range(n)):
+        return [str(header[f"BAND{i}"]).strip() for i in range(n)]
+    bands = str(header.get("BANDS", "")).strip()
+    return list(bands) if n and len(bands) == n else None
+
+
+def _describe_plane(header: fits.Header, plane: int, n: int) -> None:
+    """Make a cube's header describe the one plane taken from it (in place): the band keywords of
+    the cube go, ``BAND`` names the plane's band, and ``HISTORY`` says which plane it was."""
+    names = _plane_names(header)
+    for key in ["BANDS", *(f"BAND{i}" for i in range(n))]:
+        header.remove(key, ignore_missing=True, remove_all=True)
+    if names is not None:
+        header["BAND"] = (names[plane], f"band of this image (plane {plane} of the input cube)")
+    header.add_history(f"galgen read: plane {plane} of a {n}-plane cube"
+                       + (f" (band {names[plane]})" if names is not None else ""))
+
+
+def _select_plane(data: np.ndarray, plane: int | None, name: str,
+                  names: list[str] | None = None) -> np.ndarray:
     if data.ndim == 2:
         if plane not in (None, 0):
             msg = f"{name}: the image is 2D; plane={plane} makes no sense, leave it out"
@@ -226,9 +252,11 @@ def _select_plane(data: np.ndarray, plane: int | None, name: str) -> np.ndarray:
         return data
     if data.ndim == 3:
         if plane is None:
+            bands = (f" (planes {', '.join(f'{i}: {b}' for i, b in enumerate(names))})"
+                     if names is not None else "")
             msg = (
                 f"{name}: the data is a cube of shape {data.shape}, not an image; "
-                f"pass plane=<0..{data.shape[0] - 1}> (CLI: --plane) to choose one slice"
+                f"pass plane=<0..{data.shape[0] - 1}> (CLI: --plane) to choose one slice{bands}"
             )
             raise GalgenValueError(msg)
         if not 0 <= plane < data.shape[0]:

@@ -161,6 +161,14 @@ def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
         far = restore(obs, psf_fwhm=0.25 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
                       background=0.0)
     assert far.meta["GALGENMD"] == "default_x2" and "REGIME" in far.meta["GALGENFL"]
+    # an SDSS stamp too bright for every model's SNR range (a field's SNR sums its sources) goes to the
+    # model whose sampling holds it, not to the 0.2"/px model (it once did: PSFFWHM 0.2" at 0.198"/px)
+    bright = obs * 50.0
+    with pytest.warns(match="SNR"):
+        loud = restore(bright, psf_fwhm=1.4 * u.arcsec, pixel_scale=0.396 * u.arcsec, noise_rms=1.0,
+                       background=0.0)
+    assert loud.meta["GALGENMD"] == "survey_x2" and "REGIME" in loud.meta["GALGENFL"]
+    assert loud.meta["PSFFWHM"] == pytest.approx(0.396)
 
 
 def test_scale_4_uses_the_shipped_x4_model(rng):

@@ -3,8 +3,10 @@
 The primary default model (``default_x2``) knows one sampling (0.2"/px) and Moffat-like
 PSFs; a pixel-unit model such as ``survey_x2`` covers every survey's sampling but was not
 chosen as the default on validation data at 0.2"/px. :class:`RegimeRouter` gives each
-observation to the first model (in order of preference) whose training regime contains it,
-and to the primary model when none does (which then flags it ``REGIME``). Which model restored
+observation to the first model (in order of preference) whose training regime contains it;
+when none does, to the first whose sampling and PSF range contain it (an SNR outside every
+model's range does not send an SDSS frame to the 0.2"/px model), and to the primary model when
+none does (each flags the output ``REGIME``). Which model restored
 a stamp is in its header (``GALGENMD``) and the batch manifest.
 """
 
@@ -49,11 +51,14 @@ class RegimeRouter:
         return self
 
     def choose(self, o: PreparedObservation):  # noqa: ANN201
-        """The model that restores ``o``."""
+        """The model that restores ``o``: the first whose regime holds it; else the first whose
+        sampling and PSF regime hold it (its SNR alone is outside every model's: a bright galaxy,
+        or a field, whose SNR sums all its sources); else the primary model."""
         snr = snr_estimate(o.data, o.noise_rms)
-        for m in self.models:
-            if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, snr):
-                return m
+        for model_snr in (snr, None):
+            for m in self.models:
+                if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, model_snr):
+                    return m
         return self.models[0]
 
     def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,

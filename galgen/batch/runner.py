@@ -160,13 +160,11 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
-            if options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:  # a field: its own stars
-                item = replace(item, star_check=star_check(img, options.psf_fwhm, options.psf,
-                                                           options.noise_rms, options.moffat_beta,
-                                                           options.background, None))
         prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
+        if item.position is None and options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:
+            item = replace(item, star_check=star_check(img, prep))  # a field: its own stars
         return item, img, prep
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return item, exc

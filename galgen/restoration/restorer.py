@@ -14,7 +14,7 @@ from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
 from galgen.io.fits import Image, read_image, write_fits
-from galgen.restoration.engine import finalize, get_method, prepare_observation
+from galgen.restoration.engine import PreparedObservation, finalize, get_method, prepare_observation
 
 if TYPE_CHECKING:
     from galgen.psf.stars import StarCheck
@@ -153,29 +153,28 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     if warned:
         extra = f" ({len(warned)} of {n} stamps)" if stack else ""
         warnings.warn(warned[0] + extra, GalgenRegimeWarning, stacklevel=2)
-    checks = [star_check(img, f, p, s_, moffat_beta, background, psf_position)
+    checks = [star_check(img, prep)
               if (check_psf if check_psf is not None else min(img.shape) >= FIELD_MIN_SIDE) else None
-              for img, f, p, s_ in zip(imgs, fwhms, psfs, noises, strict=True)]
+              for img, prep in zip(imgs, prepared, strict=True)]
     results = [finalize(img, prep, r, scale=restorer.scale, samples=samples, psf_check=c)
                for img, prep, r, c in zip(imgs, prepared, restorations, checks, strict=True)]
     return results if stack else results[0]
 
 
-def star_check(img: Image, psf_fwhm: u.Quantity | float | None, psf: object, noise_rms: float | None,
-               moffat_beta: float, background: float | str,
-               psf_position: tuple[float, float] | None) -> StarCheck | None:
-    """The PSF (as :func:`restore` takes it) checked against the stars of a central region of
-    ``img`` (:func:`galgen.psf.stars.check_psf_with_stars`); ``None``, logged, when the check
-    itself cannot run."""
+def star_check(img: Image, prepared: PreparedObservation) -> StarCheck | None:
+    """The PSF an observation is restored with checked against the stars of a central region of
+    the image (:func:`galgen.psf.stars.check_psf_with_stars` on the background-subtracted pixels,
+    with the PSF kernel, FWHM and noise that :func:`~galgen.restoration.prepare_observation`
+    settled: nothing is read or estimated twice); ``None``, logged, when the check cannot run."""
     from galgen.errors import GalgenError
     from galgen.psf.stars import check_psf_with_stars, check_region
 
     rows, cols = check_region(img.shape, np.empty((0, 2)))
-    data = np.where(img.mask, np.nan, img.data)[rows, cols]
+    data = np.where(prepared.mask, np.nan, prepared.data)[rows, cols]
     try:
-        result = check_psf_with_stars(data, psf_fwhm, psf=psf, pixel_scale=img.pixel_scale,
-                                      noise_rms=noise_rms, moffat_beta=moffat_beta, background=background,
-                                      psf_position=psf_position)
+        result = check_psf_with_stars(data, prepared.psf_fwhm_pix, psf=prepared.psf,
+                                      pixel_scale=img.pixel_scale, noise_rms=prepared.noise_rms,
+                                      background=0.0)
     except GalgenError as exc:
         log.warning("%s: the PSF could not be checked against the image's stars (%s)", img.source, exc)
         return None

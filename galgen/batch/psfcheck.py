@@ -12,17 +12,13 @@ narrow, and the manifest's ``psf_check`` column.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from galgen.errors import GalgenError
 from galgen.io.fits import bad_pixels
-from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_psf_with_stars, check_region
+from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
 
 __all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_region"]
-
-log = logging.getLogger(__name__)
 
 
 def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
@@ -55,18 +51,10 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
     centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
-    try:
-        result = check_psf_with_stars(data, options.psf_fwhm, psf=options.psf, pixel_scale=mosaic.pixel_scale,
-                                      noise_rms=options.noise_rms, background=options.background,
-                                      moffat_beta=options.moffat_beta, psf_position=centre,
-                                      saturation=None if saturation is None else float(saturation))
-    except GalgenError as exc:
-        log.warning("%s: the PSF could not be checked against the image's stars (%s); its stamps are "
-                    "restored unchecked", where, exc)
-        return None
-    level = logging.INFO if result.verdict == "OK" else logging.WARNING
-    log.log(level, "%s: PSF check: %s", where, result.message())
-    return result
+    return logged_check(where, data, options.psf_fwhm, psf=options.psf, pixel_scale=mosaic.pixel_scale,
+                        noise_rms=options.noise_rms, background=options.background,
+                        moffat_beta=options.moffat_beta, psf_position=centre,
+                        saturation=None if saturation is None else float(saturation))
 
 
 def check_image_psf(path: str, hdu: int | str | None, options: object, *, positions: np.ndarray | None = None,

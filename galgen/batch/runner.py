@@ -273,11 +273,10 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "") -> dict:
-    row = {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
-           "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
-           "params": digest, "error": error, "warning": warning, "flag": flag}
-    row["psf_check"] = item.star_check.verdict if item.star_check is not None else ""  # the field's stars
-    return row
+    return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
+            "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
+            "params": digest, "error": error, "warning": warning, "flag": flag,
+            "psf_check": item.star_check.verdict if item.star_check is not None else ""}
 
 
 #: Dask settings of galgen's ``LocalCluster``: event-loop health checks once a second (not

@@ -19,13 +19,16 @@ takes the galaxies for stars.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass, field
 
 import astropy.units as u
 import numpy as np
 
-__all__ = ["PSF_CHECK_SIDE", "StarCheck", "check_psf_with_stars", "check_region"]
+__all__ = ["PSF_CHECK_SIDE", "StarCheck", "check_psf_with_stars", "check_region", "logged_check"]
+
+log = logging.getLogger(__name__)
 
 #: Side (input pixels) of the region whose stars are checked. At 0.2-0.4"/px it is 7-14' on a
 #: side: at high galactic latitude that holds tens of isolated stars bright enough (peak SNR >= 30)
@@ -269,3 +272,21 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         return StarCheck(ratio, scatter, int(stars.sum()), xy[stars], "NO_STARS", psf_sigma)
     verdict = ("OK" if abs(ratio - 1) <= tolerance else "PSF_TOO_WIDE" if ratio < 1 else "PSF_TOO_NARROW")
     return StarCheck(ratio, scatter, int(stars.sum()), xy[stars], verdict, psf_sigma)
+
+
+def logged_check(where: str, field_image: object, *args: object, **kwargs: object) -> StarCheck | None:
+    """:func:`check_psf_with_stars` for restore and batch runs: its verdict logged under ``where``
+    (INFO when ``OK``, WARNING otherwise), and ``None``, logged, when the check itself cannot run
+    (a :class:`~galgen.errors.GalgenError`: e.g. the PSF's moments do not converge); the
+    restoration goes on unchecked."""
+    from galgen.errors import GalgenError
+
+    try:
+        result = check_psf_with_stars(field_image, *args, **kwargs)
+    except GalgenError as exc:
+        log.warning("%s: the PSF could not be checked against the image's stars (%s); restored unchecked",
+                    where, exc)
+        return None
+    log.log(logging.INFO if result.verdict == "OK" else logging.WARNING, "%s: PSF check: %s", where,
+            result.message())
+    return result

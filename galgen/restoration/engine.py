@@ -470,8 +470,8 @@ def quality_flags(chi2: float, regime_warning: str = "", structure: float = floa
     :data:`STRUCTURE_LIMIT`: the output is blurrier, z > 0, or sharper, z < 0, than the data
     say, and ``|GALGENRF|`` > :data:`STRUCTURE_FRACTION_LIMIT`: by enough of its own fine
     structure to matter), ``REGIME`` (input outside the model's training regime), ``PSF`` (the
-    stars of the image the stamp was cut from say the PSF given is too wide or too narrow:
-    ``psf_verdict`` from :func:`galgen.psf.stars.check_psf_with_stars`, in catalog runs)."""
+    stars of the field say the PSF given is too wide or too narrow: ``psf_verdict`` from
+    :func:`galgen.psf.stars.check_psf_with_stars`, for fields and catalog cutouts)."""
     flags = [name for name, bad in (("CHI2HIGH", not chi2 <= CHI2_LIMIT), ("CHI2LOW", chi2 < CHI2_LOW_LIMIT),
                                     ("STRUCT", abs(structure) > STRUCTURE_LIMIT
                                      and abs(fraction) > STRUCTURE_FRACTION_LIMIT),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from typing import TYPE_CHECKING
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     from galgen.psf.stars import StarCheck
 
 __all__ = ["restore", "write_restored", "FIELD_MIN_SIDE"]
-
-log = logging.getLogger(__name__)
 
 #: Images at least this many pixels on their shorter side are fields, not stamps: by default
 #: :func:`restore` checks the PSF given against their stars (a 512-pixel field holds about ten
@@ -166,21 +163,12 @@ def star_check(img: Image, prepared: PreparedObservation) -> StarCheck | None:
     the image (:func:`galgen.psf.stars.check_psf_with_stars` on the background-subtracted pixels,
     with the PSF kernel, FWHM and noise that :func:`~galgen.restoration.prepare_observation`
     settled: nothing is read or estimated twice); ``None``, logged, when the check cannot run."""
-    from galgen.errors import GalgenError
-    from galgen.psf.stars import check_psf_with_stars, check_region
+    from galgen.psf.stars import check_region, logged_check
 
     rows, cols = check_region(img.shape, np.empty((0, 2)))
     data = np.where(prepared.mask, np.nan, prepared.data)[rows, cols]
-    try:
-        result = check_psf_with_stars(data, prepared.psf_fwhm_pix, psf=prepared.psf,
-                                      pixel_scale=img.pixel_scale, noise_rms=prepared.noise_rms,
-                                      background=0.0)
-    except GalgenError as exc:
-        log.warning("%s: the PSF could not be checked against the image's stars (%s)", img.source, exc)
-        return None
-    log.log(logging.INFO if result.verdict == "OK" else logging.WARNING, "%s: PSF check: %s", img.source,
-            result.message())
-    return result
+    return logged_check(img.source, data, prepared.psf_fwhm_pix, psf=prepared.psf,
+                        pixel_scale=img.pixel_scale, noise_rms=prepared.noise_rms, background=0.0)
 
 
 def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False,

@@ -41,8 +41,10 @@ from galgen.simulate import PairDataset
 
 
 def collect(model, regime, seed: int, n: int, samples: int) -> dict:  # noqa: ANN001
-    """Galaxy-pixel residuals, raw bootstrap std and restored values of ``n`` pairs."""
-    out = {"residual": [], "std": [], "restored": [], "relative": [], "pair": [], "seconds": []}
+    """Galaxy-pixel residuals, raw bootstrap std and restored values of ``n`` pairs (and which
+    pixels are from pairs with correlated noise)."""
+    out = {"residual": [], "std": [], "restored": [], "relative": [], "pair": [], "correlated": [],
+           "seconds": []}
     radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
     dataset = PairDataset(n, seed, regime)
     for i in range(n):
@@ -57,6 +59,7 @@ def collect(model, regime, seed: int, n: int, samples: int) -> dict:  # noqa: AN
         out["restored"].append(restored[mask])
         out["relative"].append(relative_brightness(restored)[mask])
         out["pair"].append(np.full(int(mask.sum()), i))
+        out["correlated"].append(np.full(int(mask.sum()), pair.params.get("noise") == "correlated"))
     return {k: np.concatenate(v) if k != "seconds" else np.array(v) for k, v in out.items()}
 
 
@@ -97,6 +100,10 @@ def main() -> None:
         rows.append(_row(set_name, r, held["std"], cal, held["seconds"]))
         for label, sig in (("raw", held["std"]), ("calibrated", cal)):
             curves[(set_name, label)] = reliability(r / np.maximum(sig, 1e-30))
+        for kind, pixels in (("white", ~held["correlated"]), ("correlated", held["correlated"])):
+            if pixels.any():  # the simulator's correlated noise (about 20 % of pairs) apart
+                rows.append(_row(f"{set_name}, {kind} noise ({len(np.unique(held['pair'][pixels]))} pairs)",
+                                 r[pixels], held["std"][pixels], cal[pixels], held["seconds"], subset=True))
         if args.also_from is not None:
             later = held["pair"] >= args.also_from
             rows.append(_row(f"{set_name}, pairs {args.also_from}-{args.n - 1}", r[later], held["std"][later],

@@ -146,6 +146,31 @@ def test_residual_structure_is_standard_normal_for_white_residuals_and_flags_blu
     assert np.isnan(residual_structure(observed, np.zeros_like(galaxy), 1.0, 4.0))
 
 
+def test_residual_structure_stays_standard_normal_for_correlated_noise():
+    """Noise correlated over 2x2 pixels (correlation 1/2 at lag 1, 1/4 at the diagonal; the rms
+    per pixel still 1) inflates z's scatter (here to ~1.9 with the white-noise denominator);
+    given the measured correlation, z is N(0, 1) again (300 draws, within 0.15)."""
+    from scipy import signal
+    from scipy.ndimage import gaussian_filter
+
+    from galgen.metrics.consistency import residual_structure
+    from galgen.preprocess import estimate_noise_correlation
+
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:64, :64]
+    galaxy = gaussian_filter(60.0 * np.exp(-((xx - 31.5) ** 2 / 18 + (yy - 32.2) ** 2 / 8)), 4 / 2.3548)
+
+    def noise():
+        return signal.fftconvolve(rng.normal(0, 1, (65, 65)), np.ones((2, 2)), mode="valid") / 2
+
+    acf = estimate_noise_correlation(noise()).acf
+    assert abs(acf[3, 4] - 0.5) < 0.1  # one 64 x 64 stamp of sky measures it
+    white = [residual_structure(galaxy + noise(), galaxy, 1.0, 4.0) for _ in range(300)]
+    z = [residual_structure(galaxy + noise(), galaxy, 1.0, 4.0, noise_acf=acf) for _ in range(300)]
+    assert np.std(white) > 1.5
+    assert abs(np.mean(z)) < 0.15 and abs(np.std(z) - 1.0) < 0.15
+
+
 def test_structure_fraction_is_the_missing_share_of_fine_structure_whatever_the_snr():
     """Noise-free data holding ``1 + a`` times the prediction's fine structure ``h``:
     ``f = a`` to 1e-9 (the least-squares amplitude), independent of the noise level, while

@@ -146,7 +146,7 @@ def data_consistency(restored: np.ndarray, observation: np.ndarray, noise_rms: f
 
 def residual_structure(observation: np.ndarray, predicted: np.ndarray, noise_rms: float | np.ndarray,
                        psf_fwhm_pix: float, *, border: int | None = None,
-                       mask: np.ndarray | None = None) -> float:
+                       mask: np.ndarray | None = None, noise_acf: np.ndarray | None = None) -> float:
     """How much of the observation's own structure is left in the residual, in sigma.
 
     chi^2 averages the residual's power over the whole stamp, where a restoration that is too
@@ -158,7 +158,9 @@ def residual_structure(observation: np.ndarray, predicted: np.ndarray, noise_rms
 
     gives a statistic that is N(0, 1) when the residual is white noise independent of the
     prediction, large and positive when the output is blurrier than the data (structure the
-    data hold is missing from it) and negative when it is sharper than they support.
+    data hold is missing from it) and negative when it is sharper than they support. For noise
+    correlated between pixels (``noise_acf``), the denominator is the projection's own standard
+    deviation, ``sqrt(sum_lag acf(lag) sum_p h(p) h(p + lag))``, so that ``z`` stays N(0, 1).
 
     Parameters
     ----------
@@ -172,6 +174,9 @@ def residual_structure(observation: np.ndarray, predicted: np.ndarray, noise_rms
         Pixels ignored at each edge; default one PSF FWHM.
     mask : numpy.ndarray, optional
         ``(H, W)`` True where a pixel is to be ignored.
+    noise_acf : numpy.ndarray, optional
+        ``(2 L + 1, 2 L + 1)`` the noise's correlation coefficient at pixel lags ``-L..L``
+        (:attr:`galgen.preprocess.NoiseCorrelation.acf`); default white.
 
     Returns
     -------
@@ -183,13 +188,13 @@ def residual_structure(observation: np.ndarray, predicted: np.ndarray, noise_rms
     residual_structure_terms : ``z`` together with the size of the mismatch, ``f``.
     """
     return residual_structure_terms(observation, predicted, noise_rms, psf_fwhm_pix, border=border,
-                                    mask=mask)[0]
+                                    mask=mask, noise_acf=noise_acf)[0]
 
 
 def residual_structure_terms(observation: np.ndarray, predicted: np.ndarray,
                              noise_rms: float | np.ndarray, psf_fwhm_pix: float, *,
-                             border: int | None = None,
-                             mask: np.ndarray | None = None) -> tuple[float, float]:
+                             border: int | None = None, mask: np.ndarray | None = None,
+                             noise_acf: np.ndarray | None = None) -> tuple[float, float]:
     """``(z, f)``: the significance of the structure left in the residual, and its size.
 
     ``z`` is :func:`residual_structure`. ``f`` is the least-squares amplitude of the residual
@@ -221,4 +226,20 @@ def residual_structure_terms(observation: np.ndarray, predicted: np.ndarray,
     norm = float(np.sqrt(np.sum(hk**2)))
     if norm <= 0 or not np.isfinite(norm):
         return float("nan"), float("nan")
-    return float(np.sum(rk / sigma[keep] * hk) / norm), float(np.sum(rk * hk) / norm**2)
+    spread = norm if noise_acf is None else _projection_std(np.where(keep, h, 0.0), noise_acf)
+    return float(np.sum(rk / sigma[keep] * hk) / spread), float(np.sum(rk * hk) / norm**2)
+
+
+def _projection_std(h: np.ndarray, acf: np.ndarray) -> float:
+    """Standard deviation of ``sum(n h)`` for unit-variance noise ``n`` of correlation ``acf``
+    (``(2 L + 1, 2 L + 1)``): ``sqrt(sum_lag acf(lag) sum_p h(p) h(p + lag))``, over the lags
+    where ``acf`` is not zero (the pairs are summed directly: a few lags, any image size)."""
+    lag = acf.shape[0] // 2
+    n_y, n_x = h.shape
+    var = 0.0
+    for dy, dx in zip(*np.nonzero(acf), strict=True):
+        oy, ox = int(dy) - lag, int(dx) - lag
+        a = h[max(oy, 0):n_y + min(oy, 0), max(ox, 0):n_x + min(ox, 0)]
+        b = h[max(-oy, 0):n_y + min(-oy, 0), max(-ox, 0):n_x + min(-ox, 0)]
+        var += float(acf[dy, dx]) * float(np.sum(a * b))
+    return float(np.sqrt(max(var, 1e-300)))

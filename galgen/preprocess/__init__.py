@@ -3,10 +3,13 @@
 from galgen.preprocess.background import BackgroundEstimate, estimate_background, source_mask
 from galgen.preprocess.cutouts import make_cutout
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
+from galgen.preprocess.noise import NoiseCorrelation, estimate_noise_correlation
 from galgen.preprocess.normalize import AsinhStretch
 
 __all__ = [
     "AsinhStretch",
+    "NoiseCorrelation",
+    "estimate_noise_correlation",
     "BackgroundEstimate",
     "estimate_background",
     "source_mask",

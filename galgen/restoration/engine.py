@@ -34,6 +34,7 @@ from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import resample_wcs
 from galgen.preprocess.background import estimate_background
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
+from galgen.preprocess.noise import WHITE, NoiseCorrelation, estimate_noise_correlation
 from galgen.psf.files import psf_hash
 from galgen.psf.models import fwhm_in_pixels, measure_fwhm, moffat_psf
 from galgen.restoration.baselines import BASELINES
@@ -79,6 +80,10 @@ class PreparedObservation:
         Median sky subtracted, input units.
     psf_model : str
         How the PSF was obtained (``"moffat(beta=3.5)"`` or ``"image"``), for provenance.
+    noise_correlation : NoiseCorrelation
+        The background noise's correlation between pixels, measured on the source-free pixels
+        (:func:`galgen.preprocess.estimate_noise_correlation`): the bootstrap uncertainty map
+        re-noises the observation with it. Default white.
     """
 
     data: np.ndarray
@@ -89,6 +94,7 @@ class PreparedObservation:
     pixel_scale: float
     background: float = 0.0
     psf_model: str = "image"
+    noise_correlation: NoiseCorrelation = WHITE
 
     @property
     def psf_fwhm_arcsec(self) -> float:
@@ -427,7 +433,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         psf_model = f"moffat(beta={moffat_beta:g})"
     return PreparedObservation(data=data, mask=mask, noise_rms=float(noise_rms), psf=psf,
                                psf_fwhm_pix=float(fwhm_pix), pixel_scale=image.pixel_scale,
-                               background=float(sky_median), psf_model=psf_model)
+                               background=float(sky_median), psf_model=psf_model,
+                               noise_correlation=estimate_noise_correlation(data, mask))
 
 
 def snr_estimate(data: np.ndarray, noise_rms: float) -> float:
@@ -517,7 +524,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
                                target_psf_fwhm=restoration.psf_fwhm or 0.0, predicted=predicted,
                                mask=prepared.mask)
     structure, fraction = residual_structure_terms(observed, predicted, prepared.noise_rms,
-                                                   prepared.psf_fwhm_pix, mask=prepared.mask)
+                                                   prepared.psf_fwhm_pix, mask=prepared.mask,
+                                                   noise_acf=prepared.noise_correlation.acf)
     # flux per output pixel; surface brightness (per solid angle) does not change with the pixel
     per_area = float(scale**2) if is_surface_brightness(image.unit) else 1.0
     data = apply_mask(restoration.data, big_mask)  # a float64 copy
@@ -547,6 +555,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     header["GALGENPH"] = (psf_hash(prepared.psf), "sha256 (16 hex) of the PSF kernel used")
     header["GALGENBG"] = (prepared.background, "[input units] median background subtracted")
     header["GALGENNS"] = (prepared.noise_rms, "[input units] input noise rms per input pixel")
+    header["GALGENNF"] = (round(prepared.noise_correlation.sum_factor, 3),
+                          "wide-sum noise rms / white's (1: white noise)")
     if np.isfinite(restoration.snr_estimate):
         header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input")
     header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")

@@ -19,6 +19,7 @@ import torch
 from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
+from galgen.preprocess.noise import WHITE, NoiseCorrelation
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 from galgen.restoration.inputs import (
     condition_vector,
@@ -373,7 +374,8 @@ class LearnedRestorer:
         (``seed``: a ``torch.Generator`` seed per stamp): the map is their root-mean-square
         deviation about the main image, which stays the deterministic restoration, and the draws
         are kept in :attr:`Restoration.draws`. Otherwise a parametric bootstrap: the observation
-        is re-noised ``samples`` times with its own noise level (``seed``: a
+        is re-noised ``samples`` times with its own noise level and its own correlation between
+        pixels (:attr:`PreparedObservation.noise_correlation`; ``seed``: a
         ``numpy.random.default_rng`` seed per stamp) and restored each time; the spread measures
         how much the restoration depends on the noise. When the card (the sampler's card for
         draws) holds an ``uncertainty_calibration`` (and ``calibrate_uncertainty``), it is applied
@@ -390,7 +392,8 @@ class LearnedRestorer:
         psfs = [o.psf for o in observations]
         restored = self.predict_many(data, noise, fwhm, pixel_scale, psfs=psfs)
         results = []
-        for obs, sigma, psf_fwhm, psf, rest in zip(data, noise, fwhm, psfs, restored, strict=True):
+        for prepared, obs, sigma, psf_fwhm, psf, rest in zip(observations, data, noise, fwhm, psfs, restored,
+                                                             strict=True):
             snr = snr_estimate(obs, sigma)
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
@@ -402,7 +405,7 @@ class LearnedRestorer:
             std, kept, how = None, None, None
             if samples > 1:
                 std, kept, how = self._uncertainty(obs, sigma, psf_fwhm, pixel_scale, psf, rest, alpha,
-                                                   samples, seed, small)
+                                                   samples, seed, small, prepared.noise_correlation)
             results.append(Restoration(
                 rest * alpha, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
@@ -417,8 +420,10 @@ class LearnedRestorer:
 
     def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,
                      psf: np.ndarray | None, rest: np.ndarray, alpha: float, samples: int,
-                     seed: int | None, small: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
-        """``(std, draws or None, how)`` of one stamp (see :meth:`restore_batch`)."""
+                     seed: int | None, small: bool, correlation: NoiseCorrelation = WHITE,
+                     ) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """``(std, draws or None, how)`` of one stamp (see :meth:`restore_batch`); the bootstrap
+        re-noises with the observation's own noise ``correlation``."""
         from galgen.evaluation.coverage import apply_uncertainty_calibration
 
         sampler = self.posterior if small else None  # mosaics: the bootstrap (the sampler is untiled)
@@ -430,7 +435,7 @@ class LearnedRestorer:
             return (apply_uncertainty_calibration(std, alpha * rest, calibration), draws.astype(np.float32),
                     f"posterior {sampler.sha256[:12]}")
         rng = np.random.default_rng(seed)
-        draws = self.predict_many([obs + rng.normal(0, sigma, obs.shape) for _ in range(samples)],
+        draws = self.predict_many([obs + correlation.draw(obs.shape, sigma, rng) for _ in range(samples)],
                                   [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples)
         std = alpha * np.std(draws, axis=0, ddof=1)
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None

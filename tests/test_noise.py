@@ -1,0 +1,110 @@
+"""Correlated background noise: measured on source-free pixels, drawn again, used by the bootstrap."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+from scipy import signal
+
+from galgen.io import read_image
+from galgen.preprocess import estimate_noise_correlation
+from galgen.preprocess.noise import WHITE, NoiseCorrelation
+from galgen.psf import gaussian_psf
+from galgen.restoration.engine import finalize, prepare_observation
+from galgen.simulate.degrade import add_correlated_noise
+
+
+def _box_noise(rng, shape, sigma=1.0):
+    """White noise summed over 2x2 pixel boxes, scaled to rms ``sigma``: its correlation is known
+    exactly, 1/2 at lags (0, 1) and (1, 0), 1/4 at (1, 1), and a wide sum scatters 2x white."""
+    white = rng.normal(0, 1, (shape[0] + 1, shape[1] + 1))
+    return sigma * signal.fftconvolve(white, np.ones((2, 2)), mode="valid") / 2.0
+
+
+def test_white_noise_reads_white(rng):
+    for _ in range(5):  # 4-sigma per lag: a false correlation on ~1e-3 of images
+        nc = estimate_noise_correlation(rng.normal(0, 3.0, (128, 128)))
+        assert nc.is_white and nc.sum_factor == 1.0 and nc.pixels > 15000
+
+
+def test_known_correlation_is_recovered(rng):
+    nc = estimate_noise_correlation(_box_noise(rng, (256, 256), 5.0))
+    lag = nc.acf.shape[0] // 2
+    # 65,000 pixel pairs per lag: standard error 0.004; 0.02 is 5 of them
+    np.testing.assert_allclose(nc.acf[lag, lag + 1], 0.5, atol=0.02)
+    np.testing.assert_allclose(nc.acf[lag + 1, lag], 0.5, atol=0.02)
+    np.testing.assert_allclose(nc.acf[lag + 1, lag + 1], 0.25, atol=0.02)
+    assert nc.acf[lag, lag + 2] == 0.0  # beyond the box: not significant, set to zero
+    np.testing.assert_allclose(nc.sum_factor, 2.0, rtol=0.03)
+
+
+def test_drawn_noise_has_the_rms_and_correlation_it_was_given(rng):
+    measured = estimate_noise_correlation(_box_noise(rng, (256, 256)))
+    kernel = measured.kernel()
+    np.testing.assert_allclose(np.sum(kernel**2), 1.0, rtol=1e-12)
+    drawn = measured.draw((400, 300), 7.0, rng)
+    assert drawn.shape == (400, 300)
+    np.testing.assert_allclose(drawn.std(), 7.0, rtol=0.02)  # 120,000 pixels, correlated over 2
+    again = estimate_noise_correlation(drawn)
+    np.testing.assert_allclose(again.acf, measured.acf, atol=0.03)
+    white = WHITE.draw((300, 300), 2.0, rng)
+    assert estimate_noise_correlation(white).is_white and abs(white.std() / 2.0 - 1) < 0.01
+
+
+def test_galaxies_and_masked_pixels_do_not_read_as_correlated_noise(rng):
+    """A bright extended source correlates its own pixels: the source mask keeps it out, and
+    pixels flagged bad (here a block of garbage) are ignored."""
+    data = rng.normal(0, 1.0, (96, 96))
+    data += 5e4 * gaussian_psf(10.0, 96)  # peak ~400 sigma, wings over most of the stamp
+    mask = np.zeros(data.shape, bool)
+    mask[:20, :20] = True
+    data[mask] = 1e6
+    nc = estimate_noise_correlation(data, mask)
+    assert nc.is_white and 2000 < nc.pixels < 96 * 96 - 400
+
+
+def test_too_few_sky_pixels_is_white(rng):
+    nc = estimate_noise_correlation(_box_noise(rng, (16, 16)))
+    assert nc.is_white and nc.pixels < 400
+
+
+def test_simulated_drizzle_like_noise_is_found_on_a_stamp(rng):
+    """GalSim's ACS correlation (the simulator's correlated noise) on a 64x64 stamp gives the
+    factor a 1024x1024 field of the same noise gives, within 15 %."""
+    field = estimate_noise_correlation(add_correlated_noise(np.zeros((1024, 1024)), 1.0, 0.2, rng, 1.0))
+    stamps = [add_correlated_noise(np.zeros((64, 64)), 1.0, 0.2, rng, 1.0) for _ in range(5)]
+    stamps = [estimate_noise_correlation(s).sum_factor for s in stamps]
+    assert field.sum_factor > 1.5
+    np.testing.assert_allclose(np.median(stamps), field.sum_factor, rtol=0.15)
+
+
+def test_bootstrap_uncertainty_follows_the_noise_correlation(rng):
+    """The same stamp restored with its measured (correlated) noise and, for comparison, told its
+    noise is white: the bootstrap re-noises with the measured correlation, whose wide-scale
+    power is 4x white's, so the map is wider; the header records the factor."""
+    from dataclasses import replace
+
+    from galgen.restoration.model import load_model
+
+    truth = 4e3 * gaussian_psf(6.0, 64)
+    image = read_image(truth + _box_noise(rng, (64, 64), 2.0), pixel_scale=0.2)
+    prepared = prepare_observation(image, 1.0 * u.arcsec, noise_rms=2.0, background=0.0)
+    assert not prepared.noise_correlation.is_white
+    np.testing.assert_allclose(prepared.noise_correlation.sum_factor, 2.0, rtol=0.15)
+    model = load_model("default_x2", calibrate_uncertainty=False)
+    correlated, = model.restore_batch([prepared], samples=6)
+    white, = model.restore_batch([replace(prepared, noise_correlation=WHITE)], samples=6)
+    assert np.median(correlated.std) > 1.3 * np.median(white.std)
+    out = finalize(image, prepared, correlated, scale=2, samples=6)
+    assert out.meta["GALGENNF"] == round(prepared.noise_correlation.sum_factor, 3)
+    assert "white" in out.meta.comments["GALGENNF"]
+
+
+def test_noise_correlation_is_a_frozen_value():
+    nc = NoiseCorrelation(np.pad(np.ones((1, 1)), 2), 10)
+    assert nc.is_white and nc.sum_factor == 1.0 and nc.kernel().shape == (5, 5)
+
+
+def test_a_constant_image_is_white():
+    assert estimate_noise_correlation(np.full((64, 64), 3.0)).is_white
+    assert estimate_noise_correlation(np.full((64, 64), np.nan)).is_white

@@ -105,7 +105,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu",
-                     psf_position=args.psf_position, check_psf=None if args.psf_check else False)
+                     psf_position=args.psf_position, check_psf=None if args.psf_check else False,
+                     **({"uncertainty": args.uncertainty} if args.uncertainty != "auto" else {}))
     write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
@@ -249,9 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE); default the "
                         "model's centre")
     p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
+    p.add_argument("--uncertainty", choices=("auto", "posterior", "bootstrap"), default="auto",
+                   help="with --samples N: how UNCERT is made. auto: the posterior sampler when the model "
+                        "ships one and the input's noise is not correlated between pixels (GALGENNF <= 1.5), "
+                        "else the noise bootstrap (re-noised with the measured correlation)")
     p.add_argument("--write-samples", action="store_true",
                    help="with --samples N and a model with a posterior sampler: also write the N posterior "
-                        "draws as a SAMPLES cube extension (N, H, W)")
+                        "draws as a SAMPLES cube extension (N, H, W); for an input with correlated noise "
+                        "add --uncertainty posterior")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_restore)
 

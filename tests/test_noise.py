@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
+import pytest
 from scipy import signal
 
+from galgen.errors import GalgenRegimeWarning
 from galgen.io import read_image
 from galgen.preprocess import estimate_noise_correlation
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
@@ -108,3 +110,23 @@ def test_noise_correlation_is_a_frozen_value():
 def test_a_constant_image_is_white():
     assert estimate_noise_correlation(np.full((64, 64), 3.0)).is_white
     assert estimate_noise_correlation(np.full((64, 64), np.nan)).is_white
+
+
+def test_snr_and_regime_count_the_noise_correlation(rng):
+    """The regime check reads the SNR on the scale of a galaxy: 2x2-correlated noise (a wide sum
+    scatters 2x white's) halves it, so a stamp at white-noise SNR 24 (inside default_x2's 20-200)
+    reads ~12, outside it (x0.7 margin: 14), and is flagged REGIME; white noise is not."""
+    from galgen.restoration import restore
+    from galgen.restoration.engine import snr_estimate
+
+    truth = gaussian_psf(6.0, 64)
+    truth *= 24.0 * 2.0 / np.sqrt(np.sum(truth**2))  # matched-filter SNR 24 at noise rms 2
+    kwargs = {"psf_fwhm": 1.0 * u.arcsec, "pixel_scale": 0.2 * u.arcsec, "noise_rms": 2.0, "background": 0.0,
+              "method": "default_x2"}
+    with pytest.warns(GalgenRegimeWarning, match="SNR"):
+        corr = restore(truth + _box_noise(rng, (64, 64), 2.0), **kwargs)
+    white = restore(truth + rng.normal(0, 2.0, (64, 64)), **kwargs)
+    assert 1.7 < corr.meta["GALGENNF"] < 2.3 and white.meta["GALGENNF"] == 1.0
+    assert corr.meta["GALGENSN"] < 14 < white.meta["GALGENSN"]
+    assert "REGIME" in corr.meta["GALGENFL"] and "REGIME" not in white.meta["GALGENFL"]
+    assert snr_estimate(np.ones((4, 4)) * 3, 1.0, 2.0) == snr_estimate(np.ones((4, 4)) * 3, 1.0) / 2

@@ -170,6 +170,34 @@ def test_restore_draws_from_the_posterior_and_writes_them(model_with_posterior, 
         write_restored(boot, tmp_path / "boot.fits", write_samples=True)
 
 
+def test_correlated_noise_gets_the_bootstrap_unless_the_posterior_is_asked_for(model_with_posterior, rng,
+                                                                              tmp_path):
+    """The sampler knows only the rms per pixel: under "auto" an input whose noise is correlated
+    (here over 2x2 pixels: GALGENNF ~2) gets the bootstrap re-noised with that correlation; asked
+    for, the posterior still draws. The CLI's --uncertainty passes the choice on."""
+    from scipy import signal
+
+    from galgen.cli import main
+
+    obs = signal.fftconvolve(rng.normal(0, 1.0, (65, 65)), np.ones((2, 2)), mode="valid") / 2
+    obs[28:36, 28:36] += 30.0
+    kwargs = {"psf_fwhm": 3.0 * 0.396 * u.arcsec, "pixel_scale": 0.396 * u.arcsec, "noise_rms": 1.0,
+              "method": str(model_with_posterior), "samples": 3}
+    auto = restore(obs, **kwargs)
+    assert auto.meta["GALGENNF"] > 1.5 and auto.meta["GALGENUQ"] == "bootstrap"
+    assert restore(obs, **kwargs, uncertainty="posterior").meta["GALGENUQ"] == "posterior"
+    white = restore(_observation(rng), **kwargs)
+    assert white.meta["GALGENNF"] == 1.0 and white.meta["GALGENUQ"] == "posterior"
+    path = tmp_path / "in.fits"
+    fits.writeto(path, obs.astype(np.float32))
+    for how in ("posterior", "bootstrap"):
+        out = tmp_path / f"{how}.fits"
+        assert main(["restore", str(path), "-o", str(out), "--psf-fwhm", "3pix", "--pixel-scale",
+                     "0.396arcsec", "--noise-rms", "1", "--method", str(model_with_posterior),
+                     "--samples", "3", "--uncertainty", how]) == 0
+        assert fits.getheader(out)["GALGENUQ"] == how
+
+
 def test_a_sampler_for_other_weights_is_refused(model_with_posterior, tmp_path, rng):
     other = save_untrained_model(
         tmp_path / "other",

@@ -437,11 +437,15 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                                noise_correlation=estimate_noise_correlation(data, mask))
 
 
-def snr_estimate(data: np.ndarray, noise_rms: float) -> float:
+def snr_estimate(data: np.ndarray, noise_rms: float, noise_factor: float = 1.0) -> float:
     """SNR of a background-subtracted stamp: ``sqrt(max(sum d^2 - N sigma^2, 0)) / sigma`` (the
     matched-filter SNR the simulator draws, with the noise's own power removed); what learned
-    models check their SNR regime with."""
-    return float(np.sqrt(max(np.sum(data**2) - data.size * noise_rms**2, 0.0)) / noise_rms)
+    models check their SNR regime with. For noise correlated between pixels it is divided by
+    ``noise_factor`` (:attr:`galgen.preprocess.NoiseCorrelation.sum_factor`): on the scale of a
+    galaxy such noise is that much stronger than its rms per pixel says (the limit of a galaxy
+    much larger than the correlation length; on simulated drizzle-like noise the restorations'
+    flux errors match those of white-noise stamps of this effective SNR)."""
+    return float(np.sqrt(max(np.sum(data**2) - data.size * noise_rms**2, 0.0)) / noise_rms) / noise_factor
 
 
 #: Reduced chi^2 above which a restoration is flagged as not explaining its observation. A
@@ -558,7 +562,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     header["GALGENNF"] = (round(prepared.noise_correlation.sum_factor, 3),
                           "wide-sum noise rms / white's (1: white noise)")
     if np.isfinite(restoration.snr_estimate):
-        header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input")
+        header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input (/ GALGENNF)")
     header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")
     if np.isfinite(structure):
         header["GALGENRZ"] = (round(structure, 3), "[sigma] galaxy structure left in the residual")

@@ -186,7 +186,8 @@ def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool 
             from galgen.errors import GalgenValueError
 
             msg = ("no posterior draws to write: restore with samples > 1 and a model that ships a "
-                   "posterior sampler (e.g. --method survey_x2 --samples 16), or drop --write-samples")
+                   "posterior sampler (e.g. --method survey_x2 --samples 16; for an input whose noise "
+                   "is correlated, GALGENNF > 1.5, also --uncertainty posterior), or drop --write-samples")
             raise GalgenValueError(msg)
         extensions["SAMPLES"] = draws
     if result.mask is not None and np.any(result.mask):

@@ -28,6 +28,7 @@ COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_ssim", "SSIM", ".3f"),
            ("median_flux_error", "median flux err", "+.2%"),
            ("median_abs_hlr_error", "median abs hlr err", ".2%"),
            ("median_abs_e_error", "median ellipticity err", ".3f"),
+           ("median_abs_e_iso_error", "median isophotal e err", ".3f"),
            ("median_chi2", "median chi2", ".2f"), ("median_seconds", "s / stamp", ".3f")]
 
 

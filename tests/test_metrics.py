@@ -223,3 +223,31 @@ def test_bicubic_output_is_flagged_as_reproducing_the_noise(tmp_path):
                          noise_rms=p.noise_rms, background=0.0)
     assert out.meta["GALGENX2"] < 0.5 and "CHI2LOW" in out.meta["GALGENFL"]
     assert np.isfinite(out.meta["GALGENRZ"])
+
+
+def test_isophotal_ellipticity_of_an_elliptical_gaussian_and_of_a_nucleated_disk():
+    """The unweighted moments inside an isophote of an elliptical Gaussian keep its distortion
+    (the isophote is a similar ellipse): (0.3, 0.1) within 0.01 (pixelisation and the 1/12
+    pixel^2 SExtractor term). A round, bright nucleus on a flat disk of axis ratio 0.5: adaptive
+    moments settle on the nucleus (|e| < 0.1), the isophotal shape is the disk's (e = 0.6 for
+    q = 0.5, within 0.02: the nucleus adds little to second moments). A bright star away from
+    the centre is not in the footprint."""
+    import galsim
+
+    from galgen.metrics import ellipticity, galaxy_footprint, isophotal_ellipticity
+
+    gal = galsim.Gaussian(sigma=0.5).shear(e1=0.3, e2=0.1)
+    image = gal.drawImage(nx=96, ny=96, scale=0.1, method="no_pixel").array
+    image[5:8, 5:8] += 10 * image.max()  # a star in the corner
+    footprint = galaxy_footprint(image, 1e-3 * image.max())
+    assert not footprint[5:8, 5:8].any() and footprint[48, 48]
+    e1, e2, why = isophotal_ellipticity(image, footprint)
+    assert not why
+    np.testing.assert_allclose([e1, e2], [0.3, 0.1], atol=0.01)
+    disk = galsim.Exponential(half_light_radius=1.0).shear(q=0.5, beta=0 * galsim.degrees)
+    nucleus = galsim.Gaussian(sigma=0.08, flux=0.4)
+    image = (disk + nucleus).drawImage(nx=128, ny=128, scale=0.1, method="no_pixel").array
+    a1, a2, _ = ellipticity(image, 0.1)
+    i1, i2, _ = isophotal_ellipticity(image, galaxy_footprint(image, 1e-3 * image.max()))
+    assert np.hypot(a1, a2) < 0.1 and abs(i1 - 0.6) < 0.02 and abs(i2) < 0.02
+    assert np.isnan(isophotal_ellipticity(image, np.zeros(image.shape, bool))[0])

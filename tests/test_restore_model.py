@@ -265,4 +265,4 @@ def test_every_shipped_model_calibrates_its_uncertainty_map():
     cal, = model.restore_batch([prepared], samples=4)
     expected = apply_uncertainty_calibration(raw.std, raw.data, model.card["uncertainty_calibration"])
     np.testing.assert_allclose(cal.std, expected, rtol=1e-6)
-    assert np.median(cal.std / raw.std) > 1.3
+    assert np.median(cal.std / raw.std) > 1.2  # a = 1.35: the raw bootstrap covers 48 / 77 % held out

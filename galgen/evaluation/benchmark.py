@@ -222,7 +222,9 @@ def summarize(table: Table) -> Table:
         for col in ("psnr", "ssim", "chi2", "seconds"):
             if col in t.colnames:
                 row[f"median_{col}"] = float(np.nanmedian(np.asarray(t[col], float)))
-        for col in ("flux_error", "hlr_error", "e_error"):
+        for col in ("flux_error", "hlr_error", "e_error", "e_iso_error"):
+            if col not in t.colnames:
+                continue
             values = np.asarray(t[col], float)
             row[f"median_abs_{col}"] = float(np.nanmedian(np.abs(values)))
             row[f"median_{col}"] = float(np.nanmedian(values))

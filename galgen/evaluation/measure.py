@@ -9,7 +9,9 @@ from galgen.metrics.image import power_spectrum_ratio, psnr, ssim
 from galgen.metrics.morphology import (
     centroid,
     ellipticity,
+    galaxy_footprint,
     half_light_radius,
+    isophotal_ellipticity,
     nonparametric_morphology,
     petrosian_flux,
 )
@@ -20,7 +22,8 @@ __all__ = ["measure_galaxy", "METRIC_UNITS"]
 #: unit of each column written by :func:`measure_galaxy` ("" = dimensionless)
 METRIC_UNITS = {
     "psnr": "dB", "ssim": "", "flux_error": "", "mag_error": "mag", "hlr_truth": "arcsec",
-    "hlr_error": "", "e_truth": "", "e_error": "", "centroid_offset": "arcsec", "chi2": "",
+    "hlr_error": "", "e_truth": "", "e_error": "", "e_iso_truth": "", "e_iso_error": "",
+    "centroid_offset": "arcsec", "chi2": "",
     "petro_flux_error": "", "power_ratio_low": "", "power_ratio_high": "",
 }
 
@@ -55,7 +58,11 @@ def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, 
     dict
         ``psnr``, ``ssim``, ``flux_error`` (restored/true - 1 in the aperture),
         ``mag_error``, ``hlr_truth``, ``hlr_error`` (relative), ``e_truth``,
-        ``e_error`` (``|e_restored - e_truth|``), ``centroid_offset``, ``chi2``,
+        ``e_error`` (``|e_restored - e_truth|``, adaptive moments: the shape of the galaxy's
+        brightest compact part), ``e_iso_truth`` and ``e_iso_error`` (the same for the
+        isophotal shape, unweighted moments inside the truth's isophote at the observation's
+        1 sigma, :func:`galgen.metrics.isophotal_ellipticity`; needs ``noise_rms``),
+        ``centroid_offset``, ``chi2``,
         ``petro_flux_error`` (Petrosian flux, relative), ``power_ratio_low`` and
         ``power_ratio_high`` (median restored/true power below and above the
         observed grid's Nyquist frequency: < 1 lost, > 1 invented), the
@@ -78,6 +85,13 @@ def measure_galaxy(restored: np.ndarray, truth: np.ndarray, pixel_scale: float, 
     row["e_truth"] = float(np.hypot(e1t, e2t))
     row["e_error"] = float(np.hypot(e1r - e1t, e2r - e2t))
     flags += [f"truth {why_t}"] * bool(why_t) + [f"restored {why_r}"] * bool(why_r)
+    row["e_iso_truth"] = row["e_iso_error"] = float("nan")
+    if noise_rms is not None:  # the truth's isophote at the observation's 1 sigma, in output units
+        footprint = galaxy_footprint(truth, noise_rms / scale**2, radius=aperture / pixel_scale / 3)
+        i1t, i2t, _ = isophotal_ellipticity(truth, footprint)
+        i1r, i2r, _ = isophotal_ellipticity(restored, footprint)
+        row["e_iso_truth"] = float(np.hypot(i1t, i2t))
+        row["e_iso_error"] = float(np.hypot(i1r - i1t, i2r - i2t))
     (xt, yt), (xr, yr) = centroid(truth), centroid(restored)
     row["centroid_offset"] = float(np.hypot(xr - xt, yr - yt) * pixel_scale)
     p_true, _ = petrosian_flux(truth, r_pix)

@@ -6,7 +6,9 @@ from galgen.metrics.morphology import (
     centroid,
     curve_of_growth,
     ellipticity,
+    galaxy_footprint,
     half_light_radius,
+    isophotal_ellipticity,
     nonparametric_morphology,
     petrosian_flux,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "half_light_radius",
     "centroid",
     "ellipticity",
+    "isophotal_ellipticity",
+    "galaxy_footprint",
     "data_consistency",
     "reconvolve_to_observed",
     "petrosian_flux",

@@ -56,12 +56,13 @@ def main() -> None:
         for row in summary:
             cells = " | ".join(format(float(row[c]), f) for c, _, f in COLUMNS)
             print(f"| {row['method']} | {cells} |")
-        rows = {r["method"]: {c: float(r[c]) for c, _, _ in COLUMNS} for r in summary}
+        rows = {r["method"]: {c: round(float(r[c]), 5) for c, _, _ in COLUMNS} for r in summary}
         best_baseline = max((m for m in rows if m in ("richardson_lucy", "wiener", "wiener_target")),
                             key=lambda m: rows[m]["median_psnr"])
-        card[name] = {"methods": rows, "best_baseline": best_baseline,
-                      "psnr_gain_db_over_rl": rows.get("default_x2", {}).get("median_psnr", float("nan"))
-                      - rows["richardson_lucy"]["median_psnr"]}
+        default = str(summary["method"][0])  # the "default" method (a router's name joins its models)
+        card[name] = {"methods": rows, "best_baseline": best_baseline, "default_method": default,
+                      "psnr_gain_db_over_rl": round(rows[default]["median_psnr"]
+                                                    - rows["richardson_lucy"]["median_psnr"], 3)}
         print(f"\nbest baseline by PSNR: {best_baseline}")
     if args.update_card and "default_x2" in shipped_models():
         update_config(shipped_models()["default_x2"], {"metrics": {

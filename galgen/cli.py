@@ -379,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target PSF image: the survey's effective PSF (including its pixel response)")
     p.add_argument("--to-noise-rms", type=float, default=None,
                    help="background rms per output pixel to reach, input units (white noise is added)")
+    p.add_argument("--to-noise-like", default=None, metavar="REF.fits",
+                   help="an image of the target survey at its pixel scale: the added noise gets the "
+                        "correlation between pixels measured on its background (coadds, drizzled data) and, "
+                        "without --to-noise-rms, its background rms (REF must be in the input's units)")
     p.add_argument("--seed", type=int, default=0, help="seed of the added noise")
     p.add_argument("--allow-sharpen", action="store_true",
                    help="permit a target PSF narrower than the input's (a deconvolution)")
@@ -459,7 +463,8 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     if args.model is not None:
         from galgen.translate.learned import translate_learned
 
-        physical = ("psf_fwhm", "psf", "to", "to_pixel_scale", "to_psf_fwhm", "to_psf", "to_noise_rms")
+        physical = ("psf_fwhm", "psf", "to", "to_pixel_scale", "to_psf_fwhm", "to_psf", "to_noise_rms",
+                    "to_noise_like")
         given = [f"--{k.replace('_', '-')}" for k in physical
                  if getattr(args, k) is not None]
         if given:
@@ -483,7 +488,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     result = translate(inp, args.psf_fwhm, to_pixel_scale=to_scale, to_psf_fwhm=to_fwhm,
                        source_psf=args.psf, to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
                        rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
-                       pixel_scale=args.pixel_scale)
+                       pixel_scale=args.pixel_scale, to_noise_like=args.to_noise_like)
     write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, PSF FWHM {result.meta['PSFFWHM']}\")")
     return 0

@@ -79,6 +79,40 @@ def test_noise_reaches_the_requested_rms_and_is_seeded():
     assert np.std(border) == pytest.approx(0.5, rel=0.1)  # 1,280 samples: ~2 % sampling error
 
 
+def test_noise_like_a_reference_image_of_the_target_survey(tmp_path, capsys):
+    """--to-noise-like: the added noise takes the correlation (and, without --to-noise-rms, the rms)
+    measured on an image of the target survey: here noise summed over 2x2 pixels (a wide sum
+    scatters 2x white noise's), rms 0.5. The output's background reads the same within 15 %
+    (a 64x64 output: ~3,500 sky pixels); a reference at other pixels is an error, nothing written."""
+    from scipy import signal
+
+    from galgen.preprocess import estimate_noise_correlation
+
+    rng = np.random.default_rng(5)
+    box = signal.fftconvolve(rng.normal(0, 1, (201, 201)), np.ones((2, 2)), mode="valid") / 2
+    ref = tmp_path / "survey.fits"
+    write_fits(ref, 0.5 * box + 7.0, wcs=simple_tan_wcs(box.shape, 0.396))  # a sky level, subtracted
+    source = tmp_path / "hst.fits"
+    write_fits(source, _hst(_galaxies(1)[0]).data, wcs=simple_tan_wcs((N_IN, N_IN), 0.05))
+    out = tmp_path / "out.fits"
+    assert main(["translate", str(source), "-o", str(out), "--psf-fwhm", "0.12arcsec", "--to", "sdss",
+                 "--to-noise-like", str(ref), "--seed", "2"]) == 0
+    data = fits.getdata(out)
+    measured = estimate_noise_correlation(data)
+    assert measured.sum_factor == pytest.approx(2.0, rel=0.15)
+    border = np.concatenate([data[:10].ravel(), data[-10:].ravel()])
+    assert np.std(border) == pytest.approx(0.5, rel=0.15)
+    assert "noise_correlation_factor" in str(fits.getheader(out)["HISTORY"])
+    white = translate(_hst(_galaxies(1)[0]), 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4, to_noise_rms=0.5)
+    assert estimate_noise_correlation(white.data).is_white
+    wrong = tmp_path / "wrong.fits"
+    write_fits(wrong, box, wcs=simple_tan_wcs(box.shape, 0.2))
+    assert main(["translate", str(source), "-o", str(tmp_path / "no.fits"), "--psf-fwhm", "0.12arcsec",
+                 "--to", "sdss", "--to-noise-like", str(wrong)]) != 0
+    assert "noise correlation is per pixel" in capsys.readouterr().err
+    assert not (tmp_path / "no.fits").exists()
+
+
 def test_bad_targets_are_typed_errors_and_write_nothing(tmp_path, capsys):
     gal = _galaxies(1)[0]
     hst = _hst(gal)

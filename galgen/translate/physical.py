@@ -11,7 +11,10 @@ Three steps, each done by the library that does it well:
    *image* is taken as the survey's effective PSF, which already includes its pixel response
    (as PSFEx models and survey PSF images do): the matched image is then sampled at the target
    pixel centres (``reproject_interp``, bicubic) instead of integrated over them;
-3. optional **noise** up to the target's background rms (white Gaussian, seeded).
+3. optional **noise** up to the target's background rms (Gaussian, seeded): white, or with the
+   correlation between pixels measured on a real image of the target survey
+   (``to_noise_like``, :func:`galgen.preprocess.estimate_noise_correlation`), as coadds and
+   drizzled images have it.
 
 The output covers the same sky, carries a WCS at the target scale and a header whose
 ``PSFFWHM`` is the target PSF's.
@@ -20,17 +23,21 @@ The output covers the same sky, carries a WCS at the target scale and a header w
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from galgen.errors import GalgenPSFError, GalgenValueError
+from galgen.errors import GalgenPSFError, GalgenValueError, GalgenWCSError
 from galgen.io.fits import Image, read_image
 from galgen.io.provenance import add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import resample_wcs, simple_tan_wcs
+
+if TYPE_CHECKING:
+    from galgen.preprocess import NoiseCorrelation
 
 __all__ = ["matching_kernel", "translate"]
 
@@ -110,7 +117,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
               to_psf_fwhm: u.Quantity | float | None = None, source_psf: object = None, to_psf: object = None,
               to_noise_rms: float | None = None, rng: np.random.Generator | None = None,
               allow_sharpen: bool = False, hdu: int | str | None = None,
-              pixel_scale: u.Quantity | float | None = None) -> CCDData:
+              pixel_scale: u.Quantity | float | None = None, to_noise_like: object = None) -> CCDData:
     """Translate an image to a worse survey: matched PSF, the target's pixels, its noise.
 
     Parameters
@@ -127,8 +134,15 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     source_psf, to_psf : array, path or HDU, optional
         PSF images instead of Gaussians.
     to_noise_rms : float, optional
-        Background rms per *output* pixel to reach (input units); white Gaussian noise is added
-        on top of what the resampled image already has.
+        Background rms per *output* pixel to reach (input units); Gaussian noise is added on top
+        of what the resampled image already has (white unless ``to_noise_like``).
+    to_noise_like : path, HDU, CCDData, NDData, numpy.ndarray or NoiseCorrelation, optional
+        An image of the target survey at its pixel scale (or its measured
+        :class:`galgen.preprocess.NoiseCorrelation`): the added noise gets the correlation
+        between pixels measured on its source-free background, and, when ``to_noise_rms`` is
+        omitted, its background rms (then in the reference image's units, which must be the
+        input's). An image whose pixel scale (from its WCS or ``PIXSCALE``) is not the target's
+        is an error: a correlation is per pixel.
     rng : numpy.random.Generator, optional
         Source of that noise (default: seed 0).
     allow_sharpen : bool, default False
@@ -189,6 +203,10 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     data = np.where(footprint > 0, data, np.nan)  # reproject keeps surface brightness ...
     if not is_surface_brightness(img.unit):
         data /= factor**2  # ... and flux per pixel grows with the pixel's area
+    correlation = None
+    if to_noise_like is not None:
+        correlation, reference_rms = _noise_like(to_noise_like, out_scale)
+        to_noise_rms = reference_rms if to_noise_rms is None else to_noise_rms
     if to_noise_rms is not None:
         from galgen.preprocess.background import estimate_background
 
@@ -197,7 +215,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         if extra == 0.0:
             log.warning("%s: the translated image's noise (%.3g) already exceeds --to-noise-rms %.3g; "
                         "none added", img.source, have, to_noise_rms)
-        data = data + (rng or np.random.default_rng(0)).normal(0.0, extra, data.shape)
+        rng = rng or np.random.default_rng(0)
+        data = data + (rng.normal(0.0, extra, data.shape) if correlation is None
+                       else correlation.draw(data.shape, extra, rng))
     header = img.header.copy() if img.header is not None else fits.Header()
     carried = pop_input_descriptors(header)  # the input's PSF/noise keywords: into HISTORY
     record = {"input": img.source, "source_psf_fwhm": round(s_fwhm, 4),
@@ -205,8 +225,32 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
               "target_psf_fwhm": round(t_fwhm, 4),
               "target_psf": "gaussian" if to_psf is None else str(to_psf),
               "target_pixel_scale": out_scale, "noise_rms": to_noise_rms,
+              **({"noise_correlation_factor": round(correlation.sum_factor, 3)} if correlation else {}),
               **{f"input {k}": v for k, v in carried}}
     add_provenance(header, "translate", record)
     header["PSFFWHM"] = (round(t_fwhm, 5), "[arcsec] PSF FWHM of this (translated) image")
     return CCDData(data, unit=img.unit if img.unit is not None else u.dimensionless_unscaled, wcs=wcs_out,
                    meta=header)
+
+
+def _noise_like(reference: object, out_scale: float) -> tuple[NoiseCorrelation, float | None]:
+    """The noise correlation (and background rms, ``None`` for a given correlation) of a
+    reference image of the target survey, checked to be at the target's pixel scale."""
+    from galgen.preprocess import NoiseCorrelation, estimate_noise_correlation
+    from galgen.preprocess.background import estimate_background
+
+    if isinstance(reference, NoiseCorrelation):
+        return reference, None
+    try:
+        ref = read_image(reference)
+    except GalgenWCSError:  # no WCS, no PIXSCALE: taken to be at the target's pixels, as stated
+        ref = read_image(reference, pixel_scale=out_scale)
+    if abs(ref.pixel_scale / out_scale - 1) > 0.02:
+        msg = (f"{ref.source}: its pixels are {ref.pixel_scale:.4g}\", the target's {out_scale:.4g}\"; "
+               "a noise correlation is per pixel: give an image of the target survey at its own pixel "
+               "scale (or drop --to-noise-like)")
+        raise GalgenValueError(msg)
+    background = estimate_background(ref.data, ref.mask)
+    data = np.where(ref.mask, np.nan, ref.data - background.background)
+    return estimate_noise_correlation(data, ref.mask), background.median_rms
+

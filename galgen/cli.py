@@ -117,6 +117,14 @@ def _cmd_restore(args: argparse.Namespace) -> int:
               "model's regime; PSF, the stars of the field say the PSF given is wrong (GALGENPS, GALGENPR). "
               "Compare with --method richardson_lucy and check the PSF and the noise "
               "(docs: What galgen writes)", file=sys.stderr)
+    factor = result.meta.get("GALGENNF", 1.0)
+    if factor > 1.5:  # as learned restorers' SAMPLER_MAX_NOISE_FACTOR
+        how = result.meta.get("GALGENUQ") if args.samples > 1 else None
+        print(f"galgen restore: note: the input's noise is correlated between pixels (GALGENNF {factor:.2f}: "
+              "on a galaxy's scale it is that much stronger than its rms per pixel); the SNR (GALGENSN) is "
+              "divided by it" + ("; UNCERT re-noises with it" if how == "bootstrap" else "")
+              + ("; UNCERT is from the posterior sampler, which assumes white noise" if how == "posterior"
+                 else ""), file=sys.stderr)
     return 0
 
 

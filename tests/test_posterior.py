@@ -171,7 +171,7 @@ def test_restore_draws_from_the_posterior_and_writes_them(model_with_posterior, 
 
 
 def test_correlated_noise_gets_the_bootstrap_unless_the_posterior_is_asked_for(model_with_posterior, rng,
-                                                                              tmp_path):
+                                                                              tmp_path, capsys):
     """The sampler knows only the rms per pixel: under "auto" an input whose noise is correlated
     (here over 2x2 pixels: GALGENNF ~2) gets the bootstrap re-noised with that correlation; asked
     for, the posterior still draws. The CLI's --uncertainty passes the choice on."""
@@ -196,6 +196,8 @@ def test_correlated_noise_gets_the_bootstrap_unless_the_posterior_is_asked_for(m
                      "0.396arcsec", "--noise-rms", "1", "--method", str(model_with_posterior),
                      "--samples", "3", "--uncertainty", how]) == 0
         assert fits.getheader(out)["GALGENUQ"] == how
+        note = capsys.readouterr().err  # the CLI says the noise is correlated and what it did with it
+        assert "GALGENNF" in note and ("assumes white noise" in note) == (how == "posterior")
 
 
 def test_a_sampler_for_other_weights_is_refused(model_with_posterior, tmp_path, rng):

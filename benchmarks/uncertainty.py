@@ -37,6 +37,7 @@ from galgen.evaluation.coverage import (
 )
 from galgen.models.serialization import update_config
 from galgen.restoration.model import find_model, load_model
+from galgen.restoration.posterior import posterior_directory
 from galgen.simulate import PairDataset
 
 
@@ -83,7 +84,10 @@ def main() -> None:
     if args.device != "cpu":
         machine += f", {args.device}: {torch.cuda.get_device_name() if torch.cuda.is_available() else '?'}"
     name = args.model if args.model != "default" else "default_x2"
-    model = load_model(name, args.device, calibrate_uncertainty=False, uncertainty=args.uncertainty)
+    how = args.uncertainty
+    if how == "auto" and posterior_directory(find_model(name)) is not None:
+        how = "posterior"  # every pair through the sampler: "auto" would bootstrap correlated noise
+    model = load_model(name, args.device, calibrate_uncertainty=False, uncertainty=how)
     how = "posterior" if model.posterior is not None else "bootstrap"
     t0 = time.perf_counter()
     val = collect(model, BENCHMARK_SETS[args.validation_set], VALIDATION_SEED, args.n, args.samples)

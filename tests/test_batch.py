@@ -62,6 +62,8 @@ def test_local_cluster_matches_in_process(stamps, tmp_path):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(a).max())
     manifest = Table.read(tmp_path / "b" / "manifest.ecsv")
     assert len(manifest) == 20 and np.all(np.isfinite(manifest["chi2"]))
+    # white noise reads white; the column is each output's GALGENNF
+    assert np.all(manifest["noise_factor"] == 1.0)
     again = run_batch(items, _opts(stamps), tmp_path / "a", progress=False, dry_run=True)
     assert set(again["status"]) == {"skip"}
 

@@ -205,6 +205,7 @@ def test_cli_catalog_stacks_and_per_stamp_files_agree(field, tmp_path, capsys):
     assert main(["batch", *common, "-o", str(tmp_path / "files"), "--per-stamp-files"]) == 1
     stacked = Table.read(tmp_path / "stacked" / "manifest.ecsv")
     row = stacked[stacked["key"] == "cutout_s03"][0]
+    assert row["noise_factor"] >= 1.0 and np.isnan(stacked[stacked["key"] == "cutout_off"][0]["noise_factor"])
     a = read_stamps(row["output"], int(row["index"]))
     b = fits.getdata(tmp_path / "files" / "cutout_s03.fits")
     np.testing.assert_allclose(a.data, b, rtol=1e-6, atol=1e-7)  # one cutout rule for both layouts

@@ -316,7 +316,8 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
                      "chi2": float(res.meta["GALGENX2"]) if res is not None else float("nan"),
                      "model": method if res is not None else "", "params": digest,
                      "error": errors.get(row[0], ""), "warning": warnings.get(row[0], ""),
-                     "flag": res.meta["GALGENFL"] if res is not None else "", "psf_check": verdict})
+                     "flag": res.meta["GALGENFL"] if res is not None else "", "psf_check": verdict,
+                     "noise_factor": float(res.meta["GALGENNF"]) if res is not None else float("nan")})
     return rows
 
 

@@ -70,6 +70,7 @@ def figure(ex: dict, path: Path, name: str) -> Path:
     for key, label in (
         ("real_noise", "domain B"),
         ("physical_noise", "physical + white"),
+        ("physical_like_noise", "physical + B-like"),
         ("learned_noise", "learned"),
     ):
         k, p = _radial_power(ex[key], ex["sky"])

@@ -12,7 +12,11 @@ to B is compared with two references:
 ``physical``
     the physical translation with the *true* PSFs, ``T(a) = sum_blocks(K * a)`` with the
     matching kernel ``K`` (:func:`galgen.train.translation.physical_operator`), plus white
-    noise up to B's rms: what :func:`galgen.translate.translate` does when the PSFs are known.
+    noise up to B's rms: what :func:`galgen.translate.translate` does when the PSFs are known;
+``physical + B-like noise``
+    the same with the added noise correlated as measured on the backgrounds of 16 noisy B stamps
+    (:func:`galgen.preprocess.estimate_noise_correlation`, their median correlation): what
+    ``galgen translate --to-noise-like`` does with images of the target survey.
 
 Metrics per stamp (medians reported): the *signal* residual, RMS of ``E[output] - b_clean`` over
 the stamp in per cent of ``b_clean``'s peak, the mean over ``draws`` noise realisations of the
@@ -28,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from galgen.preprocess import NoiseCorrelation
 from galgen.translate.cycle import CycleTranslator, resample_flux
 from galgen.translate.domains import SIM_DOMAIN, SURVEY_DOMAIN, Domain, paired_set
 
@@ -145,6 +150,8 @@ def evaluate_translation(
     phys_noise = phys[0] - run(s["a_clean"], lambda t: _apply_physical(t, kernel, f))
     extra = np.sqrt(max(b.noise_rms**2 - noise_statistics(phys_noise, sky)[0] ** 2, 0.0))
     phys_noisy = phys[0] + rng.normal(0.0, extra, clean.shape)
+    b_like = _measured_correlation(s["b"][:16])
+    phys_like = phys[0] + np.stack([b_like.draw(clean.shape[1:], extra, rng) for _ in range(n)])
 
     def row(name: str, outs: np.ndarray, one_draw: np.ndarray) -> dict:
         rms, rho = noise_statistics(one_draw - clean, sky)
@@ -171,6 +178,7 @@ def evaluate_translation(
         },
         row("blocks (sum over pixel blocks)", blocks, blocks[0]),
         row("physical, true PSFs + white noise", phys, phys_noisy),
+        row("physical, true PSFs + B-like noise", phys, phys_like),
         row(f"learned ({card['name']})", learned, learned[0]),
     ]
     b_in = [s["b"]] + [
@@ -208,6 +216,7 @@ def evaluate_translation(
             for name, o in (
                 ("learned", learned[0]),
                 ("physical", phys_noisy),
+                ("physical + B-like noise", phys_like),
                 ("blocks", blocks[0]),
                 ("B re-noised", b_in[1]),
             )
@@ -215,9 +224,10 @@ def evaluate_translation(
     psnr_rows = {}
     from galgen.metrics.image import psnr
 
-    for name, o in (("learned", learned[0]), ("physical", phys_noisy), ("blocks", blocks[0])):
+    for name, o in (("learned", learned[0]), ("physical", phys_noisy), ("physical_like", phys_like),
+                    ("blocks", blocks[0])):
         psnr_rows[name] = float(np.median([psnr(x, c) for x, c in zip(o, clean, strict=True)]))
-    for r, name in zip(a2b[1:], ("blocks", "physical", "learned"), strict=True):
+    for r, name in zip(a2b[1:], ("blocks", "physical", "physical_like", "learned"), strict=True):
         r["psnr"] = psnr_rows[name]
     a2b[0]["psnr"] = float(np.median([psnr(x, c) for x, c in zip(s["b"], clean, strict=True)]))
     examples = {
@@ -229,9 +239,19 @@ def evaluate_translation(
         "learned_noise": learned[0] - clean,
         "real_noise": s["b"] - clean,
         "physical_noise": phys_noisy - clean,
+        "physical_like_noise": phys_like - clean,
         "sky": sky,
     }
     return {"a2b": a2b, "b2a": b2a, "morphology": morph, "examples": examples}
+
+
+def _measured_correlation(stamps: np.ndarray) -> NoiseCorrelation:
+    """The median noise correlation measured on the backgrounds of noisy stamps ``(N, H, W)``
+    (each on its own source-free pixels), as one would measure it on images of a survey."""
+    from galgen.preprocess import NoiseCorrelation, estimate_noise_correlation
+
+    acfs = np.stack([estimate_noise_correlation(x).acf for x in stamps])
+    return NoiseCorrelation(np.median(acfs, axis=0), int(np.prod(stamps.shape)))
 
 
 def morphology_statistics(stamps: np.ndarray, noise_rms: float, pixel_scale: float, *,

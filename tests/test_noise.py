@@ -150,3 +150,17 @@ def test_galsim_cosmos_noise_correlation_is_recovered():
     assert kept.sum() >= 9  # at least the 3x3 core
     np.testing.assert_allclose(nc.acf[kept], cf[kept], atol=0.02)
     np.testing.assert_allclose(nc.sum_factor, np.sqrt(cf.sum()), rtol=0.05)
+
+
+def test_stamps_too_small_alone_are_measured_pooled(rng):
+    """16x16 stamps hold under 400 sky pixels each (read white: too few to tell); 16 of them
+    pooled, no pixel pair across two stamps, give the 2x2 box correlation (1/2 at lag 1, within
+    0.06: ~3,800 pairs) and a mask broadcast over the stack is honoured."""
+    stamps = np.stack([_box_noise(rng, (16, 16)) for _ in range(16)])
+    assert all(estimate_noise_correlation(s).is_white for s in stamps[:3])
+    pooled = estimate_noise_correlation(stamps)
+    assert 0.9 * 16 * 16 * 16 < pooled.pixels <= 16 * 16 * 16  # a few noise peaks read as sources
+    np.testing.assert_allclose(pooled.acf[3, 4], 0.5, atol=0.06)
+    mask = np.zeros((16, 16), bool)
+    mask[:4] = True
+    assert 0.9 * 16 * 12 * 16 < estimate_noise_correlation(stamps, mask).pixels <= 16 * 12 * 16

@@ -97,9 +97,11 @@ def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None,
     Parameters
     ----------
     data : numpy.ndarray
-        ``(H, W)`` background-subtracted image, any flux unit; non-finite pixels are ignored.
+        ``(H, W)`` background-subtracted image, any flux unit; non-finite pixels are ignored. Or
+        ``(N, H, W)`` stamps of one survey, too small to measure alone: the pixel pairs of their
+        backgrounds are pooled (each stamp about its own median), no pair crossing two stamps.
     mask : numpy.ndarray, optional
-        ``(H, W)`` bool, True for pixels to ignore (bad or filled pixels).
+        Same shape, bool, True for pixels to ignore (bad or filled pixels).
     max_lag : int, default :data:`MAX_LAG`
         Largest lag in pixels.
     significance : float, default :data:`SIGNIFICANCE`
@@ -113,32 +115,44 @@ def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None,
         larger image are measured.
     """
     data = np.asarray(data, dtype=np.float64)
-    h, w = data.shape
-    y0, x0 = max((h - REGION) // 2, 0), max((w - REGION) // 2, 0)
-    region = (slice(y0, y0 + min(h, REGION)), slice(x0, x0 + min(w, REGION)))
-    data = data[region]
-    bad = ~np.isfinite(data)
-    if mask is not None:
-        bad |= np.asarray(mask, bool)[region]
-    use = ~(bad | source_mask(np.where(bad, 0.0, data), mask=bad))
-    n = int(use.sum())
-    white = NoiseCorrelation(np.pad(np.ones((1, 1)), max_lag), n)
-    if n < MIN_PIXELS:
-        return white
-    x = np.where(use, data - np.median(data[use]), 0.0)
-    variance = float(np.sum(x**2)) / n
-    if not variance > 0:  # a constant image: no noise to measure
-        return white
-    shape = (data.shape[0] + max_lag + 1, data.shape[1] + max_lag + 1)  # no wrap-around up to max_lag
-    fx, fw = np.fft.rfft2(x, shape), np.fft.rfft2(use.astype(float), shape)
-    products = np.fft.irfft2(np.abs(fx) ** 2, shape)  # sum of x(p) x(p + lag) over pixel pairs
-    pairs = np.rint(np.fft.irfft2(np.abs(fw) ** 2, shape))  # how many pairs were both sky
+    stack = data[None] if data.ndim == 2 else data
+    masks = [None] * len(stack) if mask is None else np.broadcast_to(np.asarray(mask, bool), stack.shape)
     lags = np.arange(-max_lag, max_lag + 1)
-    ly, lx = np.meshgrid(lags % shape[0], lags % shape[1], indexing="ij")
-    count = pairs[ly, lx]
-    cov = products[ly, lx] / np.maximum(count, 1)
-    rho = cov / variance
+    products = np.zeros((lags.size, lags.size))
+    count = np.zeros((lags.size, lags.size))
+    n, square_sum = 0, 0.0
+    for image, bad_given in zip(stack, masks, strict=True):
+        x, use = _sky(image, bad_given)
+        if use.sum() < 2:
+            continue
+        shape = (x.shape[0] + max_lag + 1, x.shape[1] + max_lag + 1)  # no wrap-around up to max_lag
+        fx, fw = np.fft.rfft2(x, shape), np.fft.rfft2(use.astype(float), shape)
+        ly, lx = np.meshgrid(lags % shape[0], lags % shape[1], indexing="ij")
+        products += np.fft.irfft2(np.abs(fx) ** 2, shape)[ly, lx]  # sum of x(p) x(p + lag), sky pairs
+        count += np.rint(np.fft.irfft2(np.abs(fw) ** 2, shape))[ly, lx]  # how many pairs were both sky
+        n += int(use.sum())
+        square_sum += float(np.sum(x**2))
+    white = NoiseCorrelation(np.pad(np.ones((1, 1)), max_lag), n)
+    if n < MIN_PIXELS or not square_sum > 0:  # too few sky pixels, or a constant image
+        return white
+    rho = products / np.maximum(count, 1) / (square_sum / n)
     rho[max_lag, max_lag] = 1.0  # exactly (the FFT gives it to round-off)
     keep = (np.abs(rho) > significance / np.sqrt(np.maximum(count, 1))) & (count >= MIN_PIXELS / 4)
     keep[max_lag, max_lag] = True
     return NoiseCorrelation(np.where(keep, rho, 0.0), n) if keep.sum() > 1 else white
+
+
+def _sky(image: np.ndarray, bad_given: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, use)`` of the central :data:`REGION` of one image: its source-free, finite, unmasked
+    pixels about their median (zero elsewhere), and where they are."""
+    h, w = image.shape
+    y0, x0 = max((h - REGION) // 2, 0), max((w - REGION) // 2, 0)
+    region = (slice(y0, y0 + min(h, REGION)), slice(x0, x0 + min(w, REGION)))
+    data = image[region]
+    bad = ~np.isfinite(data)
+    if bad_given is not None:
+        bad |= bad_given[region]
+    use = ~(bad | source_mask(np.where(bad, 0.0, data), mask=bad))
+    if not use.any():
+        return np.zeros(data.shape), use
+    return np.where(use, data - np.median(data[use]), 0.0), use

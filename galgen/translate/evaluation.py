@@ -15,7 +15,7 @@ to B is compared with two references:
     noise up to B's rms: what :func:`galgen.translate.translate` does when the PSFs are known;
 ``physical + B-like noise``
     the same with the added noise correlated as measured on the backgrounds of 16 noisy B stamps
-    (:func:`galgen.preprocess.estimate_noise_correlation`, their median correlation): what
+    (:func:`galgen.preprocess.estimate_noise_correlation`, their pixel pairs pooled): what
     ``galgen translate --to-noise-like`` does with images of the target survey.
 
 Metrics per stamp (medians reported): the *signal* residual, RMS of ``E[output] - b_clean`` over
@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from galgen.preprocess import NoiseCorrelation
+from galgen.preprocess import estimate_noise_correlation
 from galgen.translate.cycle import CycleTranslator, resample_flux
 from galgen.translate.domains import SIM_DOMAIN, SURVEY_DOMAIN, Domain, paired_set
 
@@ -150,8 +150,9 @@ def evaluate_translation(
     phys_noise = phys[0] - run(s["a_clean"], lambda t: _apply_physical(t, kernel, f))
     extra = np.sqrt(max(b.noise_rms**2 - noise_statistics(phys_noise, sky)[0] ** 2, 0.0))
     phys_noisy = phys[0] + rng.normal(0.0, extra, clean.shape)
-    b_like = _measured_correlation(s["b"][:16])
-    phys_like = phys[0] + np.stack([b_like.draw(clean.shape[1:], extra, rng) for _ in range(n)])
+    b_like = estimate_noise_correlation(s["b"][:16])  # the backgrounds of 16 B stamps, pooled
+    like_rng = np.random.default_rng(seed + 2)  # its own draws: the other rows keep theirs
+    phys_like = phys[0] + np.stack([b_like.draw(clean.shape[1:], extra, like_rng) for _ in range(n)])
 
     def row(name: str, outs: np.ndarray, one_draw: np.ndarray) -> dict:
         rms, rho = noise_statistics(one_draw - clean, sky)
@@ -243,15 +244,6 @@ def evaluate_translation(
         "sky": sky,
     }
     return {"a2b": a2b, "b2a": b2a, "morphology": morph, "examples": examples}
-
-
-def _measured_correlation(stamps: np.ndarray) -> NoiseCorrelation:
-    """The median noise correlation measured on the backgrounds of noisy stamps ``(N, H, W)``
-    (each on its own source-free pixels), as one would measure it on images of a survey."""
-    from galgen.preprocess import NoiseCorrelation, estimate_noise_correlation
-
-    acfs = np.stack([estimate_noise_correlation(x).acf for x in stamps])
-    return NoiseCorrelation(np.median(acfs, axis=0), int(np.prod(stamps.shape)))
 
 
 def morphology_statistics(stamps: np.ndarray, noise_rms: float, pixel_scale: float, *,

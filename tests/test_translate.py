@@ -105,6 +105,9 @@ def test_noise_like_a_reference_image_of_the_target_survey(tmp_path, capsys):
     assert "noise_correlation_factor" in str(fits.getheader(out)["HISTORY"])
     white = translate(_hst(_galaxies(1)[0]), 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4, to_noise_rms=0.5)
     assert estimate_noise_correlation(white.data).is_white
+    with pytest.raises(GalgenValueError, match="give to_noise_rms"):  # a correlation alone has no level
+        translate(_hst(_galaxies(1)[0]), 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4,
+                  to_noise_like=measured)
     wrong = tmp_path / "wrong.fits"
     write_fits(wrong, box, wcs=simple_tan_wcs(box.shape, 0.2))
     assert main(["translate", str(source), "-o", str(tmp_path / "no.fits"), "--psf-fwhm", "0.12arcsec",

@@ -207,6 +207,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     if to_noise_like is not None:
         correlation, reference_rms = _noise_like(to_noise_like, out_scale)
         to_noise_rms = reference_rms if to_noise_rms is None else to_noise_rms
+        if to_noise_rms is None:
+            msg = "to_noise_like as a NoiseCorrelation carries no noise level: give to_noise_rms too"
+            raise GalgenValueError(msg)
     if to_noise_rms is not None:
         from galgen.preprocess.background import estimate_background
 

@@ -164,3 +164,17 @@ def test_stamps_too_small_alone_are_measured_pooled(rng):
     mask = np.zeros((16, 16), bool)
     mask[:4] = True
     assert 0.9 * 16 * 12 * 16 < estimate_noise_correlation(stamps, mask).pixels <= 16 * 12 * 16
+
+
+def test_sources_found_for_the_background_are_reused(rng):
+    """prepare_observation hands the background's source mask on: the same correlation as
+    finding the sources again (they are found on the same pixels)."""
+    from galgen.preprocess import estimate_background
+
+    data = _box_noise(rng, (96, 96), 2.0) + 3e3 * gaussian_psf(6.0, 96) + 10.0
+    bkg = estimate_background(data)
+    assert bkg.sources is not None and bkg.sources[48, 48] and not bkg.sources.all()
+    again = estimate_noise_correlation(data - bkg.median)
+    reused = estimate_noise_correlation(data - bkg.median, sources=bkg.sources)
+    np.testing.assert_allclose(reused.acf, again.acf, atol=0.02)
+    assert reused.pixels == int((~bkg.sources).sum())

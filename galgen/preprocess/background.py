@@ -28,12 +28,16 @@ class BackgroundEstimate:
         Median of the background map.
     median_rms : float
         Median of the noise map: the noise level galgen's networks are told.
+    sources : numpy.ndarray or None
+        ``(H, W)`` bool, the pixels found to belong to sources (:func:`source_mask`), kept out of
+        the estimate; reused by :func:`galgen.preprocess.estimate_noise_correlation`.
     """
 
     background: np.ndarray
     rms: np.ndarray
     median: float
     median_rms: float
+    sources: np.ndarray | None = None
 
 
 def source_mask(data: np.ndarray, mask: np.ndarray | None = None, nsigma: float = 2.0,
@@ -112,7 +116,7 @@ def estimate_background(
         _, median, std = sigma_clipped_stats(data, mask=use, sigma=3.0)
         background = np.full(data.shape, median)
         rms = np.full(data.shape, std)
-    return BackgroundEstimate(background, rms, float(np.median(background)), float(np.median(rms)))
+    return BackgroundEstimate(background, rms, float(np.median(background)), float(np.median(rms)), sources)
 
 
 def _background2d(data: np.ndarray, mask: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,8 @@ class NoiseCorrelation:
 WHITE = NoiseCorrelation(np.pad(np.ones((1, 1)), MAX_LAG))
 
 
-def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None, *, max_lag: int = MAX_LAG,
+def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None, *,
+                               sources: np.ndarray | None = None, max_lag: int = MAX_LAG,
                                significance: float = SIGNIFICANCE) -> NoiseCorrelation:
     """Measure the background noise's correlation on the source-free pixels of an image.
 
@@ -102,6 +103,9 @@ def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None,
         backgrounds are pooled (each stamp about its own median), no pair crossing two stamps.
     mask : numpy.ndarray, optional
         Same shape, bool, True for pixels to ignore (bad or filled pixels).
+    sources : numpy.ndarray, optional
+        Same shape, bool: the sources, already found (e.g. ``BackgroundEstimate.sources``); by
+        default found here (:func:`galgen.preprocess.source_mask`).
     max_lag : int, default :data:`MAX_LAG`
         Largest lag in pixels.
     significance : float, default :data:`SIGNIFICANCE`
@@ -116,13 +120,14 @@ def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None,
     """
     data = np.asarray(data, dtype=np.float64)
     stack = data[None] if data.ndim == 2 else data
-    masks = [None] * len(stack) if mask is None else np.broadcast_to(np.asarray(mask, bool), stack.shape)
+    masks, found = ([None] * len(stack) if m is None else np.broadcast_to(np.asarray(m, bool), stack.shape)
+                    for m in (mask, sources))
     lags = np.arange(-max_lag, max_lag + 1)
     products = np.zeros((lags.size, lags.size))
     count = np.zeros((lags.size, lags.size))
     n, square_sum = 0, 0.0
-    for image, bad_given in zip(stack, masks, strict=True):
-        x, use = _sky(image, bad_given)
+    for image, bad_given, sources_given in zip(stack, masks, found, strict=True):
+        x, use = _sky(image, bad_given, sources_given)
         if use.sum() < 2:
             continue
         shape = (x.shape[0] + max_lag + 1, x.shape[1] + max_lag + 1)  # no wrap-around up to max_lag
@@ -142,9 +147,11 @@ def estimate_noise_correlation(data: np.ndarray, mask: np.ndarray | None = None,
     return NoiseCorrelation(np.where(keep, rho, 0.0), n) if keep.sum() > 1 else white
 
 
-def _sky(image: np.ndarray, bad_given: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _sky(image: np.ndarray, bad_given: np.ndarray | None,
+         sources: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """``(x, use)`` of the central :data:`REGION` of one image: its source-free, finite, unmasked
-    pixels about their median (zero elsewhere), and where they are."""
+    pixels about their median (zero elsewhere), and where they are (``sources``: found
+    already, else here)."""
     h, w = image.shape
     y0, x0 = max((h - REGION) // 2, 0), max((w - REGION) // 2, 0)
     region = (slice(y0, y0 + min(h, REGION)), slice(x0, x0 + min(w, REGION)))
@@ -152,7 +159,8 @@ def _sky(image: np.ndarray, bad_given: np.ndarray | None) -> tuple[np.ndarray, n
     bad = ~np.isfinite(data)
     if bad_given is not None:
         bad |= bad_given[region]
-    use = ~(bad | source_mask(np.where(bad, 0.0, data), mask=bad))
+    found = sources[region] if sources is not None else source_mask(np.where(bad, 0.0, data), mask=bad)
+    use = ~(bad | found)
     if not use.any():
         return np.zeros(data.shape), use
     return np.where(use, data - np.median(data[use]), 0.0), use

@@ -415,6 +415,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         msg = (f"{image.source}: PSF FWHM of {fwhm_pix:.3g} pixels is more than half the "
                f"{h}x{w} image; check the FWHM's unit (arcsec vs pixels) or use a larger cutout")
         raise GalgenPSFError(msg)
+    bkg = None
     if background == "auto" or noise_rms is None:
         bkg = estimate_background(image.data, image.mask)
     if noise_rms is None:
@@ -434,7 +435,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     return PreparedObservation(data=data, mask=mask, noise_rms=float(noise_rms), psf=psf,
                                psf_fwhm_pix=float(fwhm_pix), pixel_scale=image.pixel_scale,
                                background=float(sky_median), psf_model=psf_model,
-                               noise_correlation=estimate_noise_correlation(data, mask))
+                               noise_correlation=estimate_noise_correlation(
+                                   data, mask, sources=None if bkg is None else bkg.sources))
 
 
 def snr_estimate(data: np.ndarray, noise_rms: float, noise_factor: float = 1.0) -> float:

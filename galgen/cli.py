@@ -98,6 +98,7 @@ def _input_and_output(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def _cmd_restore(args: argparse.Namespace) -> int:
     from galgen.restoration import restore, write_restored
+    from galgen.restoration.model import SAMPLER_MAX_NOISE_FACTOR
 
     inp, out = _input_and_output(args)
     _need_psf(args, inp)
@@ -118,7 +119,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
               "Compare with --method richardson_lucy and check the PSF and the noise "
               "(docs: What galgen writes)", file=sys.stderr)
     factor = result.meta.get("GALGENNF", 1.0)
-    if factor > 1.5:  # as learned restorers' SAMPLER_MAX_NOISE_FACTOR
+    if factor > SAMPLER_MAX_NOISE_FACTOR:
         how = result.meta.get("GALGENUQ") if args.samples > 1 else None
         print(f"galgen restore: note: the input's noise is correlated between pixels (GALGENNF {factor:.2f}: "
               "on a galaxy's scale it is that much stronger than its rms per pixel); the SNR (GALGENSN) is "

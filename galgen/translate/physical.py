@@ -186,6 +186,13 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         msg = (f"target pixels ({out_scale:.4g}\") are smaller than the input's ({img.pixel_scale:.4g}\"): a "
                "translation only coarsens; use 'galgen restore' for finer pixels")
         raise GalgenValueError(msg)
+    correlation = None  # checked before the resampling: a bad reference costs nothing
+    if to_noise_like is not None:
+        correlation, reference_rms = _noise_like(to_noise_like, out_scale)
+        to_noise_rms = reference_rms if to_noise_rms is None else to_noise_rms
+        if to_noise_rms is None:
+            msg = "to_noise_like as a NoiseCorrelation carries no noise level: give to_noise_rms too"
+            raise GalgenValueError(msg)
     kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=source_psf,
                                              target_psf=to_psf, allow_sharpen=allow_sharpen)
     filled = np.where(img.mask, 0.0, img.data)
@@ -203,13 +210,6 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     data = np.where(footprint > 0, data, np.nan)  # reproject keeps surface brightness ...
     if not is_surface_brightness(img.unit):
         data /= factor**2  # ... and flux per pixel grows with the pixel's area
-    correlation = None
-    if to_noise_like is not None:
-        correlation, reference_rms = _noise_like(to_noise_like, out_scale)
-        to_noise_rms = reference_rms if to_noise_rms is None else to_noise_rms
-        if to_noise_rms is None:
-            msg = "to_noise_like as a NoiseCorrelation carries no noise level: give to_noise_rms too"
-            raise GalgenValueError(msg)
     if to_noise_rms is not None:
         from galgen.preprocess.background import estimate_background
 
@@ -255,5 +255,5 @@ def _noise_like(reference: object, out_scale: float) -> tuple[NoiseCorrelation, 
         raise GalgenValueError(msg)
     background = estimate_background(ref.data, ref.mask)
     data = np.where(ref.mask, np.nan, ref.data - background.background)
-    return estimate_noise_correlation(data, ref.mask), background.median_rms
+    return estimate_noise_correlation(data, ref.mask, sources=background.sources), background.median_rms
 

@@ -178,3 +178,21 @@ def test_sources_found_for_the_background_are_reused(rng):
     reused = estimate_noise_correlation(data - bkg.median, sources=bkg.sources)
     np.testing.assert_allclose(reused.acf, again.acf, atol=0.02)
     assert reused.pixels == int((~bkg.sources).sum())
+
+
+def test_snr_ignores_filled_pixels(rng):
+    """A stamp at a survey's edge (a third of it NaN, filled before restoring) keeps its SNR:
+    the filled pixels carry no noise and are left out of both sums (they read SNR ~1 before)."""
+    from galgen.restoration import restore
+
+    truth = gaussian_psf(6.0, 64)
+    truth *= 40.0 * 2.0 / np.sqrt(np.sum(truth**2))  # matched-filter SNR 40 at noise rms 2
+    data = truth + rng.normal(0, 2.0, (64, 64))
+    edge = data.copy()
+    edge[:, :20] = np.nan
+    kwargs = {"psf_fwhm": 1.0 * u.arcsec, "pixel_scale": 0.2 * u.arcsec, "noise_rms": 2.0, "background": 0.0,
+              "method": "default_x2"}
+    whole, cut = restore(data, **kwargs), restore(edge, **kwargs)
+    assert abs(whole.meta["GALGENSN"] / 40 - 1) < 0.1
+    assert abs(cut.meta["GALGENSN"] / whole.meta["GALGENSN"] - 1) < 0.1
+    assert "REGIME" not in cut.meta["GALGENFL"]

@@ -439,14 +439,22 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                                    data, mask, sources=None if bkg is None else bkg.sources))
 
 
-def snr_estimate(data: np.ndarray, noise_rms: float, noise_factor: float = 1.0) -> float:
+def snr_estimate(data: np.ndarray, noise_rms: float, noise_factor: float = 1.0,
+                 mask: np.ndarray | None = None) -> float:
     """SNR of a background-subtracted stamp: ``sqrt(max(sum d^2 - N sigma^2, 0)) / sigma`` (the
     matched-filter SNR the simulator draws, with the noise's own power removed); what learned
     models check their SNR regime with. For noise correlated between pixels it is divided by
     ``noise_factor`` (:attr:`galgen.preprocess.NoiseCorrelation.sum_factor`): on the scale of a
     galaxy such noise is that much stronger than its rms per pixel says (the limit of a galaxy
     much larger than the correlation length; on simulated drizzle-like noise the restorations'
-    flux errors match those of white-noise stamps of this effective SNR)."""
+    flux errors match those of white-noise stamps of this effective SNR).
+
+    ``mask`` (``(H, W)`` bool, True where a pixel was bad and filled) leaves those pixels out of
+    both sums: a filled pixel carries no noise, and counting it in ``N`` would subtract noise
+    power it does not have (a stamp at a survey's edge, a third of it NaN, read SNR ~1).
+    """
+    if mask is not None and mask.any():
+        data = data[~mask]
     return float(np.sqrt(max(np.sum(data**2) - data.size * noise_rms**2, 0.0)) / noise_rms) / noise_factor
 
 

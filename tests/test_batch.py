@@ -205,3 +205,27 @@ def test_catalog_cutouts(tmp_path):
     assert status == {"cutout_a": "ok", "cutout_edge": "ok", "cutout_c": "ok"}
     edge = fits.open(tmp_path / "out" / "cutout_edge.fits")
     assert np.isnan(edge[0].data).any() and "MASK" in edge  # padded beyond the edge, flagged
+
+
+def test_a_shared_psf_file_is_described_once_per_run(stamps, tmp_path, caplog):
+    """A PSF file without a pixel scale, given for every item, is said to be "assumed equal to
+    the image's" once per run (each output's HISTORY still records it), not once per item."""
+    from galgen.psf import moffat_psf
+
+    psf = tmp_path / "psf.fits"
+    fits.writeto(psf, moffat_psf(5.0, 25).astype(np.float32))
+    items = expand_inputs([str(p) for p in sorted((stamps / "in").glob("*.fits"))[:5]])
+    options = BatchOptions(psf=str(psf), method=str(stamps / "model"), background=0.0, batch_size=4)
+    with caplog.at_level("WARNING", logger="galgen.psf.files"):
+        table = run_batch(items, options, tmp_path / "out", progress=False)
+    assert list(table["status"]) == ["ok"] * 5
+    assert sum("assumed equal" in r.getMessage() for r in caplog.records) == 1
+    history = str(fits.getheader(tmp_path / "out" / "g00.fits")["HISTORY"])
+    assert "assumed equal" in history.replace("\n", "")
+    assert not logging_filters_left()
+
+
+def logging_filters_left() -> list:
+    import logging
+
+    return logging.getLogger("galgen.psf.files").filters

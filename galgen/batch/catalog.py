@@ -28,7 +28,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from galgen.batch.runner import BatchOptions, _error_text, _journal, _model_hash, _write_manifest
+from galgen.batch.runner import (
+    BatchOptions,
+    _each_message_once,
+    _error_text,
+    _journal,
+    _model_hash,
+    _write_manifest,
+)
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, bad_pixels
 from galgen.psf.stars import StarCheck
@@ -414,7 +421,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     outdir.mkdir(parents=True, exist_ok=True)
     n_todo = sum(len(c.rows) for c in todo)
     bar = tqdm(total=n_todo + len(off), desc="restore", unit="stamp", disable=not progress)
-    with _journal(outdir) as record:
+    with _journal(outdir) as record, _each_message_once("galgen.psf.files"):
         for key, ident, ra, dec in off:
             record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
                     "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",

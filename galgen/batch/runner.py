@@ -319,7 +319,34 @@ def local_cluster(workers: int):  # noqa: ANN201 - dask is imported lazily
 def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, digest: str) -> list[dict]:
     """What a Dask worker runs: a chunk of items through the in-process engine (the model is
     loaded once per worker process and cached)."""
-    return list(process_items(items, options, outdir, digest))
+    with _each_message_once("galgen.psf.files"):
+        return list(process_items(items, options, outdir, digest))
+
+
+class _Once(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        new = message not in self.seen
+        self.seen.add(message)
+        return new
+
+
+@contextmanager
+def _each_message_once(name: str) -> Iterator[None]:
+    """Within the block, logger ``name`` says each message once: the same PSF file read for every
+    item of a batch says "pixel scale assumed equal to the image's" once, not once per item
+    (the outputs' HISTORY still records it for each). Removed on exit: no process-wide state."""
+    once = _Once()
+    logger = logging.getLogger(name)
+    logger.addFilter(once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(once)
 
 
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
@@ -364,7 +391,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                            for it in items])
     outdir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
-    with _journal(outdir) as record:
+    with _journal(outdir) as record, _each_message_once("galgen.psf.files"):
         try:
             if dask_scheduler or local_workers > 0:
                 chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]

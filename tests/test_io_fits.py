@@ -52,10 +52,12 @@ def test_input_types_agree(image_file):
     from_ccd = read_image(ccd)
     from_nd = read_image(NDData(data, wcs=ref.wcs))
     from_array = read_image(data, pixel_scale=0.2 * u.arcsec)
-    for img in (from_hdul, from_hdu, from_ccd, from_nd, from_array):
+    from_quantity = read_image(data * u.nJy, pixel_scale=0.2 * u.arcsec)
+    for img in (from_hdul, from_hdu, from_ccd, from_nd, from_array, from_quantity):
         np.testing.assert_array_equal(img.data, data)
         assert img.pixel_scale == pytest.approx(0.2, rel=1e-6)
     assert from_ccd.unit == u.adu
+    assert from_quantity.unit == u.nJy and from_array.unit is None  # a Quantity's unit is kept
     np.testing.assert_allclose(from_ccd.uncertainty, 1.0)
     back = to_ccddata(ref)
     assert back.wcs is ref.wcs and back.unit == ref.unit

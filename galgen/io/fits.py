@@ -278,12 +278,13 @@ def read_image(
 
     Parameters
     ----------
-    source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image or ndarray
-        The image. Files are opened read-only and never modified. Companion HDUs of the same
-        shape are read too: a mask (``MASK``, ``BPM``, ``DQ``, ``FLAGS``: nonzero is bad, or for an
-        LSST/HSC ``MASK`` whose header names its bit planes, only the planes of
-        :data:`BAD_MASK_PLANES`) and an uncertainty (``ERR``/``SIGMA``/``UNCERT``/``STD``/``RMS``,
-        ``VAR``/``VARIANCE``, or inverse variance ``IVAR``/``WHT``/``WEIGHT``).
+    source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image, Quantity or ndarray
+The image (a ``Quantity`` array keeps its unit, as ``BUNIT`` does for files). Files are opened
+        read-only and never modified. Companion HDUs of the same shape are read too: a mask (``MASK``,
+        ``BPM``, ``DQ``, ``FLAGS``: nonzero is bad, or for an LSST/HSC ``MASK`` whose header names its
+        bit planes, only the planes of :data:`BAD_MASK_PLANES`) and an uncertainty
+        (``ERR``/``SIGMA``/``UNCERT``/``STD``/``RMS``, ``VAR``/``VARIANCE``, or inverse variance
+        ``IVAR``/``WHT``/``WEIGHT``).
     hdu : int or str, optional
         HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
     plane : int, optional
@@ -347,6 +348,10 @@ def read_image(
         if isinstance(source.wcs, WCS):
             wcs = source.wcs.celestial if source.wcs.has_celestial else None
         header = fits.Header(dict(source.meta)) if _all_fits_safe(source.meta) else fits.Header()
+    elif isinstance(source, u.Quantity):  # before ndarray, which it subclasses: keep its unit
+        name = "<Quantity>"
+        unit = source.unit
+        data = _select_plane(np.asarray(source.value), plane, name)
     elif isinstance(source, np.ndarray):
         name = "<array>"
         data = _select_plane(source, plane, name)

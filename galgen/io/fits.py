@@ -279,7 +279,7 @@ def read_image(
     Parameters
     ----------
     source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image, Quantity or ndarray
-The image (a ``Quantity`` array keeps its unit, as ``BUNIT`` does for files). Files are opened
+        The image (a ``Quantity`` array keeps its unit, as ``BUNIT`` does for files). Files are opened
         read-only and never modified. Companion HDUs of the same shape are read too: a mask (``MASK``,
         ``BPM``, ``DQ``, ``FLAGS``: nonzero is bad, or for an LSST/HSC ``MASK`` whose header names its
         bit planes, only the planes of :data:`BAD_MASK_PLANES`) and an uncertainty

@@ -96,6 +96,33 @@ def _input_and_output(args: argparse.Namespace) -> tuple[Path, Path]:
     return inp, out
 
 
+def _explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
+    """What each flag raised in ``GALGENFL`` means for this output, with its numbers, and what to
+    do (only the flags raised; all of them are described in docs: What galgen writes)."""
+    said = []
+    chi2 = float(meta.get("GALGENX2", float("nan")))
+    for flag in str(meta.get("GALGENFL", "")).split(","):
+        if flag == "CHI2HIGH":
+            said.append(f"CHI2HIGH, the output blurred back does not reproduce the observation (chi^2 "
+                        f"{chi2:.2f}): check the PSF and --noise-rms")
+        elif flag == "CHI2LOW":
+            said.append(f"CHI2LOW, it reproduces the noise too (chi^2 {chi2:.2f}: an interpolation, or a "
+                        "noise level given too high)")
+        elif flag == "STRUCT":
+            z = float(meta.get("GALGENRZ", float("nan")))
+            how = "blurrier" if z > 0 else "sharper"
+            said.append(f"STRUCT, the galaxy's structure is left in the residual (GALGENRZ {z:+.1f} sigma, "
+                        f"GALGENRF {float(meta.get('GALGENRF', float('nan'))):+.2f}): the output is {how} "
+                        "than the data say; distrust its fine structure")
+        elif flag == "REGIME":
+            said.append("REGIME, the input lies outside the model's training regime (the warning above "
+                        "says how)")
+        elif flag == "PSF":
+            said.append(f"PSF, the stars of the field say the PSF given is wrong ({meta.get('GALGENPS', '')}"
+                        f"; GALGENPR {meta.get('GALGENPR', '')})")
+    return "; ".join(said) + ". Compare with --method richardson_lucy (docs: What galgen writes)"
+
+
 def _cmd_restore(args: argparse.Namespace) -> int:
     from galgen.restoration import restore, write_restored
     from galgen.restoration.model import SAMPLER_MAX_NOISE_FACTOR
@@ -112,12 +139,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, {result.meta['GALGENMD']}, "
           f"chi^2 {result.meta['GALGENX2']:.2f}, flag {result.meta['GALGENFL']})")
     if result.meta["GALGENFL"] != "OK":
-        print(f"galgen restore: warning: flag {result.meta['GALGENFL']}: CHI2HIGH, the output blurred back "
-              "does not reproduce the observation; CHI2LOW, it reproduces the noise too (an interpolation); "
-              "STRUCT, the galaxy's structure is left in the residual; REGIME, the input lies outside the "
-              "model's regime; PSF, the stars of the field say the PSF given is wrong (GALGENPS, GALGENPR). "
-              "Compare with --method richardson_lucy and check the PSF and the noise "
-              "(docs: What galgen writes)", file=sys.stderr)
+        print("galgen restore: warning: flag " + _explain_flags(result.meta), file=sys.stderr)
     factor = result.meta.get("GALGENNF", 1.0)
     if factor > SAMPLER_MAX_NOISE_FACTOR:
         how = result.meta.get("GALGENUQ") if args.samples > 1 else None
@@ -757,12 +779,31 @@ def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=_cmd_toy)
 
 
+def _plain_warnings(prog: str) -> None:
+    """Print galgen's own warnings (:class:`~galgen.errors.GalgenRegimeWarning`, ...) as
+    ``galgen restore: warning: ...`` instead of Python's ``file:line: Category: ...`` and the
+    source line; other packages' warnings keep Python's format. Only for the console command
+    (``main()`` with no arguments), whose process it is."""
+    import warnings
+
+    default = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):  # noqa: ANN001, ANN202
+        if category.__module__.startswith("galgen"):
+            return f"{prog}: warning: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``galgen`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if argv is None:  # the console command, whose process this is: galgen's warnings read as the CLI's
+        _plain_warnings(f"galgen {getattr(args, 'command', '') or ''}".strip())
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

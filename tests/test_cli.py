@@ -104,3 +104,27 @@ def test_toy_choices_match_the_library():
 
     assert set(TOY_DENSITIES) == set(DENSITIES)
     assert tuple(TOY_SOLVERS) == tuple(SOLVERS) and set(TOY_GAN_LOSSES) == set(GAN_LOSSES)
+
+
+def test_a_flag_is_explained_with_its_numbers_and_nothing_else():
+    from galgen.cli import _explain_flags
+
+    text = _explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": 8.2, "GALGENRF": 0.52, "GALGENX2": 1.05})
+    assert text.startswith("STRUCT") and "+8.2 sigma" in text and "blurrier" in text
+    assert "CHI2HIGH" not in text and "REGIME" not in text
+    both = _explain_flags({"GALGENFL": "CHI2HIGH,REGIME", "GALGENX2": 99.27})
+    assert "chi^2 99.27" in both and "REGIME" in both and "STRUCT" not in both
+    assert "sharper" in _explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": -9.0, "GALGENRF": -0.4})
+
+
+def test_the_console_command_prints_galgen_warnings_plainly(tmp_path):
+    """The console command (``main()`` from the ``galgen`` script) prints a regime warning as
+    ``galgen restore: warning: ...``, not as Python's ``file:line: Category`` and source line."""
+    observed, _ = sample_paths()
+    code = ("import sys; from galgen.cli import main; sys.argv = ['galgen', 'restore', sys.argv[1], '-o', "
+            "sys.argv[2], '--psf-fwhm', '1.0arcsec', '--background', '0', '--noise-rms', '1e-6']; "
+            "sys.exit(main())")
+    out = subprocess.run([sys.executable, "-c", code, str(observed), str(tmp_path / "r.fits")],
+                         capture_output=True, text=True, check=True)
+    assert "galgen restore: warning: model 'default_x2': input outside its training regime" in out.stderr
+    assert "GalgenRegimeWarning" not in out.stderr and "result = restore(" not in out.stderr

@@ -198,9 +198,9 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="observing PSF FWHM, e.g. 1.0arcsec or 4pix (a bare number is arcsec): a Moffat "
                         "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
-                   help="the observing PSF as a FITS image (its pixel scale from its WCS or PIXSCALE, else "
-                        "assumed equal to the image's; any size up to the image's, normalised by galgen) "
-                        "or a PSFEx model (.psf)")
+                   help="the observing PSF as a FITS image (its pixel scale from its WCS or "
+                        "PIXSCALE/PIXELSCL, else assumed equal to the image's; any size up to the image's, "
+                        "normalised by galgen) or a PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "

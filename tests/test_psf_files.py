@@ -37,6 +37,11 @@ def test_a_psf_file_at_another_scale_is_resampled(tmp_path):
     hdr = fits.Header({"PIXSCALE": 0.1})
     fits.writeto(tmp_path / "kw.fits", fine, hdr)
     assert read_psf(tmp_path / "kw.fits", (64, 64), 0.2).note == "PIXSCALE"
+    # STPSF/WebbPSF's oversampled HDU says its own scale in PIXELSCL (here 4x the detector's)
+    oversampled = fits.Header({"PIXELSCL": 0.05, "OVERSAMP": 4})
+    fits.writeto(tmp_path / "stpsf.fits", gaussian_psf(20.0, 61), oversampled)
+    stpsf = read_psf(tmp_path / "stpsf.fits", (64, 64), 0.2)
+    assert stpsf.note == "PIXELSCL" and measure_fwhm(stpsf.kernel) == pytest.approx(5.0, rel=0.02)
     fits.writeto(tmp_path / "bare.fits", moffat_psf(5.0, 31))
     assert read_psf(tmp_path / "bare.fits", (64, 64), 0.2).note == "assumed equal to the image's"
 

@@ -400,13 +400,29 @@ def read_image(
     )
 
 
+#: Header keywords that give a pixel scale in arcsec per pixel when there is no celestial WCS, in
+#: the order tried: galgen's own and many instruments' ``PIXSCALE``; ``PIXELSCL`` of STPSF/WebbPSF
+#: and Tiny Tim-style PSF files (their oversampled HDUs say their own, finer scale); IRAF's ``SECPIX``.
+SCALE_KEYWORDS = ("PIXSCALE", "PIXELSCL", "SECPIX")
+
+
+def header_scale_keyword(header: fits.Header) -> tuple[float, str] | None:
+    """``(arcsec per pixel, keyword)`` from the first of :data:`SCALE_KEYWORDS` that holds a
+    positive number, or ``None``."""
+    for key in SCALE_KEYWORDS:
+        try:
+            value = float(header.get(key, "nan"))
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value) and value > 0:
+            return value, key
+    return None
+
+
 def _header_scale(header: fits.Header) -> float | None:
-    """``PIXSCALE`` (arcsec/pixel), written by galgen and many instruments when there is no WCS."""
-    try:
-        value = float(header.get("PIXSCALE", "nan"))
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) and value > 0 else None
+    """The pixel scale a header states without a WCS (:data:`SCALE_KEYWORDS`), arcsec."""
+    found = header_scale_keyword(header)
+    return None if found is None else found[0]
 
 
 def _all_fits_safe(meta: Mapping) -> bool:

@@ -30,7 +30,8 @@ class PSFImage:
     pixel_scale : float
         Pixel scale the PSF file had (arcsec), before any resampling.
     note : str
-        How its pixel scale was found (``"WCS"``, ``"PIXSCALE"``, ``"assumed equal to the image's"``).
+        How its pixel scale was found (``"WCS"``, a keyword of :data:`galgen.io.fits.SCALE_KEYWORDS`
+        such as ``"PIXSCALE"`` or STPSF's ``"PIXELSCL"``, ``"assumed equal to the image's"``).
     """
 
     kernel: np.ndarray
@@ -52,8 +53,9 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     Parameters
     ----------
     source : path, HDU, HDUList, numpy.ndarray or galsim.GSObject
-        A 2-D PSF image: its pixel scale comes from its celestial WCS, else its ``PIXSCALE``
-        keyword (arcsec), else it is assumed equal to the image's (and the log says so).
+        A 2-D PSF image: its pixel scale comes from its celestial WCS, else a ``PIXSCALE`` (or
+        STPSF/WebbPSF's ``PIXELSCL``, IRAF's ``SECPIX``) keyword in arcsec, else it is assumed equal
+        to the image's (and the log says so).
         A PSFEx ``.psf`` model (a FITS table with ``PSF_MASK``) is evaluated at ``position``
         (:func:`galgen.psf.psfex.psfex_kernel`). A GalSim profile (in arcsec, without the
         pixel) is drawn at the image's pixel scale, pixel response included.
@@ -102,7 +104,7 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         try:
             try:
                 image = read_image(source, hdu=hdu)
-                scale, note = image.pixel_scale, "WCS" if image.wcs is not None else "PIXSCALE"
+                scale, note = image.pixel_scale, "WCS" if image.wcs is not None else _keyword(image.header)
             except GalgenWCSError:  # no WCS, no PIXSCALE: the image's scale, said below
                 image = read_image(source, hdu=hdu, pixel_scale=image_pixel_scale)
         except GalgenValueError as exc:
@@ -127,8 +129,8 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         raise GalgenPSFError(msg)
     if scale is None:
         scale = image_pixel_scale
-        log.warning("%s: PSF pixel scale unknown (no WCS, no PIXSCALE): assumed equal to the image's, "
-                    "%.4g arcsec", name, image_pixel_scale)
+        log.warning("%s: PSF pixel scale unknown (no WCS, no PIXSCALE/PIXELSCL): assumed equal to the "
+                    "image's, %.4g arcsec", name, image_pixel_scale)
     extent = np.array(array.shape) * scale / image_pixel_scale  # the PSF's size in image pixels
     if np.any(extent > np.array(image_shape)):
         msg = (f"{name}: the PSF ({array.shape[0]}x{array.shape[1]} pixels of {scale:.4g}\") is larger "
@@ -143,6 +145,13 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
             kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=scale,
                                     shape=(kernel.shape[0] | 1, kernel.shape[1] | 1))
     return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)
+
+
+def _keyword(header) -> str:  # noqa: ANN001
+    from galgen.io.fits import header_scale_keyword
+
+    found = header_scale_keyword(header)
+    return "PIXSCALE" if found is None else found[1]
 
 
 def _is_galsim_profile(source: object) -> bool:

@@ -130,3 +130,30 @@ def test_baselines_are_brought_to_the_target_psf():
     assert fair.data.max() < raw.data.max()  # smoothed to the target: RL's noise spikes are tamed
     bicubic, = BaselineRestorer("bicubic", 2, target_psf_fwhm=0.2).restore_batch([prepared])
     assert bicubic.psf_fwhm == pytest.approx(1.0)  # an interpolation cannot sharpen
+
+
+def test_an_uncertainty_plane_is_recorded_and_checked_against_the_sky(caplog):
+    """A file's VARIANCE (or IVAR) plane is read as a noise rms on the sky pixels (GALGENNV) beside
+    the measured one (GALGENNS, which stays what the method is told); a plane off by 2x is named
+    in the log with the --noise-rms that would use it. An HDUList is one image, not a stack."""
+    observed, _ = sample_paths()
+    with fits.open(observed) as hdul:
+        data, header = hdul[0].data.astype(float), hdul[0].header.copy()
+    measured = restore(observed, 1.0 * u.arcsec, method="bicubic", background=0.0).meta["GALGENNS"]
+    right = fits.HDUList([fits.PrimaryHDU(data, header), fits.ImageHDU(np.full(data.shape, measured**2),
+                                                                      name="VARIANCE")])
+    ivar = np.full(data.shape, measured**-2.0)
+    ivar[:, :5] = 0  # no data there: left out, not read as an infinite rms
+    zero_weight = fits.HDUList([fits.PrimaryHDU(data, header), fits.ImageHDU(ivar, name="IVAR")])
+    wrong = fits.HDUList([fits.PrimaryHDU(data, header), fits.ImageHDU(np.full(data.shape, 4 * measured**2),
+                                                                      name="VARIANCE")])
+    with caplog.at_level("WARNING", logger="galgen.restoration.engine"):
+        a = restore(right, 1.0 * u.arcsec, method="bicubic", background=0.0)
+        b = restore(zero_weight, 1.0 * u.arcsec, method="bicubic", background=0.0)
+        assert not caplog.records
+        c = restore(wrong, 1.0 * u.arcsec, method="bicubic", background=0.0)
+    assert a.data.shape == (128, 128)  # one image
+    assert a.meta["GALGENNV"] == pytest.approx(measured) and b.meta["GALGENNV"] == pytest.approx(measured)
+    assert c.meta["GALGENNV"] == pytest.approx(2 * measured) and c.meta["GALGENNS"] == pytest.approx(measured)
+    assert len(caplog.records) == 1 and f"--noise-rms {2 * measured:.4g}" in caplog.records[0].getMessage()
+    assert "GALGENNV" not in restore(observed, 1.0 * u.arcsec, method="bicubic", background=0.0).meta

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -41,6 +42,8 @@ from galgen.restoration.baselines import BASELINES
 
 if TYPE_CHECKING:
     from galgen.psf.stars import StarCheck
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "PreparedObservation",
@@ -84,6 +87,10 @@ class PreparedObservation:
         The background noise's correlation between pixels, measured on the source-free pixels
         (:func:`galgen.preprocess.estimate_noise_correlation`): the bootstrap uncertainty map
         re-noises the observation with it. Default white.
+    noise_rms_plane : float
+        Median of the input's own uncertainty plane (``ERR``, ``VARIANCE``, ``IVAR``/``WHT``, or a
+        CCDData's uncertainty) on its sky pixels, same units; NaN without one. Recorded
+        (``GALGENNV``) and compared with ``noise_rms``, not used in its place.
     """
 
     data: np.ndarray
@@ -95,6 +102,7 @@ class PreparedObservation:
     background: float = 0.0
     psf_model: str = "image"
     noise_correlation: NoiseCorrelation = WHITE
+    noise_rms_plane: float = float("nan")
 
     @property
     def psf_fwhm_arcsec(self) -> float:
@@ -418,7 +426,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     bkg = None
     if background == "auto" or noise_rms is None:
         bkg = estimate_background(image.data, image.mask)
-    if noise_rms is None:
+    measured = noise_rms is None
+    if measured:
         noise_rms = bkg.median_rms
     if background == "auto":
         sky, sky_median = bkg.background, bkg.median
@@ -427,6 +436,14 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if not np.isfinite(noise_rms) or noise_rms <= 0:
         msg = f"{image.source}: noise level {noise_rms} is not > 0; give noise_rms= explicitly"
         raise GalgenValueError(msg)
+    plane_rms = _plane_noise(image, None if bkg is None else bkg.sources)
+    if np.isfinite(plane_rms) and not 0.7 < noise_rms / plane_rms < 1 / 0.7:
+        said = "measured on the sky pixels" if measured else "given (noise_rms=)"
+        log.warning("%s: the noise rms %s is %.4g but the input's uncertainty plane says %.4g (x%.2f); "
+                    "galgen uses %.4g. A coadd's or drizzled image's plane often ignores what resampling did "
+                    "to the noise (see GALGENNF); if the plane is right, pass noise_rms= (CLI: --noise-rms "
+                    "%.4g)",
+                    image.source, said, noise_rms, plane_rms, noise_rms / plane_rms, noise_rms, plane_rms)
     data, mask = fill_masked(image.data - sky, image.mask)
     if psf is None:
         size = min(int(np.ceil(12 * fwhm_pix)) | 1, (min(h, w) - 1) | 1)
@@ -436,7 +453,23 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                                psf_fwhm_pix=float(fwhm_pix), pixel_scale=image.pixel_scale,
                                background=float(sky_median), psf_model=psf_model,
                                noise_correlation=estimate_noise_correlation(
-                                   data, mask, sources=None if bkg is None else bkg.sources))
+                                   data, mask, sources=None if bkg is None else bkg.sources),
+                               noise_rms_plane=plane_rms)
+
+
+def _plane_noise(image: Image, sources: np.ndarray | None) -> float:
+    """Median of the input's uncertainty plane (a std map, :attr:`galgen.io.Image.uncertainty`) on
+    its usable sky pixels: finite and positive (an inverse variance of 0 reads as infinite), not
+    masked, not in ``sources`` (which would add their own Poisson noise); NaN without a plane."""
+    std = image.uncertainty
+    if std is None:
+        return float("nan")
+    good = np.isfinite(std) & (std > 0)
+    if image.mask is not None:
+        good &= ~image.mask
+    if sources is not None and np.count_nonzero(good & ~sources) >= 50:
+        good &= ~sources
+    return float(np.median(std[good])) if good.any() else float("nan")
 
 
 def snr_estimate(data: np.ndarray, noise_rms: float, noise_factor: float = 1.0,
@@ -571,6 +604,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     header["GALGENNS"] = (prepared.noise_rms, "[input units] input noise rms per input pixel")
     header["GALGENNF"] = (round(prepared.noise_correlation.sum_factor, 3),
                           "wide-sum noise rms / white's (1: white noise)")
+    if np.isfinite(prepared.noise_rms_plane):
+        header["GALGENNV"] = (prepared.noise_rms_plane, "[input units] the input's uncertainty plane, sky")
     if np.isfinite(restoration.snr_estimate):
         header["GALGENSN"] = (round(restoration.snr_estimate, 3), "estimated SNR of the input (/ GALGENNF)")
     header["GALGENX2"] = (chi2, "data consistency: reduced chi2 vs observation")

@@ -27,7 +27,12 @@ FIELD_MIN_SIDE = 512
 
 
 def _is_stack(image: object) -> bool:
-    """An ``(N, H, W)`` array or a list/tuple of images: restored together, batched."""
+    """An ``(N, H, W)`` array or a list/tuple of images: restored together, batched (an HDUList,
+    a list too, is one file's HDUs: one image with its companion planes)."""
+    from astropy.io import fits
+
+    if isinstance(image, fits.HDUList):
+        return False
     return (isinstance(image, np.ndarray) and image.ndim == 3) or isinstance(image, list | tuple)
 
 

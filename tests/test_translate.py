@@ -123,6 +123,9 @@ def test_bad_targets_are_typed_errors_and_write_nothing(tmp_path, capsys):
         translate(hst, 1.0, to_pixel_scale=0.396, to_psf_fwhm=0.5)
     with pytest.raises(GalgenValueError, match="pixel_scale must be a positive"):
         translate(hst, 0.12, to_pixel_scale=-0.4, to_psf_fwhm=1.4)
+    for bad in (-1.0, 0.0, float("nan")):
+        with pytest.raises(GalgenValueError, match="positive rms"):
+            translate(hst, 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4, to_noise_rms=bad)
     nan = CCDData(np.full((32, 32), np.nan), unit="adu", wcs=simple_tan_wcs((32, 32), 0.05))
     with pytest.raises(GalgenValueError, match="NaN"):
         translate(nan, 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4)

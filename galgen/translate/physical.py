@@ -159,7 +159,8 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     Raises
     ------
     GalgenValueError
-        Every pixel NaN, target pixels smaller than the input's, a logarithmic unit (magnitudes).
+        Every pixel NaN, target pixels smaller than the input's, a logarithmic unit (magnitudes), a
+        target noise that is not a positive number.
     """
     from reproject import reproject_exact
 
@@ -185,6 +186,10 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     if out_scale < img.pixel_scale * (1 - 1e-6) and not allow_sharpen:
         msg = (f"target pixels ({out_scale:.4g}\") are smaller than the input's ({img.pixel_scale:.4g}\"): a "
                "translation only coarsens; use 'galgen restore' for finer pixels")
+        raise GalgenValueError(msg)
+    if to_noise_rms is not None and not (np.isfinite(to_noise_rms) and to_noise_rms > 0):
+        msg = (f"to_noise_rms={to_noise_rms!r}: the target noise must be a positive rms per output pixel "
+               "in the input's units (CLI: --to-noise-rms); leave it out to add no noise")
         raise GalgenValueError(msg)
     correlation = None  # checked before the resampling: a bad reference costs nothing
     if to_noise_like is not None:

@@ -128,3 +128,29 @@ def test_the_console_command_prints_galgen_warnings_plainly(tmp_path):
                          capture_output=True, text=True, check=True)
     assert "galgen restore: warning: model 'default_x2': input outside its training regime" in out.stderr
     assert "GalgenRegimeWarning" not in out.stderr and "result = restore(" not in out.stderr
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--samples", "0"], "samples=0: give a whole number"),
+    (["--samples=-3"], "samples=-3"),
+    (["--background", "nan"], "background=nan: give 'auto'"),
+    (["--hdu", "5"], "no HDU 5; it has 2 HDUs"),
+    (["--device", "gpu"], "'gpu' is not a torch device"),
+])
+def test_bad_restore_options_are_one_line_errors_and_write_nothing(args, match, tmp_path, capsys):
+    observed, _ = sample_paths()
+    out = tmp_path / "r.fits"
+    assert main(["restore", str(observed), "-o", str(out), "--psf-fwhm", "1.0arcsec", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_a_cuda_device_without_cuda_is_a_typed_error(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    observed, _ = sample_paths()
+    assert main(["restore", str(observed), "-o", str(tmp_path / "r.fits"), "--psf-fwhm", "1.0arcsec",
+                 "--device", "cuda"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "r.fits").exists()

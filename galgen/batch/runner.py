@@ -74,6 +74,10 @@ class BatchOptions:
 
             msg = "give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file)"
             raise GalgenPSFError(msg)
+        from galgen.restoration.engine import check_samples
+
+        object.__setattr__(self, "samples", check_samples(self.samples))
+        # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
         if self.psf is not None:

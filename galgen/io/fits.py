@@ -127,6 +127,8 @@ def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int
     if hdu is not None:
         try:
             index = hdul.index_of(hdu)
+            if not -len(hdul) <= index < len(hdul):  # index_of passes any integer through
+                raise IndexError(index)
         except (KeyError, IndexError):
             names = [h.name for h in hdul]
             msg = f"{name}: no HDU {hdu!r}; it has {len(hdul)} HDUs named {names}. Pick one with hdu="

@@ -315,6 +315,7 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     if method in BASELINES:
         target = options.pop("target_psf_fwhm", None)
         return BaselineRestorer(method, scale, dict(options), target_psf_fwhm=target)
+    check_device(device)
     name = _default_name(method, scale)
     if unknown := set(options) - set(LEARNED_OPTIONS):
         msg = (f"a learned model takes no option {', '.join(sorted(unknown))}; it takes "
@@ -353,6 +354,37 @@ def method_identity(method: str, scale: int) -> tuple[str, str | None]:
         return cards[0].get("name", names[0]), cards[0].get("sha256")
     return ("+".join(c.get("name", n) for c, n in zip(cards, names, strict=True)),
             combined_hash([c.get("sha256", "") for c in cards]))
+
+
+def check_device(device: str) -> None:
+    """Raise :class:`~galgen.errors.GalgenValueError` unless ``device`` names a torch device this
+    machine has (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), saying what to use instead."""
+    import torch
+
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError):
+        msg = f"device {device!r} is not a torch device; use cpu, cuda or cuda:N"
+        raise GalgenValueError(msg) from None
+    if d.type == "cuda" and not torch.cuda.is_available():
+        msg = (f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU (a CPU build, or no "
+               "driver); use --device cpu")
+        raise GalgenValueError(msg)
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        msg = f"device {device!r}: there are {torch.cuda.device_count()} CUDA GPUs (cuda:0...)"
+        raise GalgenValueError(msg)
+    if d.type == "mps" and not torch.backends.mps.is_available():
+        msg = f"device {device!r}: Apple's MPS is not available here; use --device cpu"
+        raise GalgenValueError(msg)
+
+
+def check_samples(samples: object) -> int:
+    """``samples`` as an int >= 1, or :class:`~galgen.errors.GalgenValueError`."""
+    if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 1:
+        msg = (f"samples={samples!r}: give a whole number of samples, at least 2 for an uncertainty map "
+               "(1, the default, makes none)")
+        raise GalgenValueError(msg)
+    return int(samples)
 
 
 def combined_hash(hashes: Sequence[str]) -> str:
@@ -424,6 +456,15 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                f"{h}x{w} image; check the FWHM's unit (arcsec vs pixels) or use a larger cutout")
         raise GalgenPSFError(msg)
     bkg = None
+    if background != "auto":
+        try:
+            finite = np.isfinite(float(background))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            msg = (f"background={background!r}: give 'auto' (estimated) or a finite sky level in the "
+                   "image's units (0 for sky-subtracted data)")
+            raise GalgenValueError(msg)
     if background == "auto" or noise_rms is None:
         bkg = estimate_background(image.data, image.mask)
     measured = noise_rms is None

@@ -13,7 +13,13 @@ from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
 from galgen.io.fits import Image, read_image, write_fits
-from galgen.restoration.engine import PreparedObservation, finalize, get_method, prepare_observation
+from galgen.restoration.engine import (
+    PreparedObservation,
+    check_samples,
+    finalize,
+    get_method,
+    prepare_observation,
+)
 
 if TYPE_CHECKING:
     from galgen.psf.stars import StarCheck
@@ -131,6 +137,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     GalgenRegimeWarning
         The input lies outside the learned model's training regime.
     """
+    samples = check_samples(samples)
     restorer = get_method(method, scale, device=device, **options)
     stack = _is_stack(image)
     images = list(image) if stack else [image]

@@ -618,6 +618,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         fwhm = None if args.psf_fwhm is None else args.psf_fwhm.to_value("arcsec")
         row = evaluate_files(args.truth, args.restored, observed=args.observed, psf_fwhm=fwhm,
                              nonparametric=args.morphology)
+        if row.get("flag") and not row.get("psnr", 0) == row.get("psnr", 0):  # NaN: nothing measured
+            raise GalgenError(row["flag"])
         table = Table(rows=[dict(row, method="restored")])
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)

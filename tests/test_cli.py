@@ -154,3 +154,11 @@ def test_a_cuda_device_without_cuda_is_a_typed_error(tmp_path, capsys):
     assert main(["restore", str(observed), "-o", str(tmp_path / "r.fits"), "--psf-fwhm", "1.0arcsec",
                  "--device", "cuda"]) == 2
     assert "sees no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "r.fits").exists()
+
+
+def test_evaluate_with_a_truth_on_another_grid_says_so(tmp_path, capsys):
+    """One pair that cannot be measured is an error with the reason, not a table of NaNs."""
+    observed, truth = sample_paths()
+    assert main(["evaluate", "--truth", str(truth), "--restored", str(observed), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "the truth must be on the restored image's grid" in err and "64x64 pixels of 0.2\"" in err

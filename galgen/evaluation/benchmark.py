@@ -208,6 +208,13 @@ def run_benchmark(n: int = 200, methods: tuple[str, ...] = DEFAULT_METHODS,
     return table
 
 
+def _median(x: np.ndarray) -> float:
+    """Median of the finite values; NaN (without numpy's all-NaN warning) when there are none."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
 def _robust_scatter(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else float("nan")
@@ -221,13 +228,13 @@ def summarize(table: Table) -> Table:
         row = {"method": method, "n": len(t)}
         for col in ("psnr", "ssim", "chi2", "seconds"):
             if col in t.colnames:
-                row[f"median_{col}"] = float(np.nanmedian(np.asarray(t[col], float)))
+                row[f"median_{col}"] = _median(t[col])
         for col in ("flux_error", "hlr_error", "e_error", "e_iso_error"):
             if col not in t.colnames:
                 continue
             values = np.asarray(t[col], float)
-            row[f"median_abs_{col}"] = float(np.nanmedian(np.abs(values)))
-            row[f"median_{col}"] = float(np.nanmedian(values))
+            row[f"median_abs_{col}"] = _median(np.abs(values))
+            row[f"median_{col}"] = _median(values)
             row[f"scatter_{col}"] = _robust_scatter(values)
         row["failed"] = int(np.sum(np.asarray(t["flag"]) != ""))
         if "coverage_pixels" in t.colnames:  # pooled over galaxy pixels, as the goal is stated

@@ -34,7 +34,10 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
     try:
         t, r = read_image(truth), read_image(restored)
         if t.shape != r.shape:
-            msg = f"{restored}: shape {r.shape} differs from the truth's {t.shape}"
+            msg = (f"{restored}: {r.shape[1]}x{r.shape[0]} pixels of {r.pixel_scale:.4g}\" but the truth "
+                   f"{truth} has {t.shape[1]}x{t.shape[0]} of {t.pixel_scale:.4g}\": the truth must be on "
+                   "the restored image's grid (galgen simulate writes one; resample a sharper image with "
+                   "reproject)")
             raise GalgenValueError(msg)
         kwargs = {}
         if observed is not None:

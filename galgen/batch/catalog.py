@@ -222,11 +222,9 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     """
     from astropy.coordinates import SkyCoord
 
-    table = catalog if isinstance(catalog, Table) else Table.read(catalog)
-    cols = {c.lower(): c for c in table.colnames}
-    if "ra" not in cols or "dec" not in cols:
-        msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
-        raise GalgenValueError(msg)
+    from galgen.batch.inputs import read_catalog
+
+    table, cols = read_catalog(catalog)
     ra = np.asarray(table[cols["ra"]], float)
     dec = np.asarray(table[cols["dec"]], float)
     ids = [str(v) for v in table[cols["id"]]] if "id" in cols else [f"{i:06d}" for i in range(len(table))]
@@ -426,7 +424,9 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
             record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
                     "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",
                     "psf_check": "",
-                    "error": f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"})
+                    "error": (f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"
+                              if np.isfinite(ra) and np.isfinite(dec) else
+                              f"id {ident} has no position in the catalog (ra/dec NaN or masked)")})
             bar.update(1)
         if dask_scheduler or local_workers > 0:
             args = (options, str(outdir), digest)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import astropy.units as u
+import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.psf.stars import StarCheck
 
-__all__ = ["BatchItem", "expand_inputs", "catalog_items"]
+__all__ = ["BatchItem", "expand_inputs", "catalog_items", "read_catalog"]
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,54 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     return items
 
 
+def read_catalog(catalog: str | os.PathLike | Table) -> tuple[Table, dict[str, str]]:
+    """A catalog table and its column names by lower-case name (``ra``, ``dec``, ``id``), its
+    ``ra``/``dec`` columns as plain floats in degrees (converted from their unit when they have one).
+
+    Raises
+    ------
+    GalgenFileError
+        No such file, or not a table astropy can read (ECSV, FITS table, VOTable, ...).
+    GalgenValueError
+        No ``ra``/``dec`` columns, or columns that are not angles.
+    """
+    if isinstance(catalog, Table):
+        table = catalog
+    else:
+        if not Path(catalog).is_file():
+            msg = f"{catalog}: no such catalog file; check the path"
+            raise GalgenFileError(msg)
+        try:
+            table = Table.read(catalog)
+        except Exception as exc:  # noqa: BLE001 - astropy raises ValueError, OSError, IORegistryError...
+            msg = (f"{catalog}: not a table astropy can read ({exc}); give an ECSV, FITS table or VOTable "
+                   "with ra and dec columns in degrees")
+            raise GalgenFileError(msg) from None
+    cols = {c.lower(): c for c in table.colnames}
+    if "ra" not in cols or "dec" not in cols:
+        msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
+        raise GalgenValueError(msg)
+    table = table.copy(copy_data=False)
+    for key in ("ra", "dec"):
+        column = table[cols[key]]
+        try:  # a column with a unit (hourangle, rad) is converted; one without is read as degrees
+            values = u.Quantity(column, u.deg if column.unit is None else column.unit).to_value(u.deg)
+        except (u.UnitsError, TypeError, ValueError):
+            msg = (f"{catalog}: column {cols[key]!r} is not an angle (unit {column.unit}); give "
+                   "degrees, or a unit astropy converts to degrees")
+            raise GalgenValueError(msg) from None
+        # plain degrees from here on; a masked position is NaN: that row alone fails, reported
+        table[cols[key]] = np.where(np.ma.getmaskarray(column), np.nan, np.asarray(values, float))
+    return table, cols
+
+
 def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], size: int = 64,
                   hdu: int | str | None = None) -> list[BatchItem]:
     """Cutouts of ``size`` pixels around each catalog position (``ra``/``dec`` columns in degrees,
     optional ``id``), cut from the image whose footprint contains it (the first one)."""
     from galgen.batch.catalog import open_mosaic
 
-    table = Table.read(catalog)
-    cols = {c.lower(): c for c in table.colnames}
-    if "ra" not in cols or "dec" not in cols:
-        msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
-        raise GalgenValueError(msg)
+    table, cols = read_catalog(catalog)
     footprints = []
     for image in images:  # memory-mapped: only the header is read
         mosaic = open_mosaic(image, hdu)

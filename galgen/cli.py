@@ -655,8 +655,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import tomllib
 
-    with open(args.config, "rb") as f:
-        kind = tomllib.load(f).get("kind", "restoration")
+    try:
+        with open(args.config, "rb") as f:
+            kind = tomllib.load(f).get("kind", "restoration")
+    except FileNotFoundError:
+        msg = f"{args.config}: no such config file (the shipped ones are in configs/)"
+        raise GalgenError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{args.config}: not valid TOML ({exc})"
+        raise GalgenError(msg) from None
     if kind == "translation":
         return _train_translation(args)
     if kind == "posterior":

@@ -187,3 +187,11 @@ def test_evaluate_with_a_truth_on_another_grid_says_so(tmp_path, capsys):
     assert main(["evaluate", "--truth", str(truth), "--restored", str(observed), "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "the truth must be on the restored image's grid" in err and "64x64 pixels of 0.2\"" in err
+
+
+def test_train_with_a_missing_or_broken_config_says_so(tmp_path, capsys):
+    assert main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "no such config file" in capsys.readouterr().err
+    (tmp_path / "bad.toml").write_text('kind = "restoration"\n[model\n')
+    assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err

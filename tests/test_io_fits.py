@@ -156,6 +156,9 @@ def test_write_is_atomic_and_refuses_overwrite(tmp_path, rng):
     assert [p.name for p in tmp_path.iterdir()] == ["out.fits"]  # no temp files left
     with pytest.raises(GalgenFileError, match="does not exist"):
         write_fits(tmp_path / "nodir" / "x.fits", np.zeros((2, 2)))
+    (tmp_path / "plain").write_text("a file, not a directory")
+    with pytest.raises(GalgenFileError, match="cannot write there"):
+        write_fits(tmp_path / "plain" / "x.fits", np.zeros((2, 2)))
 
 
 def _raw_fits_with_bad_cards(path):

@@ -63,8 +63,15 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     'hello'
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}",
-                                suffix=path.suffix if suffix is None else suffix, dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}",
+                                    suffix=path.suffix if suffix is None else suffix, dir=path.parent)
+    except OSError as exc:  # no such directory, not a directory, read-only, disk full
+        from galgen.errors import GalgenFileError
+
+        msg = (f"{path}: cannot write there ({exc.strerror}); check that {path.parent} is a directory "
+               "you can write to")
+        raise GalgenFileError(msg) from None
     os.close(fd)
     tmp = Path(name)
     try:

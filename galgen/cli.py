@@ -181,8 +181,9 @@ def _need_psf(args: argparse.Namespace, inp: Path | None = None) -> None:
 
 
 def _seeing_hint(path: Path, hdu: str | None) -> str:
-    """A hint naming a seeing-like keyword of the input's header (its units are not guessed: a
-    pipeline's FWHM may be in pixels or arcsec, so galgen never reads it on its own)."""
+    """A hint naming the input's own PSF HDU (an image HDU whose name holds "PSF"), else a
+    seeing-like keyword of its header (its units are not guessed: a pipeline's FWHM may be in
+    pixels or arcsec, so galgen never reads it on its own)."""
     from astropy.io import fits
 
     try:
@@ -191,8 +192,13 @@ def _seeing_hint(path: Path, hdu: str | None) -> str:
             header = hdul[index].header
             if index == 0 and header.get("NAXIS", 0) == 0 and len(hdul) > 1:
                 header = hdul[1].header
+            psf_hdus = [h.name for h in hdul[1:] if "PSF" in h.name.upper() and h.is_image
+                        and h.header.get("NAXIS", 0) == 2]
     except Exception:  # noqa: BLE001 - only a hint: the read that follows reports a broken file
         return ""
+    if psf_hdus:  # the file carries its own PSF image: say how to use it
+        return (f"; {path.name} has a PSF image in HDU {psf_hdus[0]!r}: pass --psf '{path}[{psf_hdus[0]}]' "
+                "to restore with it")
     for key in SEEING_KEYWORDS:
         value = header.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -216,9 +222,10 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="observing PSF FWHM, e.g. 1.0arcsec or 4pix (a bare number is arcsec): a Moffat "
                         "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
-                   help="the observing PSF as a FITS image (its pixel scale from its WCS or "
-                        "PIXSCALE/PIXELSCL, else assumed equal to the image's; any size up to the image's, "
-                        "normalised by galgen) or a PSFEx model (.psf)")
+                   help="the observing PSF as a FITS image (FILE, or FILE[EXT] for one HDU, e.g. "
+                        "stamp.fits[PSF]; its pixel scale from its WCS or PIXSCALE/PIXELSCL, else assumed "
+                        "equal to the image's; any size up to the image's, normalised by galgen) or a "
+                        "PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "

@@ -81,6 +81,29 @@ def test_restore_without_psf_names_a_seeing_keyword(tmp_path, capsys):
     assert not (tmp_path / "a.fits").exists() and not (tmp_path / "b.fits").exists()
 
 
+def test_a_file_with_its_own_psf_hdu_is_pointed_to_it_and_file_ext_reads_it(tmp_path, capsys):
+    """The sample stamp carries its PSF in HDU 'PSF': the error names it, and --psf FILE[PSF] (or
+    FILE[1], CFITSIO's syntax) restores with it, as passing that HDU's image does."""
+    from astropy.io import fits
+
+    from galgen.psf.files import read_psf, split_extension
+
+    observed, _ = sample_paths()
+    assert main(["restore", str(observed), "-o", str(tmp_path / "a.fits")]) == 2
+    assert f"--psf '{observed}[PSF]'" in capsys.readouterr().err
+    common = ["--method", "bicubic", "--background", "0"]
+    assert main(["restore", str(observed), "-o", str(tmp_path / "b.fits"), "--psf", f"{observed}[PSF]",
+                 *common]) == 0
+    kernel = fits.getdata(observed, "PSF")
+    fits.writeto(tmp_path / "psf.fits", kernel, fits.getheader(observed, "PSF"))
+    separate = str(tmp_path / "psf.fits")
+    assert main(["restore", str(observed), "-o", str(tmp_path / "c.fits"), "--psf", separate, *common]) == 0
+    assert fits.getheader(tmp_path / "b.fits")["GALGENPH"] == fits.getheader(tmp_path / "c.fits")["GALGENPH"]
+    assert split_extension("a.fits[2]") == ("a.fits", 2) and split_extension("a.fits") == ("a.fits", None)
+    assert read_psf(f"{observed}[1]", (64, 64), 0.2).kernel.shape == read_psf(
+        f"{observed}[PSF]", (64, 64), 0.2).kernel.shape
+
+
 def test_simulate_cli(tmp_path):
     assert main(["simulate", "-o", str(tmp_path / "s"), "-n", "2", "--seed", "3"]) == 0
     assert len(Table.read(tmp_path / "s" / "manifest.ecsv")) == 2

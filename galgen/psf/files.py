@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def psf_hash(kernel: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(kernel, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
+def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:
+    """``"stamp.fits[PSF]"`` -> ``("stamp.fits", "PSF")``, ``"f.fits[2]"`` -> ``("f.fits", 2)`` (the
+    FITS extension syntax of CFITSIO and DS9); a path without brackets comes back unchanged."""
+    match = re.fullmatch(r"(.+)\[([^\[\]]+)\]", str(path))
+    if match is None:
+        return path, None
+    ext = match.group(2).strip()
+    return match.group(1), int(ext) if ext.isdigit() else ext
+
+
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
              hdu: int | str | None = None, position: tuple[float, float] | None = None) -> PSFImage:
     """Read a PSF image (or a PSFEx model, or a GalSim profile) and bring it to an observation's
@@ -53,9 +64,10 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     Parameters
     ----------
     source : path, HDU, HDUList, numpy.ndarray or galsim.GSObject
-        A 2-D PSF image: its pixel scale comes from its celestial WCS, else a ``PIXSCALE`` (or
-        STPSF/WebbPSF's ``PIXELSCL``, IRAF's ``SECPIX``) keyword in arcsec, else it is assumed equal
-        to the image's (and the log says so).
+        A 2-D PSF image (a path may name one HDU: ``"file.fits[PSF]"``, ``"file.fits[1]"``): its
+        pixel scale comes from its celestial WCS, else a ``PIXSCALE`` (or STPSF/WebbPSF's
+        ``PIXELSCL``, IRAF's ``SECPIX``) keyword in arcsec, else it is assumed equal to the
+        image's (and the log says so).
         A PSFEx ``.psf`` model (a FITS table with ``PSF_MASK``) is evaluated at ``position``
         (:func:`galgen.psf.psfex.psfex_kernel`). A GalSim profile (in arcsec, without the
         pixel) is drawn at the image's pixel scale, pixel response included.
@@ -83,6 +95,8 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     from galgen.psf.models import psf_from_image
 
     name = str(source) if isinstance(source, str | os.PathLike) else f"<{type(source).__name__}>"
+    if isinstance(source, str | os.PathLike) and hdu is None and not Path(source).is_file():
+        source, hdu = split_extension(source)
     if isinstance(source, str | os.PathLike) and not Path(source).is_file():
         msg = f"{name}: no such PSF file; check the path"
         raise GalgenPSFError(msg)

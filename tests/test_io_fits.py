@@ -260,7 +260,12 @@ def test_catalog_cutouts_read_mask_planes_like_read_image(tmp_path):
         stamp = cut_stamp(mosaic, 15.5, 15.5, 32)  # the whole image: the same pixels
     finally:
         mosaic.close()
-    np.testing.assert_array_equal(stamp.mask, read_image(path).mask)
+    whole = read_image(path)
+    np.testing.assert_array_equal(stamp.mask, whole.mask)
+    # the VARIANCE plane comes out as a standard deviation both ways (it was not read for cutouts)
+    assert stamp.uncertainty is not None
+    np.testing.assert_allclose(stamp.uncertainty, whole.uncertainty)
+    np.testing.assert_allclose(whole.uncertainty ** 2, fits.getdata(path, "VARIANCE"))
 
 
 def test_a_jwst_dq_marks_only_do_not_use(tmp_path):

@@ -37,7 +37,7 @@ from galgen.batch.runner import (
     _write_manifest,
 )
 from galgen.errors import GalgenValueError
-from galgen.io.fits import Image, bad_pixels
+from galgen.io.fits import Image, as_std, bad_pixels
 from galgen.psf.stars import StarCheck
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
@@ -55,8 +55,10 @@ class Mosaic:
         ``(H, W)`` pixels, a memory map of the file where FITS allows it (not for scaled
         integer data: ``BZERO``/``BSCALE`` make astropy read them into memory).
     mask, uncertainty : numpy.ndarray or None
-        ``MASK`` / ``ERR``-like companion HDUs of the same shape, memory-mapped; the bits of
-        ``mask`` that mark bad pixels are ``mask_bits`` (:func:`galgen.io.fits.bad_pixels`).
+        ``MASK`` / uncertainty (``ERR``, ``VARIANCE``, ``IVAR``-like) companion HDUs of the same
+        shape, memory-mapped; the bits of ``mask`` that mark bad pixels are ``mask_bits``
+        (:func:`galgen.io.fits.bad_pixels`), ``uncertainty_kind`` says what ``uncertainty`` holds
+        (:func:`galgen.io.fits.uncertainty_plane`; cut stamps get a standard deviation).
     header : astropy.io.fits.Header
         The image's header without WCS or structural keywords: each stamp's input header.
     wcs : astropy.wcs.WCS
@@ -74,6 +76,7 @@ class Mosaic:
     mask: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
     mask_bits: int = -1
+    uncertainty_kind: str = "std"
     _hdul: fits.HDUList | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -89,12 +92,11 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     from galgen.errors import GalgenFileError
     from galgen.io.fits import (
         _MASK_NAMES,
-        _STD_NAMES,
-        _companion,
         _companion_hdu,
         _parse_unit,
         _pick_hdu,
         bad_mask_bits,
+        uncertainty_plane,
     )
     from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
@@ -127,6 +129,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         msg = f"{name}: pixel_scale={pixel_scale:.4g} arcsec disagrees with the WCS ({scale:.4g}); drop it"
         raise GalgenValueError(msg)
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape)
+    plane, kind = uncertainty_plane(hdul, data.shape)
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
@@ -134,7 +137,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
                   mask=None if mask_hdu is None else mask_hdu.data,
                   mask_bits=-1 if mask_hdu is None else bad_mask_bits(
                       mask_hdu.header, hdul[0].header.get("TELESCOP", header.get("TELESCOP"))),
-                  uncertainty=_companion(hdul, _STD_NAMES, data.shape), _hdul=hdul)
+                  uncertainty=plane, uncertainty_kind=kind or "std", _hdul=hdul)
 
 
 def stamp_origin(x: np.ndarray | float, y: np.ndarray | float, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +173,7 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
     std = None
     if mosaic.uncertainty is not None:
         std = np.full((size, size), np.nan)
-        std[inner] = mosaic.uncertainty[outer]
+        std[inner] = as_std(mosaic.uncertainty[outer], mosaic.uncertainty_kind)
     wcs = copy.deepcopy(mosaic.wcs)
     wcs.wcs.crpix = np.asarray(mosaic.wcs.wcs.crpix) - [x0, y0]
     wcs.pixel_shape = (size, size)

@@ -211,16 +211,34 @@ def _from_hdulist(
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(mask_hdu.data, bad_mask_bits(mask_hdu.header, telescope))
-    std = _companion(hdul, _STD_NAMES, shape)
-    if std is None and (var := _companion(hdul, _VAR_NAMES, shape)) is not None:
-        std = np.sqrt(np.clip(var, 0, None))
-    if std is None and (ivar := _companion(hdul, _IVAR_NAMES, shape)) is not None:
-        with np.errstate(divide="ignore"):
-            std = np.where(ivar > 0, 1.0 / np.sqrt(np.clip(ivar, 1e-300, None)), np.inf)
+    error_plane, kind = uncertainty_plane(hdul, shape)
+    std = None if error_plane is None else as_std(error_plane, kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:
         _describe_plane(header, plane, len(np.asarray(chosen.data)))
     return data, header, mask, std
+
+
+def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
+    """The first companion uncertainty HDU of ``shape`` and what it holds: ``("std" | "var" |
+    "ivar")``, looked up as ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``WHT``/
+    ``WEIGHT``; ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
+    for names, kind in ((_STD_NAMES, "std"), (_VAR_NAMES, "var"), (_IVAR_NAMES, "ivar")):
+        if (plane := _companion(hdul, names, shape)) is not None:
+            return plane, kind
+    return None, ""
+
+
+def as_std(plane: np.ndarray, kind: str) -> np.ndarray:
+    """An uncertainty plane of ``kind`` (see :func:`uncertainty_plane`) as a standard deviation
+    (float64; an inverse variance of 0, no data, becomes ``inf``)."""
+    plane = np.asarray(plane, np.float64)
+    if kind == "var":
+        return np.sqrt(np.clip(plane, 0, None))
+    if kind == "ivar":
+        with np.errstate(divide="ignore"):
+            return np.where(plane > 0, 1.0 / np.sqrt(np.clip(plane, 1e-300, None)), np.inf)
+    return plane
 
 
 def _plane_names(header: fits.Header) -> list[str] | None:

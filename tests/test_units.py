@@ -35,6 +35,42 @@ def _galaxy(n: int = 64, scale: float = 0.2) -> np.ndarray:
     return galsim.Convolve(gal, galsim.Moffat(3.5, fwhm=1.0)).drawImage(nx=n, ny=n, scale=scale).array
 
 
+@pytest.mark.parametrize(("bunit", "expected", "surface"), [
+    ("MJY/SR", "MJy / sr", True),  # capitals: a megajansky, not a millijansky
+    ("JY/ARCSEC2", "Jy / arcsec2", True), ("counts/s/arcsec2", "ct / (s arcsec2)", True),
+    ("ELECTRONS/S", "electron / s", False), ("e-/s", "electron / s", False), ("nanomaggies", "nmgy", False),
+    ("CPS", "ct / s", False), ("mJy/sr", "mJy / sr", True),
+])
+def test_pipeline_spellings_of_bunit_are_read(bunit, expected, surface):
+    from galgen.io.units import parse_bunit
+
+    parsed = parse_bunit(bunit)
+    assert parsed == u.Unit(expected) and is_surface_brightness(parsed) is surface
+
+
+def test_a_capitals_surface_brightness_file_is_restored_as_one_and_mag_words_are_refused(tmp_path, capsys):
+    """A file whose BUNIT is 'MJY/SR' was read as an unknown per-pixel unit (output 4x too low per
+    pixel at x2); 'MAG' and 'MAG_AB' were read as unknown linear units and restored."""
+    wcs = simple_tan_wcs((64, 64), 0.2)
+    kw = {"psf_fwhm": 1.0 * u.arcsec, "noise_rms": 10.0, "background": 0.0, "method": "bicubic"}
+    data = _galaxy()
+    out = {}
+    for bunit in ("MJy/sr", "MJY/SR"):
+        hdu = fits.PrimaryHDU(data, header=wcs.to_header())
+        hdu.header["BUNIT"] = bunit
+        out[bunit] = galgen.restore(hdu, **kw)
+    assert out["MJY/SR"].unit == u.MJy / u.sr
+    np.testing.assert_array_equal(out["MJY/SR"].data, out["MJy/sr"].data)
+    for bunit in ("MAG", "MAG_AB"):
+        path = tmp_path / f"{bunit}.fits"
+        hdu = fits.PrimaryHDU(data, header=wcs.to_header())
+        hdu.header["BUNIT"] = bunit
+        hdu.writeto(path)
+        assert main(["restore", str(path), "-o", str(tmp_path / "r.fits"), "--psf-fwhm", "1arcsec"]) == 2
+        assert "logarithmic (magnitudes)" in capsys.readouterr().err
+    assert not (tmp_path / "r.fits").exists()
+
+
 def test_restoring_a_surface_brightness_image_keeps_surface_brightness():
     """A MJy/sr image is restored like the same numbers per pixel, times the pixel-area ratio 4
     (exactly: the network sees the same numbers), UNCERT alike; so the mean surface brightness
@@ -87,3 +123,34 @@ def test_a_learned_translation_refuses_surface_brightness():
     image = CCDData(_galaxy(), unit="MJy/sr", wcs=simple_tan_wcs((64, 64), 0.2))
     with pytest.raises(GalgenValueError, match="surface brightness"):
         translate_learned(image, "sim_to_survey")
+
+
+def test_non_fits_standard_units_survive_stacks_and_keep_their_spelling(tmp_path):
+    """A catalog run on an SDSS mosaic in nanomaggies failed every stamp: the stacked file's BUNIT
+    was written in the FITS standard, which has no nanomaggy (nor electron). Outputs now keep the
+    input's own spelling of an unchanged unit (ELECTRONS/S), and stacks read back their unit."""
+    from astropy.table import Table
+
+    from galgen.batch import BatchOptions
+    from galgen.batch.catalog import run_catalog
+    from galgen.io import read_stamps
+
+    rng = np.random.default_rng(1)
+    wcs = simple_tan_wcs((200, 200), 0.2)
+    for bunit, unit in (("nanomaggy", u.nmgy), ("ELECTRONS/S", u.electron / u.s)):
+        name = bunit.replace("/", "_")
+        hdu = fits.PrimaryHDU(rng.normal(0, 1, (200, 200)), header=wcs.to_header())
+        hdu.header["BUNIT"] = bunit
+        hdu.writeto(tmp_path / f"{name}.fits")
+        sky = wcs.pixel_to_world([100], [100])
+        Table({"ra": sky.ra.deg, "dec": sky.dec.deg}).write(tmp_path / f"{name}.ecsv")
+        options = BatchOptions(psf_fwhm=1.0 * u.arcsec, method="bicubic", background=0.0, check_psf=False)
+        table = run_catalog(tmp_path / f"{name}.ecsv", [tmp_path / f"{name}.fits"], options, tmp_path / name,
+                            size=32, progress=False)
+        assert list(table["status"]) == ["ok"]
+        (stamp,) = read_stamps(next((tmp_path / name).glob("stamps_*.fits")))
+        assert stamp.unit == unit
+        restored = galgen.restore(tmp_path / f"{name}.fits", psf_fwhm=1.0 * u.arcsec, method="bicubic",
+                                  background=0.0)
+        galgen.write_restored(restored, tmp_path / f"{name}_r.fits")
+        assert fits.getheader(tmp_path / f"{name}_r.fits")["BUNIT"] == bunit

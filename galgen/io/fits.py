@@ -100,17 +100,10 @@ def _as_pixel_scale(pixel_scale: u.Quantity | float | None) -> float | None:
 
 
 def _parse_unit(header: fits.Header) -> u.UnitBase | None:
-    bunit = header.get("BUNIT")
-    if not bunit:
-        return None
-    text = str(bunit).strip()
-    with quiet():
-        for fmt in ("fits", "generic"):
-            try:
-                return u.Unit(text, format=fmt)
-            except ValueError:
-                continue
-        return u.Unit(text, parse_strict="silent")  # UnrecognizedUnit keeps the text
+    """The header's ``BUNIT`` (:func:`galgen.io.units.parse_bunit`)."""
+    from galgen.io.units import parse_bunit
+
+    return parse_bunit(header.get("BUNIT"))
 
 
 def _unit_string(unit: u.UnitBase) -> str:
@@ -504,7 +497,9 @@ def write_fits(
     wcs_header = wcs.to_header(relax=True) if wcs is not None else fits.Header()
     hdr.extend(wcs_header.cards, update=True)  # = hdr.update(wcs_header), several times faster
     if unit is not None:
-        hdr["BUNIT"] = _unit_string(unit)
+        carried = hdr.get("BUNIT")  # the input's own spelling (ELECTRONS/S) when it is the same unit
+        if not (carried and _parse_unit(hdr) == unit):
+            hdr["BUNIT"] = _unit_string(unit)
     hdus = [fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr)]
     for name, array in (extensions or {}).items():
         ext_header = wcs_header.copy()

@@ -37,7 +37,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from galgen.errors import GalgenFileError
-from galgen.io.fits import _write_atomically
+from galgen.io.fits import _unit_string, _write_atomically
+from galgen.io.units import parse_bunit
 from galgen.io.wcs import _WCS_KEY
 
 __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
@@ -161,7 +162,7 @@ def write_stamps(path: str | os.PathLike, results: Sequence[CCDData | None], row
     main = fits.Header([c for c in main.cards if c.keyword not in structural])
     unit = first.unit if first is not None else None
     if unit is not None and unit != u.dimensionless_unscaled:
-        main["BUNIT"] = unit.to_string(format="fits")
+        main["BUNIT"] = _unit_string(unit)  # nanomaggy, electron/s: not FITS-standard, still written
     primary = fits.PrimaryHDU()
     primary.header["GALGENOP"] = ("restore-stack", "galgen: a stack of restored stamps")
     primary.header["NSTAMPS"] = (n, "stamps in this file (planes of RESTORED, rows of STAMPS)")
@@ -218,7 +219,7 @@ def read_stamps(path: str | os.PathLike, index: int | None = None) -> list[CCDDa
     except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
         msg = f"{path}: not a readable FITS file ({exc}); check that it is complete"
         raise GalgenFileError(msg) from exc
-    unit = u.Unit(main["BUNIT"], format="fits") if "BUNIT" in main else u.dimensionless_unscaled
+    unit = parse_bunit(main["BUNIT"]) if "BUNIT" in main else u.dimensionless_unscaled
     for key in ("XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "PCOUNT", "GCOUNT", "EXTNAME"):
         main.remove(key, ignore_missing=True)
     rows = range(len(table)) if index is None else [int(index)]

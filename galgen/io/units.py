@@ -11,12 +11,14 @@ logarithmic: no convolution or resampling applies to them.
 
 from __future__ import annotations
 
+import re
+
 import astropy.units as u
 from astropy.units.function.mixin import FunctionMixin
 
 from galgen.errors import GalgenValueError
 
-__all__ = ["is_surface_brightness", "require_linear_unit"]
+__all__ = ["is_surface_brightness", "require_linear_unit", "parse_bunit"]
 
 
 def is_surface_brightness(unit: u.UnitBase | None) -> bool:
@@ -69,3 +71,65 @@ def require_linear_unit(unit: u.UnitBase | None, source: str) -> None:
         msg = (f"{source}: BUNIT '{unit}' is logarithmic (magnitudes); galgen needs linear flux "
                "(e.g. 10**(-0.4 (m - ZP)) per pixel or per arcsec2)")
         raise GalgenValueError(msg)
+
+
+#: Spellings of units that pipelines write and astropy does not read, by lower-case word: plurals,
+#: SDSS's nanomaggies, and ``cps``.
+_WORDS = {"electrons": "electron", "counts": "count", "cts": "count", "photons": "photon",
+          "nanomaggies": "nmgy", "nanomaggy": "nmgy", "maggies": "mgy", "maggy": "mgy", "sec": "s",
+          "pixel": "pix", "pixels": "pix", "cps": "count / s"}
+#: Words of an all-capitals BUNIT (``MJY/SR``, ``ELECTRONS/S``), by capitals: capitals cannot be
+#: lowered blindly (``MJY`` is a megajansky, ``mJy`` a millijansky).
+_CAPITALS = {"MJY": "MJy", "JY": "Jy", "UJY": "uJy", "NJY": "nJy", "SR": "sr", "ARCSEC": "arcsec",
+             "ARCSEC2": "arcsec2", "S": "s", "ADU": "adu", "DN": "DN", "ERG": "erg", "CM": "cm", "CM2": "cm2",
+             "A": "Angstrom", "ANGSTROM": "Angstrom", "HZ": "Hz", "PIX": "pix", "BEAM": "beam", "W": "W",
+             "ELECTRON": "electron", "COUNT": "count", "PHOTON": "photon", "NMGY": "nmgy"}
+#: Words that make a BUNIT magnitudes (``MAG``, ``MAG_AB``, ``ABmag``, ``mag/arcsec2``).
+_MAGNITUDE_WORDS = {"mag", "mags", "magnitude", "magnitudes", "abmag", "stmag", "vegamag"}
+
+
+def parse_bunit(text: str | None) -> u.UnitBase | None:
+    """An image's ``BUNIT`` as an astropy unit, reading the spellings pipelines use.
+
+    Tried in turn: the FITS standard, astropy's generic format, then the words of
+    :data:`_WORDS` (``ELECTRONS/S``, ``counts/s/arcsec2``, ``nanomaggies``) and, for an all-capitals
+    text, :data:`_CAPITALS` (``MJY/SR`` is MJy/sr: surface brightness). A text that is still
+    unreadable becomes an ``UnrecognizedUnit`` holding it (taken as flux per pixel), unless it
+    names magnitudes (``MAG``, ``MAG_AB``): those come back as ``mag`` so that
+    :func:`require_linear_unit` refuses them.
+
+    Examples
+    --------
+    >>> parse_bunit("MJY/SR"), parse_bunit("ELECTRONS/S"), parse_bunit("nanomaggies")
+    (Unit("MJy / sr"), Unit("electron / s"), Unit("nmgy"))
+    >>> parse_bunit("MAG_AB"), parse_bunit("my own unit")
+    (Unit("mag"), UnrecognizedUnit(my own unit))
+    """
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    from galgen._warnings import quiet
+
+    with quiet():
+        for candidate in (text, _respelled(text)):
+            for fmt in ("fits", "generic"):
+                try:
+                    return u.Unit(candidate, format=fmt)
+                except ValueError:
+                    continue
+        if _MAGNITUDE_WORDS & {w.lower() for w in re.findall(r"[A-Za-z]+", text)}:
+            return u.mag
+        return u.Unit(text, parse_strict="silent")  # UnrecognizedUnit keeps the text
+
+
+def _respelled(text: str) -> str:
+    capitals = text.upper() == text
+
+    def word(match: re.Match) -> str:
+        w = match.group(0)
+        if w.lower() in _WORDS:
+            return _WORDS[w.lower()]
+        return _CAPITALS.get(w, w) if capitals else w
+
+    text = re.sub(r"(?<![A-Za-z])e-(?![A-Za-z0-9])", "electron", text)  # e-/s
+    return re.sub(r"[A-Za-z]+[0-9]?", word, text)

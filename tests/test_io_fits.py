@@ -303,3 +303,20 @@ def test_a_legacy_survey_cube_names_its_bands_and_the_plane_taken(tmp_path):
     assert "BANDS" not in img.header and "BAND0" not in img.header
     assert any("plane 2 of a 3-plane cube (band z)" in str(h) for h in img.header["HISTORY"])
     assert fits.getheader(path)["BANDS"] == "grz"  # the input is untouched
+
+
+def test_des_planes_are_read_and_a_drizzle_wht_is_not_an_uncertainty(tmp_path, rng):
+    """A DES/DECam file (SCI, MSK, WGT): MSK marks bad pixels, WGT is an inverse variance. An HST
+    drizzled file's WHT is by default an exposure-time map (seconds): not read as a noise."""
+    data = rng.normal(size=(16, 16))
+    header = simple_tan_wcs((16, 16), 0.263).to_header()
+    msk = np.zeros((16, 16), np.int16)
+    msk[3, 4] = 2
+    des = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header, name="SCI"),
+                        fits.ImageHDU(msk, name="MSK"), fits.ImageHDU(np.full((16, 16), 4.0), name="WGT")])
+    image = read_image(des)
+    assert image.mask[3, 4] and image.mask.sum() == 1
+    np.testing.assert_allclose(image.uncertainty, 0.5)
+    drz = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header, name="SCI"),
+                        fits.ImageHDU(np.full((16, 16), 2000.0), name="WHT")])
+    assert read_image(drz).uncertainty is None

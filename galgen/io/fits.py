@@ -22,10 +22,12 @@ from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keyword
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
            "BAD_MASK_PLANES"]
 
-_MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS")
+_MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS", "MSK")  # MSK: DES/DECam
 _STD_NAMES = ("ERR", "SIGMA", "UNCERT", "STD", "RMS")
 _VAR_NAMES = ("VAR", "VARIANCE")
-_IVAR_NAMES = ("IVAR", "WHT", "WEIGHT")
+#: Inverse-variance planes: DES/DECam ``WGT``, Legacy Surveys' ``invvar``, SWarp's ``WEIGHT``. Not
+#: drizzle's ``WHT``: by default an exposure-time map, with no noise scale in it.
+_IVAR_NAMES = ("IVAR", "INVVAR", "WGT", "WEIGHT")
 
 #: Planes of an LSST/HSC-style ``MASK`` HDU (bit ``n`` named by a header keyword ``MP_<NAME> = n``)
 #: that mark a pixel without a good measurement. The other planes describe good pixels and are
@@ -293,11 +295,12 @@ def read_image(
     ----------
     source : str, os.PathLike, HDUList, ImageHDU, PrimaryHDU, CCDData, NDData, Image, Quantity or ndarray
         The image (a ``Quantity`` array keeps its unit, as ``BUNIT`` does for files). Files are opened
-        read-only and never modified. Companion HDUs of the same shape are read too: a mask (``MASK``,
-        ``BPM``, ``DQ``, ``FLAGS``: nonzero is bad, or for an LSST/HSC ``MASK`` whose header names its
-        bit planes, only the planes of :data:`BAD_MASK_PLANES`) and an uncertainty
-        (``ERR``/``SIGMA``/``UNCERT``/``STD``/``RMS``, ``VAR``/``VARIANCE``, or inverse variance
-        ``IVAR``/``WHT``/``WEIGHT``).
+        read-only and never modified. Companion HDUs of the same shape are read too: a mask
+        (``MASK``, ``BPM``, ``DQ``, ``FLAGS``, ``MSK``: nonzero is bad, or for an LSST/HSC ``MASK``
+        whose header names its bit planes, only the planes of :data:`BAD_MASK_PLANES`) and an
+        uncertainty (``ERR``/``SIGMA``/``UNCERT``/``STD``/``RMS``, ``VAR``/``VARIANCE``, or inverse
+        variance ``IVAR``/``INVVAR``/``WGT``/``WEIGHT``; not drizzle's ``WHT``, an exposure-time map
+        by default).
     hdu : int or str, optional
         HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
     plane : int, optional

@@ -114,6 +114,14 @@ def _input_and_output(args: argparse.Namespace) -> tuple[Path, Path]:
     return inp, out
 
 
+def own_hdu(psf: str | None, path: object) -> str | None:
+    """``--psf '[EXT]'`` (brackets only): HDU ``EXT`` of the input itself, ``path[EXT]``; any other
+    value unchanged."""
+    if psf is not None and psf.startswith("[") and psf.endswith("]"):
+        return f"{path}{psf}"
+    return psf
+
+
 def _explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
     """What each flag raised in ``GALGENFL`` means for this output, with its numbers, and what to
     do (only the flags raised; all of them are described in docs: What galgen writes)."""
@@ -147,7 +155,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     inp, out = _input_and_output(args)
     _need_psf(args, inp)
-    result = restore(inp, args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method,
+    result = restore(inp, args.psf_fwhm, psf=own_hdu(args.psf, inp), scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu",
@@ -197,8 +205,8 @@ def _seeing_hint(path: Path, hdu: str | None) -> str:
     except Exception:  # noqa: BLE001 - only a hint: the read that follows reports a broken file
         return ""
     if psf_hdus:  # the file carries its own PSF image: say how to use it
-        return (f"; {path.name} has a PSF image in HDU {psf_hdus[0]!r}: pass --psf '{path}[{psf_hdus[0]}]' "
-                "to restore with it")
+        return (f"; {path.name} has a PSF image in HDU {psf_hdus[0]!r}: pass --psf '[{psf_hdus[0]}]' "
+                "(each input's own) or --psf '{path}[{psf_hdus[0]}]' to restore with it")
     for key in SEEING_KEYWORDS:
         value = header.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -223,9 +231,9 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "(beta 3.5) of that width; with --psf, the FWHM to assume instead of measuring it")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
                    help="the observing PSF as a FITS image (FILE, or FILE[EXT] for one HDU, e.g. "
-                        "stamp.fits[PSF]; its pixel scale from its WCS or PIXSCALE/PIXELSCL, else assumed "
-                        "equal to the image's; any size up to the image's, normalised by galgen) or a "
-                        "PSFEx model (.psf)")
+                        "stamp.fits[PSF], or '[EXT]' alone for that HDU of each input; its pixel scale "
+                        "from its WCS or PIXSCALE/PIXELSCL, else assumed equal to the image's; any size up "
+                        "to the image's, normalised by galgen) or a PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "
@@ -493,10 +501,11 @@ def _cmd_psfcheck(args: argparse.Namespace) -> int:
 
     inp = Path(args.input)
     _need_psf(args, inp)
-    result = check_psf_with_stars(inp, args.psf_fwhm, psf=args.psf, pixel_scale=args.pixel_scale,
-                                  noise_rms=args.noise_rms, background=args.background,
-                                  moffat_beta=args.moffat_beta, snr_min=args.snr_min,
-                                  saturation=args.saturation, tolerance=args.tolerance, hdu=args.hdu)
+    result = check_psf_with_stars(inp, args.psf_fwhm, psf=own_hdu(args.psf, inp),
+                                  pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
+                                  background=args.background, moffat_beta=args.moffat_beta,
+                                  snr_min=args.snr_min, saturation=args.saturation, tolerance=args.tolerance,
+                                  hdu=args.hdu)
     print(f"{inp}: {result.message()}")
     for x, y in result.positions:
         print(f"  star at x={x + 1:.1f}, y={y + 1:.1f} (1-based pixels)")
@@ -542,7 +551,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     if args.psf_fwhm is None and args.psf is None:
         raise GalgenValueError("give the input's PSF: --psf-fwhm 0.12arcsec or --psf PSF.fits")
     result = translate(inp, args.psf_fwhm, to_pixel_scale=to_scale, to_psf_fwhm=to_fwhm,
-                       source_psf=args.psf, to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
+                       source_psf=own_hdu(args.psf, inp), to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
                        rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
                        pixel_scale=args.pixel_scale, to_noise_like=args.to_noise_like)
     write_restored(result, out, overwrite=args.overwrite)

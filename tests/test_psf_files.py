@@ -83,3 +83,24 @@ def test_restore_and_batch_with_a_psf_file_record_it(observation, tmp_path):
     with pytest.raises(GalgenPSFError, match="psf_fwhm= .* or psf="):
         BatchOptions(method="bicubic")
     assert main(["restore", str(path), "-o", str(tmp_path / "x.fits")]) == 2
+
+
+def test_each_input_s_own_psf_hdu(tmp_path, capsys):
+    """--psf '[PSF]' takes HDU 'PSF' of each input (galgen simulate writes one per stamp): a batch
+    restores every file with its own PSF, as restoring each with FILE[PSF] does."""
+    from astropy.io import fits
+
+    from galgen.simulate import DEFAULT_REGIME, write_dataset
+
+    write_dataset(tmp_path / "sim", 3, 5, DEFAULT_REGIME, progress=False)
+    common = ["--method", "bicubic", "--background", "0"]
+    assert main(["batch", str(tmp_path / "sim" / "observed"), "-o", str(tmp_path / "b"), "--psf", "[PSF]",
+                 *common]) == 0
+    hashes = set()
+    for path in sorted((tmp_path / "sim" / "observed").glob("*.fits")):
+        one = tmp_path / f"one_{path.name}"
+        assert main(["restore", str(path), "-o", str(one), "--psf", f"{path}[PSF]", *common]) == 0
+        batch = fits.getheader(tmp_path / "b" / path.name)
+        assert batch["GALGENPH"] == fits.getheader(one)["GALGENPH"]
+        hashes.add(batch["GALGENPH"])
+    assert len(hashes) == 3  # three PSFs, not one

@@ -52,7 +52,7 @@ class BatchOptions:
     """
 
     psf_fwhm: u.Quantity | float | None = None
-    psf: str | None = None            # PSF image (FITS) for every item, instead of a Moffat of psf_fwhm
+    psf: str | None = None            # PSF image (FITS) for every item, or '[EXT]': HDU EXT of each item
     scale: int = 2
     method: str = "default"
     samples: int = 1
@@ -80,8 +80,8 @@ class BatchOptions:
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
-        if self.psf is not None:
-            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))
+        if self.psf is not None and not (self.psf.startswith("[") and self.psf.endswith("]")):
+            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))  # '[EXT]': each item's own HDU
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
 
@@ -164,7 +164,8 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
-        prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
+        psf = f"{item.path}{options.psf}" if options.psf and options.psf.startswith("[") else options.psf
+        prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
         if item.position is None and options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:

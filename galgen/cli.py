@@ -206,7 +206,7 @@ def _seeing_hint(path: Path, hdu: str | None) -> str:
         return ""
     if psf_hdus:  # the file carries its own PSF image: say how to use it
         return (f"; {path.name} has a PSF image in HDU {psf_hdus[0]!r}: pass --psf '[{psf_hdus[0]}]' "
-                "(each input's own) or --psf '{path}[{psf_hdus[0]}]' to restore with it")
+                f"(each input's own) or --psf '{path}[{psf_hdus[0]}]' to restore with it")
     for key in SEEING_KEYWORDS:
         value = header.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:

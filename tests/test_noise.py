@@ -196,3 +196,31 @@ def test_snr_ignores_filled_pixels(rng):
     assert abs(whole.meta["GALGENSN"] / 40 - 1) < 0.1
     assert abs(cut.meta["GALGENSN"] / whole.meta["GALGENSN"] - 1) < 0.1
     assert "REGIME" not in cut.meta["GALGENFL"]
+
+
+def test_a_field_reads_the_snr_of_its_galaxies_not_their_sum(rng):
+    """A 384 x 384 field of 9 galaxies at SNR 40 each: the regime check reads ~40 (the brightest
+    64-pixel square), not sqrt(9) x 40 = 120 summed over the field; a field is not flagged REGIME
+    for holding many galaxies. A stamp keeps the whole-stamp SNR."""
+    from galgen.restoration import restore
+    from galgen.restoration.engine import snr_estimate
+
+    blob = gaussian_psf(6.0, 64)
+    blob *= 40.0 * 2.0 / np.sqrt(np.sum(blob**2))  # matched-filter SNR 40 at noise rms 2
+    field = rng.normal(0, 2.0, (384, 384))
+    for y in (32, 160, 288):
+        for x in (32, 160, 288):
+            field[y:y + 64, x:x + 64] += blob
+    whole = snr_estimate(field, 2.0)
+    windowed = snr_estimate(field, 2.0, window=64)
+    assert abs(whole / 120 - 1) < 0.15 and abs(windowed / 40 - 1) < 0.15
+    stamp = field[160:224, 160:224]
+    assert snr_estimate(stamp, 2.0, window=64) == snr_estimate(stamp, 2.0)
+    # SNR 120 each: inside default_x2's 20-200; summed, 360 was outside it (x1.5 margin: 300)
+    bright = field.copy()
+    for y in (32, 160, 288):
+        for x in (32, 160, 288):
+            bright[y:y + 64, x:x + 64] += 2 * blob
+    result = restore(bright, psf_fwhm=1.0 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=2.0,
+                     background=0.0, method="default_x2")
+    assert abs(result.meta["GALGENSN"] / 120 - 1) < 0.15 and "REGIME" not in result.meta["GALGENFL"]

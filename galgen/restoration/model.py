@@ -402,7 +402,8 @@ class LearnedRestorer:
         results = []
         for prepared, obs, sigma, psf_fwhm, psf, rest in zip(observations, data, noise, fwhm, psfs, restored,
                                                              strict=True):
-            snr = snr_estimate(obs, sigma, prepared.noise_correlation.sum_factor, prepared.mask)
+            snr = snr_estimate(obs, sigma, prepared.noise_correlation.sum_factor, prepared.mask,
+                               window=int(self.regime.get("in_size", 64)))
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
             if small and (self.flux_calibrate or self.config.deconvolved_input):

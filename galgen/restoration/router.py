@@ -54,7 +54,8 @@ class RegimeRouter:
         """The model that restores ``o``: the first whose regime holds it; else the first whose
         sampling and PSF regime hold it (its SNR alone is outside every model's: a bright galaxy,
         or a field, whose SNR sums all its sources); else the primary model."""
-        snr = snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask)
+        snr = snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask,
+                           window=max(int(m.regime.get("in_size", 64)) for m in self.models))
         for model_snr in (snr, None):
             for m in self.models:
                 if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, model_snr):

@@ -104,3 +104,23 @@ def test_each_input_s_own_psf_hdu(tmp_path, capsys):
         assert batch["GALGENPH"] == fits.getheader(one)["GALGENPH"]
         hashes.add(batch["GALGENPH"])
     assert len(hashes) == 3  # three PSFs, not one
+
+
+def test_an_sdss_softbias_is_subtracted_and_another_pedestal_is_named(tmp_path, caplog):
+    """SDSS's read_PSF adds SOFTBIAS = 1000 to every pixel: with the keyword, galgen subtracts it
+    (the same kernel as the clean PSF); a flat background without it is named in the log, where
+    before it was normalised into the PSF (its FWHM measured 1.6x too wide, restored as such)."""
+    from astropy.io import fits
+
+    clean = moffat_psf(4.0, 25) * 5000.0
+    fits.writeto(tmp_path / "clean.fits", clean)
+    fits.writeto(tmp_path / "sdss.fits", clean + 1000.0, fits.Header({"SOFTBIAS": 1000}))
+    fits.writeto(tmp_path / "pedestal.fits", clean + 1000.0)
+    with caplog.at_level("WARNING", logger="galgen.psf.files"):
+        ref = read_psf(tmp_path / "clean.fits", (64, 64), 0.2)
+        sdss = read_psf(tmp_path / "sdss.fits", (64, 64), 0.2)
+        assert not [r for r in caplog.records if "edge pixels" in r.getMessage()]
+        read_psf(tmp_path / "pedestal.fits", (64, 64), 0.2)
+    np.testing.assert_allclose(sdss.kernel, ref.kernel, atol=1e-12)
+    assert "SOFTBIAS 1000 subtracted" in sdss.note
+    assert sum("edge pixels sit at 1000" in r.getMessage() for r in caplog.records) == 1

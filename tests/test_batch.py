@@ -229,3 +229,22 @@ def logging_filters_left() -> list:
     import logging
 
     return logging.getLogger("galgen.psf.files").filters
+
+
+def test_a_note_about_every_item_comes_three_times_then_a_line(stamps, tmp_path, caplog):
+    """Six files whose VARIANCE plane says 2x their sky's noise: the note comes for three of them,
+    then one line says more are not shown; every output still records GALGENNV."""
+    folder = _folder(tmp_path / "var")
+    for p in sorted((stamps / "in").glob("*.fits"))[:6]:
+        with fits.open(p) as hdul:
+            data, header = hdul[0].data, hdul[0].header
+            noise = estimate_background(data).median_rms
+            plane = fits.ImageHDU(np.full(data.shape, 4 * noise**2), name="VARIANCE")
+            fits.HDUList([fits.PrimaryHDU(data, header), plane]).writeto(folder / p.name)
+    with caplog.at_level("WARNING", logger="galgen.restoration.engine"):
+        table = run_batch(expand_inputs([str(folder)]), _opts(stamps), tmp_path / "out", progress=False)
+    assert list(table["status"]) == ["ok"] * 6
+    messages = [r.getMessage() for r in caplog.records if r.name == "galgen.restoration.engine"]
+    assert sum("uncertainty plane says" in m for m in messages) == 3
+    assert sum("more messages like the 3 above" in m for m in messages) == 1
+    assert all("GALGENNV" in fits.getheader(p) for p in (tmp_path / "out").glob("*.fits"))

@@ -29,6 +29,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from galgen.batch.runner import (
+    _REPEATING_LOGGERS,
     BatchOptions,
     _each_message_once,
     _error_text,
@@ -422,7 +423,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     outdir.mkdir(parents=True, exist_ok=True)
     n_todo = sum(len(c.rows) for c in todo)
     bar = tqdm(total=n_todo + len(off), desc="restore", unit="stamp", disable=not progress)
-    with _journal(outdir) as record, _each_message_once("galgen.psf.files"):
+    with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
         for key, ident, ra, dec in off:
             record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
                     "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",

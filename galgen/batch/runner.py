@@ -324,34 +324,54 @@ def local_cluster(workers: int):  # noqa: ANN201 - dask is imported lazily
 def _run_chunk(items: list[BatchItem], options: BatchOptions, outdir: str, digest: str) -> list[dict]:
     """What a Dask worker runs: a chunk of items through the in-process engine (the model is
     loaded once per worker process and cached)."""
-    with _each_message_once("galgen.psf.files"):
+    with _each_message_once(*_REPEATING_LOGGERS):
         return list(process_items(items, options, outdir, digest))
 
 
-class _Once(logging.Filter):
-    def __init__(self) -> None:
+#: Loggers whose notes concern every item of a batch alike.
+_REPEATING_LOGGERS = ("galgen.psf.files", "galgen.restoration.engine")
+
+
+class _FewRepeats(logging.Filter):
+    """Passes each distinct message once, and at most ``limit`` messages of one kind (one format
+    string with other values: the same note about different files); the next one of that kind is
+    replaced by a line saying that more are not shown."""
+
+    def __init__(self, limit: int = 3) -> None:
         super().__init__()
+        self.limit = limit
         self.seen: set[str] = set()
+        self.kinds: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        new = message not in self.seen
+        if message in self.seen:
+            return False
         self.seen.add(message)
-        return new
+        count = self.kinds[str(record.msg)] = self.kinds.get(str(record.msg), 0) + 1
+        if count == self.limit + 1:
+            record.msg, record.args = ("(more messages like the %d above are not shown in this run; every "
+                                       "output's header and HISTORY has its own numbers)"), (self.limit,)
+            return True
+        return count <= self.limit
 
 
 @contextmanager
-def _each_message_once(name: str) -> Iterator[None]:
-    """Within the block, logger ``name`` says each message once: the same PSF file read for every
-    item of a batch says "pixel scale assumed equal to the image's" once, not once per item
-    (the outputs' HISTORY still records it for each). Removed on exit: no process-wide state."""
-    once = _Once()
-    logger = logging.getLogger(name)
-    logger.addFilter(once)
+def _each_message_once(*names: str) -> Iterator[None]:
+    """Within the block, the loggers ``names`` say each message once and at most three of a kind
+    (:class:`_FewRepeats`): the same PSF file read for every item of a batch says "pixel scale
+    assumed equal to the image's" once, not once per item, and the note that an item's
+    uncertainty plane disagrees with its sky comes for three items, not ten thousand (each
+    output's header still records it). Removed on exit: no process-wide state."""
+    loggers = [logging.getLogger(name) for name in names]
+    few = _FewRepeats()
+    for logger in loggers:
+        logger.addFilter(few)
     try:
         yield
     finally:
-        logger.removeFilter(once)
+        for logger in loggers:
+            logger.removeFilter(few)
 
 
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
@@ -396,7 +416,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                            for it in items])
     outdir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
-    with _journal(outdir) as record, _each_message_once("galgen.psf.files"):
+    with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
         try:
             if dask_scheduler or local_workers > 0:
                 chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]

@@ -88,7 +88,7 @@ class PreparedObservation:
         (:func:`galgen.preprocess.estimate_noise_correlation`): the bootstrap uncertainty map
         re-noises the observation with it. Default white.
     noise_rms_plane : float
-        Median of the input's own uncertainty plane (``ERR``, ``VARIANCE``, ``IVAR``/``WHT``, or a
+        Median of the input's own uncertainty plane (``ERR``, ``VARIANCE``, ``IVAR``/``WGT``, or a
         CCDData's uncertainty) on its sky pixels, same units; NaN without one. Recorded
         (``GALGENNV``) and compared with ``noise_rms``, not used in its place.
     """

@@ -72,10 +72,11 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
 
     Parameters
     ----------
-    image : path, HDUList, HDU, CCDData, NDData or numpy.ndarray, or a stack of them
-        The observation (see :func:`galgen.io.read_image`). A stack, an ``(N, H, W)`` array or a
-        list of images of one pixel scale, is restored in batches (the natural call for
-        cutouts held in memory) and gives a list of results; ``psf``, ``psf_fwhm`` and
+    image : path, HDUList, HDU, CCDData, NDData, Quantity or numpy.ndarray, or a stack of them
+        The observation (see :func:`galgen.io.read_image`; an HDUList is one file: one image).
+        A stack, an ``(N, H, W)`` array or a list of images of one pixel scale, is restored in
+        batches (the natural call for cutouts held in memory) and gives a list of results;
+        ``psf``, ``psf_fwhm`` and
         ``noise_rms`` are then one value for all stamps or one per stamp (``None``: each
         stamp's noise is estimated).
     psf_fwhm : Quantity or float, optional
@@ -83,8 +84,9 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         pixels). Required unless ``psf`` is given.
     psf : numpy.ndarray, path, HDU or galsim.GSObject, optional
         PSF instead of a Moffat profile of ``psf_fwhm``: an array at the observation's
-        pixel scale, a FITS image whose pixel scale comes from its WCS or ``PIXSCALE``
-        (else assumed equal to the image's, with a log message), a PSFEx ``.psf`` model
+        pixel scale, a FITS image (``"psf.fits"``, or one HDU: ``"stamp.fits[PSF]"``) whose pixel
+        scale comes from its WCS or ``PIXSCALE``/``PIXELSCL`` (else assumed equal to the image's,
+        with a log message; an SDSS ``SOFTBIAS`` is subtracted), a PSFEx ``.psf`` model
         (evaluated at ``psf_position``) or a GalSim profile in arcsec; normalised here. Its
         FWHM is measured when ``psf_fwhm`` is omitted.
     scale : int, default 2
@@ -94,7 +96,8 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         none for ``scale``), a shipped model's name, a model directory, or a baseline:
         ``"richardson_lucy"``, ``"wiener"``, ``"bicubic"``.
     samples : int, default 1
-        Stochastic samples for an uncertainty map (learned models only): posterior draws when
+        Stochastic samples for an uncertainty map (learned models only; a whole number >= 1, 1
+        making none): posterior draws when
         the model ships a posterior sampler (kept as the result's ``draws``), else a noise
         bootstrap (option ``uncertainty="bootstrap"`` forces it).
     seed : int, default 0

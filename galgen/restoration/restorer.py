@@ -76,9 +76,8 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         The observation (see :func:`galgen.io.read_image`; an HDUList is one file: one image).
         A stack, an ``(N, H, W)`` array or a list of images of one pixel scale, is restored in
         batches (the natural call for cutouts held in memory) and gives a list of results;
-        ``psf``, ``psf_fwhm`` and
-        ``noise_rms`` are then one value for all stamps or one per stamp (``None``: each
-        stamp's noise is estimated).
+        ``psf``, ``psf_fwhm`` and ``noise_rms`` are then one value for all stamps or one per
+        stamp (``None``: each stamp's noise is estimated).
     psf_fwhm : Quantity or float, optional
         Observing PSF FWHM, e.g. ``1.0 * u.arcsec`` or ``4 * u.pix`` (plain floats are
         pixels). Required unless ``psf`` is given.

@@ -49,8 +49,10 @@ for m in models.values():
 #
 # Cut a stamp around the galaxy with its WCS (`astropy.nddata.Cutout2D` slices the WCS too),
 # then pass the PSF *image*. Its pixel scale comes from its WCS or `PIXSCALE` keyword; it is
-# normalised by galgen and its FWHM is measured (no `--psf-fwhm` needed). SDSS frames are
-# sky-subtracted, so `background=0`.
+# normalised by galgen and its FWHM is measured (no `--psf-fwhm` needed). The `read_PSF` tool
+# adds a soft bias of 1000 to every pixel: keep its `SOFTBIAS` keyword in the file and galgen
+# subtracts it (a flat background at a PSF's edges is otherwise named in the log). SDSS frames
+# are sky-subtracted, so `background=0`.
 
 # %%
 frame = read_image(DATA / "sdss_frame.fits")

@@ -248,3 +248,11 @@ def test_a_note_about_every_item_comes_three_times_then_a_line(stamps, tmp_path,
     assert sum("uncertainty plane says" in m for m in messages) == 3
     assert sum("more messages like the 3 above" in m for m in messages) == 1
     assert all("GALGENNV" in fits.getheader(p) for p in (tmp_path / "out").glob("*.fits"))
+
+
+def test_an_output_directory_that_is_a_file_is_a_typed_error(stamps, tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file")
+    assert main(["batch", str(stamps / "in"), "-o", str(tmp_path / "taken"), "--psf-fwhm", "1.0arcsec",
+                 "--method", str(stamps / "model"), "--background", "0"]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+    assert (tmp_path / "taken").read_text() == "a file"

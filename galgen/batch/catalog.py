@@ -36,6 +36,7 @@ from galgen.batch.runner import (
     _journal,
     _model_hash,
     _write_manifest,
+    make_outdir,
 )
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, as_std, bad_pixels
@@ -420,7 +421,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         rows = [{"key": k, "output": str(outdir / c.output_name), "index": i, "status": status.get(k, "skip")}
                 for c in chunks for i, (k, *_) in enumerate(c.rows)]
         return Table(rows=rows, names=("key", "output", "index", "status")) if rows else Table()
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_outdir(outdir)
     n_todo = sum(len(c.rows) for c in todo)
     bar = tqdm(total=n_todo + len(off), desc="restore", unit="stamp", disable=not progress)
     with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):

@@ -31,7 +31,7 @@ from astropy.table import Table
 from tqdm.auto import tqdm
 
 from galgen.batch.inputs import BatchItem
-from galgen.errors import GalgenError
+from galgen.errors import GalgenError, GalgenFileError
 from galgen.io.atomic import TEMP_MARK, atomic_path
 
 __all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "local_cluster", "JOURNAL",
@@ -374,6 +374,18 @@ def _each_message_once(*names: str) -> Iterator[None]:
             logger.removeFilter(few)
 
 
+def make_outdir(outdir: Path) -> None:
+    """Create the output directory (and its parents), or say why it cannot be one."""
+    if outdir.exists() and not outdir.is_dir():
+        msg = f"{outdir}: is a file, not a directory; give an output directory (-o DIR)"
+        raise GalgenFileError(msg)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{outdir}: cannot create the output directory ({exc.strerror})"
+        raise GalgenFileError(msg) from None
+
+
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
               dask_scheduler: str | None = None, local_workers: int = 0, chunk_size: int = 8,
               progress: bool = True, dry_run: bool = False) -> Table:
@@ -414,7 +426,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     if dry_run:  # touches nothing: no directory, no clean-up, no model
         return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
                            for it in items])
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_outdir(outdir)
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
     with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
         try:

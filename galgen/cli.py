@@ -155,6 +155,14 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     inp, out = _input_and_output(args)
     _need_psf(args, inp)
+    if args.psf_position is not None:
+        from galgen.psf.psfex import is_psfex
+
+        if args.psf is None or not is_psfex(args.psf):
+            msg = ("--psf-position places a PSFEx model (--psf FILE.psf); "
+                   + ("without --psf there is none" if args.psf is None else
+                      f"{args.psf} is a PSF image, the same at every position") + ": leave it out")
+            raise GalgenError(msg)
     result = restore(inp, args.psf_fwhm, psf=own_hdu(args.psf, inp), scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,

@@ -218,3 +218,14 @@ def test_train_with_a_missing_or_broken_config_says_so(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text('kind = "restoration"\n[model\n')
     assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_psf_position_without_a_psfex_model_and_a_missing_manifest_are_errors(tmp_path, capsys):
+    observed, _ = sample_paths()
+    assert main(["restore", str(observed), "-o", str(tmp_path / "r.fits"), "--psf", f"{observed}[PSF]",
+                 "--psf-position", "10,20"]) == 2
+    assert "is a PSF image, the same at every position" in capsys.readouterr().err
+    assert not (tmp_path / "r.fits").exists()
+    assert main(["evaluate", "--manifest", str(tmp_path / "none.ecsv"), "--restored", str(tmp_path),
+                 "-o", str(tmp_path / "e")]) == 2
+    assert "no such manifest" in capsys.readouterr().err

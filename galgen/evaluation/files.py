@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from galgen.errors import GalgenError, GalgenValueError
+from galgen.errors import GalgenError, GalgenFileError, GalgenValueError
 from galgen.evaluation.coverage import complete_coverage_rows, coverage_metrics
 from galgen.evaluation.measure import METRIC_UNITS, measure_galaxy
 from galgen.io.fits import read_image
@@ -66,6 +66,12 @@ def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLi
     The restored file of a pair is looked up by the observed file's name.
     """
     manifest = Path(manifest)
+    if not manifest.is_file():
+        msg = f"{manifest}: no such manifest; give the manifest.ecsv that galgen simulate wrote"
+        raise GalgenFileError(msg)
+    if not Path(restored_dir).is_dir():
+        msg = f"{restored_dir}: no such directory of restored files (--restored DIR)"
+        raise GalgenFileError(msg)
     table = Table.read(manifest, format="ascii.ecsv")
     rows = []
     for entry in table:

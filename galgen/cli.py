@@ -114,14 +114,6 @@ def _input_and_output(args: argparse.Namespace) -> tuple[Path, Path]:
     return inp, out
 
 
-def own_hdu(psf: str | None, path: object) -> str | None:
-    """``--psf '[EXT]'`` (brackets only): HDU ``EXT`` of the input itself, ``path[EXT]``; any other
-    value unchanged."""
-    if psf is not None and psf.startswith("[") and psf.endswith("]"):
-        return f"{path}{psf}"
-    return psf
-
-
 def _explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
     """What each flag raised in ``GALGENFL`` means for this output, with its numbers, and what to
     do (only the flags raised; all of them are described in docs: What galgen writes)."""
@@ -150,6 +142,7 @@ def _explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
+    from galgen.psf.files import own_hdu
     from galgen.restoration import restore, write_restored
     from galgen.restoration.model import SAMPLER_MAX_NOISE_FACTOR
 
@@ -505,6 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_psfcheck(args: argparse.Namespace) -> int:
+    from galgen.psf.files import own_hdu
     from galgen.psf.stars import check_psf_with_stars
 
     inp = Path(args.input)
@@ -529,6 +523,7 @@ def _surveys() -> dict:
 def _cmd_translate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from galgen.psf.files import own_hdu
     from galgen.restoration.restorer import write_restored
     from galgen.translate import translate
 
@@ -639,9 +634,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.benchmark:
         name = "structured" if args.benchmark == "default" else args.benchmark
         from galgen.evaluation.benchmark import DEFAULT_METHODS
+        from galgen.restoration.engine import check_samples
 
-        if args.samples < 1:
-            raise GalgenError(f"--samples must be at least 1 (got {args.samples})")
+        check_samples(args.samples)
         methods = tuple(args.methods) if args.methods else DEFAULT_METHODS
         _, summary = benchmark_report(out, args.n, benchmark=name, samples=args.samples, methods=methods)
     elif args.manifest:

@@ -80,8 +80,10 @@ class BatchOptions:
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
-        if self.psf is not None and not (self.psf.startswith("[") and self.psf.endswith("]")):
-            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))  # '[EXT]': each item's own HDU
+        from galgen.psf.files import is_own_hdu
+
+        if self.psf is not None and not is_own_hdu(self.psf):  # '[EXT]': each item's own HDU
+            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
 
@@ -145,6 +147,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
     A catalog item is cut from its memory-mapped image as a catalog run cuts it
     (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
     from galgen.io.fits import read_image
+    from galgen.psf.files import own_hdu
     from galgen.restoration.engine import prepare_observation
     from galgen.restoration.restorer import FIELD_MIN_SIDE, star_check
 
@@ -164,7 +167,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
-        psf = f"{item.path}{options.psf}" if options.psf and options.psf.startswith("[") else options.psf
+        psf = own_hdu(options.psf, item.path)
         prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)

@@ -13,7 +13,7 @@ import numpy as np
 
 from galgen.errors import GalgenPSFError
 
-__all__ = ["PSFImage", "read_psf", "psf_hash"]
+__all__ = ["PSFImage", "read_psf", "psf_hash", "own_hdu", "is_own_hdu", "split_extension"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,17 @@ class PSFImage:
 def psf_hash(kernel: np.ndarray) -> str:
     """First 16 hex digits of the sha256 of a kernel's float64 bytes (recorded in outputs)."""
     return hashlib.sha256(np.ascontiguousarray(kernel, dtype=np.float64).tobytes()).hexdigest()[:16]
+
+
+def is_own_hdu(psf: object) -> bool:
+    """Whether ``psf`` is ``"[EXT]"`` alone: HDU ``EXT`` of each input itself (:func:`own_hdu`)."""
+    return isinstance(psf, str) and psf.startswith("[") and psf.endswith("]")
+
+
+def own_hdu(psf: object, path: object) -> object:
+    """``"[EXT]"`` (brackets only) -> ``"<path>[EXT]"``, that HDU of the input at ``path``; any
+    other ``psf`` unchanged."""
+    return f"{path}{psf}" if is_own_hdu(psf) else psf
 
 
 def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:

@@ -347,11 +347,14 @@ class _FewRepeats(logging.Filter):
         self.kinds: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        kind = str(record.msg)
+        if self.kinds.get(kind, 0) > self.limit:  # decided without keeping the message: memory stays bounded
+            return False
         message = record.getMessage()
         if message in self.seen:
             return False
         self.seen.add(message)
-        count = self.kinds[str(record.msg)] = self.kinds.get(str(record.msg), 0) + 1
+        count = self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if count == self.limit + 1:
             record.msg, record.args = ("(more messages like the %d above are not shown in this run; every "
                                        "output's header and HISTORY has its own numbers)"), (self.limit,)

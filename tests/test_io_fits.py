@@ -303,6 +303,17 @@ def test_a_legacy_survey_cube_names_its_bands_and_the_plane_taken(tmp_path):
     assert "BANDS" not in img.header and "BAND0" not in img.header
     assert any("plane 2 of a 3-plane cube (band z)" in str(h) for h in img.header["HISTORY"])
     assert fits.getheader(path)["BANDS"] == "grz"  # the input is untouched
+    # with the cutout service's inverse-variance cube beside it, the plane taken gets its own
+    invvar = np.stack([np.full((8, 8), v) for v in (4.0, 16.0, 64.0)])
+    mask = np.zeros((3, 8, 8), np.uint8)
+    mask[1, 2, 3] = 1
+    with_planes = tmp_path / "legacy_invvar.fits"
+    fits.HDUList([fits.PrimaryHDU(cube, header), fits.ImageHDU(invvar, name="INVVAR"),
+                  fits.ImageHDU(mask, name="MASK")]).writeto(with_planes)
+    r = read_image(with_planes, plane=1)
+    np.testing.assert_allclose(r.uncertainty, 0.25)
+    assert r.mask[2, 3] and r.mask.sum() == 1
+    assert read_image(with_planes, plane=2).mask.sum() == 0
 
 
 def test_des_planes_are_read_and_a_drizzle_wht_is_not_an_uncertainty(tmp_path, rng):

@@ -201,12 +201,23 @@ def _from_hdulist(
         msg = f"{name}: HDU {index} has no data; choose an image HDU with hdu="
         raise GalgenValueError(msg)
     cube = np.ndim(data) == 3
+    cube_shape = np.shape(data)
     data = _select_plane(np.asarray(data), plane, f"{name}[{index}]", _plane_names(chosen.header))
     shape = data.shape
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
+
+    def planes_of(found: np.ndarray | None) -> np.ndarray | None:  # a cube's companion: its plane
+        return None if found is None or np.ndim(found) == 2 else np.asarray(found)[plane]
+
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape) or (_companion_hdu(hdul, _MASK_NAMES, cube_shape)
+                                                             if cube else None)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
-    mask = None if mask_hdu is None else bad_pixels(mask_hdu.data, bad_mask_bits(mask_hdu.header, telescope))
+    mask = None if mask_hdu is None else bad_pixels(
+        mask_hdu.data if np.ndim(mask_hdu.data) == 2 else planes_of(mask_hdu.data),
+        bad_mask_bits(mask_hdu.header, telescope))
     error_plane, kind = uncertainty_plane(hdul, shape)
+    if error_plane is None and cube:  # a Legacy Surveys cutout's invvar cube beside its image cube
+        error_plane, kind = uncertainty_plane(hdul, cube_shape)
+        error_plane = planes_of(error_plane)
     std = None if error_plane is None else as_std(error_plane, kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:

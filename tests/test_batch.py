@@ -248,6 +248,7 @@ def test_a_note_about_every_item_comes_three_times_then_a_line(stamps, tmp_path,
     assert sum("uncertainty plane says" in m for m in messages) == 3
     assert sum("more messages like the 3 above" in m for m in messages) == 1
     assert all("GALGENNV" in fits.getheader(p) for p in (tmp_path / "out").glob("*.fits"))
+    np.testing.assert_allclose(table["noise_plane"] / table["noise_rms"], 2.0, rtol=0.1)  # manifest too
 
 
 def test_an_output_directory_that_is_a_file_is_a_typed_error(stamps, tmp_path, capsys):

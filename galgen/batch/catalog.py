@@ -37,6 +37,7 @@ from galgen.batch.runner import (
     _model_hash,
     _write_manifest,
     make_outdir,
+    noise_columns,
 )
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, as_std, bad_pixels
@@ -327,7 +328,7 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
                      "model": method if res is not None else "", "params": digest,
                      "error": errors.get(row[0], ""), "warning": warnings.get(row[0], ""),
                      "flag": res.meta["GALGENFL"] if res is not None else "", "psf_check": verdict,
-                     "noise_factor": float(res.meta["GALGENNF"]) if res is not None else float("nan")})
+                     **noise_columns(res.meta if res is not None else None)})
     return rows
 
 

@@ -273,19 +273,28 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
         write_restored(result, path, overwrite=True)  # the journal says it is not done
         return _row(item, outdir, digest, "ok", share + time.perf_counter() - t1,
                     chi2=float(result.meta["GALGENX2"]), model=out.method, warning=out.regime_warning,
-                    flag=result.meta["GALGENFL"], noise_factor=float(result.meta["GALGENNF"]))
+                    flag=result.meta["GALGENFL"], **noise_columns(result.meta))
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
         return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
 
+def noise_columns(meta: object = None) -> dict:
+    """The manifest's noise columns from an output's header (NaN without one, a failed item):
+    ``noise_rms`` (``GALGENNS``), ``noise_plane`` (``GALGENNV``, NaN without an uncertainty plane)
+    and ``noise_factor`` (``GALGENNF``)."""
+    meta = meta if meta is not None else {}
+    cards = (("noise_rms", "GALGENNS"), ("noise_plane", "GALGENNV"), ("noise_factor", "GALGENNF"))
+    return {key: float(meta.get(card, float("nan"))) for key, card in cards}
+
+
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
-         flag: str = "", noise_factor: float = float("nan")) -> dict:
+         flag: str = "", **noise: float) -> dict:
     return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
             "params": digest, "error": error, "warning": warning, "flag": flag,
             "psf_check": item.star_check.verdict if item.star_check is not None else "",
-            "noise_factor": noise_factor}
+            **noise_columns(), **noise}
 
 
 #: Dask settings of galgen's ``LocalCluster``: event-loop health checks once a second (not
@@ -514,7 +523,7 @@ def _write_manifest(outdir: Path, keys: list[str], defaults: dict | None = None)
     """``manifest.ecsv`` (atomically): the journal's latest row for each of ``keys``, in order."""
     rows = read_journal(outdir)
     # journals of older galgen versions lack the newer columns
-    base = {"warning": "", "flag": "", "noise_factor": float("nan"), **(defaults or {})}
+    base = {"warning": "", "flag": "", **noise_columns(), **(defaults or {})}
     table = Table(rows=[{**base, **rows[k]} for k in keys if k in rows])
     if len(table):
         table["seconds"].unit = "s"

@@ -238,3 +238,38 @@ def test_catalogs_are_read_with_their_units_and_bad_ones_named(tmp_path):
     Table({"ra": ["10:00:00"], "dec": ["+02:00:00"]}).write(tmp_path / "s.ecsv")
     with pytest.raises(GalgenValueError, match="'ra' is not an angle"):
         read_catalog(tmp_path / "s.ecsv")
+
+
+def test_stacks_carry_each_stamp_s_uncertainty_plane_level(tmp_path):
+    """A mosaic with a VARIANCE plane: each stamp's GALGENNV is a STAMPS column (not one stamp's
+    value in the shared header) and comes back from read_stamps; a stack written without that
+    column (older galgen) still reads."""
+    import astropy.units as u
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from galgen.batch import BatchOptions
+    from galgen.batch.catalog import run_catalog
+    from galgen.io import read_stamps, simple_tan_wcs
+
+    rng = np.random.default_rng(2)
+    wcs = simple_tan_wcs((200, 200), 0.2)
+    variance = np.full((200, 200), 4.0)
+    variance[:, 100:] = 9.0
+    fits.HDUList([fits.PrimaryHDU(rng.normal(0, 1, (200, 200)), header=wcs.to_header()),
+                  fits.ImageHDU(variance, name="VARIANCE")]).writeto(tmp_path / "m.fits")
+    sky = wcs.pixel_to_world([50, 150], [100, 100])
+    Table({"ra": sky.ra.deg, "dec": sky.dec.deg}).write(tmp_path / "c.ecsv")
+    options = BatchOptions(psf_fwhm=1.0 * u.arcsec, method="bicubic", background=0.0, check_psf=False)
+    run_catalog(tmp_path / "c.ecsv", [tmp_path / "m.fits"], options, tmp_path / "out", size=32,
+                progress=False)
+    path = next((tmp_path / "out").glob("stamps_*.fits"))
+    stamps = read_stamps(path)
+    assert [s.meta["GALGENNV"] for s in stamps] == pytest.approx([2.0, 3.0])
+    assert "GALGENNV" not in fits.getheader(path, "RESTORED")
+    with fits.open(path) as hdul:
+        table = Table(hdul["STAMPS"].data)
+        table.remove_column("GALGENNV")
+        hdul["STAMPS"] = fits.BinTableHDU(table, header=hdul["STAMPS"].header, name="STAMPS")
+        hdul.writeto(tmp_path / "old.fits")
+    assert all("GALGENNV" not in s.meta for s in read_stamps(tmp_path / "old.fits"))

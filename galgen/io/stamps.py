@@ -45,14 +45,15 @@ __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
 
 #: Header keywords that differ from stamp to stamp: columns of ``STAMPS``, not keywords of ``RESTORED``.
 STAMP_KEYWORDS = ("GALGENX2", "GALGENRZ", "GALGENRF", "GALGENFL", "GALGENPF", "GALGENPH", "GALGENBG",
-                  "GALGENNS", "GALGENNF", "GALGENSN")
+                  "GALGENNS", "GALGENNV", "GALGENNF", "GALGENSN")
 #: Each stamp's own WCS, as ``STAMPS`` columns.
 WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2",
                "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 # provenance (HISTORY) parameters that differ from stamp to stamp: their values are table columns
 _PER_STAMP_HISTORY = ("psf_fwhm_arcsec", "psf_sha256", "noise_rms", "background_subtracted", "input",
                       "flux_scale", "snr_estimate", "regime_warning")
-_FLOAT_KEYS = {"GALGENX2", "GALGENRZ", "GALGENRF", "GALGENPF", "GALGENBG", "GALGENNS", "GALGENNF", "GALGENSN"}
+_FLOAT_KEYS = {"GALGENX2", "GALGENRZ", "GALGENRF", "GALGENPF", "GALGENBG", "GALGENNS", "GALGENNV", "GALGENNF",
+               "GALGENSN"}
 
 
 def _wcs_cards(wcs: WCS) -> tuple[dict, fits.Header]:
@@ -234,6 +235,8 @@ def read_stamps(path: str | os.PathLike, index: int | None = None) -> list[CCDDa
             continue
         header = main.copy()
         for key in STAMP_KEYWORDS:
+            if key not in table.colnames:  # a stack written before the keyword existed
+                continue
             value = row[key]
             if key in _FLOAT_KEYS and not np.isfinite(value):
                 continue

@@ -252,7 +252,9 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pixel-scale", type=parse_angle, default=None,
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
     p.add_argument("--noise-rms", type=float, default=None,
-                   help="background noise in image units (default: estimated)")
+                   help="background noise rms per pixel in image units (default: measured on the sky "
+                        "pixels, GALGENNS; an ERR/VARIANCE/IVAR plane in the file is compared with it, "
+                        "GALGENNV, and the log says when they disagree)")
     p.add_argument("--background", type=_background, default="auto",
                    help="sky to subtract: auto (estimated, source-masked) or a number "
                         "(0 for sky-subtracted images)")

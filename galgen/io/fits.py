@@ -205,20 +205,19 @@ def _from_hdulist(
     data = _select_plane(np.asarray(data), plane, f"{name}[{index}]", _plane_names(chosen.header))
     shape = data.shape
 
-    def planes_of(found: np.ndarray | None) -> np.ndarray | None:  # a cube's companion: its plane
-        return None if found is None or np.ndim(found) == 2 else np.asarray(found)[plane]
+    def own_plane(found: np.ndarray) -> np.ndarray:  # a companion cube: the plane taken; a 2-D one: itself
+        return np.asarray(found)[plane] if np.ndim(found) == 3 else found
 
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape) or (_companion_hdu(hdul, _MASK_NAMES, cube_shape)
-                                                             if cube else None)
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
+    if mask_hdu is None and cube:
+        mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
-    mask = None if mask_hdu is None else bad_pixels(
-        mask_hdu.data if np.ndim(mask_hdu.data) == 2 else planes_of(mask_hdu.data),
-        bad_mask_bits(mask_hdu.header, telescope))
+    mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
+                                                    bad_mask_bits(mask_hdu.header, telescope))
     error_plane, kind = uncertainty_plane(hdul, shape)
     if error_plane is None and cube:  # a Legacy Surveys cutout's invvar cube beside its image cube
         error_plane, kind = uncertainty_plane(hdul, cube_shape)
-        error_plane = planes_of(error_plane)
-    std = None if error_plane is None else as_std(error_plane, kind)
+    std = None if error_plane is None else as_std(own_plane(error_plane), kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:
         _describe_plane(header, plane, len(np.asarray(chosen.data)))
@@ -227,8 +226,8 @@ def _from_hdulist(
 
 def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
     """The first companion uncertainty HDU of ``shape`` and what it holds: ``("std" | "var" |
-    "ivar")``, looked up as ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``WHT``/
-    ``WEIGHT``; ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
+    "ivar")``, looked up as ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``INVVAR``/
+    ``WGT``/``WEIGHT``; ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
     for names, kind in ((_STD_NAMES, "std"), (_VAR_NAMES, "var"), (_IVAR_NAMES, "ivar")):
         if (plane := _companion(hdul, names, shape)) is not None:
             return plane, kind

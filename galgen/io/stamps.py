@@ -15,8 +15,8 @@ file-system and FITS overhead than the model costs to run). The layout:
   (deg, the catalog position), ``x``/``y`` (0-based pixel of that position in the input
   image), ``status`` (``ok``/``failed``) and ``error``, the per-stamp header values
   (``GALGENX2``, ``GALGENRZ``, ``GALGENRF``, ``GALGENFL``, ``GALGENPF``, ``GALGENPH``, ``GALGENBG``,
-  ``GALGENNS``, ``GALGENNF``, ``GALGENSN``), ``warning`` (outside the model's training regime, and
-  why) and the stamp's WCS keywords (``CTYPE1/2``, ``CUNIT1/2``, ``CRVAL1/2``,
+  ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``), ``warning`` (outside the model's
+  training regime, and why) and the stamp's WCS keywords (``CTYPE1/2``, ``CUNIT1/2``, ``CRVAL1/2``,
   ``CRPIX1/2``, ``CD1_1`` ... ``CD2_2``). WCS keywords the stamps share (``RADESYS``, SIP
   coefficients, ...) are in the table's header. A failed stamp's plane is NaN.
 

@@ -21,6 +21,7 @@ from galgen.evaluation.benchmark import VALIDATION_SEED, run_benchmark, summariz
 
 COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_abs_flux_error", "abs flux err", ".2%"),
            ("median_abs_hlr_error", "abs hlr err", ".2%"), ("median_abs_e_error", "e err", ".3f"),
+           ("median_abs_e_iso_error", "isophotal e err", ".3f"),
            ("median_chi2", "chi2", ".2f")]
 
 

@@ -73,6 +73,18 @@ def test_masked_pixels_come_back_nan(rng):
     assert result.mask.sum() == 4
 
 
+def test_masked_pixels_have_no_uncertainty(rng):
+    y, x = np.mgrid[:48, :48]
+    galaxy = 8.0 * np.exp(-((x - 24) ** 2 + (y - 23) ** 2) / (2 * 3.0**2))  # SNR ~ 60: in regime
+    data = galaxy + rng.normal(0, 1, (48, 48))
+    data[10, 12] = np.nan
+    result = restore(data, 1.0 * u.arcsec, method="default", pixel_scale=0.2, background=0.0, samples=2)
+    std = result.uncertainty.array
+    # NaN where the image is NaN (as the draws are), finite everywhere else
+    np.testing.assert_array_equal(np.isnan(std), result.mask)
+    assert np.isnan(std[20:22, 24:26]).all() and result.mask.sum() == 4
+
+
 def test_absurd_psf_rejected_and_nothing_written(tmp_path):
     observed, _ = sample_paths()
     with pytest.raises(GalgenPSFError, match="more than half"):

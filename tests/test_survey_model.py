@@ -42,6 +42,31 @@ def test_zoo_is_deterministic_and_variants_differ():
     assert np.abs(draw(1, 0) - draw(1, 1)).max() > 1e-4
 
 
+def test_regime_draws_psf_optics_from_its_variants():
+    from galgen.simulate.degrade import HELD_OUT_PSF_VARIANTS, observing_psf
+    from galgen.train.restoration import TrainConfig
+
+    def draw(regime, seed):
+        return observing_psf(1.0, regime, np.random.default_rng(seed)).drawImage(nx=25, ny=25, scale=0.2).array
+
+    one = replace(DEFAULT_REGIME, psf_kind="zoo", psf_families=("kolmogorov",))
+    # without psf_variants the random stream is the one random_psf always drew (shards stay reproducible)
+    expected, _ = random_psf(np.random.default_rng(4), 1.0, 0.2, families={"kolmogorov": 1.0})
+    np.testing.assert_array_equal(draw(one, 4), expected.drawImage(nx=25, ny=25, scale=0.2).array)
+    # one listed variant is that variant; several are drawn from, so most draws change
+    two, _ = random_psf(np.random.default_rng(4), 1.0, 0.2, families={"kolmogorov": 1.0}, variant=2)
+    np.testing.assert_array_equal(draw(replace(one, psf_variants=(2,)), 4),
+                                  two.drawImage(nx=25, ny=25, scale=0.2).array)
+    many = replace(one, psf_variants=(0, 2, 3))
+    differs = [np.abs(draw(many, s) - draw(one, s)).max() > 1e-4 for s in range(12)]
+    assert sum(differs) >= 6
+    # a training regime never draws the benchmark sets' optics
+    for field in ({"psf_variants": [0, *HELD_OUT_PSF_VARIANTS]}, {"psf_variant": HELD_OUT_PSF_VARIANTS[0]}):
+        cfg = TrainConfig(name="t", out_dir="unused", regime={"psf_kind": "zoo", **field})
+        with pytest.raises(GalgenValueError, match="held out"):
+            cfg.specs()
+
+
 def test_space_to_depth_is_pixel_unshuffle(rng):
     a = rng.normal(size=(3, 8, 12))
     expected = torch.nn.functional.pixel_unshuffle(torch.from_numpy(a)[:, None], 2)[:, :]

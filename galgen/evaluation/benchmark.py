@@ -51,7 +51,7 @@ from galgen.io.atomic import atomic_path
 from galgen.io.fits import read_image
 from galgen.restoration.baselines import BASELINES
 from galgen.restoration.engine import Restorer, finalize, get_method, prepare_observation
-from galgen.simulate.degrade import DEFAULT_REGIME, Pair, Regime
+from galgen.simulate.degrade import DEFAULT_REGIME, HELD_OUT_PSF_VARIANTS, Pair, Regime
 from galgen.simulate.pairs import PairDataset
 
 __all__ = [
@@ -96,7 +96,7 @@ def survey_regime(pixel_scale: float, psf_fwhm_range: tuple[float, float], facto
     """
     return replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, in_pixel_scale=pixel_scale, factor=factor,
                    psf_fwhm_range=tuple(psf_fwhm_range), psf_kind="zoo", psf_families=tuple(psf_families),
-                   psf_variant=1, psf_bias=psf_bias, galaxy_scale=pixel_scale / 0.2,
+                   psf_variant=HELD_OUT_PSF_VARIANTS[0], psf_bias=psf_bias, galaxy_scale=pixel_scale / 0.2,
                    target_psf_fwhm=2.0 * pixel_scale / factor)
 
 

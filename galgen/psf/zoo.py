@@ -47,7 +47,7 @@ _GSPARAMS = galsim.GSParams(maximum_fft_size=4096, folding_threshold=1e-3)
 _N_OPTICS = 24  # distinct aberration patterns per family (built once per process: OpticalPSF is slow)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)
 def _optics(space: bool, variant: int = 0) -> tuple[galsim.GSObject, ...]:
     """Fixed sets of optical PSFs (seeded: the same in every process), ``lam_over_diam = 1``;
     each ``variant`` is a different set."""

@@ -678,6 +678,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     std = restoration.std
     if std is not None:
         std = std * per_area if per_area != 1.0 else std  # no copy of a mosaic's map when not needed
+        if big_mask.any():  # no uncertainty for a pixel that has no value (NaN like the image and draws)
+            std = np.where(big_mask, np.nan, std)
         how = str(restoration.params.get("uncertainty", "bootstrap")).split()[0]
         header["GALGENUQ"] = (how, "UNCERT from posterior draws or a noise bootstrap")
     result = CCDData(data, unit=image.unit if image.unit is not None else u.dimensionless_unscaled,

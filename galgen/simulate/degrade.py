@@ -87,6 +87,11 @@ class Regime:
     psf_variant : int
         With ``psf_kind="zoo"``: which fixed set of optical aberration patterns is drawn from
         (training uses 0; benchmarks use others, so their optics are never seen in training).
+    psf_variants : tuple of int
+        With ``psf_kind="zoo"``: when not empty, each PSF draws its aberration set uniformly from
+        these variants instead of ``psf_variant`` (more distinct optics: 24 patterns per
+        variant). The benchmark sets use variant 1 (:mod:`galgen.evaluation.benchmark`); a
+        training regime that lists it is refused.
     galaxy_scale : float
         Every truth galaxy (and its scene) is dilated by this factor (e.g. ``pixel_scale / 0.2``
         keeps the galaxies' sizes in pixels when the pixel scale changes).
@@ -115,6 +120,7 @@ class Regime:
     psf_bias: float = 0.0
     psf_families: tuple[str, ...] = ()
     psf_variant: int = 0
+    psf_variants: tuple[int, ...] = ()
     galaxy_scale: float = 1.0
     any_pixel_scale: bool = False
 
@@ -134,6 +140,9 @@ class Regime:
 
 
 DEFAULT_REGIME = Regime()
+
+#: Aberration variants of the PSF zoo kept for the benchmark sets: never trained on.
+HELD_OUT_PSF_VARIANTS = (1,)
 
 
 @dataclass
@@ -202,8 +211,13 @@ def observing_psf(fwhm: float, regime: Regime = DEFAULT_REGIME,
         from galgen.psf.zoo import PSF_FAMILIES, random_psf
 
         families = {f: PSF_FAMILIES[f] for f in regime.psf_families} if regime.psf_families else None
-        return random_psf(rng or np.random.default_rng(), fwhm, regime.in_pixel_scale, families=families,
-                          variant=regime.psf_variant)[0]
+        rng = rng or np.random.default_rng()
+        variant = regime.psf_variant
+        if len(regime.psf_variants) == 1:
+            variant = int(regime.psf_variants[0])
+        elif regime.psf_variants:  # drawn only then: the streams of single-variant regimes are unchanged
+            variant = int(regime.psf_variants[int(rng.integers(len(regime.psf_variants)))])
+        return random_psf(rng, fwhm, regime.in_pixel_scale, families=families, variant=variant)[0]
     if regime.psf_kind == "hst":
         rng = rng or np.random.default_rng()
         psfs = _hst_psfs()

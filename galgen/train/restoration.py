@@ -37,6 +37,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from galgen.errors import GalgenValueError
 from galgen.metrics.image import psnr
 from galgen.models.checkpoint import load_checkpoint, save_checkpoint
 from galgen.models.gan.objectives import discriminator_loss, generator_loss
@@ -49,7 +50,7 @@ from galgen.restoration.physics import (
     moffat_kernels,
     reduced_chi2,
 )
-from galgen.simulate.degrade import Regime
+from galgen.simulate.degrade import HELD_OUT_PSF_VARIANTS, Regime
 from galgen.train.data import PairBank, ShardedBank, stretch_pair_batch
 
 __all__ = ["TrainConfig", "load_config", "train", "export", "simulate_shards", "curve_of_growth_loss",
@@ -105,6 +106,11 @@ class TrainConfig:
     def specs(self) -> tuple[Regime, RestorerConfig]:
         """The simulator regime and the generator architecture this config describes."""
         regime = Regime(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.regime.items()})
+        held_out = sorted(set(HELD_OUT_PSF_VARIANTS) & {regime.psf_variant, *regime.psf_variants})
+        if regime.psf_kind == "zoo" and held_out:
+            msg = (f"the training regime draws PSF aberration variant {held_out[0]}, which the benchmark "
+                   f"sets keep held out; use psf_variants without {list(HELD_OUT_PSF_VARIANTS)}")
+            raise GalgenValueError(msg)
         return regime, RestorerConfig(**{**self.architecture, "scale": regime.factor})
 
     def training_pairs(self, progress: bool = True) -> PairBank | ShardedBank:

@@ -244,6 +244,16 @@ def test_training_loop_runs_resumes_and_exports(tmp_path):
     assert sampler.card["training"]["steps"] == 5
     assert sampler.card["restorer_sha256"] == load_model("survey_x2").sha256
     assert sampler.config.residual_scale > 0
+    # a fine-tune starts from that run's weight average and keeps its residual scale
+    tuned = PosteriorTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "tuned"), "steps": 1, "lr": 0.0,
+                                    "lr_min": 0.0, "init_from": str(tmp_path / "run" / "checkpoint.pt")})
+    train_posterior(tuned, progress=False)
+    export_posterior(tuned, tmp_path / "tuned_export")
+    start = load_posterior(tmp_path / "tuned_export")
+    assert start.card["training"]["initialised_from"] == tuned.init_from
+    assert start.config.residual_scale == sampler.config.residual_scale
+    for name, value in sampler.net.state_dict().items():
+        torch.testing.assert_close(start.net.state_dict()[name], value, rtol=1e-6, atol=1e-7)
 
 
 def test_the_shipped_survey_x2_sampler_covers_validation_galaxies():

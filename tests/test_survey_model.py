@@ -47,7 +47,8 @@ def test_regime_draws_psf_optics_from_its_variants():
     from galgen.train.restoration import TrainConfig
 
     def draw(regime, seed):
-        return observing_psf(1.0, regime, np.random.default_rng(seed)).drawImage(nx=25, ny=25, scale=0.2).array
+        psf = observing_psf(1.0, regime, np.random.default_rng(seed))
+        return psf.drawImage(nx=25, ny=25, scale=0.2).array
 
     one = replace(DEFAULT_REGIME, psf_kind="zoo", psf_families=("kolmogorov",))
     # without psf_variants the random stream is the one random_psf always drew (shards stay reproducible)

@@ -85,6 +85,7 @@ class PosteriorTrainConfig:
     log_every: int = 50
     device: str = "auto"
     threads: int = 0
+    init_from: str = ""  # a posterior checkpoint whose weight average starts a fresh run (fine-tuning)
     architecture: dict = field(default_factory=dict)
     card: dict = field(default_factory=dict)
 
@@ -327,10 +328,14 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
     )
     ckpt = out / "checkpoint.pt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=True) if resume and ckpt.exists() else None
+    # a fine-tune starts from another run's weight average (and keeps its residual scale)
+    init = (torch.load(cfg.init_from, map_location="cpu", weights_only=True)
+            if saved is None and cfg.init_from else None)
     # the residual's scale is measured once, on the training pairs, and then fixed by the checkpoint
+    fixed = saved if saved is not None else init
     scale = (
-        saved["extra"]["architecture"]["residual_scale"]
-        if saved is not None
+        fixed["extra"]["architecture"]["residual_scale"]
+        if fixed is not None
         else round(bank.residual_rms(), 6)
     )
     arch = PosteriorConfig(
@@ -344,6 +349,9 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         net = PosteriorVelocityNet(arch).to(device)
+    if init is not None:
+        net.load_state_dict(init["modules"]["ema"])
+        log.info("initialised from %s", cfg.init_from)
     ema = PosteriorVelocityNet(arch).to(device).requires_grad_(False)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
@@ -435,6 +443,7 @@ def export_posterior(
             "lr": [cfg.lr, cfg.lr_min],
             "loss": "conditional flow matching on straight paths, residual to white noise",
             "weight_average": {"ema_decay": cfg.ema},
+            "initialised_from": cfg.init_from or None,
             "schedule": {"cosine_over_seconds": cfg.time_budget}
             if cfg.time_budget > 0
             else "cosine_over_steps",

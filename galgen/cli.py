@@ -135,6 +135,12 @@ def _explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
         elif flag == "REGIME":
             said.append("REGIME, the input lies outside the model's training regime (the warning above "
                         "says how)")
+        elif flag == "SKY":
+            z = float(meta.get("GALGENSZ", float("nan")))
+            said.append(f"SKY, the automatic sky took part of the galaxy's light (the sky pixels brighten "
+                        f"toward the centre, GALGENSZ {z:.1f} sigma): "
+                        "the flux is low; give --background 0 for sky-subtracted data, or the sky level, "
+                        "or cut a larger stamp")
         elif flag == "PSF":
             said.append(f"PSF, the stars of the field say the PSF given is wrong ({meta.get('GALGENPS', '')}"
                         f"; GALGENPR {meta.get('GALGENPR', '')})")

@@ -163,6 +163,8 @@ def test_a_flag_is_explained_with_its_numbers_and_nothing_else():
     both = _explain_flags({"GALGENFL": "CHI2HIGH,REGIME", "GALGENX2": 99.27})
     assert "chi^2 99.27" in both and "REGIME" in both and "STRUCT" not in both
     assert "sharper" in _explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": -9.0, "GALGENRF": -0.4})
+    sky = _explain_flags({"GALGENFL": "SKY", "GALGENSZ": 6.37})
+    assert sky.startswith("SKY") and "6.4 sigma" in sky and "--background 0" in sky
 
 
 def test_the_console_command_prints_galgen_warnings_plainly(tmp_path):

@@ -208,6 +208,9 @@ def test_struct_needs_both_a_significant_and_a_large_enough_residual_structure(m
     assert engine.quality_flags(1.0, "", -20.0, -0.08) == "STRUCT"
     assert engine.quality_flags(1.0, "", 5.0, 0.5) == "OK"
     assert engine.quality_flags(1.0, "", 20.0) == "STRUCT"  # f not known: z alone
+    assert engine.quality_flags(1.0, sky_z=engine.SKY_Z_LIMIT + 0.1) == "SKY"
+    assert engine.quality_flags(1.0, sky_z=engine.SKY_Z_LIMIT - 0.1) == "OK"
+    assert engine.quality_flags(1.0) == "OK"  # no sky test (a sky given, a field): no flag
 
 
 def test_bicubic_output_is_flagged_as_reproducing_the_noise(tmp_path):

@@ -159,3 +159,50 @@ def test_source_mask_equals_photutils_segmentation(rng):
         np.testing.assert_array_equal(got, expected)
         covered.append(got.mean())
     assert covered[0] == 0.0 and min(covered[1:]) > 0.02  # empty field, then fields with sources
+
+
+def test_sky_gradient_reads_a_step_toward_the_centre_and_not_flat_sky(rng):
+    from galgen.preprocess import sky_gradient
+
+    h = w = 64
+    y, x = np.mgrid[:h, :w]
+    sky = np.ones((h, w), bool)
+    sky[24:40, 24:40] = False  # the galaxy's pixels
+    r = np.hypot(x - 31.5, y - 31.5)
+    inner = sky & (r <= np.median(r[sky]))
+    n_in, n_out = inner.sum(), (sky & ~inner).sum()
+    error = np.sqrt(1 / n_in + 1 / n_out)
+    zs = []
+    for _ in range(200):  # flat white noise with a linear gradient across the stamp: z ~ N(0, 1)
+        noise = rng.normal(0, 1, (h, w)) + 0.01 * rng.normal() * (x - 31.5)
+        zs.append(sky_gradient(noise, sky, 1.0))
+    assert abs(np.mean(zs)) < 0.25 and 0.8 < np.std(zs) < 1.2  # mean of 200: 3.5 sigma; std: 2.5 %
+    # a step of delta on the inner half: z = delta / error exactly, without noise
+    step = np.where(inner, 0.05, 0.0)
+    assert sky_gradient(step, sky, 1.0) == pytest.approx(0.05 / error, rel=1e-12)
+    # correlated noise: the mean's error is noise_factor times white's
+    assert sky_gradient(step, sky, 1.0, noise_factor=2.0) == pytest.approx(0.025 / error, rel=1e-12)
+    assert np.isnan(sky_gradient(step, np.zeros((h, w), bool), 1.0))
+
+
+def test_a_galaxy_filling_the_stamp_is_flagged_sky_with_auto_background(rng, caplog):
+    """A galaxy whose wings reach the stamp's edges: the automatic sky takes part of its flux,
+    which galgen says (GALGENSZ, flag SKY, a warning); a sky given (0) is not tested."""
+    import galsim
+
+    from galgen import restore
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.0)
+    big = galsim.Convolve(galsim.Exponential(half_light_radius=64 * 0.2 / 6), psf)
+    image = big.drawImage(nx=64, ny=64, scale=0.2).array
+    data = image * 100 / np.sqrt((image**2).sum()) + rng.normal(0, 1, image.shape)  # SNR 100
+    with caplog.at_level("WARNING", logger="galgen"):
+        auto = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2)
+    assert auto.meta["GALGENSZ"] > 4.0 and "SKY" in auto.meta["GALGENFL"]
+    assert "brighten toward the centre" in caplog.text and "background=0" in caplog.text
+    given = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2, background=0.0)
+    assert "GALGENSZ" not in given.meta and "SKY" not in given.meta["GALGENFL"]
+    small = galsim.Convolve(galsim.Exponential(half_light_radius=0.4), psf).drawImage(nx=64, ny=64, scale=0.2)
+    data = small.array * 100 / np.sqrt((small.array**2).sum()) + rng.normal(0, 1, image.shape)
+    compact = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2)
+    assert abs(compact.meta["GALGENSZ"]) < 4.0 and "SKY" not in compact.meta["GALGENFL"]

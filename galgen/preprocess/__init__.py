@@ -1,6 +1,6 @@
 """Pure, unit-aware preprocessing: background, stretch, cutouts, bad pixels."""
 
-from galgen.preprocess.background import BackgroundEstimate, estimate_background, source_mask
+from galgen.preprocess.background import BackgroundEstimate, estimate_background, sky_gradient, source_mask
 from galgen.preprocess.cutouts import make_cutout
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.preprocess.noise import NoiseCorrelation, estimate_noise_correlation
@@ -12,6 +12,7 @@ __all__ = [
     "estimate_noise_correlation",
     "BackgroundEstimate",
     "estimate_background",
+    "sky_gradient",
     "source_mask",
     "make_cutout",
     "fill_masked",

@@ -331,3 +331,29 @@ def test_des_planes_are_read_and_a_drizzle_wht_is_not_an_uncertainty(tmp_path, r
     drz = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header, name="SCI"),
                         fits.ImageHDU(np.full((16, 16), 2000.0), name="WHT")])
     assert read_image(drz).uncertainty is None
+
+
+def test_length_one_axes_are_an_image_with_its_celestial_wcs(tmp_path, rng):
+    """A 2-D image written as (1, H, W) or, as radio pipelines do, (1, 1, H, W) with frequency and
+    Stokes axes is that image: read with its celestial WCS, its companion planes of the same
+    shape used, a header without the extra axes."""
+    data = rng.normal(0, 1, (1, 1, 20, 30)).astype(np.float32)
+    header = fits.Header({"CTYPE1": "RA---SIN", "CTYPE2": "DEC--SIN", "CTYPE3": "FREQ", "CTYPE4": "STOKES",
+                          "CRVAL1": 150.0, "CRVAL2": 2.0, "CRVAL3": 1.4e9, "CRVAL4": 1.0,
+                          "CDELT1": -0.4 / 3600, "CDELT2": 0.4 / 3600, "CDELT3": 1e6, "CDELT4": 1.0,
+                          "CRPIX1": 15.0, "CRPIX2": 10.0, "CRPIX3": 1.0, "CRPIX4": 1.0})
+    mask = np.zeros(data.shape, np.uint8)
+    mask[0, 0, 3, 4] = 1
+    path = tmp_path / "radio.fits"
+    fits.HDUList([fits.PrimaryHDU(data, header=header), fits.ImageHDU(mask, name="MASK")]).writeto(path)
+    image = read_image(path)
+    assert image.data.shape == (20, 30) and np.array_equal(image.data, data[0, 0])
+    assert image.wcs.naxis == 2 and image.pixel_scale == pytest.approx(0.4, rel=1e-9)
+    assert image.mask.sum() == 1 and image.mask[3, 4]
+    assert "NAXIS3" not in image.header and "NAXIS4" not in image.header
+    with pytest.raises(GalgenValueError, match="hold one image"):
+        read_image(path, plane=1)
+    path3 = tmp_path / "one_plane.fits"
+    fits.PrimaryHDU(data[0], header=fits.Header({"PIXSCALE": 0.4})).writeto(path3)
+    assert read_image(path3).data.shape == (20, 30)
+    assert read_image(path3, plane=0).data.shape == (20, 30)

@@ -200,27 +200,44 @@ def _from_hdulist(
     if data is None:
         msg = f"{name}: HDU {index} has no data; choose an image HDU with hdu="
         raise GalgenValueError(msg)
-    cube = np.ndim(data) == 3
     cube_shape = np.shape(data)
+    # a 2-D image written with length-1 axes in front ((1, H, W); radio's (1, 1, H, W) with
+    # Stokes and frequency axes) is that image: its celestial WCS is read as the 2-D one
+    degenerate = np.ndim(data) > 2 and int(np.prod(cube_shape[:-2])) == 1
+    if degenerate:
+        if plane not in (None, 0):
+            msg = (f"{name}[{index}]: the data {cube_shape} hold one image; plane={plane} makes no sense, "
+                   "leave it out")
+            raise GalgenValueError(msg)
+        data = np.asarray(data).reshape(cube_shape[-2:])
+    cube = np.ndim(data) == 3
     data = _select_plane(np.asarray(data), plane, f"{name}[{index}]", _plane_names(chosen.header))
     shape = data.shape
 
     def own_plane(found: np.ndarray) -> np.ndarray:  # a companion cube: the plane taken; a 2-D one: itself
-        return np.asarray(found)[plane] if np.ndim(found) == 3 else found
+        found = np.asarray(found)
+        if found.shape == shape:
+            return found
+        return found.reshape(shape) if degenerate else found[plane]
 
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
-    if mask_hdu is None and cube:
+    if mask_hdu is None and (cube or degenerate):
         mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
                                                     bad_mask_bits(mask_hdu.header, telescope))
     error_plane, kind = uncertainty_plane(hdul, shape)
-    if error_plane is None and cube:  # a Legacy Surveys cutout's invvar cube beside its image cube
+    if error_plane is None and (cube or degenerate):  # a Legacy Surveys cutout's invvar cube beside its image
         error_plane, kind = uncertainty_plane(hdul, cube_shape)
     std = None if error_plane is None else as_std(own_plane(error_plane), kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:
         _describe_plane(header, plane, len(np.asarray(chosen.data)))
+    if degenerate:
+        for axis in range(3, len(cube_shape) + 1):  # the header describes the 2-D image read
+            header.remove(f"NAXIS{axis}", ignore_missing=True)
+        header.add_history(f"galgen read: data of shape {cube_shape} (length-1 axes) read as a "
+                           f"{shape[0]}x{shape[1]} image")
     return data, header, mask, std
 
 

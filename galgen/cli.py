@@ -262,8 +262,9 @@ def _add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "pixels, GALGENNS; an ERR/VARIANCE/IVAR plane in the file is compared with it, "
                         "GALGENNV, and the log says when they disagree)")
     p.add_argument("--background", type=_background, default="auto",
-                   help="sky to subtract: auto (estimated, source-masked) or a number "
-                        "(0 for sky-subtracted images)")
+                   help="sky to subtract: auto (estimated, source-masked; on a stamp the galaxy fills "
+                        "it takes part of its flux: flag SKY) or a number (0 for sky-subtracted images, "
+                        "as most survey coadds are)")
     p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
 
 
@@ -618,6 +619,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
               "manifest's psf_check column says which way): measure the PSF from the stars (galgen psfcheck "
               "lists them) or give the survey's PSF model for the exposure, and restore again",
               file=sys.stderr)
+    sky = sum("SKY" in f.split(",") for f in flags)
+    if sky:
+        print(f"{sky} output(s) come from stamps whose automatic sky took part of the galaxy's light "
+              "(flag SKY; their flux is low): for sky-subtracted data run again with --background 0, else "
+              "cut larger stamps", file=sys.stderr)
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
     if odd:

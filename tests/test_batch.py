@@ -257,3 +257,27 @@ def test_an_output_directory_that_is_a_file_is_a_typed_error(stamps, tmp_path, c
                  "--method", str(stamps / "model"), "--background", "0"]) == 2
     assert "is a file, not a directory" in capsys.readouterr().err
     assert (tmp_path / "taken").read_text() == "a file"
+
+
+def test_batch_reports_the_stamps_whose_automatic_sky_took_galaxy_light(tmp_path, capsys, rng):
+    """A galaxy filling its stamp is flagged SKY in the manifest and the summary names the fix;
+    a compact one, or a sky given, is not."""
+    import galsim
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    psf = galsim.Moffat(beta=3.5, fwhm=1.0)
+    for name, hlr in (("big", 64 * 0.2 / 6), ("small", 0.4)):
+        galaxy = galsim.Convolve(galsim.Exponential(half_light_radius=hlr), psf)
+        image = galaxy.drawImage(nx=64, ny=64, scale=0.2)
+        data = image.array * 100 / np.sqrt((image.array**2).sum()) + rng.normal(0, 1, (64, 64))
+        write_fits(folder / f"{name}.fits", data, wcs=simple_tan_wcs((64, 64), 0.2))
+    assert main(["batch", str(folder), "-o", str(tmp_path / "auto"), "--psf-fwhm", "1.0arcsec",
+                 "--method", "bicubic"]) == 0
+    table = Table.read(tmp_path / "auto" / "manifest.ecsv")
+    flags = {Path(row["input"]).stem: row["flag"].split(",") for row in table}
+    assert "SKY" in flags["big"] and "SKY" not in flags["small"]
+    assert "1 output(s) come from stamps whose automatic sky took part" in capsys.readouterr().err
+    assert main(["batch", str(folder), "-o", str(tmp_path / "zero"), "--psf-fwhm", "1.0arcsec",
+                 "--method", "bicubic", "--background", "0"]) == 0
+    assert "automatic sky" not in capsys.readouterr().err

@@ -583,11 +583,12 @@ STRUCTURE_LIMIT = 8.0
 #: with z alone). See docs/benchmarks.md, "Hallucination flag".
 STRUCTURE_FRACTION_LIMIT = 0.30
 #: ``GALGENSZ`` (:func:`galgen.preprocess.sky_gradient`, sigma) above which the automatic sky of
-#: a stamp is flagged ``SKY`` (it holds galaxy light). Chosen on simulated stamps before use
-#: (session 19): 150 64x64 stamps of flat white or correlated noise with a linear sky gradient,
-#: a small central galaxy and 0-4 neighbours gave z <= 3.74 (99th percentile 3.13); exponential
-#: disks with a half-light radius of 1/8 and 1/6 of the stamp's side (SNR 30-150) gave medians
-#: of 5.0 and 7.4, 1/10 gave 3.1: faint wings are flagged only when they are many.
+#: a stamp is flagged ``SKY`` (it holds galaxy light). Chosen on simulated stamps (session 19,
+#: a first draw): 150 64x64 stamps of flat white or correlated noise with a linear sky gradient,
+#: a small central galaxy and 0-4 neighbours gave z <= 3.74 (99th percentile 3.13), so 4.
+#: ``benchmarks/sky_flag.py`` (another draw) measures it: null z <= 2.54; exponential disks of
+#: half-light radius 1/10, 1/8 and 1/6 of the stamp's side (SNR 30-150) flagged 8, 67 and 100 %
+#: of the time: faint wings are flagged only when they are many.
 SKY_Z_LIMIT = 4.0
 
 

@@ -587,7 +587,7 @@ STRUCTURE_FRACTION_LIMIT = 0.30
 #: a first draw): 150 64x64 stamps of flat white or correlated noise with a linear sky gradient,
 #: a small central galaxy and 0-4 neighbours gave z <= 3.74 (99th percentile 3.13), so 4.
 #: ``benchmarks/sky_flag.py`` (another draw) measures it: null z <= 2.54; exponential disks of
-#: half-light radius 1/10, 1/8 and 1/6 of the stamp's side (SNR 30-150) flagged 8, 67 and 100 %
+#: half-light radius 1/10, 1/8 and 1/6 of the stamp's side (SNR 30-150) flagged 23, 77 and 100 %
 #: of the time: faint wings are flagged only when they are many.
 SKY_Z_LIMIT = 4.0
 

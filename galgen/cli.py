@@ -347,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "config's out_dir. Logs to out_dir/log.csv. For several processes (restoration) run: "
                        "torchrun --nproc_per_node N -m galgen.cli train --config ...")
     p.add_argument("--config", required=True, help="TOML file, e.g. configs/default_x2.toml")
-    p.add_argument("--steps", type=_at_least(1), default=None, help="override the total number of steps")
+    p.add_argument("--steps", type=_at_least(0), default=None,
+                   help="override the total number of steps (0 with --export: export the checkpoint, "
+                        "train nothing)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this much wall-clock time, with the learning-rate schedule run over it "
                         "(for a fixed lease on a GPU machine)")

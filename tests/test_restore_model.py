@@ -148,6 +148,16 @@ def test_training_runs_resumes_and_exports(tmp_path):
     exported = model.generator.state_dict()
     assert all(torch.equal(exported[k], state["ema"][k]) for k in exported)  # the average is exported
     assert not all(torch.equal(state["ema"][k], state["generator"][k]) for k in exported)
+    # the command line exports a run's checkpoint without training it further: --steps 0
+    from galgen.cli import main
+
+    config = tmp_path / "run.toml"
+    config.write_text(f'name = "t"\nout_dir = "{tmp_path / "run"}"\ntrain_pairs = 12\nval_pairs = 4\n'
+                      f'steps = 100\nbatch = 2\npatch = 32\nema = 0.9\n'
+                      '[architecture]\nchannels = 8\nblocks = 1\n')
+    assert main(["train", "--config", str(config), "--steps", "0", "--export", str(tmp_path / "cli")]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 6
+    assert LearnedRestorer(tmp_path / "cli").sha256 == digest
 
 
 def test_curve_of_growth_loss_against_a_gaussian():
@@ -231,8 +241,14 @@ def test_time_budget_anneals_over_wall_clock_and_stops(tmp_path):
     lrs = [float(r["lr"]) for r in rows]
     assert lrs[0] == pytest.approx(1e-3, rel=0.05) and lrs[-1] == pytest.approx(1e-5, rel=1e-6)
     assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))  # cosine, decreasing
-    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"]
-    assert saved == step  # the checkpoint holds the last step
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == step  # the checkpoint holds the last step
+    assert saved["extra"]["seconds"] >= 3.0  # and the wall-clock time the run spent
+    # run again (as `galgen train --config X --export DIR` does): the budget is spent, nothing trains
+    train(cfg, progress=False)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == step
+    with open(tmp_path / "run" / "log.csv", newline="") as f:
+        assert int(list(csv.DictReader(f))[-1]["step"]) == step
 
 
 def test_pair_bank_is_the_same_for_any_number_of_workers():

@@ -283,6 +283,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.99)) if disc else None
     ckpt = out / "checkpoint.pt"
     start = 0
+    spent = 0.0  # wall-clock seconds a resumed run already spent: its time budget's clock goes on
     ema = None
     if cfg.ema > 0:  # exported instead of the raw weights: averages out the last steps' jitter
         ema = build_generator(arch).to(device).requires_grad_(False)
@@ -292,8 +293,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     optims = {"opt": opt, **({"opt_d": opt_d} if opt_d else {})}
     if resume and ckpt.exists():
         # a checkpoint without a weight average starts one at the resumed weights
-        start, _ = load_checkpoint(ckpt, modules, optims, map_location=device,
-                                   fallbacks={"ema": "generator"})
+        start, extra = load_checkpoint(ckpt, modules, optims, map_location=device,
+                                       fallbacks={"ema": "generator"})
+        spent = float(extra.get("seconds", 0.0))
         log.info("resumed %s at step %d", ckpt, start)
     elif cfg.init_from:  # fine-tune: start from another run's generator, fresh optimiser, step 0
         state = torch.load(cfg.init_from, map_location=device, weights_only=True)["modules"]
@@ -327,7 +329,10 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     if not new_log and rank == 0:
         _prepare_log(log_path, start)
     amp = cfg.amp and device.type == "cuda"
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - spent
+    if cfg.time_budget > 0 and spent >= cfg.time_budget:
+        log.info("%s: the run has spent its time budget (%.0f s); nothing to train", ckpt, cfg.time_budget)
+        start = cfg.steps  # (a larger time_budget continues it)
     for step in range(start, cfg.steps):
         # schedule progress: by steps, or by wall-clock time under a time budget (a fixed device
         # lease); then the last step is the first one past the budget (all ranks agree on it)
@@ -387,7 +392,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                       f"chi2 {row['chi2']:.3f}" + (f" val_psnr {row['val_psnr']:.2f}" if "val_psnr" in row
                                                     else ""), flush=True)
         if (step + 1) % cfg.checkpoint_every == 0 or last:
-            save_checkpoint(ckpt, step + 1, modules, optims, {"config": asdict(cfg)})
+            save_checkpoint(ckpt, step + 1, modules, optims,
+                            {"config": asdict(cfg), "seconds": time.perf_counter() - t0})
         if last:
             break
     if distributed:

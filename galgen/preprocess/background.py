@@ -150,18 +150,19 @@ def sky_gradient(data: np.ndarray, sky_pixels: np.ndarray, noise_rms: float, noi
 
     A galaxy whose light reaches a stamp's edges leaves its faint wings in the pixels a
     background estimate takes for sky, and a constant sky measured on them takes part of the
-    galaxy's flux (``docs/limitations.md``: 3 % at a half-light radius of a tenth of the stamp's
-    side). Flat sky, even with a linear gradient across the stamp, is as bright near the centre
-    as far from it; galaxy wings are not. The sky pixels are split at their median distance from
-    ``centre`` and the statistic is the difference of the two halves' means over its standard
-    error, the noise of a mean of correlated pixels being ``noise_factor`` times white's.
+    galaxy's flux (``benchmarks/sky_flag.py``: 2.6 % at a half-light radius of a tenth of the
+    stamp's side, 6.7 % at an eighth, at SNR 30-150). Flat sky, even with a linear gradient
+    across the stamp, is as bright near the centre as far from it; galaxy wings are not. The sky
+    pixels are split at their median distance from ``centre`` and the statistic is the
+    difference of the two halves' means over its standard error, the noise of a mean of
+    correlated pixels being ``noise_factor`` times white's.
 
     Parameters
     ----------
     data : numpy.ndarray
         ``(H, W)`` sky-subtracted image (NaN allowed).
     sky_pixels : numpy.ndarray
-        ``(H, W)`` bool, the pixels the sky was measured on.
+        ``(H, W)`` bool, the source-free pixels the sky was estimated from.
     noise_rms : float
         Noise rms per pixel, same units as ``data``.
     noise_factor : float, default 1

@@ -92,8 +92,8 @@ class PreparedObservation:
         CCDData's uncertainty) on its sky pixels, same units; NaN without one. Recorded
         (``GALGENNV``) and compared with ``noise_rms``, not used in its place.
     sky_z : float
-        With ``background="auto"`` on a stamp (a constant sky): how significantly the pixels the
-        sky was measured on brighten toward the centre (:func:`galgen.preprocess.sky_gradient`),
+        With ``background="auto"`` on a stamp (a constant sky): how significantly its source-free
+        pixels brighten toward the centre (:func:`galgen.preprocess.sky_gradient`),
         i.e. hold galaxy light that the sky took (``GALGENSZ``; flag ``SKY`` above
         :data:`SKY_Z_LIMIT`). NaN otherwise.
     """
@@ -504,7 +504,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         sky_z = sky_gradient(np.where(mask, np.nan, data), sky_pixels, float(noise_rms),
                              correlation.sum_factor)
         if sky_z > SKY_Z_LIMIT:
-            log.warning("%s: the pixels the sky was measured on brighten toward the centre (%.1f sigma): the "
+            log.warning("%s: the source-free pixels brighten toward the centre (%.1f sigma): the "
                         "galaxy's light reaches the stamp's edges and the estimated sky (%.4g) took part of "
                         "its flux, which comes out low. If the data are already sky-subtracted pass "
                         "background=0 (CLI: --background 0), or give the sky level, or cut a larger stamp",

@@ -239,6 +239,14 @@ def test_training_loop_runs_resumes_and_exports(tmp_path):
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
     assert rows[3].split(",")[-1] != ""  # step 3 validated: coverage logged
+    # under a time budget, a finished run run again (as `--export` does) trains nothing more
+    timed = PosteriorTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "timed"), "steps": 100_000,
+                                    "time_budget": 2.0, "val_every": 100_000, "checkpoint_every": 100_000})
+    train_posterior(timed, progress=False)
+    done = torch.load(tmp_path / "timed" / "checkpoint.pt", weights_only=True)
+    assert done["extra"]["seconds"] >= 2.0 and 0 < done["step"] < 100_000
+    train_posterior(timed, progress=False)
+    assert torch.load(tmp_path / "timed" / "checkpoint.pt", weights_only=True)["step"] == done["step"]
     export_posterior(cfg, tmp_path / "exported")
     sampler = load_posterior(tmp_path / "exported")
     assert sampler.card["training"]["steps"] == 5

@@ -355,9 +355,10 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
     ema = PosteriorVelocityNet(arch).to(device).requires_grad_(False)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    start = 0
+    start, spent = 0, 0.0  # a resumed run's time budget goes on from the seconds it spent
     if saved is not None:
-        start, _ = load_checkpoint(ckpt, {"net": net, "ema": ema}, {"opt": opt}, map_location=device)
+        start, done = load_checkpoint(ckpt, {"net": net, "ema": ema}, {"opt": opt}, map_location=device)
+        spent = float(done.get("seconds", 0.0))
         log.info("resumed %s at step %d", ckpt, start)
     log_path = out / "log.csv"
     new_log = not log_path.exists() or start == 0
@@ -366,7 +367,10 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
     radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
     sigma_val = val_pairs.noise_rms.astype(np.float64)
     extra = {"config": asdict(cfg), "architecture": arch.to_dict(), "restorer_sha256": restorer.sha256}
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - spent
+    if cfg.time_budget > 0 and spent >= cfg.time_budget:
+        log.info("%s: the run has spent its time budget (%.0f s); nothing to train", ckpt, cfg.time_budget)
+        start = cfg.steps  # (a larger time_budget continues it)
     g = torch.Generator().manual_seed(cfg.seed)
     for step in range(start, cfg.steps):
         frac = (
@@ -413,7 +417,8 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
                     flush=True,
                 )
         if (step + 1) % cfg.checkpoint_every == 0 or last:
-            save_checkpoint(ckpt, step + 1, {"net": net, "ema": ema}, {"opt": opt}, extra)
+            save_checkpoint(ckpt, step + 1, {"net": net, "ema": ema}, {"opt": opt},
+                            {**extra, "seconds": time.perf_counter() - t0})
         if last:
             break
     return ckpt

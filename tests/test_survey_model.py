@@ -208,3 +208,56 @@ def test_scale_4_uses_the_shipped_x4_model(rng):
                   scale=4)
     assert out.shape == (128, 128) and out.meta["GALGENMD"] == "survey_x4"
     assert out.meta["PSFFWHM"] == pytest.approx(0.1)  # 2 output pixels of 0.05"
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_dihedral_symmetries_are_undone(k, rng):
+    from galgen.restoration.model import dihedral
+
+    a = rng.normal(size=(2, 5, 7))
+    np.testing.assert_array_equal(dihedral(dihedral(a, k), k, inverse=True), a)
+
+
+def test_the_ensemble_is_exactly_equivariant_and_averages_the_views(pixel_unit_model, rng):
+    from galgen.restoration.model import dihedral
+
+    single, ensemble = load_model(str(pixel_unit_model)), load_model(str(pixel_unit_model), ensemble=8)
+    obs = rng.normal(0, 1.0, (32, 32))
+    obs[10:20, 12:18] += 25.0
+    psf = random_psf(np.random.default_rng(3), 0.6, 0.2, families={"kolmogorov": 1.0})[0]
+    psf = psf.shear(e=0.2, beta=30 * __import__("galsim").degrees).drawImage(nx=21, ny=21, scale=0.2).array
+    args = (1.0, 0.6, 0.2)
+    views = [dihedral(single.predict(dihedral(obs, k).copy(), *args, psf=dihedral(psf, k).copy()), k,
+                      inverse=True) for k in range(8)]
+    # the network alone is not symmetric
+    assert np.abs(views[1] - views[0]).max() > 1e-3 * np.abs(views[0]).max()
+    mean = ensemble.predict_many([obs], [1.0], [0.6], 0.2, psfs=[psf])[0]
+    np.testing.assert_allclose(mean, np.mean(views, axis=0), rtol=1e-5, atol=1e-6 * np.abs(mean).max())
+    np.testing.assert_allclose(ensemble.predict(obs, *args, psf=psf), mean, rtol=1e-5,
+                               atol=1e-6 * np.abs(mean).max())
+    # an image turned with its PSF is restored turned: exactly, for every symmetry
+    for k in range(1, 8):
+        turned = ensemble.predict_many([dihedral(obs, k).copy()], [1.0], [0.6], 0.2,
+                                       psfs=[dihedral(psf, k).copy()])[0]
+        np.testing.assert_allclose(dihedral(turned, k, inverse=True), mean, rtol=1e-5,
+                                   atol=1e-5 * np.abs(mean).max())
+
+
+def test_ensemble_option_is_recorded_and_checked(pixel_unit_model, rng):
+    from galgen.batch import BatchOptions
+    from galgen.restoration import get_method
+
+    obs = rng.normal(0, 1.0, (32, 32))
+    obs[12:20, 12:20] += 20.0
+    kwargs = {"psf_fwhm": 0.6 * u.arcsec, "pixel_scale": 0.2 * u.arcsec, "noise_rms": 1.0, "background": 0.0,
+              "method": str(pixel_unit_model)}
+    four = restore(obs, ensemble=4, **kwargs)
+    one = restore(obs, **kwargs)
+    assert "ensemble = 4" in str(four.meta["HISTORY"]) and "ensemble" not in str(one.meta["HISTORY"])
+    assert not np.allclose(np.asarray(four.data), np.asarray(one.data))
+    with pytest.raises(GalgenValueError, match="1, 2, 4 or 8"):
+        load_model(str(pixel_unit_model), ensemble=3)
+    with pytest.raises(GalgenValueError, match="classical baseline"):
+        get_method("richardson_lucy", 2, ensemble=2)
+    with pytest.raises(GalgenValueError, match="1, 2, 4 or 8"):
+        BatchOptions(psf_fwhm=0.6 * u.arcsec, ensemble=5)

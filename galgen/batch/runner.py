@@ -65,6 +65,7 @@ class BatchOptions:
     read_workers: int | None = None   # reader threads; None: 0 on a CPU, 2 on a GPU (see ``readers``)
     compile: bool = False             # torch.compile the model (GPU runs)
     check_psf: bool = True            # the PSF vs the stars of each field (catalog images, large files)
+    ensemble: int = 1                 # learned models: symmetries averaged over (1, 2, 4, 8)
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
@@ -77,6 +78,11 @@ class BatchOptions:
         from galgen.restoration.engine import check_samples
 
         object.__setattr__(self, "samples", check_samples(self.samples))
+        if self.ensemble not in (1, 2, 4, 8):
+            from galgen.errors import GalgenValueError
+
+            msg = f"ensemble must be 1, 2, 4 or 8 symmetries of the square, got {self.ensemble!r}"
+            raise GalgenValueError(msg)
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
@@ -88,6 +94,11 @@ class BatchOptions:
             from galgen.io.fits import _as_pixel_scale
 
             object.__setattr__(self, "pixel_scale", _as_pixel_scale(self.pixel_scale))
+
+    @property
+    def method_options(self) -> dict:
+        """The options given to :func:`~galgen.restoration.engine.get_method` besides the method."""
+        return {"ensemble": self.ensemble} if self.ensemble != 1 else {}
 
     @property
     def stamps_per_pass(self) -> int:
@@ -196,7 +207,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     from galgen.restoration.engine import get_method
 
     outdir = Path(outdir)
-    restorer = get_method(options.method, options.scale, device=options.device)
+    restorer = get_method(options.method, options.scale, device=options.device, **options.method_options)
     if options.compile:
         restorer.compile()
     readers = options.readers

@@ -298,7 +298,7 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
         The method's settings: for baselines their keyword arguments (``iterations``,
         ``balance``) and ``target_psf_fwhm`` (see :class:`BaselineRestorer`); for learned models those of
         :class:`~galgen.restoration.model.LearnedRestorer` (``amp``, ``flux_calibrate``,
-        ``tile``, ``batch_size``).
+        ``tile``, ``batch_size``, ``ensemble``, ...).
 
     Returns
     -------
@@ -319,6 +319,9 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
         raise GalgenValueError(msg)
     scale = int(scale)
     if method in BASELINES:
+        if "ensemble" in options:
+            msg = f"ensemble averages a learned model over symmetries; {method!r} is a classical baseline"
+            raise GalgenValueError(msg)
         target = options.pop("target_psf_fwhm", None)
         return BaselineRestorer(method, scale, dict(options), target_psf_fwhm=target)
     check_device(device)

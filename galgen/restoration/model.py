@@ -43,7 +43,26 @@ def shipped_models() -> dict[str, Path]:
 
 
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
-LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty")
+LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty",
+                   "ensemble")
+
+#: The symmetries a geometric self-ensemble averages over, in the order taken: ``(rotations by
+#: 90 degrees, mirrored)``. The first 2 and 4 keep the image's axes (no transpose).
+DIHEDRAL = ((0, False), (2, False), (0, True), (2, True), (1, False), (3, False), (1, True), (3, True))
+
+
+def dihedral(image: np.ndarray, k: int, *, inverse: bool = False) -> np.ndarray:
+    """The ``k``-th symmetry of :data:`DIHEDRAL` applied to the last two axes of ``image`` (or
+    undone, ``inverse=True``); square pixels are assumed (a view, no copy)."""
+    rot, mirror = DIHEDRAL[k]
+    if not inverse:
+        return np.rot90(image[..., ::-1] if mirror else image, rot, axes=(-2, -1))
+    out = np.rot90(image, -rot, axes=(-2, -1))
+    return out[..., ::-1] if mirror else out
+
+
+def _turned(psf: np.ndarray | None, k: int) -> np.ndarray | None:
+    return None if psf is None else dihedral(psf, k)
 
 #: How ``samples > 1`` makes the uncertainty map.
 UNCERTAINTY_METHODS = ("auto", "posterior", "bootstrap")
@@ -87,6 +106,12 @@ class LearnedRestorer:
         model ships one and the input's noise is not correlated beyond
         :data:`SAMPLER_MAX_NOISE_FACTOR`), or a noise bootstrap (the observation re-noised, with
         its own noise correlation, and restored again).
+    ensemble : {1, 2, 4, 8}, optional
+        Geometric self-ensemble: restore the image (with its PSF) turned and mirrored by this
+        many symmetries of the square (:data:`DIHEDRAL`), undo each, and average; ``ensemble``
+        times the network's work. Default: the model card's ``"ensemble"`` (1 unless chosen on
+        validation data). The bootstrap's re-noised draws are restored without it (their spread
+        then slightly over-states the ensemble's own; the calibration was fitted that way).
 
     Notes
     -----
@@ -96,7 +121,7 @@ class LearnedRestorer:
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
                  amp: bool = True, flux_calibrate: bool | None = None, tile: int = 128, batch_size: int = 32,
-                 calibrate_uncertainty: bool = True, uncertainty: str = "auto",
+                 calibrate_uncertainty: bool = True, uncertainty: str = "auto", ensemble: int | None = None,
                  _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
         card, state = _state if _state is not None else read_state(self.directory)
@@ -128,6 +153,11 @@ class LearnedRestorer:
                    "use uncertainty='bootstrap'")
             raise GalgenModelError(msg)
         self.uncertainty = uncertainty
+        ensemble = int(card.get("ensemble", 1)) if ensemble is None else ensemble
+        if ensemble not in (1, 2, 4, 8):
+            msg = f"ensemble must be 1, 2, 4 or 8 symmetries of the square, got {ensemble!r}"
+            raise GalgenValueError(msg)
+        self.ensemble = ensemble
         self._posterior = None
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)
@@ -234,7 +264,8 @@ class LearnedRestorer:
         return self._forward_batch(stretched[None], condition[None])[0]
 
     def predict(self, observation: np.ndarray, noise_rms: float, psf_fwhm: float,
-                pixel_scale: float, *, tile: int | None = None, psf: np.ndarray | None = None) -> np.ndarray:
+                pixel_scale: float, *, tile: int | None = None, psf: np.ndarray | None = None,
+                ensemble: int | None = None) -> np.ndarray:
         """Restore one image (no calibration, no sampling).
 
         Parameters
@@ -251,6 +282,8 @@ class LearnedRestorer:
             Tile side for large images (default: the instance's ``tile``).
         psf : numpy.ndarray, optional
             The PSF image at ``pixel_scale`` (used by models with a deconvolved input channel).
+        ensemble : int, optional
+            Symmetries averaged over (default: the instance's ``ensemble``).
 
         Returns
         -------
@@ -261,10 +294,18 @@ class LearnedRestorer:
         softening = self.config.softening
         condition = condition_vector(psf_fwhm, pixel_scale / s)
         radius = getattr(self.generator, "receptive_radius", 24)
-        y = process_tiled(self.network_input(observation, noise_rms, psf_fwhm, pixel_scale, psf),
-                          lambda t: self._forward(t, condition), scale=s, tile=tile or self.tile,
-                          overlap=2 * radius + 12, margin=radius + 2)
-        return unstretch_output(y, noise_rms, softening, s, out=y)  # in place: mosaics are large
+        n = self.ensemble if ensemble is None else ensemble
+        total = None
+        for k in range(n):
+            x = self.network_input(dihedral(observation, k), noise_rms, psf_fwhm, pixel_scale,
+                                   _turned(psf, k))
+            y = process_tiled(x, lambda t: self._forward(t, condition), scale=s, tile=tile or self.tile,
+                              overlap=2 * radius + 12, margin=radius + 2)
+            y = dihedral(unstretch_output(y, noise_rms, softening, s, out=y), k, inverse=True)  # in place
+            total = y if total is None else np.add(total, y, out=total)  # the mean of fluxes (y is new)
+        if n > 1:
+            total /= n
+        return total
 
     def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                          psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
@@ -342,30 +383,36 @@ class LearnedRestorer:
 
     def predict_many(self, observations: list[np.ndarray], noise_rms: list[float],
                      psf_fwhm: list[float], pixel_scale: float, *, tile: int | None = None,
-                     batch_size: int | None = None,
-                     psfs: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
+                     batch_size: int | None = None, psfs: list[np.ndarray | None] | None = None,
+                     ensemble: int | None = None) -> list[np.ndarray]:
         """:meth:`predict` for many images, stacking equal-shaped stamps into batches
-        (``psfs``: each image's PSF, for models with a deconvolved input channel)."""
+        (``psfs``: each image's PSF, for models with a deconvolved input channel; ``ensemble``:
+        symmetries averaged over, default the instance's)."""
         s, softening = self.config.scale, self.config.softening
         psfs = psfs if psfs is not None else [None] * len(observations)
         tile = tile or self.tile
-        batch_size = batch_size or self.batch_size
+        n = self.ensemble if ensemble is None else ensemble
+        per_pass = max(1, (batch_size or self.batch_size) // n)  # stamps per pass: n views of each
         out: list[np.ndarray | None] = [None] * len(observations)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, obs in enumerate(observations):
             if max(obs.shape) <= tile:
                 groups.setdefault(obs.shape, []).append(i)
             else:
-                out[i] = self.predict(obs, noise_rms[i], psf_fwhm[i], pixel_scale, tile=tile, psf=psfs[i])
+                out[i] = self.predict(obs, noise_rms[i], psf_fwhm[i], pixel_scale, tile=tile, psf=psfs[i],
+                                      ensemble=n)
         for indices in groups.values():
-            for k in range(0, len(indices), batch_size):
-                chunk = indices[k:k + batch_size]
-                x = np.stack([self.network_input(observations[i], noise_rms[i], psf_fwhm[i], pixel_scale,
-                                                 psfs[i]) for i in chunk])
-                c = np.stack([condition_vector(psf_fwhm[i], pixel_scale / s) for i in chunk])
+            for start in range(0, len(indices), per_pass):
+                chunk = indices[start:start + per_pass]
+                views = [(i, k) for i in chunk for k in range(n)]  # every stamp's n views, side by side
+                x = np.stack([self.network_input(dihedral(observations[i], k), noise_rms[i], psf_fwhm[i],
+                                                 pixel_scale, _turned(psfs[i], k)) for i, k in views])
+                c = np.stack([condition_vector(psf_fwhm[i], pixel_scale / s) for i, _ in views])
                 y = self._forward_batch(x, c)
-                for i, yi in zip(chunk, y, strict=True):
-                    out[i] = unstretch_output(yi, noise_rms[i], softening, s)
+                fluxes = [dihedral(unstretch_output(yv, noise_rms[i], softening, s), k, inverse=True)
+                          for (i, k), yv in zip(views, y, strict=True)]
+                for j, i in enumerate(chunk):  # the mean of the views' fluxes
+                    out[i] = np.mean(fluxes[j * n:(j + 1) * n], axis=0)
         return out  # type: ignore[return-value]
 
     def restore_batch(self, observations: Sequence[PreparedObservation], *, samples: int = 1,
@@ -423,6 +470,7 @@ class LearnedRestorer:
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
                 params={"flux_calibrate": self.flux_calibrate,
+                        **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
                         **({"uncertainty": how} if how else {})},
                 draws=kept))
         return results
@@ -447,7 +495,8 @@ class LearnedRestorer:
                     f"posterior {sampler.sha256[:12]}")
         rng = np.random.default_rng(seed)
         draws = self.predict_many([obs + correlation.draw(obs.shape, sigma, rng) for _ in range(samples)],
-                                  [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples)
+                                  [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples,
+                                  ensemble=1)
         std = alpha * np.std(draws, axis=0, ddof=1)
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
         return (apply_uncertainty_calibration(std, alpha * rest, calibration, per_bin=small), None,

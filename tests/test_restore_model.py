@@ -261,6 +261,47 @@ def test_pair_bank_is_the_same_for_any_number_of_workers():
     assert np.array_equal(one.noise_rms, two.noise_rms) and np.array_equal(one.psf_fwhm, two.psf_fwhm)
 
 
+def test_a_cached_bank_of_another_regime_is_simulated_again(tmp_path):
+    """A shard cached for one regime is not reused for another (it once was: the cache knew only
+    the seed and the size), and an unchanged regime reads it back."""
+    from dataclasses import replace
+
+    from galgen.simulate.degrade import DEFAULT_REGIME
+    from galgen.train.data import PairBank, regime_fingerprint
+
+    small = replace(DEFAULT_REGIME, in_size=24)
+    cache = tmp_path / "bank.npz"
+    first = PairBank(2, 11, small, cache=cache, progress=False)
+    again = PairBank(2, 11, small, cache=cache, progress=False)
+    assert np.array_equal(first.observations, again.observations)
+    wider = replace(small, psf_fwhm_range=(1.2, 1.4))
+    other = PairBank(2, 11, wider, cache=cache, progress=False)
+    assert not np.allclose(other.psf_fwhm, first.psf_fwhm)
+    assert np.array_equal(other.psf_fwhm, PairBank(2, 11, wider, progress=False).psf_fwhm)
+    with np.load(cache) as f:
+        assert str(f["regime"]) == regime_fingerprint(wider)
+    assert regime_fingerprint(DEFAULT_REGIME) == "{}"
+
+
+def test_psf_shear_of_the_zoo_is_set_by_the_regime():
+    """``psf_sheared_fraction`` and ``psf_max_ellipticity`` reach the zoo; the defaults keep the
+    zoo's random stream (the benchmark sets' PSFs do not change)."""
+    import galsim
+
+    from galgen.psf.zoo import random_psf
+
+    def draw(**kw):
+        rng = np.random.default_rng(5)
+        return [random_psf(rng, 1.0, 0.2, **kw)[1] for _ in range(60)]
+
+    assert draw() == draw(max_ellipticity=0.12, sheared_fraction=0.5)
+    many = draw(max_ellipticity=0.2, sheared_fraction=0.9)
+    sheared = [p["e"] for p in many if "e" in p]
+    assert len(sheared) >= 45 and max(sheared) > 0.15 and max(sheared) <= 0.2
+    assert not [p for p in draw(sheared_fraction=0.0) if "e" in p]
+    assert galsim  # the zoo's profiles are GalSim objects
+
+
 def test_every_shipped_model_calibrates_its_uncertainty_map():
     """Each shipped card carries the calibration its bootstrap map needs (default_x2, morph_x2
     and survey_x4 once had none, so their UNCERT was the raw spread, half as wide as it should

@@ -23,8 +23,8 @@ family             profile
                    spikes), or a real HST ACS PSF of the COSMOS example data
 =================  ==========================================================================
 
-Each family is sheared to an ellipticity up to ``max_ellipticity`` in about half of the
-draws.
+Each family is sheared to an ellipticity up to ``max_ellipticity`` in a fraction
+``sheared_fraction`` of the draws (by default 0.12 in half of them).
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def scale_to_fwhm(profile: galsim.GSObject, fwhm: float, pixel_scale: float,
 
 def random_psf(rng: np.random.Generator, fwhm: float, pixel_scale: float, *,
                families: dict[str, float] | None = None,
-               max_ellipticity: float = 0.12, variant: int = 0) -> tuple[galsim.GSObject, dict]:
+               max_ellipticity: float = 0.12, variant: int = 0,
+               sheared_fraction: float = 0.5) -> tuple[galsim.GSObject, dict]:
     """A random PSF of the zoo with FWHM ``fwhm`` arcsec at ``pixel_scale`` arcsec/pixel.
 
     Parameters
@@ -145,9 +146,13 @@ def random_psf(rng: np.random.Generator, fwhm: float, pixel_scale: float, *,
     families : dict, optional
         Family -> relative weight (default :data:`PSF_FAMILIES`).
     max_ellipticity : float, default 0.12
-        Largest ``|e|`` of the random shear applied to about half of the PSFs.
+        Largest ``|e|`` of the random shear applied to a fraction ``sheared_fraction`` of the
+        PSFs.
     variant : int, default 0
         Which fixed set of optical aberration patterns to draw from (training uses 0).
+    sheared_fraction : float, default 0.5
+        Probability that the PSF is sheared (uniform ``|e|`` up to ``max_ellipticity``, uniform
+        position angle).
 
     Returns
     -------
@@ -160,7 +165,7 @@ def random_psf(rng: np.random.Generator, fwhm: float, pixel_scale: float, *,
     for _ in range(8):  # a strongly aberrated draw can have no measurable half maximum: draw again
         family = names[int(rng.choice(len(names), p=weights / weights.sum()))]
         profile, params = _base_profile(family, rng, variant)
-        if rng.uniform() < 0.5:
+        if rng.uniform() < sheared_fraction:
             e = float(rng.uniform(0, max_ellipticity))
             angle = float(rng.uniform(0, 180))
             profile = profile.shear(e=e, beta=angle * galsim.degrees)

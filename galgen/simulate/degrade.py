@@ -92,6 +92,10 @@ class Regime:
         these variants instead of ``psf_variant`` (more distinct optics: 24 patterns per
         variant). The benchmark sets use variant 1 (:mod:`galgen.evaluation.benchmark`); a
         training regime that lists it is refused.
+    psf_max_ellipticity, psf_sheared_fraction : float
+        With ``psf_kind="zoo"``: the fraction of PSFs sheared to a random ``|e|`` up to
+        ``psf_max_ellipticity`` (besides the ellipticity their optics give them; defaults 0.5 and
+        0.12, those of :func:`galgen.psf.zoo.random_psf`).
     galaxy_scale : float
         Every truth galaxy (and its scene) is dilated by this factor (e.g. ``pixel_scale / 0.2``
         keeps the galaxies' sizes in pixels when the pixel scale changes).
@@ -121,6 +125,8 @@ class Regime:
     psf_families: tuple[str, ...] = ()
     psf_variant: int = 0
     psf_variants: tuple[int, ...] = ()
+    psf_max_ellipticity: float = 0.12
+    psf_sheared_fraction: float = 0.5
     galaxy_scale: float = 1.0
     any_pixel_scale: bool = False
 
@@ -217,7 +223,9 @@ def observing_psf(fwhm: float, regime: Regime = DEFAULT_REGIME,
             variant = int(regime.psf_variants[0])
         elif regime.psf_variants:  # drawn only then: the streams of single-variant regimes are unchanged
             variant = int(regime.psf_variants[int(rng.integers(len(regime.psf_variants)))])
-        return random_psf(rng, fwhm, regime.in_pixel_scale, families=families, variant=variant)[0]
+        return random_psf(rng, fwhm, regime.in_pixel_scale, families=families, variant=variant,
+                          max_ellipticity=regime.psf_max_ellipticity,
+                          sheared_fraction=regime.psf_sheared_fraction)[0]
     if regime.psf_kind == "hst":
         rng = rng or np.random.default_rng()
         psfs = _hst_psfs()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +22,16 @@ from galgen.simulate.pairs import PairDataset
 __all__ = ["PairBank", "ShardedBank", "stretch_pair_batch"]
 
 
+def regime_fingerprint(regime: Regime) -> str:
+    """The regime's fields that differ from :class:`~galgen.simulate.degrade.Regime`'s defaults,
+    as sorted JSON: what a cached bank was simulated with (a field added later with a default
+    leaves older fingerprints valid)."""
+    default = Regime()
+    changed = {f.name: getattr(regime, f.name) for f in dataclasses.fields(regime)
+               if getattr(regime, f.name) != getattr(default, f.name)}
+    return json.dumps(changed, sort_keys=True, default=list)
+
+
 class PairBank:
     """``n`` simulated pairs held in memory (and cached to an ``.npz`` file).
 
@@ -29,7 +41,9 @@ class PairBank:
         Pairs ``0..n-1`` of ``PairDataset(n, seed, regime)``.
     regime : Regime
     cache : path, optional
-        ``.npz`` file read if it holds these pairs, else written after simulating them.
+        ``.npz`` file read if it holds these pairs (same seed, size and regime, see
+        :func:`regime_fingerprint`; caches written before the fingerprint existed are trusted),
+        else written after simulating them.
     progress : bool, default True
     workers : int, default 1
         Simulation processes (0: one per CPU). The pairs do not depend on it.
@@ -53,7 +67,8 @@ class PairBank:
         self.regime = regime
         if cache is not None and Path(cache).exists():
             with np.load(cache) as f:
-                if int(f["seed"]) == seed and len(f["noise_rms"]) == n:
+                same_regime = "regime" not in f.files or str(f["regime"]) == regime_fingerprint(regime)
+                if int(f["seed"]) == seed and len(f["noise_rms"]) == n and same_regime:
                     self._set(f["observations"], f["targets"], f["noise_rms"], f["psf_fwhm"],
                               f["deconvolved"] if "deconvolved" in f.files else None)
                     return
@@ -76,7 +91,8 @@ class PairBank:
             with atomic_path(cache, suffix=".npz") as tmp:
                 extra = {} if self.deconvolved is None else {"deconvolved": self.deconvolved}
                 np.savez(tmp, observations=self.observations, targets=self.targets,
-                         noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed, **extra)
+                         noise_rms=self.noise_rms, psf_fwhm=self.psf_fwhm, seed=seed,
+                         regime=regime_fingerprint(regime), **extra)
 
     @classmethod
     def concatenate(cls, banks: list[PairBank]) -> PairBank:

@@ -103,3 +103,20 @@ def test_convolve_fft_equals_scipy_same_mode_cached_or_not(rng, image_shape, ker
     expected = fftconvolve(image, kernel / kernel.sum(), mode="same")
     for _ in range(2):  # the second call finds the transform in the cache
         np.testing.assert_allclose(convolve_psf(image, kernel), expected, rtol=0, atol=1e-12)
+
+
+def test_fwhm_fit_is_polyfit_where_that_is_well_posed_and_quiet_where_not():
+    """The half-maximum fit of :func:`measure_fwhm` once let numpy's ``RankWarning`` out on nearly
+    coincident radii (seen while simulating strongly elliptical zoo PSFs); it now falls back to a
+    line (or a constant) instead, and is numpy's fit everywhere else."""
+    from galgen.psf.models import _poly_fit
+
+    x = np.array([0.5, 1.0, 2.0, 2.5, 4.0, 5.0])
+    y = np.log(np.exp(-x / 3.0) + 0.01 * x**2)
+    np.testing.assert_allclose(_poly_fit(x, y), np.polynomial.polynomial.polyfit(x, y, 2), rtol=1e-10)
+    np.testing.assert_allclose(_poly_fit(x[:3], y[:3]), np.polynomial.polynomial.polyfit(x[:3], y[:3], 1),
+                               rtol=1e-10)
+    with pytest.warns(np.exceptions.RankWarning):  # what numpy does with these
+        np.polynomial.polynomial.polyfit(1000 + 1e-6 * np.arange(5), y[:5], 2)
+    flat = _poly_fit(1000 + 1e-6 * np.arange(5), y[:5])  # no warning (pytest turns warnings into errors)
+    assert flat.size == 2 and np.all(np.isfinite(flat))

@@ -255,10 +255,9 @@ def measure_fwhm(psf: np.ndarray, pixel_scale: float = 1.0) -> float:
         msg = "the PSF is too poorly sampled to measure its FWHM (under ~1.5 pixels)"
         raise GalgenPSFError(msg)
     x, y = r2[ring], np.log(psf[ring])
-    deg = 2 if np.unique(np.round(x, 6)).size >= 4 else 1
-    coeffs = np.polynomial.polynomial.polyfit(x, y, deg)
+    coeffs = _poly_fit(x, y)
     target = np.log(0.5 * peak)
-    roots = np.polynomial.polynomial.polyroots(coeffs - np.r_[target, np.zeros(deg)])
+    roots = np.polynomial.polynomial.polyroots(coeffs - np.r_[target, np.zeros(coeffs.size - 1)])
     roots = roots[np.isreal(roots)].real
     roots = roots[(roots > 0) & (roots <= x.max() * 1.5)]
     if roots.size == 0:
@@ -268,6 +267,22 @@ def measure_fwhm(psf: np.ndarray, pixel_scale: float = 1.0) -> float:
     return float(2.0 * np.sqrt(r2_half) * pixel_scale)
 
 
+def _poly_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients (lowest order first) of a quadratic in ``x``, or a line when
+    the points cannot fix a quadratic. Solved with ``lstsq`` on ``x`` scaled to ``[0, 1]`` and
+    its rank checked: ``numpy.polynomial.polynomial.polyfit`` emits a ``RankWarning`` on nearly
+    coincident ``x`` (a poorly sampled or strongly elliptical PSF), which a user sees as noise."""
+    scale = float(np.max(np.abs(x))) or 1.0
+    distinct = np.unique(np.round(x / scale, 6)).size
+    for deg in (2, 1):
+        if distinct < (4 if deg == 2 else 2):  # a quadratic wants more points than it has terms
+            continue
+        vander = np.polynomial.polynomial.polyvander(x / scale, deg)
+        coeffs, _, rank, _ = np.linalg.lstsq(vander, y, rcond=None)
+        if rank == deg + 1:
+            return coeffs / scale ** np.arange(deg + 1)
+    return np.array([float(np.mean(y)), 0.0])
+
+
 def _poly_at(x: np.ndarray, y: np.ndarray, at: float) -> float:
-    deg = 2 if np.unique(np.round(x, 6)).size >= 4 else 1
-    return float(np.polynomial.polynomial.polyval(at, np.polynomial.polynomial.polyfit(x, y, deg)))
+    return float(np.polynomial.polynomial.polyval(at, _poly_fit(x, y)))

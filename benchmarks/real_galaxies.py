@@ -51,8 +51,8 @@ def main() -> None:
             continue
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, 1 thread; {args.n} realisations per galaxy\n")
-    print("| galaxy | method | PSNR (dB) | median abs flux err | median abs hlr err |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| galaxy | method | PSNR (dB) | median abs flux err | median flux err | median abs hlr err |")
+    print("| --- | --- | --- | --- | --- | --- |")
     coverage_rows = []
     for label, galaxy in truths:
         rows: dict[str, list] = {}
@@ -64,7 +64,7 @@ def main() -> None:
             rl = get_method("richardson_lucy", 2, iterations=8, target_psf_fwhm=0.2)
             for restorer in [*methods, rl]:
                 m = measure_galaxy(np.asarray(restore_pair(restorer, pair).data), pair.target, 0.1)
-                row = (m["psnr"], abs(m["flux_error"]), abs(m["hlr_error"]))
+                row = (m["psnr"], abs(m["flux_error"]), abs(m["hlr_error"]), m["flux_error"])
                 rows.setdefault(restorer.name, []).append(row)
                 if args.samples > 1 and getattr(restorer, "posterior", None) is not None:
                     result = restore_pair(restorer, pair, samples=args.samples)
@@ -74,7 +74,7 @@ def main() -> None:
                     covered.setdefault(restorer.name, []).append((err <= sigma, err <= 2 * sigma))
         for name, values in rows.items():
             v = np.nanmedian(np.array(values), axis=0)
-            print(f"| {label} | {name} | {v[0]:.2f} | {v[1]:.2%} | {v[2]:.2%} |", flush=True)
+            print(f"| {label} | {name} | {v[0]:.2f} | {v[1]:.2%} | {v[3]:+.2%} | {v[2]:.2%} |", flush=True)
         for name, hits in covered.items():
             one, two = (np.concatenate([h[k] for h in hits]) for k in (0, 1))
             coverage_rows.append(f"| {label} | {name} | {one.mean():.1%} | {two.mean():.1%} | {one.size} |")

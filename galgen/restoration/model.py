@@ -396,7 +396,8 @@ class LearnedRestorer:
         out: list[np.ndarray | None] = [None] * len(observations)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, obs in enumerate(observations):
-            if max(obs.shape) <= tile:
+            # quarter turns transpose an oblong stamp: its views cannot share a batch
+            if max(obs.shape) <= tile and (n <= 4 or obs.shape[0] == obs.shape[1]):
                 groups.setdefault(obs.shape, []).append(i)
             else:
                 out[i] = self.predict(obs, noise_rms[i], psf_fwhm[i], pixel_scale, tile=tile, psf=psfs[i],

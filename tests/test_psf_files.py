@@ -64,6 +64,7 @@ def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, 
     assert main(["restore", str(path), "-o", str(out), "--psf", str(bad), "--method", "bicubic"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "--plane" not in err  # it chooses a plane of the image, not of the PSF (the cube's error said so)
     assert not out.exists()
 
 

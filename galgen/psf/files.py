@@ -134,7 +134,9 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
                 image = read_image(source, hdu=hdu, pixel_scale=image_pixel_scale)
         except GalgenValueError as exc:
             if "cube" in str(exc) or "dimensions" in str(exc):
-                msg = f"{name}: the PSF is not a 2-D image ({exc}); give a 2-D PSF image"
+                what = str(exc).split(";")[0]  # not its hint: --plane picks a plane of the image
+                msg = (f"{name}: the PSF is not a 2-D image ({what}); give a 2-D PSF image (write the plane "
+                       "you want to its own FITS file, or FILE[EXT] for an HDU that holds one)")
             else:
                 msg = f"PSF {exc}"
             raise GalgenPSFError(msg) from None

@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="after training, write model.safetensors + config.json to DIR")
+    p.add_argument("--export-best", action="store_true",
+                   help="with --export (restoration configs): export the weights of the step with the best "
+                        "validation PSNR (out_dir/best.pt, kept as the run validates) instead of the last")
     p.add_argument("--simulate-shards", type=_at_least(1), default=None, metavar="N",
                    help="instead of training, simulate the first N training shards of a config with "
                         "shard_size > 0 (run it in a second process to keep ahead of the trainer)")
@@ -723,10 +726,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(cfg.threads)
+    if args.export_best and not args.export:
+        raise GalgenValueError("--export-best says which weights --export DIR writes; give --export DIR")
     train(cfg, resume=not args.fresh)
     if args.export and int(os.environ.get("RANK", "0")) == 0:
-        digest = export(cfg, args.export)
-        print(f"exported {args.export} (sha256 {digest[:12]})")
+        digest = export(cfg, args.export, best=args.export_best)
+        print(f"exported {args.export} (sha256 {digest[:12]}" + (", best validation step)" if args.export_best
+                                                                  else ")"))
     return 0
 
 
@@ -751,6 +757,8 @@ def _train_other_kind(args: argparse.Namespace, load, train, export, shards_note
     ``train`` (resuming unless ``--fresh``), then ``export`` to ``--export``."""
     if args.simulate_shards is not None:
         raise GalgenValueError(f"--simulate-shards is for restoration configs; {shards_note}")
+    if args.export_best:
+        raise GalgenValueError("--export-best is for restoration configs (their runs keep best.pt)")
     cfg = load(args.config, steps=args.steps, device=args.device, time_budget=args.time_budget)
     if cfg.threads:
         import torch

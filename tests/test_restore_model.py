@@ -160,6 +160,52 @@ def test_training_runs_resumes_and_exports(tmp_path):
     assert LearnedRestorer(tmp_path / "cli").sha256 == digest
 
 
+def test_a_run_keeps_its_best_validation_step_across_resumes_and_exports_it(tmp_path):
+    """Runs have peaked mid-way in validation PSNR (survey_x2 stages three and four): ``best.pt``
+    keeps the weight average of the best validated step, through a resume, for --export-best."""
+    import csv
+
+    from galgen.cli import main
+    from galgen.train.restoration import BEST_CHECKPOINT, TrainConfig, export, train
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(name="t", out_dir=str(run), train_pairs=12, val_pairs=4, steps=4, batch=2, patch=32,
+                      checkpoint_every=2, val_every=1, log_every=1, ema=0.5, lr=3e-3,
+                      architecture={"channels": 8, "blocks": 1})
+    train(cfg, progress=False)
+    with open(run / "log.csv", newline="") as f:
+        scores = {int(r["step"]): float(r["val_psnr"]) for r in csv.DictReader(f) if r["val_psnr"]}
+    assert sorted(scores) == [1, 2, 3, 4] and len(set(scores.values())) > 1
+    best_step = max(scores, key=scores.get)
+    kept = torch.load(run / BEST_CHECKPOINT, weights_only=True)
+    assert kept["step"] == best_step
+    assert kept["extra"]["val_psnr"] == pytest.approx(scores[best_step], abs=1e-9)
+    # resumed, the run remembers its best score (here one that nothing beats) and keeps best.pt
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["extra"]["best_val_psnr"] == pytest.approx(scores[best_step], abs=1e-9)
+    state["extra"]["best_val_psnr"] = 1e9
+    torch.save(state, run / "checkpoint.pt")
+    cfg.steps = 8
+    train(cfg, progress=False)
+    assert torch.load(run / BEST_CHECKPOINT, weights_only=True)["step"] == best_step
+    export(cfg, tmp_path / "best", best=True)
+    model = LearnedRestorer(tmp_path / "best")
+    exported = model.generator.state_dict()
+    assert all(torch.equal(exported[k], kept["modules"]["ema"][k]) for k in exported)
+    assert model.card["training"]["steps"] == best_step
+    assert f"step {best_step}" in model.card["training"]["exported"]
+    config = tmp_path / "run.toml"
+    config.write_text(f'name = "t"\nout_dir = "{run}"\ntrain_pairs = 12\nval_pairs = 4\nsteps = 8\n'
+                      'batch = 2\npatch = 32\nema = 0.5\n[architecture]\nchannels = 8\nblocks = 1\n')
+    assert main(["train", "--config", str(config), "--steps", "0", "--export-best"]) == 2  # no --export
+    assert main(["train", "--config", str(config), "--steps", "0", "--export", str(tmp_path / "cli"),
+                 "--export-best"]) == 0
+    assert LearnedRestorer(tmp_path / "cli").sha256 == model.sha256
+    (run / BEST_CHECKPOINT).unlink()
+    with pytest.raises(GalgenValueError, match="best.pt: no such checkpoint"):
+        export(cfg, tmp_path / "none", best=True)
+
+
 def test_curve_of_growth_loss_against_a_gaussian():
     from galgen.train.restoration import COG_RADII, curve_of_growth_loss
 

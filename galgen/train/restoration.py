@@ -284,6 +284,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     ckpt = out / "checkpoint.pt"
     start = 0
     spent = 0.0  # wall-clock seconds a resumed run already spent: its time budget's clock goes on
+    best = -math.inf  # the best validation PSNR so far: its weights are kept in best.pt
     ema = None
     if cfg.ema > 0:  # exported instead of the raw weights: averages out the last steps' jitter
         ema = build_generator(arch).to(device).requires_grad_(False)
@@ -296,6 +297,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         start, extra = load_checkpoint(ckpt, modules, optims, map_location=device,
                                        fallbacks={"ema": "generator"})
         spent = float(extra.get("seconds", 0.0))
+        best = float(extra.get("best_val_psnr", best))
         log.info("resumed %s at step %d", ckpt, start)
     elif cfg.init_from:  # fine-tune: start from another run's generator, fresh optimiser, step 0
         state = torch.load(cfg.init_from, map_location=device, weights_only=True)["modules"]
@@ -384,6 +386,10 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
         if (step + 1) % cfg.val_every == 0 or last:
             row.update(validate(ema if ema is not None else gen, val, arch, regime, device, cfg.dc_kernel))
             log.info("step %d: %s", step + 1, {k: round(v, 4) for k, v in row.items()})
+            if row["val_psnr"] > best:  # runs have peaked mid-way: keep that generator for --export-best
+                best = row["val_psnr"]
+                kept = {"ema": ema} if ema is not None else {"generator": gen}
+                save_checkpoint(out / BEST_CHECKPOINT, step + 1, kept, {}, {"val_psnr": best})
         if (step + 1) % cfg.log_every == 0 or "val_psnr" in row:
             _append_csv(log_path, row, new_log)
             new_log = False
@@ -392,14 +398,17 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
                       f"chi2 {row['chi2']:.3f}" + (f" val_psnr {row['val_psnr']:.2f}" if "val_psnr" in row
                                                     else ""), flush=True)
         if (step + 1) % cfg.checkpoint_every == 0 or last:
-            save_checkpoint(ckpt, step + 1, modules, optims,
-                            {"config": asdict(cfg), "seconds": time.perf_counter() - t0})
+            save_checkpoint(ckpt, step + 1, modules, optims, {"config": asdict(cfg), "best_val_psnr": best,
+                                                              "seconds": time.perf_counter() - t0})
         if last:
             break
     if distributed:
         dist.destroy_process_group()
     return ckpt
 
+
+#: The generator (weight average) of the step with the best validation PSNR, beside checkpoint.pt.
+BEST_CHECKPOINT = "best.pt"
 
 _LOG_KEYS = ["step", "lr", "loss", "content", "linear", "cog", "chi2", "adv", "d_loss", "seconds", "val_psnr",
              "val_chi2"]
@@ -452,11 +461,13 @@ def validate(gen, bank: PairBank, arch: RestorerConfig, regime: Regime, device: 
     return {"val_psnr": float(np.median(psnrs)), "val_chi2": float(chi2.median())}
 
 
-def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = None) -> str:
-    """Write the generator of the latest checkpoint as ``model.safetensors`` + model card."""
+def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = None, *,
+           best: bool = False) -> str:
+    """Write the generator of the latest checkpoint (``best``: of the step with the best
+    validation PSNR, ``out_dir/best.pt``) as ``model.safetensors`` + model card."""
     regime, arch = cfg.specs()
     gen = build_generator(arch)
-    step, _ = _load_gen(cfg, gen)
+    step, kept = _load_gen(cfg, gen, BEST_CHECKPOINT if best else "checkpoint.pt")
     card = {
         "name": cfg.name,
         "architecture": arch.to_dict(),
@@ -474,6 +485,8 @@ def export(cfg: TrainConfig, directory: str | os.PathLike, extra: dict | None = 
                          else "cosine_over_steps"),
             "data": _data_record(cfg, step),
             "initialised_from": cfg.init_from or None,
+            **({"exported": f"the best training-validation PSNR ({kept['val_psnr']:.3f} dB) at step {step}"}
+               if best else {}),
         },
         **cfg.card,
         **(extra or {}),
@@ -541,8 +554,13 @@ def simulate_shards(cfg: TrainConfig, count: int, *, progress: bool = True) -> i
     return made
 
 
-def _load_gen(cfg: TrainConfig, gen) -> tuple[int, dict]:  # noqa: ANN001
-    """The generator of the latest checkpoint: its weight average when the run kept one."""
-    state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+def _load_gen(cfg: TrainConfig, gen, name: str = "checkpoint.pt") -> tuple[int, dict]:  # noqa: ANN001
+    """The generator of the checkpoint ``out_dir/name``: its weight average when the run kept one."""
+    path = Path(cfg.out_dir) / name
+    if not path.is_file():
+        msg = f"{path}: no such checkpoint" + (" (runs keep one from their first validation on)"
+                                              if name == BEST_CHECKPOINT else " (train first)")
+        raise GalgenValueError(msg)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     gen.load_state_dict(state["modules"]["ema" if "ema" in state["modules"] else "generator"])
     return int(state["step"]), state.get("extra", {})

@@ -75,14 +75,10 @@ class BatchOptions:
 
             msg = "give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file)"
             raise GalgenPSFError(msg)
-        from galgen.restoration.engine import check_samples
+        from galgen.restoration.engine import check_ensemble, check_samples
 
         object.__setattr__(self, "samples", check_samples(self.samples))
-        if self.ensemble not in (1, 2, 4, 8):
-            from galgen.errors import GalgenValueError
-
-            msg = f"ensemble must be 1, 2, 4 or 8 symmetries of the square, got {self.ensemble!r}"
-            raise GalgenValueError(msg)
+        object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))

@@ -387,6 +387,15 @@ def check_device(device: str) -> None:
         raise GalgenValueError(msg)
 
 
+def check_ensemble(ensemble: object) -> int:
+    """``ensemble`` (symmetries a learned model averages over) as 1, 2, 4 or 8, or
+    :class:`~galgen.errors.GalgenValueError`."""
+    if ensemble not in (1, 2, 4, 8):
+        msg = f"ensemble must be 1, 2, 4 or 8 symmetries of the square, got {ensemble!r}"
+        raise GalgenValueError(msg)
+    return int(ensemble)
+
+
 def check_samples(samples: object) -> int:
     """``samples`` as an int >= 1, or :class:`~galgen.errors.GalgenValueError`."""
     if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 1:

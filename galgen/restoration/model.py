@@ -20,7 +20,7 @@ from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
-from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
+from galgen.restoration.engine import PreparedObservation, Restoration, check_ensemble, snr_estimate
 from galgen.restoration.inputs import (
     condition_vector,
     deconvolved_channel,
@@ -153,11 +153,7 @@ class LearnedRestorer:
                    "use uncertainty='bootstrap'")
             raise GalgenModelError(msg)
         self.uncertainty = uncertainty
-        ensemble = int(card.get("ensemble", 1)) if ensemble is None else ensemble
-        if ensemble not in (1, 2, 4, 8):
-            msg = f"ensemble must be 1, 2, 4 or 8 symmetries of the square, got {ensemble!r}"
-            raise GalgenValueError(msg)
-        self.ensemble = ensemble
+        self.ensemble = check_ensemble(int(card.get("ensemble", 1)) if ensemble is None else ensemble)
         self._posterior = None
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)

@@ -40,7 +40,7 @@ from galgen.restoration.posterior import (
     flow_matching_residual_loss,
 )
 from galgen.train.data import PairBank
-from galgen.train.restoration import _append_csv, _device, _prepare_log, read_toml_config
+from galgen.train.restoration import _append_csv, _device, _prepare_log, read_toml_config, resumed_clock
 
 __all__ = [
     "PosteriorTrainConfig",
@@ -367,10 +367,7 @@ def train_posterior(cfg: PosteriorTrainConfig, *, resume: bool = True, progress:
     radius = 2.0 * regime.galaxy_scale / regime.out_pixel_scale
     sigma_val = val_pairs.noise_rms.astype(np.float64)
     extra = {"config": asdict(cfg), "architecture": arch.to_dict(), "restorer_sha256": restorer.sha256}
-    t0 = time.perf_counter() - spent
-    if cfg.time_budget > 0 and spent >= cfg.time_budget:
-        log.info("%s: the run has spent its time budget (%.0f s); nothing to train", ckpt, cfg.time_budget)
-        start = cfg.steps  # (a larger time_budget continues it)
+    t0, start = resumed_clock(spent, start, cfg.steps, cfg.time_budget, ckpt)
     g = torch.Generator().manual_seed(cfg.seed)
     for step in range(start, cfg.steps):
         frac = (

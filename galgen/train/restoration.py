@@ -331,10 +331,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     if not new_log and rank == 0:
         _prepare_log(log_path, start)
     amp = cfg.amp and device.type == "cuda"
-    t0 = time.perf_counter() - spent
-    if cfg.time_budget > 0 and spent >= cfg.time_budget:
-        log.info("%s: the run has spent its time budget (%.0f s); nothing to train", ckpt, cfg.time_budget)
-        start = cfg.steps  # (a larger time_budget continues it)
+    t0, start = resumed_clock(spent, start, cfg.steps, cfg.time_budget, ckpt)
     for step in range(start, cfg.steps):
         # schedule progress: by steps, or by wall-clock time under a time budget (a fixed device
         # lease); then the last step is the first one past the budget (all ranks agree on it)
@@ -405,6 +402,16 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = True) -> Pa
     if distributed:
         dist.destroy_process_group()
     return ckpt
+
+
+def resumed_clock(spent: float, start: int, steps: int, time_budget: float, ckpt: Path) -> tuple[float, int]:
+    """``(t0, start)`` for a run resumed at step ``start`` that had spent ``spent`` wall-clock
+    seconds: its clock goes on (``time.perf_counter() - t0`` counts them), and a run that has spent
+    its ``time_budget`` trains nothing (``start = steps``; a larger budget continues it)."""
+    if time_budget > 0 and spent >= time_budget:
+        log.info("%s: the run has spent its time budget (%.0f s); nothing to train", ckpt, time_budget)
+        start = steps
+    return time.perf_counter() - spent, start
 
 
 #: The generator (weight average) of the step with the best validation PSNR, beside checkpoint.pt.

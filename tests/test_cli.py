@@ -126,12 +126,12 @@ def test_simulate_bad_options_are_one_line_errors(args, match, tmp_path, capsys)
 
 
 def test_counts_are_checked_when_parsed():
-    from galgen.cli import _at_least
+    from galgen.cli._args import at_least
 
-    assert _at_least(0)("0") == 0 and _at_least(1)("7") == 7
+    assert at_least(0)("0") == 0 and at_least(1)("7") == 7
     for text in ("0", "-3", "2.5", "many"):
         with pytest.raises(Exception, match="expected a whole number"):
-            _at_least(1)(text)
+            at_least(1)(text)
 
 
 def test_help_and_version_import_no_heavy_stack():
@@ -155,15 +155,15 @@ def test_toy_choices_match_the_library():
 
 
 def test_a_flag_is_explained_with_its_numbers_and_nothing_else():
-    from galgen.cli import _explain_flags
+    from galgen.cli.restore import explain_flags
 
-    text = _explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": 8.2, "GALGENRF": 0.52, "GALGENX2": 1.05})
+    text = explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": 8.2, "GALGENRF": 0.52, "GALGENX2": 1.05})
     assert text.startswith("STRUCT") and "+8.2 sigma" in text and "blurrier" in text
     assert "CHI2HIGH" not in text and "REGIME" not in text
-    both = _explain_flags({"GALGENFL": "CHI2HIGH,REGIME", "GALGENX2": 99.27})
+    both = explain_flags({"GALGENFL": "CHI2HIGH,REGIME", "GALGENX2": 99.27})
     assert "chi^2 99.27" in both and "REGIME" in both and "STRUCT" not in both
-    assert "sharper" in _explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": -9.0, "GALGENRF": -0.4})
-    sky = _explain_flags({"GALGENFL": "SKY", "GALGENSZ": 6.37})
+    assert "sharper" in explain_flags({"GALGENFL": "STRUCT", "GALGENRZ": -9.0, "GALGENRF": -0.4})
+    sky = explain_flags({"GALGENFL": "SKY", "GALGENSZ": 6.37})
     assert sky.startswith("SKY") and "6.4 sigma" in sky and "--background 0" in sky
 
 

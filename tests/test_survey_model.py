@@ -167,7 +167,7 @@ def test_reconvolution_through_the_psf_image_reproduces_the_observation():
 
 def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
     from galgen.restoration import get_method
-    from galgen.restoration.engine import method_identity
+    from galgen.restoration.methods import method_identity
     from galgen.restoration.model import shipped_models
 
     if "survey_x2" not in shipped_models():

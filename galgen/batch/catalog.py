@@ -348,7 +348,7 @@ def restore_chunk(chunk: CatalogChunk, options: BatchOptions, outdir: str | os.P
 
 
 def _restorer(options: BatchOptions):  # noqa: ANN202
-    from galgen.restoration.engine import get_method
+    from galgen.restoration.methods import get_method
 
     restorer = get_method(options.method, options.scale, device=options.device, **options.method_options)
     if options.compile:

@@ -75,7 +75,7 @@ class BatchOptions:
 
             msg = "give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file)"
             raise GalgenPSFError(msg)
-        from galgen.restoration.engine import check_ensemble, check_samples
+        from galgen.restoration.methods import check_ensemble, check_samples
 
         object.__setattr__(self, "samples", check_samples(self.samples))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
@@ -93,7 +93,7 @@ class BatchOptions:
 
     @property
     def method_options(self) -> dict:
-        """The options given to :func:`~galgen.restoration.engine.get_method` besides the method."""
+        """The options given to :func:`~galgen.restoration.methods.get_method` besides the method."""
         return {"ensemble": self.ensemble} if self.ensemble != 1 else {}
 
     @property
@@ -129,7 +129,7 @@ class BatchOptions:
 
 def _model_hash(options: BatchOptions) -> str | None:
     """sha256 of the weights a run uses (read from the model card: no model is built)."""
-    from galgen.restoration.engine import method_identity
+    from galgen.restoration.methods import method_identity
 
     return method_identity(options.method, options.scale)[1]
 
@@ -200,7 +200,7 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
     model runs (``BatchOptions.readers``). At most ``2 * stamps_per_pass + readers`` items
     are held in memory, however many are given.
     """
-    from galgen.restoration.engine import get_method
+    from galgen.restoration.methods import get_method
 
     outdir = Path(outdir)
     restorer = get_method(options.method, options.scale, device=options.device, **options.method_options)

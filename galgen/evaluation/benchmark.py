@@ -50,7 +50,8 @@ from galgen.evaluation.tuning import BaselineTuning, tune_baselines
 from galgen.io.atomic import atomic_path
 from galgen.io.fits import read_image
 from galgen.restoration.baselines import BASELINES
-from galgen.restoration.engine import Restorer, finalize, get_method, prepare_observation
+from galgen.restoration.engine import Restorer, finalize, prepare_observation
+from galgen.restoration.methods import get_method
 from galgen.simulate.degrade import DEFAULT_REGIME, HELD_OUT_PSF_VARIANTS, Pair, Regime
 from galgen.simulate.pairs import PairDataset
 

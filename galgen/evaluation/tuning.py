@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from galgen.metrics.image import psnr
-from galgen.restoration.engine import BaselineRestorer
+from galgen.restoration.methods import BaselineRestorer
 from galgen.simulate.degrade import Regime
 from galgen.simulate.pairs import Pair, PairDataset
 

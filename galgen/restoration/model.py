@@ -20,7 +20,7 @@ from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
-from galgen.restoration.engine import PreparedObservation, Restoration, check_ensemble, snr_estimate
+from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 from galgen.restoration.inputs import (
     condition_vector,
     deconvolved_channel,
@@ -28,6 +28,7 @@ from galgen.restoration.inputs import (
     stretch_target,
     unstretch_output,
 )
+from galgen.restoration.methods import check_ensemble
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.restoration.posterior import PosteriorSampler, draw_spread, load_posterior, posterior_directory
 from galgen.restoration.tiling import process_tiled

@@ -13,13 +13,8 @@ from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
 from galgen.io.fits import Image, read_image, write_fits
-from galgen.restoration.engine import (
-    PreparedObservation,
-    check_samples,
-    finalize,
-    get_method,
-    prepare_observation,
-)
+from galgen.restoration.engine import PreparedObservation, finalize, prepare_observation
+from galgen.restoration.methods import check_samples, get_method
 
 if TYPE_CHECKING:
     from galgen.psf.stars import StarCheck

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from galgen.restoration.engine import PreparedObservation, Restoration, combined_hash, snr_estimate
+from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
+from galgen.restoration.methods import combined_hash
 
 __all__ = ["RegimeRouter"]
 

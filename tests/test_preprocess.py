@@ -208,6 +208,43 @@ def test_sky_gradient_reads_a_step_toward_the_centre_and_not_flat_sky(rng):
     assert np.isnan(sky_gradient(step, np.zeros((h, w), bool), 1.0))
 
 
+def test_target_centre_is_the_centroid_of_the_source_at_or_nearest_the_centre():
+    from galgen.preprocess import target_centre
+
+    y, x = np.mgrid[:64, :64]
+    target = np.exp(-((x - 40.0) ** 2 + (y - 25.0) ** 2) / (2 * 3.0**2))
+    neighbour = 5 * np.exp(-((x - 8.0) ** 2 + (y - 55.0) ** 2) / (2 * 2.0**2))  # brighter, farther
+    data = target + neighbour
+    sources = data > 1e-3
+    # the centre pixel (31, 31) is sky: the nearest region is the target's; its centroid to 1e-6 px
+    # (the Gaussian is cut at 1e-3 of its peak, symmetrically about its centre)
+    assert target_centre(data, sources) == pytest.approx((40.0, 25.0), abs=1e-6)
+    moved = np.roll(np.roll(data, -9, axis=1), 6, axis=0)  # the target now covers the centre pixel
+    assert target_centre(moved, moved > 1e-3) == pytest.approx((31.0, 31.0), abs=1e-6)
+    assert target_centre(data, np.zeros_like(sources)) is None
+    assert target_centre(-data, sources) is None  # no positive light
+
+
+def test_sky_gradient_from_the_target_sees_an_off_centre_galaxy_s_wings():
+    """Measured from the stamp's centre, the wings of a galaxy 14 pixels off it barely brighten
+    toward that centre; measured from the target's centroid they do (noise-free, so exact)."""
+    import galsim
+
+    from galgen.preprocess import sky_gradient, target_centre
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.0)
+    gal = galsim.Convolve(galsim.Exponential(half_light_radius=64 * 0.2 / 10), psf)
+    image = gal.drawImage(nx=64, ny=64, scale=0.2, offset=(14, -7)).array
+    image /= image.max()
+    sources = image > 0.02
+    sky = ~sources
+    centre = target_centre(image, sources)
+    assert centre == pytest.approx((31.5 + 14, 31.5 - 7), abs=0.5)
+    from_target = sky_gradient(image, sky, 0.01, centre=centre)
+    from_stamp = sky_gradient(image, sky, 0.01)
+    assert from_target > 2 * from_stamp > 0
+
+
 def test_a_galaxy_filling_the_stamp_is_flagged_sky_with_auto_background(rng, caplog):
     """A galaxy whose wings reach the stamp's edges: the automatic sky takes part of its flux,
     which galgen says (GALGENSZ, flag SKY, a warning); a sky given (0) is not tested."""
@@ -222,7 +259,7 @@ def test_a_galaxy_filling_the_stamp_is_flagged_sky_with_auto_background(rng, cap
     with caplog.at_level("WARNING", logger="galgen"):
         auto = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2)
     assert auto.meta["GALGENSZ"] > 4.0 and "SKY" in auto.meta["GALGENFL"]
-    assert "brighten toward the centre" in caplog.text and "background=0" in caplog.text
+    assert "brighten toward the target" in caplog.text and "background=0" in caplog.text
     given = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2, background=0.0)
     assert "GALGENSZ" not in given.meta and "SKY" not in given.meta["GALGENFL"]
     small = galsim.Convolve(galsim.Exponential(half_light_radius=0.4), psf).drawImage(nx=64, ny=64, scale=0.2)

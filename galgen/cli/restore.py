@@ -35,7 +35,7 @@ def explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
         elif flag == "SKY":
             z = float(meta.get("GALGENSZ", float("nan")))
             said.append(f"SKY, the automatic sky took part of the galaxy's light (the sky pixels brighten "
-                        f"toward the centre, GALGENSZ {z:.1f} sigma): "
+                        f"toward the target, GALGENSZ {z:.1f} sigma): "
                         "the flux is low; give --background 0 for sky-subtracted data, or the sky level, "
                         "or cut a larger stamp")
         elif flag == "PSF":

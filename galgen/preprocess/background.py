@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from galgen.errors import GalgenValueError
 
-__all__ = ["BackgroundEstimate", "estimate_background", "sky_gradient", "source_mask"]
+__all__ = ["BackgroundEstimate", "estimate_background", "sky_gradient", "source_mask", "target_centre"]
 
 
 #: On a stamp, the sky level is measured beyond this fraction of its smaller side from the centre.
@@ -144,9 +144,42 @@ def _background2d(data: np.ndarray, mask: np.ndarray, box: int) -> tuple[np.ndar
     return np.asarray(bkg.background), np.asarray(bkg.background_rms)
 
 
+def target_centre(data: np.ndarray, sources: np.ndarray) -> tuple[float, float] | None:
+    """``(x, y)`` flux-weighted centroid of the target: the source region (a connected group of
+    ``sources``) that holds the stamp's centre pixel, else the one nearest to it.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` sky-subtracted image (NaN allowed, ignored).
+    sources : numpy.ndarray
+        ``(H, W)`` bool source mask (:func:`source_mask`).
+
+    Returns
+    -------
+    (float, float) or None
+        Pixel coordinates (0-based); None when there is no source or its light sums to nothing.
+    """
+    labels, n = ndimage.label(np.asarray(sources, bool))
+    if n == 0:
+        return None
+    h, w = labels.shape
+    cy, cx = (h - 1) // 2, (w - 1) // 2
+    target = labels[cy, cx]
+    if target == 0:  # the centre pixel is sky: the region with a pixel nearest to it
+        y, x = np.nonzero(labels)
+        target = labels[y, x][np.argmin(np.hypot(x - cx, y - cy))]
+    weight = np.where((labels == target) & np.isfinite(data), np.clip(data, 0.0, None), 0.0)
+    total = weight.sum()
+    if not total > 0:
+        return None
+    yy, xx = np.indices(labels.shape)
+    return float((weight * xx).sum() / total), float((weight * yy).sum() / total)
+
+
 def sky_gradient(data: np.ndarray, sky_pixels: np.ndarray, noise_rms: float, noise_factor: float = 1.0,
                  centre: tuple[float, float] | None = None) -> float:
-    """How significantly the sky pixels brighten toward the stamp's centre, in sigma.
+    """How significantly the sky pixels brighten toward ``centre`` (the target), in sigma.
 
     A galaxy whose light reaches a stamp's edges leaves its faint wings in the pixels a
     background estimate takes for sky, and a constant sky measured on them takes part of the
@@ -173,7 +206,7 @@ def sky_gradient(data: np.ndarray, sky_pixels: np.ndarray, noise_rms: float, noi
     Returns
     -------
     float
-        z (positive: brighter toward the centre); NaN with fewer than 20 sky pixels on either side.
+        z (positive: brighter toward ``centre``); NaN with fewer than 20 sky pixels on either side.
     """
     data = np.asarray(data, np.float64)
     h, w = data.shape

@@ -32,7 +32,7 @@ from galgen.io.fits import Image
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import resample_wcs
-from galgen.preprocess.background import estimate_background, sky_gradient
+from galgen.preprocess.background import estimate_background, sky_gradient, target_centre
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.preprocess.noise import WHITE, NoiseCorrelation, estimate_noise_correlation
 from galgen.psf.files import psf_hash
@@ -88,7 +88,8 @@ class PreparedObservation:
         (``GALGENNV``) and compared with ``noise_rms``, not used in its place.
     sky_z : float
         With ``background="auto"`` on a stamp (a constant sky): how significantly its source-free
-        pixels brighten toward the centre (:func:`galgen.preprocess.sky_gradient`),
+        pixels brighten toward the target's centroid (:func:`galgen.preprocess.sky_gradient`,
+        :func:`galgen.preprocess.target_centre`),
         i.e. hold galaxy light that the sky took (``GALGENSZ``; flag ``SKY`` above
         :data:`SKY_Z_LIMIT`). NaN otherwise.
     """
@@ -271,10 +272,12 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if background == "auto" and bkg.sources is not None and np.all(bkg.background == bkg.median):
         # a stamp's constant sky (a field's Background2D map has no single centre to test against)
         sky_pixels = ~bkg.sources & ~mask
-        sky_z = sky_gradient(np.where(mask, np.nan, data), sky_pixels, float(noise_rms),
-                             correlation.sum_factor)
+        # measured from the target's centroid: an off-centre galaxy's wings brighten toward it
+        masked = np.where(mask, np.nan, data)
+        sky_z = sky_gradient(masked, sky_pixels, float(noise_rms), correlation.sum_factor,
+                             centre=target_centre(masked, bkg.sources))
         if sky_z > SKY_Z_LIMIT:
-            log.warning("%s: the source-free pixels brighten toward the centre (%.1f sigma): the "
+            log.warning("%s: the source-free pixels brighten toward the target (%.1f sigma): the "
                         "galaxy's light reaches the stamp's edges and the estimated sky (%.4g) took part of "
                         "its flux, which comes out low. If the data are already sky-subtracted pass "
                         "background=0 (CLI: --background 0), or give the sky level, or cut a larger stamp",
@@ -468,7 +471,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
         if np.isfinite(psf_check.ratio):
             header["GALGENPR"] = (round(psf_check.ratio, 4), "stars' size / PSF's (adaptive moments)")
     if np.isfinite(prepared.sky_z):
-        header["GALGENSZ"] = (round(prepared.sky_z, 2), "[sigma] sky pixels brighter toward the centre")
+        header["GALGENSZ"] = (round(prepared.sky_z, 2), "[sigma] sky pixels brighter toward the target")
     flags = quality_flags(chi2, restoration.regime_warning, structure, fraction,
                           psf_check.verdict if psf_check is not None else "", prepared.sky_z)
     header["GALGENFL"] = (flags, "OK, or what to distrust")

@@ -369,3 +369,51 @@ def test_every_shipped_model_calibrates_its_uncertainty_map():
     expected = apply_uncertainty_calibration(raw.std, raw.data, model.card["uncertainty_calibration"])
     np.testing.assert_allclose(cal.std, expected, rtol=1e-6)
     assert np.median(cal.std / raw.std) > 1.2  # a = 1.35: the raw bootstrap covers 48 / 77 % held out
+
+
+def _with_card(directory, **entries):
+    import json
+
+    card_path = directory / "config.json"
+    card = json.loads(card_path.read_text())
+    card.update(entries)
+    card_path.write_text(json.dumps(card))
+    return directory
+
+
+def test_residual_flux_scale_adds_a_share_of_the_windowed_residual(tiny_model):
+    """alpha = 1 + w sum(g (d - A x)) / F(x), exactly, with F the 3" aperture flux of x on the
+    output grid and g a Gaussian of the card's window about the centre; too faint -> 1."""
+    from galgen.metrics.photometry import aperture_flux
+
+    model = LearnedRestorer(_with_card(tiny_model, flux_calibration="residual",
+                                       flux_residual={"window_arcsec": 1.2, "weight": 0.5}))
+    assert model.flux_mode == "residual" and model.flux_calibrate
+    yy, xx = np.indices((128, 128))
+    restored = 50.0 * np.exp(-((xx - 63.5) ** 2 + (yy - 63.5) ** 2) / (2 * 6.0**2))
+    predicted = model.reconvolve(restored, 1.0, 0.2)
+    y, x = np.indices((64, 64))
+    g = np.exp(-((x - 31.5) ** 2 + (y - 31.5) ** 2) / (2 * 6.0**2))  # 1.2" at 0.2"/px
+    bump = 60.0 * np.exp(-((x - 31.5) ** 2 + (y - 31.5) ** 2) / (2 * 2.0**2))  # light the output lacks
+    alpha = model.residual_flux_scale(predicted + bump, restored, 1.0, 1.0, 0.2, predicted=predicted)
+    expected = 1 + 0.5 * np.sum(g * bump) / aperture_flux(restored, 30.0)
+    assert alpha == pytest.approx(expected, rel=1e-10) and alpha > 1.03
+    assert model.residual_flux_scale(predicted, restored, 1.0, 1.0, 0.2, predicted=predicted) == 1.0
+    faint = restored * 1e-4
+    assert model.residual_flux_scale(predicted * 1e-4 + bump, faint, 1.0, 1.0, 0.2) == 1.0  # below 5 sigma
+    # the mode goes through restore_batch and into the provenance
+    pair = simulate_pair(np.random.default_rng(4), psf_fwhm=1.1, snr=100)
+    prepared = prepare_observation(read_image(pair.observation, pixel_scale=0.2), 1.1 * u.arcsec,
+                                   noise_rms=pair.noise_rms, background=0.0)
+    (result,) = model.restore_batch([prepared])
+    assert result.params["flux_calibrate"] == "residual" and result.flux_scale != 1.0
+    assert LearnedRestorer(tiny_model, flux_calibrate=False).flux_mode == "none"
+
+
+def test_a_card_with_an_unknown_flux_calibration_or_no_residual_window_is_refused(tiny_model):
+    with pytest.raises(GalgenModelError, match="flux_calibration"):
+        LearnedRestorer(_with_card(tiny_model, flux_calibration="magic"))
+    model = LearnedRestorer(_with_card(tiny_model, flux_calibration="residual"))  # no flux_residual
+    restored = np.ones((128, 128))
+    with pytest.raises(GalgenModelError, match="flux_residual"):
+        model.residual_flux_scale(np.full((64, 64), 4.0), restored, 0.01, 1.0, 0.2)

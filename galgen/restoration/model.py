@@ -44,6 +44,8 @@ def shipped_models() -> dict[str, Path]:
 
 
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
+#: the card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`)
+FLUX_CALIBRATIONS = ("least_squares", "residual", "none")
 LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty",
                    "ensemble")
 
@@ -89,10 +91,12 @@ class LearnedRestorer:
         On CUDA, run the generator under bfloat16 autocast (channels-last memory);
         ``False`` runs it in float32. Ignored on the CPU (always float32).
     flux_calibrate : bool, optional
-        Scale each stamp's output so that, blurred back, it matches the observation's flux
-        (see :meth:`flux_calibration`). Default: what the model card says
-        (``"flux_calibration"``: ``"least_squares"`` unless ``"none"``, chosen on validation
-        data: a model trained for photometry can be more accurate without it).
+        Scale each stamp's output so that its flux agrees with the observation's. How is the
+        card's ``"flux_calibration"``, chosen on validation data: ``"least_squares"`` (the
+        default; :meth:`flux_calibration`), ``"residual"`` (:meth:`residual_flux_scale`, with
+        the card's ``"flux_residual"`` window and weight) or ``"none"`` (a model trained for
+        photometry can be more accurate without it). Default: what the card says;
+        ``True`` with a card that says ``"none"`` means least squares.
     tile : int, default 128
         Tile side for images larger than this (overlap set from the receptive field).
     batch_size : int, default 32
@@ -140,9 +144,15 @@ class LearnedRestorer:
             raise GalgenModelError(msg) from exc
         self.generator.to(self.device).eval()
         self.amp = amp
+        mode = card.get("flux_calibration", "least_squares")
+        if mode not in FLUX_CALIBRATIONS:
+            msg = f"{self.directory}: the card's flux_calibration {mode!r} is not one of {FLUX_CALIBRATIONS}"
+            raise GalgenModelError(msg)
         if flux_calibrate is None:
-            flux_calibrate = card.get("flux_calibration", "least_squares") != "none"
+            flux_calibrate = mode != "none"
         self.flux_calibrate = bool(flux_calibrate)
+        #: how the flux is calibrated: "least_squares", "residual" or "none"
+        self.flux_mode = ("least_squares" if mode == "none" else mode) if self.flux_calibrate else "none"
         self.tile = int(tile)
         self.batch_size = int(batch_size)
         self.calibrate_uncertainty = calibrate_uncertainty
@@ -328,6 +338,67 @@ class LearnedRestorer:
         alpha = float(np.sum(predicted[m] * observation[m]) / denom)
         return alpha if 0.5 < alpha < 2.0 else 1.0
 
+    def residual_flux_scale(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
+                            psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
+                            predicted: np.ndarray | None = None) -> float:
+        """Flux scale ``alpha = 1 + w sum(g (d - A(x))) / F(x)``: the restoration's own flux ``F(x)``
+        in the aperture of :meth:`flux_calibration` (``radius_arcsec`` about the stamp centre, in
+        the model's training pixels for a pixel-unit model), corrected by a share ``w`` of the
+        light it leaves in the residual between the observation ``d`` and its blur back
+        ``A(x)``, summed in a Gaussian window ``g`` about the centre.
+
+        ``A`` conserves flux, so the residual summed is the flux the restoration misses (plus
+        noise); the window keeps it to the bright parts, where the restored shape is least exact
+        and the data most informative, and ``w < 1`` shrinks its noise. Window (``sigma``, arcsec
+        at the training pixel scale) and ``w`` are the card's ``"flux_residual"``
+        (``window_arcsec``, ``weight``), fitted on development pairs and chosen on validation
+        pairs (the card's ``flux_calibration_choice``). Returns 1 when the data do not constrain
+        it (as :meth:`flux_calibration`) or the scale would leave 0.5-2.
+
+        Parameters
+        ----------
+        observation : numpy.ndarray
+            ``(h, w)`` sky-subtracted observation.
+        restored : numpy.ndarray
+            ``(s h, s w)`` restoration, flux per output pixel.
+        noise_rms : float
+            Noise rms per input pixel.
+        psf_fwhm, pixel_scale : float
+            Observing PSF FWHM and input pixel scale, arcsec.
+        radius_arcsec : float, default 3
+            Aperture radius at the training pixel scale.
+        predicted : numpy.ndarray, optional
+            ``A(restored)`` ``(h, w)`` when the caller has it already.
+
+        Returns
+        -------
+        float
+        """
+        from galgen.metrics.photometry import aperture_flux
+
+        params = self.card.get("flux_residual") or {}
+        try:
+            window, weight = float(params["window_arcsec"]), float(params["weight"])
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = (f"{self.directory}: flux_calibration 'residual' needs flux_residual.window_arcsec and "
+                   ".weight in the card")
+            raise GalgenModelError(msg) from exc
+        if predicted is None:
+            predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
+        ratio = self._sampling_ratio(pixel_scale)
+        radius, sigma_w = radius_arcsec * ratio / pixel_scale, window * ratio / pixel_scale  # input pixels
+        yy, xx = np.indices(observation.shape)
+        r2 = (yy - (observation.shape[0] - 1) / 2) ** 2 + (xx - (observation.shape[1] - 1) / 2) ** 2
+        inside = r2 <= radius**2
+        if np.sum(predicted[inside]) < 5 * noise_rms * np.sqrt(inside.sum()):
+            return 1.0  # too faint to calibrate reliably
+        own = aperture_flux(restored, radius * self.scale)
+        if not own > 0:
+            return 1.0
+        left = np.where(np.isfinite(observation), observation - predicted, 0.0)
+        alpha = 1.0 + weight * float(np.sum(np.exp(-0.5 * r2 / sigma_w**2) * left)) / own
+        return alpha if 0.5 < alpha < 2.0 else 1.0
+
     def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float,
                    psf: np.ndarray | None = None) -> np.ndarray:
         """``A(restored)``: the restoration blurred back to the observed PSF and grid; through the
@@ -454,7 +525,9 @@ class LearnedRestorer:
             if small and (self.flux_calibrate or self.config.deconvolved_input):
                 # a PSF-aware model's chi^2 goes through the PSF image: computed here, reused below
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
-            if self.flux_calibrate and small:
+            if self.flux_mode == "residual" and small:
+                alpha = self.residual_flux_scale(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
+            elif self.flux_calibrate and small:
                 alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             std, kept, how = None, None, None
             if samples > 1:
@@ -467,7 +540,7 @@ class LearnedRestorer:
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
-                params={"flux_calibrate": self.flux_calibrate,
+                params={"flux_calibrate": self.flux_mode if self.flux_calibrate else False,
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
                         **({"uncertainty": how} if how else {})},
                 draws=kept))

@@ -11,7 +11,9 @@ automatic sky was measured on brighten toward the centre; ``SKY`` fires above
 2. exponential disks (1" Moffat seeing, 0.2"/px, SNR 30-150, random ellipticity) whose
    half-light radius is 1/32 ... 1/6 of the stamp's side, and the share of their flux the sky
    took, with galgen's sky (from the pixels beyond ``OUTER_SKY`` of the stamp's side) and with
-   one from every source-free pixel (what galgen did before session 19);
+   one from every source-free pixel (what galgen did before session 19); then disks 8-12 px off
+   the stamp's centre, z measured from the target's peak (galgen) and from the stamp's centre
+   (before session 22);
 3. validation pairs (seed 9,000,000) of the benchmark sets, given their true noise but an
    automatic sky: how many are flagged and how much of the 15-observed-pixel aperture flux
    the sky took.
@@ -34,7 +36,7 @@ from scipy import ndimage
 from galgen.evaluation import BENCHMARK_SETS
 from galgen.evaluation.benchmark import VALIDATION_SEED
 from galgen.io.fits import read_image
-from galgen.preprocess.background import OUTER_SKY, estimate_background
+from galgen.preprocess.background import OUTER_SKY, estimate_background, sky_gradient
 from galgen.restoration.engine import SKY_Z_LIMIT, prepare_observation
 from galgen.simulate import PairDataset
 
@@ -101,6 +103,22 @@ def main() -> None:
             everywhere.append(estimate_background(data, outer=None).median * disk.size / (snr * disk.sum()))
         print(f"| 1/{denominator} | {np.median(z):.1f} | {np.mean(np.array(z) > SKY_Z_LIMIT):.0%} | "
               f"{100 * np.median(taken):.1f} % | {100 * np.median(everywhere):.1f} % |")
+    print("\nOff-centre disks (the target 8-12 px from the stamp's centre, in a random direction):\n")
+    print("| half-light radius / stamp side | median z, from the target (galgen) | flagged | "
+          "median z, from the stamp's centre | flagged |")
+    print("| --- | --- | --- | --- | --- |")
+    for denominator in (10, 8, 6):
+        z, z_centre = [], []
+        for _ in range(args.disks):
+            r, phi = rng.uniform(8, 12), rng.uniform(0, 2 * np.pi)
+            disk = _disk(rng, 64 * 0.2 / denominator, (r * np.cos(phi), r * np.sin(phi)))
+            data = rng.uniform(30, 150) * disk + rng.normal(0, 1, disk.shape)
+            z.append(_z(data)[0])
+            bkg = estimate_background(data)
+            z_centre.append(sky_gradient(data - bkg.median, ~bkg.sources, float(bkg.rms.flat[0])))
+        z, z_centre = np.array(z), np.array(z_centre)
+        print(f"| 1/{denominator} | {np.median(z):.1f} | {np.mean(z > SKY_Z_LIMIT):.0%} | "
+              f"{np.median(z_centre):.1f} | {np.mean(z_centre > SKY_Z_LIMIT):.0%} |")
     print("\n| set | median z | 99th percentile | flagged | aperture flux the sky took, flagged (median) |")
     print("| --- | --- | --- | --- | --- |")
     for name in ("structured", "merger", "cosmos", "sdss"):

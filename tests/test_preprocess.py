@@ -208,21 +208,25 @@ def test_sky_gradient_reads_a_step_toward_the_centre_and_not_flat_sky(rng):
     assert np.isnan(sky_gradient(step, np.zeros((h, w), bool), 1.0))
 
 
-def test_target_centre_is_the_centroid_of_the_source_at_or_nearest_the_centre():
+def test_target_centre_climbs_to_the_target_s_peak_not_a_neighbour_s():
     from galgen.preprocess import target_centre
 
     y, x = np.mgrid[:64, :64]
     target = np.exp(-((x - 40.0) ** 2 + (y - 25.0) ** 2) / (2 * 3.0**2))
     neighbour = 5 * np.exp(-((x - 8.0) ** 2 + (y - 55.0) ** 2) / (2 * 2.0**2))  # brighter, farther
     data = target + neighbour
-    sources = data > 1e-3
-    # the centre pixel (31, 31) is sky: the nearest region is the target's; its centroid to 1e-6 px
-    # (the Gaussian is cut at 1e-3 of its peak, symmetrically about its centre)
-    assert target_centre(data, sources) == pytest.approx((40.0, 25.0), abs=1e-6)
+    # the centre pixel (31, 31) is sky: the ascent starts at the nearest detection, the target's
+    assert target_centre(data, 5e-4) == (40.0, 25.0)
     moved = np.roll(np.roll(data, -9, axis=1), 6, axis=0)  # the target now covers the centre pixel
-    assert target_centre(moved, moved > 1e-3) == pytest.approx((31.0, 31.0), abs=1e-6)
-    assert target_centre(data, np.zeros_like(sources)) is None
-    assert target_centre(-data, sources) is None  # no positive light
+    assert target_centre(moved, 5e-4) == (31.0, 31.0)
+    # a larger, brighter neighbour whose light covers the centre and merges with the target's
+    # detection: the ascent from the centre stops at the target's peak (a centroid would not)
+    big = 10 * np.exp(-((x - 58.0) ** 2 + (y - 56.0) ** 2) / (2 * 10.0**2))
+    near = 0.5 * np.exp(-((x - 32.0) ** 2 + (y - 31.0) ** 2) / (2 * 1.5**2)) + big
+    assert target_centre(near, 0.01) == (32.0, 31.0)
+    assert target_centre(big, 0.01) == (58.0, 56.0)  # no target: the light at the centre is its
+    assert target_centre(data, 100.0) is None  # nothing detected
+    assert target_centre(-data, 5e-4) is None
 
 
 def test_sky_gradient_from_the_target_sees_an_off_centre_galaxy_s_wings():
@@ -238,7 +242,7 @@ def test_sky_gradient_from_the_target_sees_an_off_centre_galaxy_s_wings():
     image /= image.max()
     sources = image > 0.02
     sky = ~sources
-    centre = target_centre(image, sources)
+    centre = target_centre(image, 0.01)
     assert centre == pytest.approx((31.5 + 14, 31.5 - 7), abs=0.5)
     from_target = sky_gradient(image, sky, 0.01, centre=centre)
     from_stamp = sky_gradient(image, sky, 0.01)

@@ -144,37 +144,52 @@ def _background2d(data: np.ndarray, mask: np.ndarray, box: int) -> tuple[np.ndar
     return np.asarray(bkg.background), np.asarray(bkg.background_rms)
 
 
-def target_centre(data: np.ndarray, sources: np.ndarray) -> tuple[float, float] | None:
-    """``(x, y)`` flux-weighted centroid of the target: the source region (a connected group of
-    ``sources``) that holds the stamp's centre pixel, else the one nearest to it.
+def target_centre(data: np.ndarray, noise_rms: float, nsigma: float = 2.0,
+                  npixels: int = 5) -> tuple[float, float] | None:
+    """``(x, y)`` of the target's peak: the local maximum of the image (smoothed by a Gaussian of
+    1 pixel against the noise) reached by steepest ascent from the stamp's centre pixel, or, when
+    that pixel is not part of a detection, from the nearest pixel of the nearest detection
+    (connected groups of at least ``npixels`` pixels above ``nsigma`` times the noise, as
+    :func:`source_mask` finds them before it dilates them).
+
+    The ascent stops at the target's own peak even where a larger neighbour's light reaches
+    the centre (a centroid of the detection, or of the dilated source mask, would be pulled
+    toward the neighbour).
 
     Parameters
     ----------
     data : numpy.ndarray
         ``(H, W)`` sky-subtracted image (NaN allowed, ignored).
-    sources : numpy.ndarray
-        ``(H, W)`` bool source mask (:func:`source_mask`).
+    noise_rms : float
+        Noise rms per pixel, same units.
+    nsigma : float, default 2
+    npixels : int, default 5
 
     Returns
     -------
     (float, float) or None
-        Pixel coordinates (0-based); None when there is no source or its light sums to nothing.
+        Pixel coordinates (0-based, whole pixels); None when nothing is detected.
     """
-    labels, n = ndimage.label(np.asarray(sources, bool))
+    data = np.nan_to_num(np.asarray(data, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    labels, n = ndimage.label(data > nsigma * noise_rms, structure=np.ones((3, 3)))
     if n == 0:
         return None
-    h, w = labels.shape
-    cy, cx = (h - 1) // 2, (w - 1) // 2
-    target = labels[cy, cx]
-    if target == 0:  # the centre pixel is sky: the region with a pixel nearest to it
-        y, x = np.nonzero(labels)
-        target = labels[y, x][np.argmin(np.hypot(x - cx, y - cy))]
-    weight = np.where((labels == target) & np.isfinite(data), np.clip(data, 0.0, None), 0.0)
-    total = weight.sum()
-    if not total > 0:
+    labels[np.bincount(labels.ravel())[labels] < npixels] = 0
+    if not labels.any():
         return None
-    yy, xx = np.indices(labels.shape)
-    return float((weight * xx).sum() / total), float((weight * yy).sum() / total)
+    h, w = data.shape
+    y, x = (h - 1) // 2, (w - 1) // 2
+    if labels[y, x] == 0:  # the centre pixel is sky: start from the detection nearest to it
+        ys, xs = np.nonzero(labels)
+        k = np.argmin(np.hypot(xs - x, ys - y))
+        y, x = int(ys[k]), int(xs[k])
+    smooth = np.pad(ndimage.gaussian_filter(data, 1.0), 1, constant_values=-np.inf)
+    for _ in range(h * w):  # steepest ascent on the 3x3 neighbourhoods (padded: indices + 1)
+        dy, dx = np.unravel_index(np.argmax(smooth[y:y + 3, x:x + 3]), (3, 3))
+        if dy == 1 and dx == 1:
+            break
+        y, x = y + int(dy) - 1, x + int(dx) - 1
+    return float(x), float(y)
 
 
 def sky_gradient(data: np.ndarray, sky_pixels: np.ndarray, noise_rms: float, noise_factor: float = 1.0,

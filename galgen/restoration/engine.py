@@ -88,7 +88,7 @@ class PreparedObservation:
         (``GALGENNV``) and compared with ``noise_rms``, not used in its place.
     sky_z : float
         With ``background="auto"`` on a stamp (a constant sky): how significantly its source-free
-        pixels brighten toward the target's centroid (:func:`galgen.preprocess.sky_gradient`,
+        pixels brighten toward the target's peak (:func:`galgen.preprocess.sky_gradient`,
         :func:`galgen.preprocess.target_centre`),
         i.e. hold galaxy light that the sky took (``GALGENSZ``; flag ``SKY`` above
         :data:`SKY_Z_LIMIT`). NaN otherwise.
@@ -272,10 +272,10 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if background == "auto" and bkg.sources is not None and np.all(bkg.background == bkg.median):
         # a stamp's constant sky (a field's Background2D map has no single centre to test against)
         sky_pixels = ~bkg.sources & ~mask
-        # measured from the target's centroid: an off-centre galaxy's wings brighten toward it
+        # measured from the target's peak: an off-centre galaxy's wings brighten toward it
         masked = np.where(mask, np.nan, data)
         sky_z = sky_gradient(masked, sky_pixels, float(noise_rms), correlation.sum_factor,
-                             centre=target_centre(masked, bkg.sources))
+                             centre=target_centre(masked, float(noise_rms)))
         if sky_z > SKY_Z_LIMIT:
             log.warning("%s: the source-free pixels brighten toward the target (%.1f sigma): the "
                         "galaxy's light reaches the stamp's edges and the estimated sky (%.4g) took part of "

@@ -43,9 +43,9 @@ def shipped_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / "model.safetensors").is_file()}
 
 
-#: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
-#: the card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`)
+#: The card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`).
 FLUX_CALIBRATIONS = ("least_squares", "residual", "none")
+#: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
 LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty",
                    "ensemble")
 

@@ -60,14 +60,19 @@ def source_mask(data: np.ndarray, mask: np.ndarray | None = None, nsigma: float 
     # same (tests/test_preprocess.py): importing photutils.segmentation pulls in scipy.signal and
     # cost 0.5-1.4 s of a 3-8 s one-stamp `galgen restore`, for three array operations.
     above = (data - median > nsigma * std) & (True if mask is None else ~mask)
+    labels = _detections(above, npixels)
+    if not labels.any():
+        return np.zeros(data.shape, bool)
+    return ndimage.grey_dilation(labels > 0, footprint=np.ones((dilate, dilate), bool))
+
+
+def _detections(above: np.ndarray, npixels: int) -> np.ndarray:
+    """Labels ``(H, W)`` of the 8-connected groups of at least ``npixels`` pixels of ``above``
+    (0 elsewhere and on smaller groups): photutils' ``detect_sources`` in scipy.ndimage."""
     labels, n = ndimage.label(above, structure=np.ones((3, 3)))
-    if n == 0:
-        return np.zeros(data.shape, bool)
-    keep = np.bincount(labels.ravel()) >= npixels
-    keep[0] = False
-    if not keep.any():
-        return np.zeros(data.shape, bool)
-    return ndimage.grey_dilation(keep[labels], footprint=np.ones((dilate, dilate), bool))
+    if n:
+        labels[np.bincount(labels.ravel())[labels] < npixels] = 0
+    return labels
 
 
 def estimate_background(
@@ -171,10 +176,7 @@ def target_centre(data: np.ndarray, noise_rms: float, nsigma: float = 2.0,
         Pixel coordinates (0-based, whole pixels); None when nothing is detected.
     """
     data = np.nan_to_num(np.asarray(data, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    labels, n = ndimage.label(data > nsigma * noise_rms, structure=np.ones((3, 3)))
-    if n == 0:
-        return None
-    labels[np.bincount(labels.ravel())[labels] < npixels] = 0
+    labels = _detections(data > nsigma * noise_rms, npixels)
     if not labels.any():
         return None
     h, w = data.shape

@@ -45,6 +45,18 @@ def shipped_models() -> dict[str, Path]:
 
 #: The card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`).
 FLUX_CALIBRATIONS = ("least_squares", "residual", "none")
+
+
+def _too_faint(predicted: np.ndarray, inside: np.ndarray, noise_rms: float) -> bool:
+    """Whether the blurred-back restoration's flux in the aperture ``inside`` is under 5 sigma of
+    the noise summed there: too faint for the data to calibrate its flux reliably."""
+    return bool(np.sum(predicted[inside]) < 5 * noise_rms * np.sqrt(inside.sum()))
+
+
+def _bounded_scale(alpha: float) -> float:
+    """A flux scale outside 0.5-2 is not a calibration but a failure: 1 instead."""
+    return alpha if 0.5 < alpha < 2.0 else 1.0
+
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
 LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty",
                    "ensemble")
@@ -150,9 +162,8 @@ class LearnedRestorer:
             raise GalgenModelError(msg)
         if flux_calibrate is None:
             flux_calibrate = mode != "none"
-        self.flux_calibrate = bool(flux_calibrate)
         #: how the flux is calibrated: "least_squares", "residual" or "none"
-        self.flux_mode = ("least_squares" if mode == "none" else mode) if self.flux_calibrate else "none"
+        self.flux_mode = ("least_squares" if mode == "none" else mode) if flux_calibrate else "none"
         self.tile = int(tile)
         self.batch_size = int(batch_size)
         self.calibrate_uncertainty = calibrate_uncertainty
@@ -181,6 +192,11 @@ class LearnedRestorer:
     def any_pixel_scale(self) -> bool:
         """Whether the model works in pixel units (its regime holds at any pixel scale)."""
         return bool(self.regime.get("any_pixel_scale", False))
+
+    @property
+    def flux_calibrate(self) -> bool:
+        """Whether each stamp's flux is calibrated (:attr:`flux_mode` is not ``"none"``)."""
+        return self.flux_mode != "none"
 
     def _sampling_ratio(self, pixel_scale: float) -> float:
         """How much larger a pixel-unit model's angles are at ``pixel_scale`` than at its training
@@ -328,15 +344,21 @@ class LearnedRestorer:
         """
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        radius_arcsec *= self._sampling_ratio(pixel_scale)  # pixel units: the same aperture in pixels
-        yy, xx = np.indices(observation.shape)
-        cy, cx = (observation.shape[0] - 1) / 2, (observation.shape[1] - 1) / 2
-        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= (radius_arcsec / pixel_scale) ** 2
+        r2, radius = self._central_aperture(observation.shape, radius_arcsec, pixel_scale)
+        m = r2 <= radius**2
         denom = float(np.sum(predicted[m] ** 2))
-        if denom <= 0 or np.sum(predicted[m]) < 5 * noise_rms * np.sqrt(m.sum()):
-            return 1.0  # too faint to calibrate reliably
-        alpha = float(np.sum(predicted[m] * observation[m]) / denom)
-        return alpha if 0.5 < alpha < 2.0 else 1.0
+        if denom <= 0 or _too_faint(predicted, m, noise_rms):
+            return 1.0
+        return _bounded_scale(float(np.sum(predicted[m] * observation[m]) / denom))
+
+    def _central_aperture(self, shape: tuple[int, int], radius_arcsec: float,
+                          pixel_scale: float) -> tuple[np.ndarray, float]:
+        """``(r2, radius)``: each input pixel's squared distance from the stamp centre ``(h, w)``,
+        and the flux aperture's radius in input pixels (``radius_arcsec`` at the training pixel
+        scale for a pixel-unit model: the same aperture in pixels at any sampling)."""
+        yy, xx = np.indices(shape)
+        r2 = (yy - (shape[0] - 1) / 2) ** 2 + (xx - (shape[1] - 1) / 2) ** 2
+        return r2, radius_arcsec * self._sampling_ratio(pixel_scale) / pixel_scale
 
     def residual_flux_scale(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                             psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
@@ -385,19 +407,15 @@ class LearnedRestorer:
             raise GalgenModelError(msg) from exc
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        ratio = self._sampling_ratio(pixel_scale)
-        radius, sigma_w = radius_arcsec * ratio / pixel_scale, window * ratio / pixel_scale  # input pixels
-        yy, xx = np.indices(observation.shape)
-        r2 = (yy - (observation.shape[0] - 1) / 2) ** 2 + (xx - (observation.shape[1] - 1) / 2) ** 2
-        inside = r2 <= radius**2
-        if np.sum(predicted[inside]) < 5 * noise_rms * np.sqrt(inside.sum()):
-            return 1.0  # too faint to calibrate reliably
+        r2, radius = self._central_aperture(observation.shape, radius_arcsec, pixel_scale)
+        sigma_w = window * self._sampling_ratio(pixel_scale) / pixel_scale  # input pixels
+        if _too_faint(predicted, r2 <= radius**2, noise_rms):
+            return 1.0
         own = aperture_flux(restored, radius * self.scale)
         if not own > 0:
             return 1.0
         left = np.where(np.isfinite(observation), observation - predicted, 0.0)
-        alpha = 1.0 + weight * float(np.sum(np.exp(-0.5 * r2 / sigma_w**2) * left)) / own
-        return alpha if 0.5 < alpha < 2.0 else 1.0
+        return _bounded_scale(1.0 + weight * float(np.sum(np.exp(-0.5 * r2 / sigma_w**2) * left)) / own)
 
     def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float,
                    psf: np.ndarray | None = None) -> np.ndarray:
@@ -527,7 +545,7 @@ class LearnedRestorer:
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
             if self.flux_mode == "residual" and small:
                 alpha = self.residual_flux_scale(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
-            elif self.flux_calibrate and small:
+            elif self.flux_mode == "least_squares" and small:
                 alpha = self.flux_calibration(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             std, kept, how = None, None, None
             if samples > 1:

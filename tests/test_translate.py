@@ -126,6 +126,15 @@ def test_bad_targets_are_typed_errors_and_write_nothing(tmp_path, capsys):
     for bad in (-1.0, 0.0, float("nan")):
         with pytest.raises(GalgenValueError, match="positive rms"):
             translate(hst, 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4, to_noise_rms=bad)
+    # a unit mistake: deg for arcsec would build a kernel of 10^7 pixels a side (a MemoryError once)
+    with pytest.raises(GalgenPSFError, match="target PSF FWHM .* more than half the 512x512 image"):
+        translate(hst, 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4 * u.deg)
+    with pytest.raises(GalgenPSFError, match="source PSF FWHM"):
+        translate(hst, 20.0, to_pixel_scale=0.396, to_psf_fwhm=1.4, allow_sharpen=True)
+    # target pixels as large as the 25.6" image (it once wrote a 1x1 image); 6.4" gives 4x4
+    with pytest.raises(GalgenValueError, match="with 1 pixel.*at least 4"):
+        translate(hst, 0.12, to_pixel_scale=25.6, to_psf_fwhm=1.4)
+    assert translate(hst, 0.12, to_pixel_scale=6.4, to_psf_fwhm=1.4).data.shape == (4, 4)
     nan = CCDData(np.full((32, 32), np.nan), unit="adu", wcs=simple_tan_wcs((32, 32), 0.05))
     with pytest.raises(GalgenValueError, match="NaN"):
         translate(nan, 0.12, to_pixel_scale=0.396, to_psf_fwhm=1.4)

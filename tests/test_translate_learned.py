@@ -205,3 +205,24 @@ def test_shipped_translation_beats_block_sums_and_matches_the_noise():
     assert rows["learned"]["abs_total_flux_error"] < 0.02
     assert rows["learned"]["noise_ratio"] == pytest.approx(1.0, abs=0.15)
     assert abs(rows["learned"]["noise_rho1"] - rows["domain"]["noise_rho1"]) < 0.15
+
+
+def test_inputs_outside_the_source_domain_are_warned_about():
+    """The shipped model on a domain-A stamp: silent. The same stamp 20x brighter (its noise rms
+    20 counts against the domain's 1), or stated in its header to have a 1" PSF (the domain's is
+    0.6"): a GalgenRegimeWarning that names the mismatch; the translation is still written."""
+    from galgen.errors import GalgenRegimeWarning
+    from galgen.io import simple_tan_wcs
+    from galgen.translate.learned import translate_learned
+
+    stamp = paired_set(1, 123)["a"][0]
+    header = simple_tan_wcs(stamp.shape, 0.2).to_header()
+    header["PSFFWHM"] = 0.6
+    translate_learned(fits.PrimaryHDU(stamp, header), "sim_to_survey")  # warnings are errors here
+    with pytest.warns(GalgenRegimeWarning, match="noise rms 2.*against domain A's 1 "):
+        out = translate_learned(fits.PrimaryHDU(20 * stamp, header), "sim_to_survey")
+    assert out.data.shape == (24, 24)
+    header["PSFFWHM"] = 1.0
+    with pytest.warns(GalgenRegimeWarning, match="PSFFWHM 1\" against domain A's 0.6\"") as record:
+        translate_learned(fits.PrimaryHDU(stamp, header), "sim_to_survey")
+    assert "background noise" not in str(record[0].message)

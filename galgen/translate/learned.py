@@ -78,6 +78,42 @@ def load_translation(name_or_path: str | os.PathLike) -> tuple[CycleTranslator, 
     return _load(str(directory), (directory / "model.safetensors").stat().st_mtime_ns)
 
 
+#: How far an input's measured background rms may stray from its domain's before a warning: a
+#: factor of 1.5 either way (domain stamps of 24-48 pixels measure 0.95-1.01 of the nominal rms
+#: with white noise, 0.77-1.15 with the survey domain's correlated noise).
+NOISE_TOLERANCE = 1.5
+#: ... and its header's PSFFWHM from the domain's PSF FWHM: 20 %.
+PSF_TOLERANCE = 0.2
+
+
+def _check_domain(img: object, data: np.ndarray, bad: np.ndarray, domain: dict, label: str,
+                  name: str) -> None:
+    """Warn (:class:`GalgenRegimeWarning`) when the image's noise level, or the PSF its header
+    states, is not the source domain's: the networks learnt that domain's noise and blur in its
+    units, and the output's ``NOISERMS`` and ``PSFFWHM`` describe the target domain only for such
+    inputs."""
+    from galgen.preprocess.background import estimate_background
+
+    problems = []
+    rms = estimate_background(np.where(bad, np.nan, data)).median_rms
+    want = float(domain["noise_rms"])
+    if not (want / NOISE_TOLERANCE <= rms <= want * NOISE_TOLERANCE):
+        problems.append(f"background noise rms {rms:.3g} against {label}'s {want:.3g} (in its counts)")
+    header = getattr(img, "header", None)
+    fwhm = header.get("PSFFWHM") if header is not None else None
+    psf_fwhm = (domain.get("psf") or {}).get("fwhm", domain.get("psf_fwhm"))
+    if isinstance(fwhm, (int, float)) and psf_fwhm and abs(fwhm / float(psf_fwhm) - 1) > PSF_TOLERANCE:
+        problems.append(f'PSFFWHM {fwhm:.3g}" against {label}\'s {float(psf_fwhm):.3g}"')
+    if problems:
+        warnings.warn(
+            f"{img.source}: {'; '.join(problems)}: {name} learnt {label}'s noise and PSF, so the "
+            "output and its NOISERMS/PSFFWHM keywords are outside its validated regime (a survey's "
+            "image: 'galgen translate' with --to-psf-fwhm/--to-pixel-scale/--to-noise-rms instead)",
+            GalgenRegimeWarning,
+            stacklevel=3,
+        )
+
+
 def translate_learned(
     image: object,
     model: str | os.PathLike = "sim_to_survey",
@@ -118,7 +154,9 @@ def translate_learned(
     Warns
     -----
     GalgenRegimeWarning
-        The image's pixel scale differs from the source domain's by more than 2 %.
+        The image's pixel scale differs from the source domain's by more than 2 %, its background
+        rms from the domain's by more than a factor :data:`NOISE_TOLERANCE`, or the PSF FWHM its
+        header states (``PSFFWHM``) from the domain's by more than :data:`PSF_TOLERANCE`.
     """
     from galgen.io.fits import read_image
     from galgen.io.provenance import add_provenance, pop_input_descriptors
@@ -155,6 +193,7 @@ def translate_learned(
     f = int(card["factor"])
     data = np.asarray(img.data, dtype=np.float64)
     bad = img.mask | ~np.isfinite(data)
+    _check_domain(img, data, bad, dom_src, f"domain {src.upper()}", card["name"])
     if direction == "a2b":
         h, w = (data.shape[0] // f) * f, (data.shape[1] // f) * f
         data, bad = data[:h, :w], bad[:h, :w]

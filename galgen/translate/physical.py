@@ -113,6 +113,30 @@ def matching_kernel(pixel_scale: float, source_fwhm: float | None, target_fwhm: 
     return kernel / kernel.sum(), float(s_fwhm), float(t_fwhm)
 
 
+#: The fewest output pixels a side a translation may write: fewer hold no resolved source and
+#: no sky to measure the noise on (a target pixel as large as the image is a unit mistake).
+MIN_OUTPUT_SIDE = 4
+
+
+def _check_target(img: Image, out_scale: float, fwhms: dict[str, float | None]) -> None:
+    """Refuse a target no survey has: PSFs wider than half the image (the rule of ``galgen
+    restore``: the light would leave the stamp, and a kernel that size would not fit in memory)
+    and target pixels so large that the output has fewer than :data:`MIN_OUTPUT_SIDE` a side."""
+    h, w = img.shape
+    for which, fwhm in fwhms.items():
+        if fwhm is not None and fwhm / img.pixel_scale >= min(h, w) / 2:
+            msg = (f"{img.source}: the {which} PSF FWHM ({fwhm:.4g}\", {fwhm / img.pixel_scale:.3g} input "
+                   f"pixels) is more than half the {h}x{w} image; check its unit (arcsec vs pixels, arcsec "
+                   "vs deg) or use a larger cutout")
+            raise GalgenPSFError(msg)
+    side = int(np.floor(min(h, w) * img.pixel_scale / out_scale))
+    if side < MIN_OUTPUT_SIDE:
+        msg = (f"{img.source}: target pixels of {out_scale:.4g}\" would cover the {h}x{w} image "
+               f"({h * img.pixel_scale:.4g}\" x {w * img.pixel_scale:.4g}\") with {side} pixel(s) a side "
+               f"(at least {MIN_OUTPUT_SIDE} needed); check the scale's unit or use a larger cutout")
+        raise GalgenValueError(msg)
+
+
 def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel_scale: u.Quantity | float,
               to_psf_fwhm: u.Quantity | float | None = None, source_psf: object = None, to_psf: object = None,
               to_noise_rms: float | None = None, rng: np.random.Generator | None = None,
@@ -159,8 +183,11 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     Raises
     ------
     GalgenValueError
-        Every pixel NaN, target pixels smaller than the input's, a logarithmic unit (magnitudes), a
+        Every pixel NaN, target pixels smaller than the input's or so large that the output
+        would have fewer than :data:`MIN_OUTPUT_SIDE` pixels a side, a logarithmic unit (magnitudes), a
         target noise that is not a positive number.
+    GalgenPSFError
+        A source or target PSF wider than half the image, or a target narrower than the source.
     """
     from reproject import reproject_exact
 
@@ -187,6 +214,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         msg = (f"target pixels ({out_scale:.4g}\") are smaller than the input's ({img.pixel_scale:.4g}\"): a "
                "translation only coarsens; use 'galgen restore' for finer pixels")
         raise GalgenValueError(msg)
+    _check_target(img, out_scale, {"source": s_fwhm, "target": t_fwhm})
     if to_noise_rms is not None and not (np.isfinite(to_noise_rms) and to_noise_rms > 0):
         msg = (f"to_noise_rms={to_noise_rms!r}: the target noise must be a positive rms per output pixel "
                "in the input's units (CLI: --to-noise-rms); leave it out to add no noise")
@@ -200,6 +228,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
             raise GalgenValueError(msg)
     kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=source_psf,
                                              target_psf=to_psf, allow_sharpen=allow_sharpen)
+    _check_target(img, out_scale, {"source": s_fwhm, "target": t_fwhm})  # as measured on PSF images
     filled = np.where(img.mask, 0.0, img.data)
     blurred = convolve_psf(filled, kernel) if kernel.size > 1 else filled
     wcs_in = img.wcs if img.wcs is not None else simple_tan_wcs(img.shape, img.pixel_scale)

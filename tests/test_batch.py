@@ -163,6 +163,24 @@ def test_bad_files_are_reported_and_the_rest_written(stamps, tmp_path, capsys):
     assert "1 input(s) lie outside the model's training regime" in capsys.readouterr().err
 
 
+def test_console_batch_on_a_local_cluster_reports_plainly(stamps, tmp_path):
+    """``galgen batch --workers 1`` as typed at a shell: the progress bar and one line per failed
+    file (naming it once), not the Dask scheduler's INFO housekeeping (~30 lines before)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "g00.fits").write_bytes((stamps / "in" / "g00.fits").read_bytes())
+    (folder / "corrupt.fits").write_bytes(b"SIMPLE  =  garbage" * 10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    r = subprocess.run([sys.executable, "-m", "galgen.cli", "batch", str(folder), "-o", str(tmp_path / "out"),
+                        "--psf-fwhm", "1.0arcsec", "--method", str(stamps / "model"), "--background", "0",
+                        "--workers", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 1, r.stderr  # the number of failed files
+    assert "INFO" not in r.stderr and "distributed" not in r.stderr, r.stderr
+    failed = [line for line in r.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].count("corrupt.fits") == 1 and "not a readable FITS" in failed[0]
+    assert (tmp_path / "out" / "g00.fits").exists()
+
+
 def test_resume_after_sigkill(stamps, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "galgen.cli", "batch", str(stamps / "in"), "-o", str(out),

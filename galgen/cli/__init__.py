@@ -7,6 +7,7 @@ the sub-commands; ``_args`` the argument types they share.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if argv is None and not args.verbose:
+        # Dask's scheduler and nannies run in this process and set their loggers to INFO when
+        # distributed is imported (from this configuration, which worker processes inherit):
+        # otherwise a batch run prints ~30 lines of cluster housekeeping through its progress bar
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     if argv is None:  # the console command, whose process this is: galgen's warnings read as the CLI's
         _plain_warnings(f"galgen {getattr(args, 'command', '') or ''}".strip())
     if not getattr(args, "func", None):

@@ -116,7 +116,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 0
     failed = table[table["status"] != "ok"]
     for row in failed:
-        print(f"FAILED {row['key'] if stacked else row['input']}: {row['error']}", file=sys.stderr)
+        name, error = str(row["key"] if stacked else row["input"]), str(row["error"])
+        error = error.removeprefix(f"{name}: ")  # the errors name their file already
+        print(f"FAILED {name}: {error}", file=sys.stderr)
     odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
     flags = list(table["flag"]) if "flag" in table.colnames else []
     inconsistent = sum(any(k in f for k in ("CHI2HIGH", "CHI2LOW", "STRUCT")) for f in flags)

@@ -37,8 +37,12 @@ def main() -> None:
     ):
         hdr = fits.Header()
         hdr["OBJECT"] = "galgen sample galaxy (simulated)"
-        hdr["PSFFWHM"] = (pair.psf_fwhm, "[arcsec] observing PSF FWHM (Moffat beta=3.5)")
-        hdr["NOISERMS"] = (pair.noise_rms, "[adu] background noise, 1 sigma")
+        if name == "sample_truth.fits":  # noise-free, at the model's target PSF
+            hdr["PSFFWHM"] = (regime.target_psf_fwhm, "[arcsec] target Gaussian PSF (noise-free truth)")
+            hdr["OBSPSF"] = (pair.psf_fwhm, "[arcsec] PSF FWHM of its observation")
+        else:
+            hdr["PSFFWHM"] = (pair.psf_fwhm, "[arcsec] observing PSF FWHM (Moffat beta=3.5)")
+            hdr["NOISERMS"] = (pair.noise_rms, "[adu] background noise, 1 sigma")
         hdr["SNR"] = (pair.snr, "matched-filter SNR")
         hdr["FLUX"] = (pair.flux, "[adu] total flux of the galaxy")
         add_provenance(hdr, "simulate", params)

@@ -17,6 +17,7 @@ from galgen.evaluation import (
     summarize_by_bin,
     tune_baselines,
 )
+from galgen.io.fits import read_image
 from galgen.simulate import simulate_pair
 
 
@@ -139,3 +140,34 @@ def test_benchmark_with_samples_measures_learned_coverage_only(tmp_path):
 
     (png, _) = reliability_diagram(table, tmp_path)
     assert png.name == "reliability.png" and png.stat().st_size > 10_000
+
+
+def test_a_sharper_truth_is_brought_to_the_restored_target_psf(tmp_path):
+    """A Gaussian galaxy (sigma 0.25") drawn through a 0.1" Gaussian PSF as the truth, and through
+    the restored file's 0.2" target PSF as the 'restoration': Gaussian widths add in quadrature,
+    so after the truth is convolved to 0.2" the two agree to the pixelisation (PSNR > 50 dB, flux
+    to 1e-3; measured 73.6 dB); compared as they are (what evaluate did before): 45.5 dB. A truth
+    blurrier than the target is refused with the reason in the row's flag."""
+    import galsim
+    from astropy.io import fits
+
+    from galgen.io import simple_tan_wcs, write_fits
+
+    gal = galsim.Gaussian(sigma=0.25, flux=1000.0)
+
+    def draw(fwhm: float, name: str) -> object:
+        image = galsim.Convolve(gal, galsim.Gaussian(fwhm=fwhm)).drawImage(nx=96, ny=96, scale=0.05).array
+        path = tmp_path / name
+        write_fits(path, image, wcs=simple_tan_wcs(image.shape, 0.05), header=fits.Header({"PSFFWHM": fwhm}))
+        return path
+
+    sharp, target, blurry = draw(0.1, "sharp.fits"), draw(0.2, "target.fits"), draw(0.4, "blurry.fits")
+    row = evaluate_files(sharp, target)
+    assert row["truth_psf_matched_from"] == pytest.approx(0.1)
+    assert row["psnr"] > 50 and abs(row["flux_error"]) < 1e-3
+    as_is = measure_galaxy(read_image(target).data, read_image(sharp).data, 0.05)
+    assert as_is["psnr"] < row["psnr"] - 15
+    same = evaluate_files(target, target)
+    assert np.isnan(same["truth_psf_matched_from"]) and same["psnr"] == np.inf
+    refused = evaluate_files(blurry, target)
+    assert np.isnan(refused["psnr"]) and "wider than the restored image's target PSF" in refused["flag"]

@@ -95,6 +95,9 @@ def test_write_dataset(tmp_path):
     truth = read_image(tmp_path / "set" / again["truth"][0])
     assert obs.pixel_scale == pytest.approx(0.2) and truth.pixel_scale == pytest.approx(0.1)
     assert obs.header["PSFFWHM"] == pytest.approx(table["psf_fwhm"][0])
+    # each header describes its own file: the noise-free truth is at the 0.2" target PSF
+    assert truth.header["PSFFWHM"] == pytest.approx(0.2) and "NOISERMS" not in truth.header
+    assert truth.header["OBSPSF"] == pytest.approx(table["psf_fwhm"][0])
     assert str(obs.unit) == "adu"
     # both grids cover the same sky: their centres coincide
     c_obs = obs.wcs.pixel_to_world(31.5, 31.5)

@@ -135,6 +135,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if row.get("flag") and not row.get("psnr", 0) == row.get("psnr", 0):  # NaN: nothing measured
             raise GalgenError(row["flag"])
         table = Table(rows=[dict(row, method="restored")])
+        table["truth_psf_matched_from"].unit = "arcsec"
         table.write(out / "evaluation.ecsv", format="ascii.ecsv", overwrite=True)
         summary = summarize(table)
     else:

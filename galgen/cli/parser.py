@@ -181,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "coverage of the truth on galaxy pixels (2\" around the centre, scaled with a "
                        "benchmark set's galaxy sizes; want 68.3% at 1 sigma, 95.4% at 2 sigma) and a "
                        "reliability diagram (reliability.png).")
-    p.add_argument("--truth", help="truth FITS")
+    p.add_argument("--truth", help="truth FITS on the restored file's grid; when both headers state "
+                   "PSFFWHM, a sharper truth is convolved to the restored file's target PSF first, a "
+                   "blurrier one refused")
     p.add_argument("--restored", help="restored FITS (or, with --manifest, a directory)")
     p.add_argument("--observed", help="observed FITS (adds the chi^2 consistency)")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="observing PSF FWHM")

@@ -15,6 +15,38 @@ from galgen.io.fits import read_image
 
 __all__ = ["evaluate_files", "evaluate_manifest"]
 
+#: How far the truth's stated PSF FWHM may differ from the restored image's before it is brought
+#: to it (sharper truth) or refused (blurrier truth), relative.
+PSF_MATCH_TOLERANCE = 0.05
+
+
+def _stated_fwhm(header: object) -> float | None:
+    value = header.get("PSFFWHM") if header is not None else None
+    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) and value > 0 else None
+
+
+def _truth_at_target(t: object, r: object, truth: object, restored: object) -> tuple[np.ndarray, float]:
+    """The truth brought to the restored image's PSF when both headers state one (``PSFFWHM``,
+    arcsec): a sharper truth (e.g. a space image) is convolved with the Gaussian that widens it to
+    the restored image's target PSF (exact for Gaussian PSFs, as galgen's targets are); a truth
+    blurrier than the restoration claims to be cannot judge it and is an error. Returns the data
+    and the truth's FWHM it was matched from (NaN when left as it is)."""
+    t_fwhm, r_fwhm = _stated_fwhm(t.header), _stated_fwhm(r.header)
+    if t_fwhm is None or r_fwhm is None or abs(t_fwhm / r_fwhm - 1) <= PSF_MATCH_TOLERANCE:
+        return t.data, float("nan")
+    if t_fwhm > r_fwhm:
+        msg = (f"{truth}: its PSF (PSFFWHM {t_fwhm:.4g}\") is wider than the restored image's target PSF "
+               f"({r_fwhm:.4g}\", {restored}): a truth blurrier than the restoration cannot measure it; give "
+               "the truth at the target PSF or sharper (galgen simulate writes it so)")
+        raise GalgenValueError(msg)
+    from galgen.psf.kernels import convolve_psf
+    from galgen.psf.models import gaussian_psf
+
+    width = np.sqrt(r_fwhm**2 - t_fwhm**2) / t.pixel_scale
+    kernel = gaussian_psf(width, int(np.ceil(8 * width)) | 1)
+    return convolve_psf(np.nan_to_num(t.data), kernel), t_fwhm
+
+
 
 def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
                    observed: str | os.PathLike | None = None, psf_fwhm: float | None = None,
@@ -28,9 +60,13 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
     writes), the row adds its coverage of the truth on galaxy pixels
     (:func:`galgen.evaluation.coverage.coverage_metrics`: ``coverage_1sigma``,
     ``coverage_2sigma``, ``coverage_pixels``, ``reliability``).
+    When both files state their PSF (``PSFFWHM``) and the truth's is sharper than the restored
+    image's target PSF, the truth is first convolved to it (``truth_psf_matched_from``: the
+    truth's FWHM, arcsec; NaN when it was used as it is); a truth blurrier than the target is an
+    error (a fair comparison happens at the restoration's resolution).
     Any failure becomes a row with NaNs and the reason in ``flag``.
     """
-    row = {"truth": str(truth), "restored": str(restored)}
+    row = {"truth": str(truth), "restored": str(restored), "truth_psf_matched_from": float("nan")}
     try:
         t, r = read_image(truth), read_image(restored)
         if t.shape != r.shape:
@@ -39,6 +75,7 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
                    "the restored image's grid (galgen simulate writes one; resample a sharper image with "
                    "reproject)")
             raise GalgenValueError(msg)
+        truth_data, row["truth_psf_matched_from"] = _truth_at_target(t, r, truth, restored)
         kwargs = {}
         if observed is not None:
             o = read_image(observed)
@@ -49,10 +86,10 @@ def evaluate_files(truth: str | os.PathLike, restored: str | os.PathLike, *,
             if kwargs["psf_fwhm"] is None or kwargs["noise_rms"] is None:
                 msg = f"{observed}: give psf_fwhm and noise_rms (no PSFFWHM/NOISERMS in its header)"
                 raise GalgenValueError(msg)
-        row.update(measure_galaxy(np.nan_to_num(r.data), t.data, t.pixel_scale,
+        row.update(measure_galaxy(np.nan_to_num(r.data), truth_data, t.pixel_scale,
                                   nonparametric=nonparametric and "noise_rms" in kwargs, **kwargs))
         if r.uncertainty is not None:
-            row.update(coverage_metrics(r.data, r.uncertainty, t.data, t.pixel_scale))
+            row.update(coverage_metrics(r.data, r.uncertainty, truth_data, t.pixel_scale))
     except GalgenError as exc:
         row.update({k: float("nan") for k in METRIC_UNITS})
         row["flag"] = str(exc)
@@ -82,7 +119,7 @@ def evaluate_manifest(manifest: str | os.PathLike, restored_dir: str | os.PathLi
                     "method": "restored"})
         rows.append(row)
     out = Table(rows=complete_coverage_rows(rows))
-    for col, unit in METRIC_UNITS.items():
+    for col, unit in {**METRIC_UNITS, "truth_psf_matched_from": "arcsec"}.items():
         if unit and col in out.colnames:
             out[col].unit = unit
     return out

@@ -147,8 +147,7 @@ def write_dataset(outdir: str | os.PathLike, n: int, seed: int, regime: Regime =
         name = f"{i:06d}.fits"
         write_fits(outdir / "observed" / name, p.observation, header=hdr, wcs=obs_wcs,
                    unit=u.adu, extensions={"PSF": p.psf}, overwrite=overwrite)
-        thdr = add_provenance(_pair_header(p), "simulate", params)
-        thdr["PSFFWHM"] = (regime.target_psf_fwhm, "[arcsec] target Gaussian PSF FWHM")
+        thdr = add_provenance(_pair_header(p, truth=True), "simulate", params)
         write_fits(outdir / "truth" / name, p.target, header=thdr, wcs=out_wcs, unit=u.adu,
                    overwrite=overwrite)
         rows.append({
@@ -168,13 +167,20 @@ def write_dataset(outdir: str | os.PathLike, n: int, seed: int, regime: Regime =
     return table
 
 
-def _pair_header(p: Pair):  # noqa: ANN202
+def _pair_header(p: Pair, truth: bool = False):  # noqa: ANN202
+    """The keywords that describe one file of a pair: the observation's PSF and noise, or, for
+    the noise-free truth, the target PSF it is drawn with."""
     from astropy.io import fits
 
     hdr = fits.Header()
-    hdr["PSFFWHM"] = (p.psf_fwhm, "[arcsec] observing PSF FWHM")
-    hdr["PSFTYPE"] = (p.regime.psf_kind, "observing PSF family")
-    hdr["NOISERMS"] = (p.noise_rms, "[adu] background noise, 1 sigma")
+    if truth:
+        hdr["PSFFWHM"] = (p.regime.target_psf_fwhm, "[arcsec] target Gaussian PSF (noise-free truth)")
+        hdr["PSFTYPE"] = ("gaussian", "target PSF family")
+        hdr["OBSPSF"] = (p.psf_fwhm, "[arcsec] PSF FWHM of its observation")
+    else:
+        hdr["PSFFWHM"] = (p.psf_fwhm, "[arcsec] observing PSF FWHM")
+        hdr["PSFTYPE"] = (p.regime.psf_kind, "observing PSF family")
+        hdr["NOISERMS"] = (p.noise_rms, "[adu] background noise, 1 sigma")
     hdr["SNR"] = (p.snr, "matched-filter SNR of the galaxy")
     hdr["FLUX"] = (p.flux, "[adu] total flux of the galaxy")
     return hdr

@@ -220,6 +220,17 @@ def test_train_with_a_missing_or_broken_config_says_so(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text('kind = "restoration"\n[model\n')
     assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+    # valid TOML, wrong content: one line naming the key and what it should be (tracebacks once)
+    for text, says in (('kind = "restoration"\nsteps = "ten"\n', "steps = 'ten' should be a whole number"),
+                       ("steps = 1e4\n", "steps = 10000.0 should be a whole number"),
+                       ("amp = 1\n", "amp = 1 should be true or false"),
+                       ('kind = "translation"\nlr = "fast"\n', "lr = 'fast' should be a number"),
+                       ('kind = "transaltion"\n', "is not a training kind"),
+                       ("stepz = 10\n", "unknown keys ['stepz']")):
+        (tmp_path / "bad.toml").write_text(text)
+        assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_psf_position_without_a_psfex_model_and_a_missing_manifest_are_errors(tmp_path, capsys):

@@ -22,6 +22,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except tomllib.TOMLDecodeError as exc:
         msg = f"{args.config}: not valid TOML ({exc})"
         raise GalgenError(msg) from None
+    if kind not in ("restoration", "translation", "posterior"):
+        msg = (f"{args.config}: kind = {kind!r} is not a training kind; use 'restoration' (the default), "
+               "'translation' or 'posterior'")
+        raise GalgenError(msg)
     if kind == "translation":
         return _train_translation(args)
     if kind == "posterior":

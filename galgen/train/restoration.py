@@ -29,7 +29,7 @@ import math
 import os
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Everything a training run needs; read from TOML (see ``configs/default_x2.toml``)."""
 
+    kind: str = "restoration"  # what galgen train dispatches on (the default when a config omits it)
     name: str = "default_x2"
     out_dir: str = "runs/default_x2"
     seed: int = 0
@@ -143,7 +144,25 @@ def read_toml_config(path: str | os.PathLike, cls: type, overrides: dict):  # no
         msg = f"{path}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}"
         raise GalgenValueError(msg)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    for f in fields(cls):  # the types the defaults have: a TOML slip is a typed error, not a traceback
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if f.name not in data or default is None or default is MISSING:
+            continue
+        value, want = data[f.name], type(default)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool) if want is float
+              else isinstance(value, int) and not isinstance(value, bool) if want is int
+              else isinstance(value, want))
+        if not ok:
+            from galgen.errors import GalgenValueError
+
+            msg = (f"{path}: {f.name} = {value!r} should be {_TOML_TYPE_NAMES.get(want, want.__name__)} "
+                   f"(default {default!r})")
+            raise GalgenValueError(msg)
     return cls(**data)
+
+
+_TOML_TYPE_NAMES = {int: "a whole number", float: "a number", str: "a quoted string", bool: "true or false",
+                    dict: "a table ([section])", list: "an array"}
 
 
 def _device(name: str) -> torch.device:

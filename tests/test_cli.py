@@ -242,3 +242,32 @@ def test_psf_position_without_a_psfex_model_and_a_missing_manifest_are_errors(tm
     assert main(["evaluate", "--manifest", str(tmp_path / "none.ecsv"), "--restored", str(tmp_path),
                  "-o", str(tmp_path / "e")]) == 2
     assert "no such manifest" in capsys.readouterr().err
+
+
+def test_models_lists_each_shipped_model_its_regime_and_the_default(capsys):
+    import json
+
+    from galgen.cli.models import headline_metrics
+    from galgen.restoration.model import shipped_models
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in lines[1:] if line.strip() and not line.startswith("'")}
+    assert set(shipped_models()) | {"sim_to_survey"} <= set(rows)
+    # what --method default does (the router: default_x2 in its regime, survey_x2 outside it)
+    assert "default at x2 inside its regime" in rows["default_x2"]
+    assert "default at x2 outside default_x2's regime" in rows["survey_x2"]
+    assert '0.2"/px, PSF FWHM 0.6-1.4", SNR 20-200' in rows["default_x2"]
+    assert "any pixel scale, PSF FWHM 2-8 input px" in rows["survey_x4"] and "opt-in" in rows["morph_x2"]
+    # every card's held-out scores are read, whichever of the three layouts it uses
+    for name, path in shipped_models().items():
+        metrics = headline_metrics(json.loads((path / "config.json").read_text()))
+        assert metrics and all(rl is not None and 25 < psnr < 60 for _, psnr, rl, _, _ in metrics), name
+    card = json.loads((shipped_models()["survey_x2"] / "config.json").read_text())
+    sdss = card["metrics"]["sets"]["sdss"]
+    assert main(["models", "survey_x2"]) == 0
+    out = capsys.readouterr().out
+    assert f"sdss: {sdss['psnr']:.2f} dB ({sdss['psnr'] - sdss['rl_psnr']:+.2f} dB over tuned RL)" in out
+    assert "0.17\" (outside)" in out  # Euclid VIS's typical PSF is under 2 pixels
+    assert main(["models", "nope"]) == 2
+    assert "no shipped model 'nope'" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from galgen.cli._args import (
     position_arg,
 )
 from galgen.cli.commands import cmd_demo, cmd_evaluate, cmd_psfcheck, cmd_simulate, cmd_translate, surveys
+from galgen.cli.models import cmd_models
 from galgen.cli.restore import cmd_batch, cmd_restore
 from galgen.cli.training import cmd_toy, cmd_train
 
@@ -99,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real-pixel-scale", type=float, default=0.06, metavar="ARCSEC",
                    help="pixel scale of --real in arcsec (default 0.06, for statmorph's image)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("models", help="the shipped models: the inputs each was trained for, the default",
+                       description="List the models galgen ships (restoration and translation): the input "
+                       "regime each was trained on (pixel scale, PSF FWHM, SNR), its output grid and target "
+                       "PSF, and which one --method default uses for each scale. With a NAME, its model "
+                       "card: the surveys inside its regime, flux calibration, uncertainty map, held-out "
+                       "scores against a tuned Richardson-Lucy, limitations.")
+    p.add_argument("name", nargs="?", help="a shipped model's name (e.g. survey_x2)")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("simulate", help="write simulated (observation, truth) pairs as FITS",
                        description="Simulate galaxy pairs with GalSim in the default regime "

@@ -417,3 +417,23 @@ def test_a_card_with_an_unknown_flux_calibration_or_no_residual_window_is_refuse
     restored = np.ones((128, 128))
     with pytest.raises(GalgenModelError, match="flux_residual"):
         model.residual_flux_scale(np.full((64, 64), 4.0), restored, 0.01, 1.0, 0.2)
+
+
+@pytest.mark.parametrize(("tty", "side", "shown"),
+                         [(True, 600, True), (False, 600, False), (True, 200, False)])
+def test_tiles_show_progress_on_a_terminal_for_large_images(monkeypatch, tty, side, shown):
+    """A field of many tiles shows a progress bar on a terminal (600 px: 81 tiles), none in pipes
+    and logs, none for a few tiles (200 px: 9); the result is the same either way."""
+    import io
+    import sys
+
+    class Stderr(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    err = Stderr()
+    monkeypatch.setattr(sys, "stderr", err)
+    image = np.arange(side * side, dtype=float).reshape(side, side)
+    out = process_tiled(image, lambda t: np.kron(t, np.ones((2, 2))), scale=2)
+    np.testing.assert_allclose(out, np.kron(image, np.ones((2, 2))), rtol=1e-6)
+    assert ("tiles:" in err.getvalue()) is shown

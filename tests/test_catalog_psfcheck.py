@@ -124,8 +124,8 @@ def test_a_long_flag_fits_its_header_card(fields, tmp_path):
     cut the comment short in the file. Value and comment now fit with every flag (CHI2HIGH and
     CHI2LOW exclude each other)."""
     cutout = fits.getdata(fields / "stars.fits")[44:76, 44:76]
-    with pytest.warns(galgen.errors.GalgenRegimeWarning):  # the tiny model's card has a narrow regime
-        result = galgen.restore(cutout, psf_fwhm=0.8 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
+    with pytest.warns(galgen.errors.GalgenRegimeWarning):  # a PSF under the card's 0.6-1.4"
+        result = galgen.restore(cutout, psf_fwhm=0.5 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
                                 background=0.0, method=str(fields / "model"))
     flags = result.meta["GALGENFL"]
     assert len(flags) >= len("CHI2HIGH,STRUCT,REGIME"), flags
@@ -168,11 +168,12 @@ def test_restore_checks_a_field_against_its_own_stars(big_field):
     default; check_psf=False skips it; a cut-out stamp is not checked unless asked."""
     path, model = big_field / "field.fits", str(big_field / "model")
     kw = {"background": 0.0, "noise_rms": 1.0, "method": model}
-    with pytest.warns(galgen.errors.GalgenRegimeWarning):
+    with pytest.warns(galgen.errors.GalgenRegimeWarning):  # a field of bright stars: SNR above 20-200
         wide = galgen.restore(path, 1.04 * u.arcsec, **kw)
         right = galgen.restore(path, 0.8 * u.arcsec, **kw)
         unchecked = galgen.restore(path, 1.04 * u.arcsec, check_psf=False, **kw)
-        stamp = galgen.restore(fits.getdata(path)[264:296, 264:296], 1.04 * u.arcsec, pixel_scale=0.2, **kw)
+    # a stamp that bright is restored as at SNR 200 (no regime warning)
+    stamp = galgen.restore(fits.getdata(path)[264:296, 264:296], 1.04 * u.arcsec, pixel_scale=0.2, **kw)
     assert wide.meta["GALGENPS"] == "PSF_TOO_WIDE" and "PSF" in wide.meta["GALGENFL"].split(",")
     assert wide.meta["GALGENPR"] == pytest.approx(1 / 1.3, rel=0.03)
     assert right.meta["GALGENPS"] == "OK" and "PSF" not in right.meta["GALGENFL"].split(",")
@@ -187,7 +188,7 @@ def test_batch_and_cli_check_a_field_file_as_restore_does(big_field, tmp_path, c
     assert list(table["psf_check"]) == ["PSF_TOO_WIDE"] and "PSF" in table["flag"][0].split(",")
     common = [str(big_field / "field.fits"), "--psf-fwhm", "1.04arcsec", "--background", "0", "--noise-rms",
               "1", "--method", str(big_field / "model")]
-    with pytest.warns(galgen.errors.GalgenRegimeWarning):
+    with pytest.warns(galgen.errors.GalgenRegimeWarning):  # a field of bright stars: SNR above 20-200
         assert main(["restore", *common, "-o", str(tmp_path / "r.fits")]) == 0
         assert main(["restore", *common, "-o", str(tmp_path / "n.fits"), "--no-psf-check"]) == 0
     assert fits.getheader(tmp_path / "r.fits")["GALGENPS"] == "PSF_TOO_WIDE"

@@ -172,7 +172,7 @@ def test_the_console_command_prints_galgen_warnings_plainly(tmp_path):
     ``galgen restore: warning: ...``, not as Python's ``file:line: Category`` and source line."""
     observed, _ = sample_paths()
     code = ("import sys; from galgen.cli import main; sys.argv = ['galgen', 'restore', sys.argv[1], '-o', "
-            "sys.argv[2], '--psf-fwhm', '1.0arcsec', '--background', '0', '--noise-rms', '1e-6']; "
+            "sys.argv[2], '--psf-fwhm', '1.0arcsec', '--background', '0', '--noise-rms', '1e6']; "
             "sys.exit(main())")
     out = subprocess.run([sys.executable, "-c", code, str(observed), str(tmp_path / "r.fits")],
                          capture_output=True, text=True, check=True)

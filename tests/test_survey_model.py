@@ -187,14 +187,16 @@ def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
         far = restore(obs, psf_fwhm=0.25 * u.arcsec, pixel_scale=0.2 * u.arcsec, noise_rms=1.0,
                       background=0.0)
     assert far.meta["GALGENMD"] == "default_x2" and "REGIME" in far.meta["GALGENFL"]
-    # an SDSS stamp too bright for every model's SNR range (a field's SNR sums its sources) goes to the
-    # model whose sampling holds it, not to the 0.2"/px model (it once did: PSFFWHM 0.2" at 0.198"/px)
+    # an SDSS stamp brighter than every model's SNR range goes to the model whose sampling holds it,
+    # not to the 0.2"/px model (it once did: PSFFWHM 0.2" at 0.198"/px), and is restored as at the
+    # range's top, SNR 200: not flagged REGIME, the clamp in its HISTORY
     bright = obs * 50.0
-    with pytest.warns(match="SNR"):
-        loud = restore(bright, psf_fwhm=1.4 * u.arcsec, pixel_scale=0.396 * u.arcsec, noise_rms=1.0,
-                       background=0.0)
-    assert loud.meta["GALGENMD"] == "survey_x2" and "REGIME" in loud.meta["GALGENFL"]
+    loud = restore(bright, psf_fwhm=1.4 * u.arcsec, pixel_scale=0.396 * u.arcsec, noise_rms=1.0,
+                   background=0.0)
+    assert loud.meta["GALGENMD"] == "survey_x2" and "REGIME" not in loud.meta["GALGENFL"]
     assert loud.meta["PSFFWHM"] == pytest.approx(0.396)
+    clamp = [str(h) for h in loud.meta["HISTORY"] if "snr_clamp" in str(h)]
+    assert len(clamp) == 1 and "restored as 200" in clamp[0]
 
 
 def test_scale_4_uses_the_shipped_x4_model(rng):

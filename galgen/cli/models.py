@@ -24,7 +24,8 @@ def _regime(card: dict) -> tuple[str, str]:
     reg, pix = card.get("regime", {}), card.get("regime_in_pixels")
     factor = int(card.get("architecture", {}).get("scale", reg.get("factor", 2)))
     snr = reg.get("snr_range")
-    snr_text = f", SNR {snr[0]:g}-{snr[1]:g}" if snr else ""
+    clamp = f" (brighter: restored as at {snr[1]:g})" if snr and card.get("snr_clamp", True) else ""
+    snr_text = f", SNR {snr[0]:g}-{snr[1]:g}{clamp}" if snr else ""
     if pix:
         lo, hi = pix["psf_fwhm_range_pixels"]
         return (f"any pixel scale, PSF FWHM {lo:g}-{hi:g} input px{snr_text}",

@@ -1,6 +1,6 @@
 """The held-out benchmarks: galgen's models against fairly tuned baselines, side by side.
 
-Three sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in training
+The sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in training
 (validation: 9,000,000; benchmark: 10,000,000; training shards use 20,000,000 and up):
 
 ``structured``
@@ -23,7 +23,10 @@ Three sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in trainin
     ``pixel_scale / 0.2``) and the target PSF is 2 output pixels (:func:`survey_regime`);
 ``sdss_x4``
     the ``sdss`` set at x4 (0.396 to 0.099 arcsec per pixel, target PSF 0.198 arcsec, 48-pixel
-    observed stamps).
+    observed stamps);
+``bright``, ``sdss_bright``
+    the ``structured`` and ``sdss`` sets at SNR 300-3,000, above every model's training range
+    (20-200): bright galaxies, common in real surveys.
 
 Baselines get their best fair shot (:mod:`galgen.evaluation.tuning`): the model's output grid
 and target PSF, and per PSF/SNR-bin parameters chosen on validation pairs of the same set.
@@ -111,6 +114,8 @@ BENCHMARK_SETS = {
     "hsc": survey_regime(0.168, (0.5, 0.9)),
     "x4": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, factor=4, target_psf_fwhm=0.1, in_size=48),
     "sdss_x4": replace(survey_regime(0.396, (1.0, 1.8), factor=4), in_size=48),
+    "bright": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, snr_range=(300.0, 3000.0)),
+    "sdss_bright": replace(survey_regime(0.396, (1.0, 1.8)), snr_range=(300.0, 3000.0)),
 }
 DEFAULT_METHODS = ("default", "richardson_lucy", "wiener", "wiener_target", "bicubic")
 

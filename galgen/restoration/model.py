@@ -132,6 +132,17 @@ class LearnedRestorer:
 
     Notes
     -----
+    A stamp brighter than the training regime (estimated SNR above the card's ``snr_range``
+    maximum) is restored as if it had that SNR: the network is given a noise level
+    ``sigma * SNR / SNR_max`` (:meth:`network_noise`; the flux calibration, chi^2 and flags keep
+    the true one). The networks were never shown such stamps and failed on them (``default_x2``
+    on Sersic galaxies at SNR 1,500: 37 dB and a -22 % median flux error, at SNR 5,000: 30 dB and
+    -80 %); declared noisier they restore them as at SNR 200 (51 dB, +1 %), with less detail than
+    the data hold but no breakdown (docs/benchmarks.md, "Bright galaxies"). ``HISTORY`` records
+    it (``snr_clamp``). Stamps only (up to twice the training stamp a side): a field keeps its
+    noise for its faint galaxies and is flagged ``REGIME`` when its brightest square is that
+    bright.
+
     Each instance owns its generator (move or compile it freely); :func:`load_model` shares
     only the immutable weights read from disk between instances.
     """
@@ -181,6 +192,9 @@ class LearnedRestorer:
             self.generator.to(memory_format=torch.channels_last)
         self.sha256 = self.model_hash = card["sha256"]
         self.regime = card.get("regime", {})
+        # a card may turn the bright-stamp clamp off ("snr_clamp": false: benchmarks/restoration.py
+        # compares the two on the bright sets)
+        self.snr_clamp = bool(card.get("snr_clamp", True))
 
     @property
     def target_psf_fwhm(self) -> float:
@@ -431,8 +445,19 @@ class LearnedRestorer:
                                       self.target_fwhm_at(pixel_scale),
                                       float(self.regime.get("moffat_beta", 3.5)))
 
-    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
-        """Why the input lies outside the training regime (``""`` when it does not)."""
+    def network_noise(self, noise_rms: float, snr: float) -> float:
+        """The noise level the network is given: ``noise_rms``, or for a stamp brighter than the
+        training regime (``snr`` above the card's ``snr_range`` maximum) ``noise_rms * snr /
+        max``, so that the network sees the SNR it was trained up to (see the class notes)."""
+        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        bright = self.snr_clamp and np.isfinite(snr) and snr > top
+        return float(noise_rms * snr / top) if bright else float(noise_rms)
+
+    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None,
+                        clamped: bool = True) -> str:
+        """Why the input lies outside the training regime (``""`` when it does not). A SNR above
+        the range is not a problem for a stamp restored as at its maximum (``clamped``, see
+        :meth:`network_noise`); it is for an image that was not (a field)."""
         r = self.regime
         problems = []
         lo, hi = r.get("psf_fwhm_range", (0, np.inf))
@@ -447,7 +472,7 @@ class LearnedRestorer:
         if ps and not self.any_pixel_scale and abs(pixel_scale / ps - 1) > 0.05:
             problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {ps} arcsec)")
         slo, shi = r.get("snr_range", (0, np.inf))
-        if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
+        if snr is not None and not slo * 0.7 <= snr <= (np.inf if self.snr_clamp and clamped else shi * 1.5):
             problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
         if not problems:
             return ""
@@ -532,14 +557,18 @@ class LearnedRestorer:
         noise = [o.noise_rms for o in observations]
         fwhm = [o.psf_fwhm_arcsec for o in observations]
         psfs = [o.psf for o in observations]
-        restored = self.predict_many(data, noise, fwhm, pixel_scale, psfs=psfs)
+        in_size = int(self.regime.get("in_size", 64))
+        snrs = [snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask, window=in_size)
+                for o in observations]
+        # stamps only: a field's SNR is its brightest square's, and its faint galaxies keep their noise
+        declared = [self.network_noise(sigma, snr) if max(obs.shape) <= 2 * in_size else sigma
+                    for obs, sigma, snr in zip(data, noise, snrs, strict=True)]
+        restored = self.predict_many(data, declared, fwhm, pixel_scale, psfs=psfs)
         results = []
-        for prepared, obs, sigma, psf_fwhm, psf, rest in zip(observations, data, noise, fwhm, psfs, restored,
-                                                             strict=True):
-            snr = snr_estimate(obs, sigma, prepared.noise_correlation.sum_factor, prepared.mask,
-                               window=int(self.regime.get("in_size", 64)))
+        for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told in zip(
+                observations, data, noise, fwhm, psfs, restored, snrs, declared, strict=True):
             alpha, predicted = 1.0, None
-            small = max(obs.shape) <= 2 * int(self.regime.get("in_size", 64))
+            small = max(obs.shape) <= 2 * in_size
             if small and (self.flux_calibrate or self.config.deconvolved_input):
                 # a PSF-aware model's chi^2 goes through the PSF image: computed here, reused below
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
@@ -550,15 +579,18 @@ class LearnedRestorer:
             std, kept, how = None, None, None
             if samples > 1:
                 std, kept, how = self._uncertainty(obs, sigma, psf_fwhm, pixel_scale, psf, rest, alpha,
-                                                   samples, seed, small, prepared.noise_correlation)
+                                                   samples, seed, small, prepared.noise_correlation,
+                                                   network_noise=told)
             results.append(Restoration(
                 rest * alpha, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
-                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr),
+                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr, clamped=small),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
                 params={"flux_calibrate": self.flux_mode if self.flux_calibrate else False,
+                        **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
+                                         f"x{told / sigma:.3g})"} if told != sigma else {}),
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
                         **({"uncertainty": how} if how else {})},
                 draws=kept))
@@ -567,16 +599,20 @@ class LearnedRestorer:
     def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,
                      psf: np.ndarray | None, rest: np.ndarray, alpha: float, samples: int,
                      seed: int | None, small: bool, correlation: NoiseCorrelation = WHITE,
-                     ) -> tuple[np.ndarray, np.ndarray | None, str]:
+                     network_noise: float | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
         """``(std, draws or None, how)`` of one stamp (see :meth:`restore_batch`); the bootstrap
-        re-noises with the observation's own noise ``correlation``."""
+        re-noises with the observation's own noise ``sigma`` and ``correlation`` and restores
+        each copy as the stamp was (with ``network_noise``, :meth:`network_noise`); the sampler
+        is given ``network_noise`` (a stamp brighter than the training regime gets the spread
+        of one at its maximum SNR: larger than its own)."""
+        told = sigma if network_noise is None else network_noise
         from galgen.evaluation.coverage import apply_uncertainty_calibration
 
         sampler = self.posterior if small else None  # mosaics: the bootstrap (the sampler is untiled)
         if self.uncertainty == "auto" and correlation.sum_factor > SAMPLER_MAX_NOISE_FACTOR:
             sampler = None  # the sampler was not taught correlated noise; the bootstrap re-noises with it
         if sampler is not None:
-            draws = alpha * self.posterior_draws(obs, sigma, psf_fwhm, pixel_scale, samples, psf=psf,
+            draws = alpha * self.posterior_draws(obs, told, psf_fwhm, pixel_scale, samples, psf=psf,
                                                  restored=rest, seed=seed)
             std = draw_spread(draws, alpha * rest)
             calibration = sampler.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
@@ -584,7 +620,7 @@ class LearnedRestorer:
                     f"posterior {sampler.sha256[:12]}")
         rng = np.random.default_rng(seed)
         draws = self.predict_many([obs + correlation.draw(obs.shape, sigma, rng) for _ in range(samples)],
-                                  [sigma] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples,
+                                  [told] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples,
                                   ensemble=1)
         std = alpha * np.std(draws, axis=0, ddof=1)
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None

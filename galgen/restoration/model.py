@@ -605,9 +605,9 @@ class LearnedRestorer:
         each copy as the stamp was (with ``network_noise``, :meth:`network_noise`); the sampler
         is given ``network_noise`` (a stamp brighter than the training regime gets the spread
         of one at its maximum SNR: larger than its own)."""
-        told = sigma if network_noise is None else network_noise
         from galgen.evaluation.coverage import apply_uncertainty_calibration
 
+        told = sigma if network_noise is None else network_noise
         sampler = self.posterior if small else None  # mosaics: the bootstrap (the sampler is untiled)
         if self.uncertainty == "auto" and correlation.sum_factor > SAMPLER_MAX_NOISE_FACTOR:
             sampler = None  # the sampler was not taught correlated noise; the bootstrap re-noises with it

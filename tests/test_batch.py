@@ -299,4 +299,15 @@ def test_batch_reports_the_stamps_whose_automatic_sky_took_galaxy_light(tmp_path
     assert "1 output(s) come from stamps whose automatic sky took part" in capsys.readouterr().err
     assert main(["batch", str(folder), "-o", str(tmp_path / "zero"), "--psf-fwhm", "1.0arcsec",
                  "--method", "bicubic", "--background", "0"]) == 0
-    assert "automatic sky" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "automatic sky" not in err and "not sky-subtracted" not in err
+    # a sky given that one image does not have (+3 sigma left in it): that one is flagged, the others not
+    write_fits(folder / "unsubtracted.fits", fits.getdata(folder / "small.fits") + 3.0,
+               wcs=simple_tan_wcs((64, 64), 0.2))
+    assert main(["batch", str(folder), "-o", str(tmp_path / "zero3"), "--psf-fwhm", "1.0arcsec",
+                 "--method", "bicubic", "--background", "0"]) == 0
+    table = Table.read(tmp_path / "zero3" / "manifest.ecsv")
+    flags = {Path(row["input"]).stem: row["flag"].split(",") for row in table}
+    assert "SKY" in flags["unsubtracted"] and "SKY" not in flags["small"] + flags["big"]
+    assert "1 output(s) come from images that are not sky-subtracted as --background 0 says" in \
+        capsys.readouterr().err

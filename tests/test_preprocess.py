@@ -270,3 +270,26 @@ def test_a_galaxy_filling_the_stamp_is_flagged_sky_with_auto_background(rng, cap
     data = small.array * 100 / np.sqrt((small.array**2).sum()) + rng.normal(0, 1, image.shape)
     compact = restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2)
     assert abs(compact.meta["GALGENSZ"]) < 4.0 and "SKY" not in compact.meta["GALGENFL"]
+
+
+def test_a_sky_given_that_the_image_does_not_have_is_flagged_sky(rng, caplog):
+    """background=0 on an image whose sky was not subtracted (+0.3, +2.6 sigma): the source-free
+    pixels' median after it (GALGENSO, in sigma) says so, and beyond 0.5 the output is flagged
+    SKY with a warning that the flux comes out high; the right sky clears it."""
+    import galsim
+
+    from galgen import restore
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.0)
+    image = galsim.Convolve(galsim.Exponential(half_light_radius=0.5), psf).drawImage(nx=64, ny=64, scale=0.2)
+    data = image.array * 60 / np.sqrt((image.array**2).sum()) + rng.normal(0, 1, image.array.shape)
+    small = restore(data + 0.3, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2, background=0.0,
+                    noise_rms=1.0)
+    assert small.meta["GALGENSO"] == pytest.approx(0.3, abs=0.1) and "SKY" not in small.meta["GALGENFL"]
+    with caplog.at_level("WARNING", logger="galgen"):
+        wrong = restore(data + 2.6, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2, background=0.0)
+    assert wrong.meta["GALGENSO"] == pytest.approx(2.6, abs=0.15) and "SKY" in wrong.meta["GALGENFL"]
+    assert "not sky-subtracted as said" in caplog.text and "fluxes come out high" in caplog.text
+    right = restore(data + 2.6, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2, background=2.6)
+    assert abs(right.meta["GALGENSO"]) < 0.1 and "SKY" not in right.meta["GALGENFL"]
+    assert "GALGENSO" not in restore(data, 1.0 * u.arcsec, method="bicubic", pixel_scale=0.2).meta

@@ -69,7 +69,8 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--background", type=background_arg, default="auto",
                    help="sky to subtract: auto (estimated, source-masked; on a stamp the galaxy fills "
                         "it takes part of its flux: flag SKY) or a number (0 for sky-subtracted images, "
-                        "as most survey coadds are)")
+                        "as most survey coadds are; flag SKY when the source-free pixels sit more than "
+                        "0.5 sigma from zero after it, GALGENSO)")
     p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
 
 

@@ -32,6 +32,12 @@ def explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
         elif flag == "REGIME":
             said.append("REGIME, the input lies outside the model's training regime (the warning above "
                         "says how)")
+        elif flag == "SKY" and "GALGENSO" in meta:
+            z = float(meta["GALGENSO"])
+            way = "high" if z > 0 else "low"
+            said.append(f"SKY, the image is not sky-subtracted as the background given says (its source-free "
+                        f"pixels sit at {z:+.2f} sigma after it, GALGENSO): the flux is {way}; "
+                        "give the sky level, or --background auto")
         elif flag == "SKY":
             z = float(meta.get("GALGENSZ", float("nan")))
             said.append(f"SKY, the automatic sky took part of the galaxy's light (the sky pixels brighten "
@@ -134,9 +140,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
               file=sys.stderr)
     sky = sum("SKY" in f.split(",") for f in flags)
     if sky:
-        print(f"{sky} output(s) come from stamps whose automatic sky took part of the galaxy's light "
-              "(flag SKY; their flux is low): for sky-subtracted data run again with --background 0, else "
-              "cut larger stamps", file=sys.stderr)
+        if str(args.background) == "auto":
+            print(f"{sky} output(s) come from stamps whose automatic sky took part of the galaxy's light "
+                  "(flag SKY; their flux is low): for sky-subtracted data run again with --background 0, "
+                  "else cut larger stamps", file=sys.stderr)
+        else:
+            print(f"{sky} output(s) come from images that are not sky-subtracted as --background "
+                  f"{float(args.background):g} says (flag SKY, GALGENSO in their headers: the median of "
+                  "their source-free pixels after it, in sigma): give their sky level, or --background auto",
+                  file=sys.stderr)
     print(f"{len(table) - len(failed)} restored, {len(failed)} failed; manifest: "
           f"{args.output}/manifest.ecsv")
     if odd:

@@ -15,10 +15,10 @@ file-system and FITS overhead than the model costs to run). The layout:
   (deg, the catalog position), ``x``/``y`` (0-based pixel of that position in the input
   image), ``status`` (``ok``/``failed``) and ``error``, the per-stamp header values
   (``GALGENX2``, ``GALGENRZ``, ``GALGENRF``, ``GALGENFL``, ``GALGENPF``, ``GALGENPH``, ``GALGENBG``,
-  ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``, ``GALGENSZ``), ``warning`` (outside the model's
-  training regime, and why) and the stamp's WCS keywords (``CTYPE1/2``, ``CUNIT1/2``, ``CRVAL1/2``,
-  ``CRPIX1/2``, ``CD1_1`` ... ``CD2_2``). WCS keywords the stamps share (``RADESYS``, SIP
-  coefficients, ...) are in the table's header. A failed stamp's plane is NaN.
+  ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``, ``GALGENSZ``, ``GALGENSO``), ``warning``
+  (outside the model's training regime, and why) and the stamp's WCS keywords (``CTYPE1/2``,
+  ``CUNIT1/2``, ``CRVAL1/2``, ``CRPIX1/2``, ``CD1_1`` ... ``CD2_2``). WCS keywords the stamps share
+  (``RADESYS``, SIP coefficients, ...) are in the table's header. A failed stamp's plane is NaN.
 
 :func:`read_stamps` gives the stamps back as ``CCDData`` with their own WCS and header.
 """
@@ -45,7 +45,7 @@ __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
 
 #: Header keywords that differ from stamp to stamp: columns of ``STAMPS``, not keywords of ``RESTORED``.
 STAMP_KEYWORDS = ("GALGENX2", "GALGENRZ", "GALGENRF", "GALGENFL", "GALGENPF", "GALGENPH", "GALGENBG",
-                  "GALGENNS", "GALGENNV", "GALGENNF", "GALGENSN", "GALGENSZ")
+                  "GALGENNS", "GALGENNV", "GALGENNF", "GALGENSN", "GALGENSZ", "GALGENSO")
 #: Each stamp's own WCS, as ``STAMPS`` columns.
 WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2",
                "CD1_1", "CD1_2", "CD2_1", "CD2_2")
@@ -53,7 +53,7 @@ WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPI
 _PER_STAMP_HISTORY = ("psf_fwhm_arcsec", "psf_sha256", "noise_rms", "background_subtracted", "input",
                       "flux_scale", "snr_estimate", "regime_warning")
 _FLOAT_KEYS = {"GALGENX2", "GALGENRZ", "GALGENRF", "GALGENPF", "GALGENBG", "GALGENNS", "GALGENNV", "GALGENNF",
-               "GALGENSN", "GALGENSZ"}
+               "GALGENSN", "GALGENSZ", "GALGENSO"}
 
 
 def _wcs_cards(wcs: WCS) -> tuple[dict, fits.Header]:

@@ -410,6 +410,32 @@ def test_residual_flux_scale_adds_a_share_of_the_windowed_residual(tiny_model):
     assert LearnedRestorer(tiny_model, flux_calibrate=False).flux_mode == "none"
 
 
+def test_a_bright_stamp_s_flux_is_calibrated_by_its_aperture_sum(tiny_model):
+    """alpha = sum(m d) / sum(m A x) in the 3" aperture, exactly; too faint -> 1; with a card
+    saying "bright_flux_calibration": "aperture", a stamp above the card's SNR range gets it
+    through restore_batch (provenance "aperture (bright)"), one in range keeps the card's
+    calibration; by default ("card") bright stamps keep it too."""
+    default = LearnedRestorer(tiny_model)
+    model = LearnedRestorer(_with_card(tiny_model, bright_flux_calibration="aperture"))
+    yy, xx = np.indices((128, 128))
+    restored = 50.0 * np.exp(-((xx - 63.5) ** 2 + (yy - 63.5) ** 2) / (2 * 6.0**2))
+    predicted = model.reconvolve(restored, 1.0, 0.2)
+    y, x = np.indices((64, 64))
+    inside = (x - 31.5) ** 2 + (y - 31.5) ** 2 <= 15.0**2
+    data = 1.07 * predicted + np.where(inside, 0.0, 5.0)  # 7 % brighter; light outside does not count
+    alpha = model.aperture_flux_scale(data, restored, 1.0, 1.0, 0.2, predicted=predicted)
+    assert alpha == pytest.approx(1.07, rel=1e-10)
+    assert model.aperture_flux_scale(data * 1e-4, restored * 1e-4, 1.0, 1.0, 0.2) == 1.0  # below 5 sigma
+    pair = simulate_pair(np.random.default_rng(4), psf_fwhm=1.1, snr=100)
+    for scale, how in ((1.0, "least_squares"), (30.0, "aperture (bright)")):  # SNR ~100 and ~3,000
+        prepared = prepare_observation(read_image(scale * pair.observation, pixel_scale=0.2), 1.1 * u.arcsec,
+                                       noise_rms=pair.noise_rms, background=0.0)
+        (result,) = model.restore_batch([prepared])
+        assert result.params["flux_calibrate"] == how
+    (result,) = default.restore_batch([prepared])
+    assert result.params["flux_calibrate"] == "least_squares" and "snr_clamp" in result.params
+
+
 def test_a_card_with_an_unknown_flux_calibration_or_no_residual_window_is_refused(tiny_model):
     with pytest.raises(GalgenModelError, match="flux_calibration"):
         LearnedRestorer(_with_card(tiny_model, flux_calibration="magic"))

@@ -410,6 +410,35 @@ def test_residual_flux_scale_adds_a_share_of_the_windowed_residual(tiny_model):
     assert LearnedRestorer(tiny_model, flux_calibrate=False).flux_mode == "none"
 
 
+def test_a_faint_target_beside_a_bright_star_keeps_its_noise():
+    """A galaxy at SNR 50 in the stamp's centre and a star at SNR 2,000 14 pixels away: the stamp
+    reads SNR ~2,000, but its target is not its brightest source (target_dominates), so the
+    network keeps the true noise (no snr_clamp; flagged REGIME as before) instead of being told
+    the star's SNR (which erased such a galaxy: -75 % of its flux); the galaxy alone is clamped
+    when it is the bright one."""
+    import galsim
+
+    from galgen.restoration.model import target_dominates
+
+    rng = np.random.default_rng(12)
+    psf = galsim.Moffat(beta=3.5, fwhm=1.0)
+    blurred = galsim.Convolve(galsim.Sersic(n=1.5, half_light_radius=0.6), psf)
+    gal = blurred.drawImage(nx=64, ny=64, scale=0.2).array
+    star = psf.drawImage(nx=64, ny=64, scale=0.2, offset=(13, 5)).array
+    data = (50 * 10 / np.sqrt(np.sum(gal**2))) * gal + (2000 * 10 / np.sqrt(np.sum(star**2))) * star
+    data += rng.normal(0, 10.0, data.shape)
+    prepared = prepare_observation(read_image(data, pixel_scale=0.2), 1.0 * u.arcsec, noise_rms=10.0,
+                                   background=0.0)
+    assert not target_dominates(prepared)
+    with pytest.warns(GalgenRegimeWarning, match="SNR"):
+        out = restore(data, psf=psf, pixel_scale=0.2 * u.arcsec, noise_rms=10.0, background=0.0,
+                      method="default_x2")
+    assert "REGIME" in out.meta["GALGENFL"] and not any("snr_clamp" in str(h) for h in out.meta["HISTORY"])
+    alone = (2000 * 10 / np.sqrt(np.sum(gal**2))) * gal + rng.normal(0, 10.0, data.shape)
+    assert target_dominates(prepare_observation(read_image(alone, pixel_scale=0.2), 1.0 * u.arcsec,
+                                                noise_rms=10.0, background=0.0))
+
+
 def test_a_bright_stamp_s_flux_is_calibrated_by_its_aperture_sum(tiny_model):
     """alpha = sum(m d) / sum(m A x) in the 3" aperture, exactly; too faint -> 1; with a card
     saying "bright_flux_calibration": "aperture", a stamp above the card's SNR range gets it

@@ -53,6 +53,27 @@ def _too_faint(predicted: np.ndarray, inside: np.ndarray, noise_rms: float) -> b
     return bool(np.sum(predicted[inside]) < 5 * noise_rms * np.sqrt(inside.sum()))
 
 
+#: A stamp's target "dominates" it when its peak (1-pixel-smoothed) is at least this share of the
+#: stamp's brightest: only then is a bright stamp restored as at the top of the training SNR.
+DOMINANT_PEAK = 0.5
+
+
+def target_dominates(prepared: PreparedObservation) -> bool:
+    """Whether the stamp's target (:func:`galgen.preprocess.target_centre`) is its brightest source
+    (peak at least :data:`DOMINANT_PEAK` of the stamp's, both smoothed by 1 pixel): the stamp's
+    SNR is then the target's, and :meth:`LearnedRestorer.network_noise` may act on it."""
+    from scipy.ndimage import gaussian_filter
+
+    from galgen.preprocess import target_centre
+
+    data = np.where(prepared.mask, 0.0, np.nan_to_num(prepared.data))
+    centre = target_centre(data, prepared.noise_rms)
+    if centre is None:
+        return False
+    smooth = gaussian_filter(data, 1.0)
+    return bool(smooth[int(centre[1]), int(centre[0])] >= DOMINANT_PEAK * smooth.max())
+
+
 def _bounded_scale(alpha: float) -> float:
     """A flux scale outside 0.5-2 is not a calibration but a failure: 1 instead."""
     return alpha if 0.5 < alpha < 2.0 else 1.0
@@ -133,7 +154,9 @@ class LearnedRestorer:
     Notes
     -----
     A stamp brighter than the training regime (estimated SNR above the card's ``snr_range``
-    maximum) is restored as if it had that SNR: the network is given a noise level
+    maximum) whose target is its brightest source (:func:`target_dominates`; a faint target
+    beside a bright star keeps its noise, and the stamp is flagged ``REGIME``: told the star's SNR
+    the network erased the target) is restored as if it had that SNR: the network is given a noise level
     ``sigma * SNR / SNR_max`` (:meth:`network_noise`; the flux calibration, chi^2 and flags keep
     the true one). The networks were never shown such stamps and failed on them (``default_x2``
     on Sersic galaxies at SNR 1,500: 37 dB and a -22 % median flux error, at SNR 5,000: 30 dB and
@@ -481,11 +504,10 @@ class LearnedRestorer:
         bright = self.snr_clamp and np.isfinite(snr) and snr > top
         return float(noise_rms * snr / top) if bright else float(noise_rms)
 
-    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None,
-                        clamped: bool = True) -> str:
-        """Why the input lies outside the training regime (``""`` when it does not). A SNR above
-        the range is not a problem for a stamp restored as at its maximum (``clamped``, see
-        :meth:`network_noise`); it is for an image that was not (a field)."""
+    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
+        """Why the input lies outside the training regime (``""`` when it does not). ``snr`` is the
+        SNR the network saw: a bright stamp told a larger noise (:meth:`network_noise`) is in
+        range; a field, or a faint target beside a much brighter source, is not."""
         r = self.regime
         problems = []
         lo, hi = r.get("psf_fwhm_range", (0, np.inf))
@@ -500,7 +522,7 @@ class LearnedRestorer:
         if ps and not self.any_pixel_scale and abs(pixel_scale / ps - 1) > 0.05:
             problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {ps} arcsec)")
         slo, shi = r.get("snr_range", (0, np.inf))
-        if snr is not None and not slo * 0.7 <= snr <= (np.inf if self.snr_clamp and clamped else shi * 1.5):
+        if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
             problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
         if not problems:
             return ""
@@ -588,9 +610,12 @@ class LearnedRestorer:
         in_size = int(self.regime.get("in_size", 64))
         snrs = [snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask, window=in_size)
                 for o in observations]
-        # stamps only: a field's SNR is its brightest square's, and its faint galaxies keep their noise
-        declared = [self.network_noise(sigma, snr) if max(obs.shape) <= 2 * in_size else sigma
-                    for obs, sigma, snr in zip(data, noise, snrs, strict=True)]
+        # stamps only, whose target is their brightest source: a field's faint galaxies, and a faint
+        # target beside a bright star, keep their noise (told the star's SNR, the network erased the
+        # target: -75 % of its flux)
+        declared = [self.network_noise(o.noise_rms, snr)
+                    if max(o.data.shape) <= 2 * in_size and target_dominates(o) else o.noise_rms
+                    for o, snr in zip(observations, snrs, strict=True)]
         restored = self.predict_many(data, declared, fwhm, pixel_scale, psfs=psfs)
         results = []
         for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told in zip(
@@ -616,7 +641,8 @@ class LearnedRestorer:
                 rest * alpha, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
-                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr, clamped=small),
+                # the SNR the network saw: the stamp's, over the noise it was told
+                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
                 params={"flux_calibrate": ("aperture (bright)" if bright and small else self.flux_mode)

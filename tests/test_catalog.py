@@ -102,8 +102,16 @@ def test_catalog_run_writes_stacks_whose_wcs_hold_each_galaxy(field, tmp_path):
         assert hdul["RESTORED"].data.shape == (8, 2 * SIZE, 2 * SIZE)
         assert "CTYPE1" not in hdul["RESTORED"].header  # each plane has its own WCS, in the table
         cols = hdul["STAMPS"].columns.names
-        for name in ("key", "id", "ra", "dec", "CRVAL1", "CRPIX2", "CD1_2", "CTYPE1", "CUNIT2", "GALGENX2"):
+        for name in ("key", "id", "ra", "dec", "CRVAL1", "CRPIX2", "CD1_2", "CTYPE1", "CUNIT2", "GALGENX2",
+                     "snr_clamp"):
             assert name in cols
+    # a stamp's clamp is its own (a column), never one stamp's HISTORY line for all the file
+    clamped = []
+    for name in files:
+        with fits.open(tmp_path / "out" / name) as hdul:
+            clamped += [c for c in hdul["STAMPS"].data["snr_clamp"] if c.strip()]
+            assert not any("snr_clamp" in str(h) for h in hdul["RESTORED"].header.get("HISTORY", []))
+    assert clamped and all("restored as 200" in c for c in clamped)  # the field's bright stamps
     cat = Table.read(field / "cat.ecsv")
     positions = {f"cutout_{i}": (ra, dec) for i, ra, dec in cat.iterrows("id", "ra", "dec")}
     checked = 0
@@ -273,3 +281,17 @@ def test_stacks_carry_each_stamp_s_uncertainty_plane_level(tmp_path):
         hdul["STAMPS"] = fits.BinTableHDU(table, header=hdul["STAMPS"].header, name="STAMPS")
         hdul.writeto(tmp_path / "old.fits")
     assert all("GALGENNV" not in s.meta for s in read_stamps(tmp_path / "old.fits"))
+
+
+def test_a_stamp_s_own_history_values_are_not_shared_by_its_file():
+    """The shared RESTORED header drops per-stamp HISTORY values (flux scale, SNR, regime
+    warning, SNR clamp): one stamp's clamp once became every stamp's."""
+    from galgen.io.stamps import _shared_header
+
+    header = fits.Header()
+    header.add_history("galgen restore: method = survey_x2")
+    header.add_history("galgen restore: snr_clamp = SNR 1511 restored as 200 (noise x7.55)")
+    header.add_history("galgen restore: flux_scale = 1.02")
+    text = [str(h) for h in _shared_header(header)["HISTORY"]]
+    assert any("method = survey_x2" in t for t in text)
+    assert not any("snr_clamp" in t or "flux_scale" in t for t in text)

@@ -16,9 +16,11 @@ file-system and FITS overhead than the model costs to run). The layout:
   image), ``status`` (``ok``/``failed``) and ``error``, the per-stamp header values
   (``GALGENX2``, ``GALGENRZ``, ``GALGENRF``, ``GALGENFL``, ``GALGENPF``, ``GALGENPH``, ``GALGENBG``,
   ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``, ``GALGENSZ``, ``GALGENSO``), ``warning``
-  (outside the model's training regime, and why) and the stamp's WCS keywords (``CTYPE1/2``,
-  ``CUNIT1/2``, ``CRVAL1/2``, ``CRPIX1/2``, ``CD1_1`` ... ``CD2_2``). WCS keywords the stamps share
-  (``RADESYS``, SIP coefficients, ...) are in the table's header. A failed stamp's plane is NaN.
+  (outside the model's training regime, and why), ``snr_clamp`` (when written by a catalog run:
+  the stamp was restored as at the top of the training SNR, ``HISTORY``'s ``snr_clamp``) and the
+  stamp's WCS keywords (``CTYPE1/2``, ``CUNIT1/2``, ``CRVAL1/2``, ``CRPIX1/2``, ``CD1_1`` ...
+  ``CD2_2``). WCS keywords the stamps share (``RADESYS``, SIP coefficients, ...) are in the
+  table's header. A failed stamp's plane is NaN.
 
 :func:`read_stamps` gives the stamps back as ``CCDData`` with their own WCS and header.
 """
@@ -51,7 +53,7 @@ WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPI
                "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 # provenance (HISTORY) parameters that differ from stamp to stamp: their values are table columns
 _PER_STAMP_HISTORY = ("psf_fwhm_arcsec", "psf_sha256", "noise_rms", "background_subtracted", "input",
-                      "flux_scale", "snr_estimate", "regime_warning")
+                      "flux_scale", "snr_estimate", "regime_warning", "snr_clamp")
 _FLOAT_KEYS = {"GALGENX2", "GALGENRZ", "GALGENRF", "GALGENPF", "GALGENBG", "GALGENNS", "GALGENNV", "GALGENNF",
                "GALGENSN", "GALGENSZ", "GALGENSO"}
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from pathlib import Path
 
@@ -13,10 +12,6 @@ from galgen.errors import GalgenModelError
 __all__ = ["cmd_models", "model_rows", "headline_metrics"]
 
 _BASELINES = ("richardson_lucy", "wiener", "wiener_target", "bicubic")
-
-
-def _card(directory: Path) -> dict:
-    return json.loads((directory / "config.json").read_text())
 
 
 def _regime(card: dict) -> tuple[str, str]:
@@ -53,6 +48,7 @@ def _roles() -> dict[str, str]:
 def model_rows() -> list[dict]:
     """One dict per shipped model (restoration, then translation): name, kind, scale, input
     regime, output, role, directory."""
+    from galgen.restoration.methods import _card
     from galgen.restoration.model import shipped_models
     from galgen.translate.learned import shipped_translations
 
@@ -105,6 +101,8 @@ def _wrap(label: str, text: str) -> str:
 
 
 def _describe(row: dict) -> None:
+    from galgen.restoration.methods import _card
+
     card = _card(row["path"])
     print(f"{row['name']} ({row['kind']}, {row['scale']}; {row['role']})")
     print(_wrap("directory", row["path"]))

@@ -612,10 +612,11 @@ class LearnedRestorer:
                 for o in observations]
         # stamps only, whose target is their brightest source: a field's faint galaxies, and a faint
         # target beside a bright star, keep their noise (told the star's SNR, the network erased the
-        # target: -75 % of its flux)
-        declared = [self.network_noise(o.noise_rms, snr)
-                    if max(o.data.shape) <= 2 * in_size and target_dominates(o) else o.noise_rms
-                    for o, snr in zip(observations, snrs, strict=True)]
+        # target: -75 % of its flux). The target is looked for only on stamps above the range.
+        declared = []
+        for o, snr in zip(observations, snrs, strict=True):
+            told = self.network_noise(o.noise_rms, snr) if max(o.data.shape) <= 2 * in_size else o.noise_rms
+            declared.append(told if told == o.noise_rms or target_dominates(o) else o.noise_rms)
         restored = self.predict_many(data, declared, fwhm, pixel_scale, psfs=psfs)
         results = []
         for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told in zip(
@@ -625,8 +626,8 @@ class LearnedRestorer:
             if small and (self.flux_calibrate or self.config.deconvolved_input):
                 # a PSF-aware model's chi^2 goes through the PSF image: computed here, reused below
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
-            bright = told != sigma and self.bright_flux == "aperture"
-            if self.flux_mode != "none" and small and bright:
+            bright = told != sigma and self.bright_flux == "aperture"  # told != sigma: a small stamp
+            if self.flux_mode != "none" and bright:
                 alpha = self.aperture_flux_scale(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
             elif self.flux_mode == "residual" and small:
                 alpha = self.residual_flux_scale(obs, rest, sigma, psf_fwhm, pixel_scale, predicted=predicted)
@@ -645,7 +646,7 @@ class LearnedRestorer:
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told),
                 # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
                 reconvolved=None if predicted is None else alpha * predicted,
-                params={"flux_calibrate": ("aperture (bright)" if bright and small else self.flux_mode)
+                params={"flux_calibrate": ("aperture (bright)" if bright else self.flux_mode)
                         if self.flux_calibrate else False,
                         **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
                                          f"x{told / sigma:.3g})"} if told != sigma else {}),

@@ -9,6 +9,8 @@ noise; much larger values flag invented or lost structure.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from galgen.psf.kernels import block_sum, convolve_psf, residual_kernel_fwhm
@@ -48,6 +50,25 @@ def reconvolve_to_observed(restored: np.ndarray, psf_fwhm: float, out_pixel_scal
     return block_sum(convolve_psf(np.nan_to_num(restored), kernel), scale)
 
 
+@lru_cache(maxsize=32)
+def _psf_matching_kernel(psf_bytes: bytes, shape: tuple[int, int], pixel_scale: float, scale: int,
+                         target_psf_fwhm: float) -> np.ndarray:
+    """The kernel ``K`` of :func:`reconvolve_with_psf` (``G * K = P`` on the restored grid), cached:
+    the stamps of a batch often share one PSF, and building ``K`` (GalSim interpolation, photutils
+    matching) costs several times the convolution. Read-only."""
+    from galgen.psf.models import psf_from_image
+    from galgen.translate.physical import matching_kernel
+
+    psf = np.frombuffer(psf_bytes, np.float64).reshape(shape)
+    out_scale = pixel_scale / scale
+    fine = psf_from_image(psf, pixel_scale=pixel_scale, target_pixel_scale=out_scale,
+                          shape=(scale * psf.shape[0]) | 1)
+    kernel, _, _ = matching_kernel(out_scale, target_psf_fwhm, None, target_psf=fine, allow_sharpen=True)
+    kernel = np.array(kernel, np.float64)
+    kernel.flags.writeable = False
+    return kernel
+
+
 def reconvolve_with_psf(restored: np.ndarray, psf: np.ndarray, pixel_scale: float, scale: int,
                         target_psf_fwhm: float) -> np.ndarray:
     """Blur a restored image back to the observation through the observing PSF *image*.
@@ -78,13 +99,9 @@ def reconvolve_with_psf(restored: np.ndarray, psf: np.ndarray, pixel_scale: floa
     numpy.ndarray
         ``(H, W)`` predicted observation.
     """
-    from galgen.psf.models import psf_from_image
-    from galgen.translate.physical import matching_kernel
-
-    out_scale = pixel_scale / scale
-    fine = psf_from_image(np.asarray(psf, np.float64), pixel_scale=pixel_scale, target_pixel_scale=out_scale,
-                          shape=(scale * psf.shape[0]) | 1)
-    kernel, _, _ = matching_kernel(out_scale, target_psf_fwhm, None, target_psf=fine, allow_sharpen=True)
+    psf = np.ascontiguousarray(psf, np.float64)
+    kernel = _psf_matching_kernel(psf.tobytes(), psf.shape, float(pixel_scale), int(scale),
+                                  float(target_psf_fwhm))
     if kernel.shape[0] >= min(restored.shape):
         n = (min(restored.shape) - 1) | 1 if min(restored.shape) % 2 == 0 else min(restored.shape) - 2
         c, h = kernel.shape[0] // 2, n // 2

@@ -103,7 +103,7 @@ def test_catalog_run_writes_stacks_whose_wcs_hold_each_galaxy(field, tmp_path):
         assert "CTYPE1" not in hdul["RESTORED"].header  # each plane has its own WCS, in the table
         cols = hdul["STAMPS"].columns.names
         for name in ("key", "id", "ra", "dec", "CRVAL1", "CRPIX2", "CD1_2", "CTYPE1", "CUNIT2", "GALGENX2",
-                     "snr_clamp"):
+                     "snr_clamp", "residual_light", "GALGENLA"):
             assert name in cols
     # a stamp's clamp is its own (a column), never one stamp's HISTORY line for all the file
     clamped = []
@@ -285,13 +285,14 @@ def test_stacks_carry_each_stamp_s_uncertainty_plane_level(tmp_path):
 
 def test_a_stamp_s_own_history_values_are_not_shared_by_its_file():
     """The shared RESTORED header drops per-stamp HISTORY values (flux scale, SNR, regime
-    warning, SNR clamp): one stamp's clamp once became every stamp's."""
+    warning, SNR clamp, light put back): one stamp's clamp once became every stamp's."""
     from galgen.io.stamps import _shared_header
 
     header = fits.Header()
     header.add_history("galgen restore: method = survey_x2")
     header.add_history("galgen restore: snr_clamp = SNR 1511 restored as 200 (noise x7.55)")
     header.add_history("galgen restore: flux_scale = 1.02")
+    header.add_history("galgen restore: residual_light = 5395 added in 1 region (+16.7 % of the output's)")
     text = [str(h) for h in _shared_header(header)["HISTORY"]]
     assert any("method = survey_x2" in t for t in text)
-    assert not any("snr_clamp" in t or "flux_scale" in t for t in text)
+    assert not any("snr_clamp" in t or "flux_scale" in t or "residual_light" in t for t in text)

@@ -293,6 +293,7 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
     errors: dict[str, str] = {p[0][0]: _error_text(p[1]) for p in prepared if len(p) == 2}
     warnings: dict[str, str] = {}
     clamps: dict[str, str] = {}  # which stamps were restored as at the top of the training SNR
+    lights: dict[str, str] = {}  # which stamps got light put back from their residual
     method = ""
     if good:
         try:
@@ -306,12 +307,14 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
                                            psf_check=chunk.star_check)
                 warnings[row[0]], method = out.regime_warning, out.method
                 clamps[row[0]] = str(out.params.get("snr_clamp", ""))
+                lights[row[0]] = str(out.params.get("residual_light", ""))
             except Exception as exc:  # noqa: BLE001
                 errors[row[0]] = _error_text(exc)
     path = outdir / chunk.output_name
     stack_rows = [{"key": row[0], "id": row[1], "ra": row[2], "dec": row[3], "x": row[4], "y": row[5],
                    "status": "ok" if row[0] in results else "failed", "error": errors.get(row[0], ""),
-                   "warning": warnings.get(row[0], ""), "snr_clamp": clamps.get(row[0], "")}
+                   "warning": warnings.get(row[0], ""), "snr_clamp": clamps.get(row[0], ""),
+                   "residual_light": lights.get(row[0], "")}
                   for row in chunk.rows]
     shape = (chunk.size * restorer.scale, chunk.size * restorer.scale)
     output = str(path)

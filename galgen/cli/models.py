@@ -125,7 +125,10 @@ def _describe(row: dict) -> None:
             print(f"{'surveys' if i == 0 else '':<14}{cells}".rstrip())
     if row["kind"] == "restoration":
         posterior = (row["path"] / "posterior" / "model.safetensors").is_file()
-        print(_wrap("flux", f"calibration: {card.get('flux_calibration', 'least_squares')}"))
+        light = ("put back where significant (GALGENLA)" if card.get("residual_light", True) is not False
+                 else "not put back")
+        print(_wrap("flux", f"calibration: {card.get('flux_calibration', 'least_squares')}; light left in "
+                    f"the residual {light}"))
         print(_wrap("uncertainty", "--samples N: " + ("posterior sampler (posterior/)" if posterior
                                                        else "noise bootstrap")
                     + (", calibrated on validation data" if card.get("uncertainty_calibration") else "")))

@@ -15,9 +15,11 @@ file-system and FITS overhead than the model costs to run). The layout:
   (deg, the catalog position), ``x``/``y`` (0-based pixel of that position in the input
   image), ``status`` (``ok``/``failed``) and ``error``, the per-stamp header values
   (``GALGENX2``, ``GALGENRZ``, ``GALGENRF``, ``GALGENFL``, ``GALGENPF``, ``GALGENPH``, ``GALGENBG``,
-  ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``, ``GALGENSZ``, ``GALGENSO``), ``warning``
+  ``GALGENNS``, ``GALGENNV``, ``GALGENNF``, ``GALGENSN``, ``GALGENSZ``, ``GALGENSO``, ``GALGENLA``),
+  ``warning``
   (outside the model's training regime, and why), ``snr_clamp`` (when written by a catalog run:
-  the stamp was restored as at the top of the training SNR, ``HISTORY``'s ``snr_clamp``) and the
+  the stamp was restored as at the top of the training SNR, ``HISTORY``'s ``snr_clamp``),
+  ``residual_light`` (likewise: the light put back from the residual, ``HISTORY``'s) and the
   stamp's WCS keywords (``CTYPE1/2``, ``CUNIT1/2``, ``CRVAL1/2``, ``CRPIX1/2``, ``CD1_1`` ...
   ``CD2_2``). WCS keywords the stamps share (``RADESYS``, SIP coefficients, ...) are in the
   table's header. A failed stamp's plane is NaN.
@@ -47,15 +49,15 @@ __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
 
 #: Header keywords that differ from stamp to stamp: columns of ``STAMPS``, not keywords of ``RESTORED``.
 STAMP_KEYWORDS = ("GALGENX2", "GALGENRZ", "GALGENRF", "GALGENFL", "GALGENPF", "GALGENPH", "GALGENBG",
-                  "GALGENNS", "GALGENNV", "GALGENNF", "GALGENSN", "GALGENSZ", "GALGENSO")
+                  "GALGENNS", "GALGENNV", "GALGENNF", "GALGENSN", "GALGENSZ", "GALGENSO", "GALGENLA")
 #: Each stamp's own WCS, as ``STAMPS`` columns.
 WCS_COLUMNS = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2",
                "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 # provenance (HISTORY) parameters that differ from stamp to stamp: their values are table columns
 _PER_STAMP_HISTORY = ("psf_fwhm_arcsec", "psf_sha256", "noise_rms", "background_subtracted", "input",
-                      "flux_scale", "snr_estimate", "regime_warning", "snr_clamp")
+                      "flux_scale", "snr_estimate", "regime_warning", "snr_clamp", "residual_light")
 _FLOAT_KEYS = {"GALGENX2", "GALGENRZ", "GALGENRF", "GALGENPF", "GALGENBG", "GALGENNS", "GALGENNV", "GALGENNF",
-               "GALGENSN", "GALGENSZ", "GALGENSO"}
+               "GALGENSN", "GALGENSZ", "GALGENSO", "GALGENLA"}
 
 
 def _wcs_cards(wcs: WCS) -> tuple[dict, fits.Header]:

@@ -148,6 +148,9 @@ class Restoration:
         Scalar settings of the method, recorded as provenance.
     draws : numpy.ndarray or None
         ``(N, sH, sW)`` float32 posterior draws behind ``std``, when a posterior sampler made it.
+    light_fraction : float
+        Flux put back from the residual (:mod:`galgen.restoration.residual_light`) over the
+        output's total: 0 when the step found nothing, NaN when it did not run.
     """
 
     data: np.ndarray
@@ -161,6 +164,7 @@ class Restoration:
     reconvolved: np.ndarray | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     draws: np.ndarray | None = None
+    light_fraction: float = float("nan")
 
 
 @runtime_checkable
@@ -503,6 +507,8 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
             header["GALGENPR"] = (round(psf_check.ratio, 4), "stars' size / PSF's (adaptive moments)")
     if np.isfinite(prepared.sky_z):
         header["GALGENSZ"] = (round(prepared.sky_z, 2), "[sigma] sky pixels brighter toward the target")
+    if np.isfinite(restoration.light_fraction):
+        header["GALGENLA"] = (round(restoration.light_fraction, 4), "flux put back from the residual / total")
     if np.isfinite(prepared.sky_offset):
         header["GALGENSO"] = (round(prepared.sky_offset, 3), "[sigma] sky pixels' median after the sky given")
     flags = quality_flags(chi2, restoration.regime_warning, structure, fraction,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from galgen.errors import GalgenModelError, GalgenValueError
-from galgen.metrics.consistency import reconvolve_to_observed
+from galgen.metrics.consistency import reconvolve_to_observed, reconvolve_with_psf
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
@@ -31,6 +31,7 @@ from galgen.restoration.inputs import (
 from galgen.restoration.methods import check_ensemble
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.restoration.posterior import PosteriorSampler, draw_spread, load_posterior, posterior_directory
+from galgen.restoration.residual_light import RESIDUAL_LIGHT_DEFAULTS, ResidualLight, residual_light
 from galgen.restoration.tiling import process_tiled
 
 __all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "condition_vector",
@@ -72,6 +73,13 @@ def target_dominates(prepared: PreparedObservation) -> bool:
         return False
     smooth = gaussian_filter(data, 1.0)
     return bool(smooth[int(centre[1]), int(centre[0])] >= DOMINANT_PEAK * smooth.max())
+
+
+def _light_note(light: ResidualLight, final: np.ndarray) -> str:
+    """HISTORY text of the light added back (:mod:`galgen.restoration.residual_light`)."""
+    total = float(np.sum(final))
+    share = f" ({100 * light.flux / total:+.1f} % of the output's)" if total > 0 else ""
+    return f"{light.flux:.4g} added in {light.regions} region{'s' * (light.regions != 1)}{share}"
 
 
 def _bounded_scale(alpha: float) -> float:
@@ -150,6 +158,13 @@ class LearnedRestorer:
         times the network's work. Default: the model card's ``"ensemble"`` (1 unless chosen on
         validation data). The bootstrap's re-noised draws are restored without it (their spread
         then slightly over-states the ensemble's own; the calibration was fitted that way).
+    residual_light : bool, optional
+        Put back the light the restoration left in the data, where the residual shows it
+        significantly (:mod:`galgen.restoration.residual_light`; ``GALGENLA``, ``HISTORY``
+        ``residual_light``); its noise enters the uncertainty map in quadrature and the
+        posterior draws carry it. Default: the card's ``"residual_light"`` (``false``, or a table
+        overriding :data:`~galgen.restoration.residual_light.RESIDUAL_LIGHT_DEFAULTS`; on when
+        absent); ``False`` turns it off.
 
     Notes
     -----
@@ -173,7 +188,7 @@ class LearnedRestorer:
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
                  amp: bool = True, flux_calibrate: bool | None = None, tile: int = 128, batch_size: int = 32,
                  calibrate_uncertainty: bool = True, uncertainty: str = "auto", ensemble: int | None = None,
-                 _state: tuple[dict, dict] | None = None) -> None:
+                 residual_light: bool | None = None, _state: tuple[dict, dict] | None = None) -> None:
         self.directory = Path(directory)
         card, state = _state if _state is not None else read_state(self.directory)
         self.config = RestorerConfig(**card["architecture"])
@@ -222,6 +237,21 @@ class LearnedRestorer:
         # for any stamp) or "aperture" (aperture_flux_scale; on validation bright stamps 0.30-0.33 %
         # against 1.02-1.20 %, but 0.06 dB lower PSNR on one set: rejected by the 0.05 dB rule)
         self.bright_flux = str(card.get("bright_flux_calibration", "card"))
+        # light left in the data (galgen.restoration.residual_light): the card's settings
+        # ("residual_light": false, or a dict overriding RESIDUAL_LIGHT_DEFAULTS), or off
+        light = card.get("residual_light", True)
+        if residual_light is False or light is False:
+            self.residual_light: dict | None = None
+        elif isinstance(light, dict) or light is True:
+            unknown = set(light) - set(RESIDUAL_LIGHT_DEFAULTS) if isinstance(light, dict) else set()
+            if unknown:
+                msg = (f"{self.directory}: the card's residual_light has unknown keys {sorted(unknown)}; "
+                       f"known: {sorted(RESIDUAL_LIGHT_DEFAULTS)}")
+                raise GalgenModelError(msg)
+            self.residual_light = {**RESIDUAL_LIGHT_DEFAULTS, **(light if isinstance(light, dict) else {})}
+        else:
+            msg = f"{self.directory}: the card's residual_light must be true, false or a table, got {light!r}"
+            raise GalgenModelError(msg)
 
     @property
     def target_psf_fwhm(self) -> float:
@@ -638,21 +668,47 @@ class LearnedRestorer:
                 std, kept, how = self._uncertainty(obs, sigma, psf_fwhm, pixel_scale, psf, rest, alpha,
                                                    samples, seed, small, prepared.noise_correlation,
                                                    network_noise=told)
+            final = rest * alpha
+            reconvolved = None if predicted is None else alpha * predicted
+            light, light_fraction = None, float("nan")
+            if self.residual_light is not None:
+                # the residual through the PSF image (a Moffat blur-back leaves the core and wings of
+                # any other PSF in the residual, which then reads as light to move)
+                through_psf = reconvolved
+                if through_psf is None or not self.config.deconvolved_input:
+                    through_psf = reconvolve_with_psf(final, psf, pixel_scale, self.scale,
+                                                      self.target_fwhm_at(pixel_scale))
+                light = residual_light(obs, through_psf, sigma, prepared.psf_fwhm_pix, self.scale,
+                                       noise_factor=prepared.noise_correlation.sum_factor,
+                                       valid=~prepared.mask, **self.residual_light)
+                light_fraction = 0.0
+                if light.regions:
+                    final = final + light.correction
+                    if reconvolved is not None:
+                        reconvolved = reconvolved + self.reconvolve(light.correction, psf_fwhm,
+                                                                    pixel_scale, psf)
+                    if std is not None:  # the added light's own noise, in quadrature
+                        std = np.sqrt(std**2 + light.noise**2)
+                    if kept is not None:
+                        kept = (kept + light.correction).astype(np.float32)
+                    total = float(np.sum(final))
+                    light_fraction = light.flux / total if total > 0 else float("nan")
             results.append(Restoration(
-                rest * alpha, std, self.name, model_hash=self.sha256,
+                final, std, self.name, model_hash=self.sha256,
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
                 # the SNR the network saw: the stamp's, over the noise it was told
                 regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told),
-                # A(alpha x) = alpha A(x): the chi^2 of finalize() reuses it
-                reconvolved=None if predicted is None else alpha * predicted,
+                # A(alpha x + light) = alpha A(x) + A(light): the chi^2 of finalize() reuses it
+                reconvolved=reconvolved,
                 params={"flux_calibrate": ("aperture (bright)" if bright else self.flux_mode)
                         if self.flux_calibrate else False,
                         **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
                                          f"x{told / sigma:.3g})"} if told != sigma else {}),
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
+                        **({"residual_light": _light_note(light, final)} if light and light.regions else {}),
                         **({"uncertainty": how} if how else {})},
-                draws=kept))
+                draws=kept, light_fraction=light_fraction))
         return results
 
     def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,

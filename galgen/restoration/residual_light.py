@@ -16,7 +16,9 @@ pixel, its MAD, is replaced by that):
 2. connected regions where the smoothed residual exceeds ``threshold`` times that noise
    (positive and negative regions separately) are candidates;
 3. a candidate is kept when the *unsmoothed* residual summed over it is significant,
-   ``|sum r| > min_significance noise_factor sigma sqrt(N)`` for its ``N`` pixels;
+   ``|sum r| > z noise_factor sigma sqrt(N)`` for its ``N`` pixels, with ``z`` the larger of
+   ``min_significance`` and ``3.6 + ln(cells)`` (the image's area in smoothing cells: a larger
+   image holds more, and larger, noise regions);
 4. the smoothed residual over the kept regions is brought to the output grid (linear
    interpolation, divided by ``scale^2``, so its flux is kept) and added.
 
@@ -36,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter, label, zoom
 
-__all__ = ["RESIDUAL_LIGHT_DEFAULTS", "WIDE_NOISE_EXPONENT", "ResidualLight", "residual_light",
-           "smoothed_noise"]
+__all__ = ["RESIDUAL_LIGHT_DEFAULTS", "WIDE_NOISE_EXPONENT", "LOOK_ELSEWHERE_BASE", "ResidualLight",
+           "residual_light", "smoothed_noise"]
 
 #: The settings chosen on development pairs (seed 8,000,000; docs/benchmarks.md): a smoothing
 #: of 4 PSF FWHMs, regions above 1 sigma of the smoothed noise, kept at 5 sigma summed.
@@ -48,6 +50,10 @@ RESIDUAL_LIGHT_DEFAULTS = {"smoothing": 4.0, "threshold": 1.0, "min_significance
 #: against 1.72 / 2.25 / 3.36 from smoothed 1024^2 maps); with the factor as measured 0.3-2.3 % of
 #: pure-noise stamps "had" light, with this margin none of 1,800 (ACS-like, 2x2 and 3x3 box noise).
 WIDE_NOISE_EXPONENT = 1.25
+
+#: A region must also pass ``LOOK_ELSEWHERE_BASE + ln(cells)`` sigma, ``cells`` the image's area
+#: over ``4 pi s^2`` (the smoothing's): the largest noise region of a larger image is larger.
+LOOK_ELSEWHERE_BASE = 3.6
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -161,6 +167,13 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
     smooth = gaussian_filter(r, _sigma_pix(psf_fwhm_pix, smoothing), mode="constant")
     smooth_noise = smoothed_noise(noise_rms, psf_fwhm_pix, smoothing, noise_factor=factor)
     white = noise_rms * factor
+    # the look-elsewhere effect: the larger the image, the more noise regions, and the largest of
+    # their (selection-biased) sums grows like the log of their number. On pure white noise the
+    # 99th percentile of the largest z stayed below 3.6 + ln(cells) for 64-512 px sides and PSFs
+    # of 3-8 px (cells: the area over 4 pi s^2); a fixed 5 sigma was passed by 39 % of 256^2 maps
+    s = _sigma_pix(psf_fwhm_pix, smoothing)
+    cells = max(float(use.sum()) / (4.0 * np.pi * s * s), 1.0)
+    min_significance = max(min_significance, LOOK_ELSEWHERE_BASE + np.log(cells))
     keep = np.zeros(r.shape, bool)
     for sign in (1.0, -1.0):
         labels, n = label(sign * smooth > threshold * smooth_noise)

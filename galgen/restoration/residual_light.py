@@ -138,7 +138,9 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
     threshold : float, default 1
         A region is where the smoothed residual exceeds this many of its own noise sigmas.
     min_significance : float, default 5
-        A region is kept when its summed residual exceeds this many sigmas.
+        A region is kept when its summed residual exceeds this many sigmas, or
+        ``LOOK_ELSEWHERE_BASE + ln(cells)`` if larger (``cells``: the valid area over
+        ``4 pi s^2``, ``s`` the smoothing's standard deviation).
     noise_factor : float, default 1
         Rms of the noise summed over large areas relative to white noise of the same rms per
         pixel (:attr:`galgen.preprocess.NoiseCorrelation.sum_factor`, ``GALGENNF``); used raised
@@ -164,14 +166,14 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
         measured = 1.4826 * float(np.median(np.abs(values - np.median(values))))
         noise_rms = max(noise_rms, measured)
     factor = max(noise_factor, 1.0) ** WIDE_NOISE_EXPONENT
-    smooth = gaussian_filter(r, _sigma_pix(psf_fwhm_pix, smoothing), mode="constant")
+    s = _sigma_pix(psf_fwhm_pix, smoothing)
+    smooth = gaussian_filter(r, s, mode="constant")
     smooth_noise = smoothed_noise(noise_rms, psf_fwhm_pix, smoothing, noise_factor=factor)
     white = noise_rms * factor
     # the look-elsewhere effect: the larger the image, the more noise regions, and the largest of
     # their (selection-biased) sums grows like the log of their number. On pure white noise the
     # 99th percentile of the largest z stayed below 3.6 + ln(cells) for 64-512 px sides and PSFs
     # of 3-8 px (cells: the area over 4 pi s^2); a fixed 5 sigma was passed by 39 % of 256^2 maps
-    s = _sigma_pix(psf_fwhm_pix, smoothing)
     cells = max(float(use.sum()) / (4.0 * np.pi * s * s), 1.0)
     min_significance = max(min_significance, LOOK_ELSEWHERE_BASE + np.log(cells))
     keep = np.zeros(r.shape, bool)
@@ -189,7 +191,7 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
     if not keep.any():
         zero = np.zeros(shape)
         return ResidualLight(zero, zero.copy(), 0.0, 0)
-    regions = int(len(np.unique(label(keep)[0])) - 1)
+    regions = int(label(keep)[1])
     low = np.where(keep, smooth, 0.0)
     # pixel edges kept (grid_mode): output pixel j samples input coordinate (j + 0.5)/scale - 0.5
     correction = zoom(low, scale, order=1, grid_mode=True, mode="grid-constant") / scale**2

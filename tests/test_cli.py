@@ -28,6 +28,18 @@ def test_console_script_runs():
     assert "deconvolution" in out.stdout
 
 
+def test_a_reader_that_closes_the_pipe_gets_no_traceback():
+    """``galgen models default_x2 | head -1`` when the reader has gone before the command writes:
+    the command stops quietly (exit 141, as for SIGPIPE) instead of a BrokenPipeError traceback
+    (or Python's "Exception ignored ... BrokenPipeError" at exit)."""
+    proc = subprocess.Popen([sys.executable, "-m", "galgen.cli", "models", "default_x2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader goes away while the command is still starting up
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()[-500:]
+    assert proc.returncode == 141
+
+
 def test_parse_angle():
     assert parse_angle("1.0arcsec").to_value("arcsec") == 1.0
     assert parse_angle("0.5").to_value("arcsec") == 0.5

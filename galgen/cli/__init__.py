@@ -52,10 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if argv is None:
+            sys.stdout.flush()  # a reader that closed the pipe shows here, within the handler's reach
+        return code
     except GalgenError as exc:
         print(f"galgen {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"galgen {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if argv is not None:
+            raise
+        # the reader closed the pipe (galgen models | head): stop quietly, as Unix tools do; stdout
+        # goes to /dev/null so that the interpreter's final flush does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for such a pipeline

@@ -46,6 +46,10 @@ from galgen.psf.stars import StarCheck
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
            "run_catalog", "stamp_origin"]
 
+#: A restorer's per-stamp provenance notes (``Restoration.params``) written as ``STAMPS`` columns:
+#: in the file's shared HISTORY one stamp's note would read as every stamp's.
+_STAMP_NOTES = ("snr_clamp", "residual_light")
+
 
 @dataclass
 class Mosaic:
@@ -292,8 +296,8 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
     results: dict[str, object] = {}
     errors: dict[str, str] = {p[0][0]: _error_text(p[1]) for p in prepared if len(p) == 2}
     warnings: dict[str, str] = {}
-    clamps: dict[str, str] = {}  # which stamps were restored as at the top of the training SNR
-    lights: dict[str, str] = {}  # which stamps got light put back from their residual
+    # a stamp's own provenance notes (STAMPS columns, not the file's shared HISTORY)
+    notes: dict[str, dict[str, str]] = {}
     method = ""
     if good:
         try:
@@ -306,15 +310,13 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
                 results[row[0]] = finalize(img, prep, out, scale=restorer.scale, samples=options.samples,
                                            psf_check=chunk.star_check)
                 warnings[row[0]], method = out.regime_warning, out.method
-                clamps[row[0]] = str(out.params.get("snr_clamp", ""))
-                lights[row[0]] = str(out.params.get("residual_light", ""))
+                notes[row[0]] = {k: str(out.params.get(k, "")) for k in _STAMP_NOTES}
             except Exception as exc:  # noqa: BLE001
                 errors[row[0]] = _error_text(exc)
     path = outdir / chunk.output_name
     stack_rows = [{"key": row[0], "id": row[1], "ra": row[2], "dec": row[3], "x": row[4], "y": row[5],
                    "status": "ok" if row[0] in results else "failed", "error": errors.get(row[0], ""),
-                   "warning": warnings.get(row[0], ""), "snr_clamp": clamps.get(row[0], ""),
-                   "residual_light": lights.get(row[0], "")}
+                   "warning": warnings.get(row[0], ""), **notes.get(row[0], dict.fromkeys(_STAMP_NOTES, ""))}
                   for row in chunk.rows]
     shape = (chunk.size * restorer.scale, chunk.size * restorer.scale)
     output = str(path)

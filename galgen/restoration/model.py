@@ -75,10 +75,10 @@ def target_dominates(prepared: PreparedObservation) -> bool:
     return bool(smooth[int(centre[1]), int(centre[0])] >= DOMINANT_PEAK * smooth.max())
 
 
-def _light_note(light: ResidualLight, final: np.ndarray) -> str:
-    """HISTORY text of the light added back (:mod:`galgen.restoration.residual_light`)."""
-    total = float(np.sum(final))
-    share = f" ({100 * light.flux / total:+.1f} % of the output's)" if total > 0 else ""
+def _light_note(light: ResidualLight, fraction: float) -> str:
+    """HISTORY text of the light added back (:mod:`galgen.restoration.residual_light`); ``fraction``
+    is its share of the output's flux (NaN when the output's total is not positive)."""
+    share = f" ({100 * fraction:+.1f} % of the output's)" if np.isfinite(fraction) else ""
     return f"{light.flux:.4g} added in {light.regions} region{'s' * (light.regions != 1)}{share}"
 
 
@@ -706,7 +706,8 @@ class LearnedRestorer:
                         **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
                                          f"x{told / sigma:.3g})"} if told != sigma else {}),
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
-                        **({"residual_light": _light_note(light, final)} if light and light.regions else {}),
+                        **({"residual_light": _light_note(light, light_fraction)}
+                           if light is not None and light.regions else {}),
                         **({"uncertainty": how} if how else {})},
                 draws=kept, light_fraction=light_fraction))
         return results

@@ -177,6 +177,7 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
     cells = max(float(use.sum()) / (4.0 * np.pi * s * s), 1.0)
     min_significance = max(min_significance, LOOK_ELSEWHERE_BASE + np.log(cells))
     keep = np.zeros(r.shape, bool)
+    regions = 0
     for sign in (1.0, -1.0):
         labels, n = label(sign * smooth > threshold * smooth_noise)
         if n == 0:
@@ -187,11 +188,11 @@ def residual_light(observation: np.ndarray, predicted: np.ndarray, noise_rms: fl
         kept = np.flatnonzero(z > min_significance) + 1
         if kept.size:
             keep |= np.isin(labels, kept)
+            regions += int(kept.size)
     shape = (observation.shape[0] * scale, observation.shape[1] * scale)
-    if not keep.any():
+    if not regions:
         zero = np.zeros(shape)
         return ResidualLight(zero, zero.copy(), 0.0, 0)
-    regions = int(label(keep)[1])
     low = np.where(keep, smooth, 0.0)
     # pixel edges kept (grid_mode): output pixel j samples input coordinate (j + 0.5)/scale - 0.5
     correction = zoom(low, scale, order=1, grid_mode=True, mode="grid-constant") / scale**2

@@ -92,6 +92,12 @@ def test_regime_warning_and_bad_models(tiny_model, tmp_path):
         warnings.simplefilter("error", GalgenRegimeWarning)
         restore(pair.observation, 1.0 * u.arcsec, pixel_scale=0.2, method=str(tiny_model),
                 background=0.0)
+    # an astronomer's plain 1.0 meant arcsec: read as 1 pixel (0.2"), and the warning says so
+    with pytest.warns(GalgenRegimeWarning, match=r"psf_fwhm=1 is a plain number, read as pixels = 0.2 arc"):
+        restore(pair.observation, 1.0, pixel_scale=0.2, method=str(tiny_model), background=0.0)
+    with pytest.warns(GalgenRegimeWarning) as record:  # a Quantity: no such note
+        restore(pair.observation, 2.5 * u.arcsec, pixel_scale=0.2, method=str(tiny_model), background=0.0)
+    assert "plain number" not in str(record[0].message)
     with pytest.raises(GalgenValueError, match="unknown restoration method"):
         restore(pair.observation, 1.0, pixel_scale=0.2, method="no-such-model")
     with pytest.raises(GalgenModelError, match="x2, not x4"):

@@ -158,13 +158,28 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     warned = [r.regime_warning for r in restorations if r.regime_warning]
     if warned:
         extra = f" ({len(warned)} of {n} stamps)" if stack else ""
-        warnings.warn(warned[0] + extra, GalgenRegimeWarning, stacklevel=2)
+        warnings.warn(warned[0] + extra + _plain_fwhm_hint(warned[0], fwhms, imgs), GalgenRegimeWarning,
+                      stacklevel=2)
     checks = [star_check(img, prep)
               if (check_psf if check_psf is not None else min(img.shape) >= FIELD_MIN_SIDE) else None
               for img, prep in zip(imgs, prepared, strict=True)]
     results = [finalize(img, prep, r, scale=restorer.scale, samples=samples, psf_check=c)
                for img, prep, r, c in zip(imgs, prepared, restorations, checks, strict=True)]
     return results if stack else results[0]
+
+
+def _plain_fwhm_hint(warning: str, fwhms: list, imgs: list[Image]) -> str:
+    """A note for a regime warning about the PSF FWHM when ``psf_fwhm`` was a plain number: here
+    that is pixels, while the command line and :func:`galgen.translate.translate` read a plain
+    number as arcsec, so an astronomer's ``psf_fwhm=1.4`` for SDSS (0.396"/px) is a 0.55" PSF.
+    ``""`` otherwise."""
+    plain = [f for f in fwhms if f is not None and not isinstance(f, u.Quantity)]
+    if "PSF FWHM" not in warning or not plain:
+        return ""
+    value, scale = float(plain[0]), imgs[0].pixel_scale
+    where = f" = {value * scale:.3g} arcsec at this image's {scale:.3g} arcsec/pixel" if scale else ""
+    return (f" Note: psf_fwhm={value:g} is a plain number, read as pixels{where}; for arcsec pass "
+            f"psf_fwhm={value:g} * u.arcsec.")
 
 
 def star_check(img: Image, prepared: PreparedObservation) -> StarCheck | None:

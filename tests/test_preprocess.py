@@ -79,6 +79,28 @@ def test_background2d_follows_a_gradient(rng):
     assert est.median_rms == pytest.approx(np.sqrt(2.0**2 + 3.2**2 / 12), rel=0.05)
 
 
+@pytest.mark.parametrize(("shape", "box"), [((300, 300), 75), ((517, 389), 32), ((1000, 700), 64)])
+def test_mesh_to_image_is_photutils_own_map(rng, shape, box):
+    """galgen resizes Background2D's meshes itself (two matrix products instead of a 2-D spline
+    zoom, 0.25 s a 1920^2 map): the maps must be photutils' own, to 1e-12 of the mesh's range
+    (measured 1e-15 for the background, 1e-13 for the rms), edges, crop and clipping included."""
+    from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
+
+    from galgen.preprocess.background import mesh_to_image
+
+    ramp = np.add.outer(np.linspace(0, 3, shape[0]), np.sin(np.linspace(0, 6, shape[1])))
+    bkg = Background2D(rng.normal(size=shape) + ramp, box, sigma_clip=SigmaClip(sigma=3.0),
+                       exclude_percentile=50.0, bkg_estimator=MedianBackground(),
+                       bkg_rms_estimator=StdBackgroundRMS())
+    pairs = ((bkg.background_mesh, bkg.background), (bkg.background_rms_mesh, bkg.background_rms))
+    for mesh, theirs in pairs:
+        mine = mesh_to_image(np.asarray(mesh), box, shape)
+        assert mine.shape == shape
+        assert np.max(np.abs(mine - theirs)) < 1e-12 * np.ptp(mesh)
+    assert np.all(mesh_to_image(np.full((3, 4), 2.5), 8, (20, 30)) == 2.5)  # a flat mesh
+
+
 def test_background_refuses_empty():
     with pytest.raises(GalgenValueError, match="fewer than 10"):
         estimate_background(np.full((3, 3), np.nan))

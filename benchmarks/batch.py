@@ -89,10 +89,14 @@ def per_file_costs(items: list, model: str, n: int = 64) -> dict[str, float]:
                 [p.psf_fwhm_arcsec for p in preps], imgs[0].pixel_scale)
         restored = step("forward pass (bare)", lambda a: core.predict_many(*a, batch_size=4), [args])[0]
         costs["forward pass (bare)"] /= len(paths)
-        step("flux calibration", lambda k: core.flux_calibration(
+        # restore_batch = the forward pass and the model's own per-stamp work after it (flux
+        # calibration, light left in the residual, SNR and target checks): the difference
+        outs = step("restore_batch", core.restore_batch, [preps])[0]  # what the pipeline finalises
+        after = "model's work after the forward (flux calibration, residual light, checks)"
+        costs[after] = costs.pop("restore_batch") / len(paths) - costs["forward pass (bare)"]
+        step("  of which flux calibration", lambda k: core.flux_calibration(
             args[0][k], restored[k], args[1][k], args[2][k], args[3],
             predicted=core.reconvolve(restored[k], args[2][k], args[3])), range(len(paths)))
-        outs = core.restore_batch(preps)  # what the pipeline finalises
         results = step("header, provenance, chi^2", lambda k: finalize(imgs[k], preps[k], outs[k], scale=2),
                        range(len(paths)))
         step("write FITS", lambda k: write_restored(results[k], out / f"{k}.fits"), range(len(paths)))

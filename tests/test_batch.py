@@ -68,6 +68,32 @@ def test_local_cluster_matches_in_process(stamps, tmp_path):
     assert set(again["status"]) == {"skip"}
 
 
+def test_reader_threads_leave_the_warning_filters_as_they_were(tmp_path):
+    """With reader and writer threads, the libraries' own ``warnings.catch_warnings`` (photutils'
+    Background2D on a field, astropy) ran in several threads at once and could put back each
+    other's filter lists: before the fix, 2 of 2 runs of 24 such fields left ``ignore`` filters
+    (``Warning``, ``RuntimeWarning``, ``AstropyUserWarning``) in the caller's process."""
+    import warnings
+
+    import torch  # noqa: F401 - its import adds filters of its own; not this test's subject
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:256, :256]
+    (tmp_path / "in").mkdir()
+    for k in range(24):  # fields of 8 boxes a side: Background2D, not the stamps' clipped statistics
+        image = rng.normal(0, 1, (256, 256)) + 50 * np.exp(-((xx - 128) ** 2 + (yy - 128) ** 2) / 50)
+        if k % 3 == 0:
+            image[100:110, 100:110] = np.nan
+        write_fits(tmp_path / "in" / f"f{k}.fits", image, wcs=simple_tan_wcs(image.shape, 0.2))
+    items = expand_inputs([tmp_path / "in"])
+    before = list(warnings.filters)
+    for run in range(2):
+        opts = BatchOptions(psf_fwhm=1.0 * u.arcsec, method="bicubic", batch_size=2, read_workers=2)
+        table = run_batch(items, opts, tmp_path / f"out{run}", progress=False)
+        assert np.all(table["status"] == "ok"), list(table["error"][table["status"] != "ok"])
+        assert list(warnings.filters) == before
+
+
 @pytest.mark.parametrize("readers", [0, 2])
 def test_reading_threads_or_not_same_outputs_bounded_memory(stamps, tmp_path, monkeypatch, readers):
     import threading

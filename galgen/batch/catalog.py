@@ -28,6 +28,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from galgen._warnings import filters_kept
 from galgen.batch.runner import (
     _REPEATING_LOGGERS,
     BatchOptions,
@@ -485,17 +486,19 @@ def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Pat
             return [(row, exc) for row in chunk.rows], t0
 
     pool = ThreadPoolExecutor(1) if options.readers > 0 else None
-    try:
-        ahead = pool.submit(prepare, todo[0]) if pool else None
-        for k, chunk in enumerate(todo):
-            prepared, t0 = ahead.result() if pool else prepare(chunk)
-            if pool and k + 1 < len(todo):
-                ahead = pool.submit(prepare, todo[k + 1])
-            for row in _finish_chunk(chunk, prepared, restorer, options, outdir, digest, t0):
-                record(row)
-                bar.update(1)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        for mosaic in mosaics.values():
-            mosaic.close()
+    # the reader thread and this one may run the libraries' own warnings.catch_warnings at once
+    with filters_kept(pool is not None):
+        try:
+            ahead = pool.submit(prepare, todo[0]) if pool else None
+            for k, chunk in enumerate(todo):
+                prepared, t0 = ahead.result() if pool else prepare(chunk)
+                if pool and k + 1 < len(todo):
+                    ahead = pool.submit(prepare, todo[k + 1])
+                for row in _finish_chunk(chunk, prepared, restorer, options, outdir, digest, t0):
+                    record(row)
+                    bar.update(1)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            for mosaic in mosaics.values():
+                mosaic.close()

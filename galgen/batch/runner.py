@@ -30,6 +30,7 @@ import astropy.units as u
 from astropy.table import Table
 from tqdm.auto import tqdm
 
+from galgen._warnings import filters_kept
 from galgen.batch.inputs import BatchItem
 from galgen.errors import GalgenError, GalgenFileError
 from galgen.io.atomic import TEMP_MARK, atomic_path
@@ -223,33 +224,35 @@ def process_items(items: list[BatchItem], options: BatchOptions, outdir: str | o
         pending.extend(pool.submit(_load, it, options) for it in islice(queue, ahead - len(pending)))
         return [pending.popleft().result() for _ in range(min(per_pass, len(pending)))]
 
-    try:
-        while loaded := next_pass():
-            t0 = time.perf_counter()
-            good = [x for x in loaded if len(x) == 3]
-            for item, exc in (x for x in loaded if len(x) == 2):
-                yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
-            if not good:
-                continue
-            try:
-                outs = restorer.restore_batch([p for _, _, p in good], samples=options.samples)
-            except Exception as exc:  # noqa: BLE001
-                for item, _, _ in good:
+    # several threads may run the libraries' own warnings.catch_warnings at once: filters put back
+    with filters_kept(readers > 0):
+        try:
+            while loaded := next_pass():
+                t0 = time.perf_counter()
+                good = [x for x in loaded if len(x) == 3]
+                for item, exc in (x for x in loaded if len(x) == 2):
                     yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
-                continue
-            share = (time.perf_counter() - t0) / len(good)
-            # finalise and write in the background while the next batch runs through the model
-            for (item, img, prep), out in zip(good, outs, strict=True):
-                writes.append(writer.submit(_finish, item, img, prep, out, restorer.scale, options, outdir,
-                                            digest, share))
-            while writes and (writes[0].done() or len(writes) > ahead):  # bounded: wait for the writer
-                yield writes.pop(0).result()
-        for future in writes:
-            yield future.result()
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        writer.shutdown(wait=True)
+                if not good:
+                    continue
+                try:
+                    outs = restorer.restore_batch([p for _, _, p in good], samples=options.samples)
+                except Exception as exc:  # noqa: BLE001
+                    for item, _, _ in good:
+                        yield _row(item, outdir, digest, "failed", 0.0, error=_error_text(exc))
+                    continue
+                share = (time.perf_counter() - t0) / len(good)
+                # finalise and write in the background while the next batch runs through the model
+                for (item, img, prep), out in zip(good, outs, strict=True):
+                    writes.append(writer.submit(_finish, item, img, prep, out, restorer.scale, options,
+                                                outdir, digest, share))
+                while writes and (writes[0].done() or len(writes) > ahead):  # bounded: wait for the writer
+                    yield writes.pop(0).result()
+            for future in writes:
+                yield future.result()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # no reader left inside a catch_warnings
+            writer.shutdown(wait=True)
 
 
 class _Inline:

@@ -2,7 +2,9 @@
 
 ``warnings.catch_warnings`` swaps the process-wide filter list, so two threads using it at
 once (the batch engine reads files in threads) can restore each other's filters. All of
-galgen's suppressions go through :func:`quiet`, which serialises them with one lock.
+galgen's suppressions go through :func:`quiet`, which serialises them with one lock; the
+libraries' own (astropy, photutils) cannot be, so galgen's threaded sections run inside
+:func:`filters_kept`, which puts the filters back when the threads are done.
 """
 
 from __future__ import annotations

@@ -99,6 +99,26 @@ def test_the_check_can_be_turned_off_and_leaves_the_pixels_alone(fields, tmp_pat
     np.testing.assert_array_equal(a.data, b.data)
 
 
+def test_the_check_beside_the_restoration_leaves_the_warning_filters_as_they_were(fields, tmp_path):
+    """The check runs in a thread while the model loads and the first chunk is restored; astropy
+    and photutils swap the process-wide warning filters inside their own calls (Background2D with
+    the sky estimated here), so the run must put them back as it found them, with the verdicts
+    of a run without the thread."""
+    import warnings
+
+    options = BatchOptions(psf_fwhm=1.04 * u.arcsec, method=str(fields / "model"), background="auto")
+    images = [fields / "stars.fits", fields / "nostars.fits"]
+    run_catalog(fields / "cat.ecsv", images, options, tmp_path / "warm", size=SIZE, chunk_size=4,
+                progress=False)  # every library imported (torch adds filters of its own on import)
+    before = list(warnings.filters)
+    table = run_catalog(fields / "cat.ecsv", images, options, tmp_path / "run", size=SIZE, chunk_size=4,
+                        progress=False)
+    assert list(warnings.filters) == before
+    assert all(table["status"] == "ok")
+    stars = table[[k.startswith("cutout_stars") for k in table["key"]]]
+    assert set(stars["psf_check"]) == {"PSF_TOO_WIDE"}
+
+
 def test_cli_says_which_outputs_a_wrong_psf_flagged(fields, tmp_path, capsys):
     common = [str(fields / "stars.fits"), "--catalog", str(fields / "cat.ecsv"), "--psf-fwhm", "1.04arcsec",
               "--method", str(fields / "model"), "--background", "0", "--noise-rms", "1",

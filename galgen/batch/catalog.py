@@ -18,7 +18,6 @@ that lie on no image are ``failed`` rows without an output.
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,8 +43,6 @@ from galgen.batch.runner import (
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, as_std, bad_pixels
 from galgen.psf.stars import StarCheck
-
-log = logging.getLogger(__name__)
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
            "run_catalog", "stamp_origin"]
@@ -481,19 +478,15 @@ def _run_chunks(todo: list[CatalogChunk], off: list[tuple], keys: list[str], opt
 def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[str, StarCheck | None]:
     """The PSF checked against the stars of each image of ``chunks`` (once per image, around
     all of that image's stamps still to restore), by image path; ``None`` for an image whose check
-    failed (logged: its stamps are restored unchecked, as when the check cannot run)."""
+    could not run (:func:`~galgen.batch.psfcheck.check_image_psf`: its stamps are restored
+    unchecked)."""
     from galgen.batch.psfcheck import check_image_psf
 
     checks = {}
     for path in dict.fromkeys(c.path for c in chunks):
         mine = [c for c in chunks if c.path == path]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        try:
-            checks[path] = check_image_psf(path, mine[0].hdu, options, positions=positions)
-        except Exception as exc:  # noqa: BLE001 - the check is advice: the restoration goes on
-            log.warning("%s: the PSF could not be checked against the image's stars (%s); restored "
-                        "unchecked", path, _error_text(exc))
-            checks[path] = None
+        checks[path] = check_image_psf(path, mine[0].hdu, options, positions=positions)
     return checks
 
 

@@ -12,11 +12,15 @@ narrow, and the manifest's ``psf_check`` column.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from galgen.errors import GalgenError
 from galgen.io.fits import bad_pixels
 from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_region"]
 
@@ -61,7 +65,8 @@ def check_image_psf(path: str, hdu: int | str | None, options: object, *, positi
                     sky: object = None) -> StarCheck | None:
     """:func:`check_mosaic_psf` on an image file, around its galaxies given as ``positions``
     (``(N, 2)`` 0-based pixels) or as ``sky`` (a ``SkyCoord`` array); ``None`` when the image
-    cannot be opened (its stamps then fail with the reason) or the check cannot run."""
+    cannot be opened (its stamps then fail with the reason) or the check cannot run, and when it
+    fails in any other way (logged: the check is advice, the stamps are restored unchecked)."""
     from galgen.batch.catalog import open_mosaic
 
     try:
@@ -73,5 +78,11 @@ def check_image_psf(path: str, hdu: int | str | None, options: object, *, positi
             positions = np.column_stack(mosaic.wcs.world_to_pixel(sky)) if sky is not None else None
         positions = np.empty((0, 2)) if positions is None else np.asarray(positions, float).reshape(-1, 2)
         return check_mosaic_psf(mosaic, options, positions)
+    except Exception as exc:  # noqa: BLE001 - the check is advice: the restoration goes on
+        from galgen.batch.runner import _error_text
+
+        log.warning("%s: the PSF could not be checked against the image's stars (%s); restored unchecked",
+                    path, _error_text(exc))
+        return None
     finally:
         mosaic.close()

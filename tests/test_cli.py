@@ -283,7 +283,7 @@ def test_models_lists_each_shipped_model_its_regime_and_the_default(capsys):
     # what --method default does (the router: default_x2 in its regime, survey_x2 outside it)
     assert "default at x2 inside its regime" in rows["default_x2"]
     assert "default at x2 outside default_x2's regime" in rows["survey_x2"]
-    assert '0.2"/px, PSF FWHM 0.6-1.4", SNR 20-200' in rows["default_x2"]
+    assert '0.2"/px, round Moffat PSF (beta 3.5) FWHM 0.6-1.4", SNR 20-200' in rows["default_x2"]
     assert "any pixel scale, PSF FWHM 2-8 input px" in rows["survey_x4"] and "opt-in" in rows["morph_x2"]
     # every card's held-out scores are read, whichever of the three layouts it uses
     for name, path in shipped_models().items():

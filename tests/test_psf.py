@@ -120,3 +120,37 @@ def test_fwhm_fit_is_polyfit_where_that_is_well_posed_and_quiet_where_not():
         np.polynomial.polynomial.polyfit(1000 + 1e-6 * np.arange(5), y[:5], 2)
     flat = _poly_fit(1000 + 1e-6 * np.arange(5), y[:5])  # no warning (pytest turns warnings into errors)
     assert flat.size == 2 and np.all(np.isfinite(flat))
+
+
+@pytest.mark.parametrize("fwhm", [3.0, 5.0, 7.0])
+@pytest.mark.parametrize(("size", "offset"), [(41, (0.3, -0.2)), (24, (0.0, 0.0)), (25, (0.5, 0.5))])
+def test_moffat_mismatch_reads_zero_for_the_moffat_and_more_for_other_shapes(fwhm, size, offset):
+    import galsim
+
+    from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
+
+    def draw(profile):
+        return profile.drawImage(nx=size, ny=size, scale=1.0, offset=offset).array
+
+    # the model's own PSF family, on odd and even grids and off the pixel centre, in any unit
+    exact = moffat_mismatch(draw(galsim.Moffat(beta=3.5, fwhm=fwhm)) * 1e4)
+    assert exact < 0.005 < MOFFAT_TOLERANCE
+    assert moffat_mismatch(draw(galsim.Moffat(beta=2.5, fwhm=fwhm)), beta=2.5) < 0.005
+    # other shapes: a Gaussian loses its wings (0.07-0.10 of the light), a Kolmogorov
+    # atmosphere (~0.02), a Moffat of another beta or sheared to e = 0.05 (~0.03)
+    gauss = moffat_mismatch(draw(galsim.Gaussian(fwhm=fwhm)))
+    assert 0.06 < gauss < 0.11
+    kolmogorov = moffat_mismatch(draw(galsim.Kolmogorov(fwhm=fwhm)))
+    assert 0.015 < kolmogorov < 0.035
+    sheared = galsim.Moffat(beta=3.5, fwhm=fwhm).shear(g=0.05, beta=0 * galsim.degrees)
+    for other in (galsim.Moffat(beta=2.5, fwhm=fwhm), sheared):
+        assert 0.02 < moffat_mismatch(draw(other)) < 0.05
+
+
+def test_moffat_mismatch_of_unusable_images_is_one():
+    from galgen.psf.shape import moffat_mismatch
+
+    assert moffat_mismatch(np.zeros((15, 15))) == 1.0
+    assert moffat_mismatch(np.full((15, 15), np.nan)) == 1.0
+    flat = np.ones((15, 15))  # no peak to measure a FWHM on
+    assert moffat_mismatch(flat) == 1.0

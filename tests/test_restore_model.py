@@ -533,3 +533,34 @@ def test_a_stamp_brighter_than_the_training_regime_is_restored_as_at_its_top():
         assert abs(scores["flux_error"]) < 0.03 and scores["psnr"] > baseline["psnr"]
         assert "REGIME" not in out.meta["GALGENFL"]
         assert any("snr_clamp = SNR 1" in str(h) and "restored as 200" in str(h) for h in out.meta["HISTORY"])
+
+
+def test_a_moffat_trained_model_calls_other_psf_images_out_of_its_regime(tmp_path):
+    from dataclasses import replace
+
+    import galsim
+
+    from galgen.restoration.model import load_model, save_untrained_model
+    from galgen.restoration.networks import RestorerConfig
+    from galgen.simulate import DEFAULT_REGIME
+
+    def psf(profile):
+        return profile.drawImage(nx=31, ny=31, scale=0.2).array
+
+    kolmogorov, moffat = psf(galsim.Kolmogorov(fwhm=1.0)), psf(galsim.Moffat(beta=2.6, fwhm=1.0))
+    tiny = RestorerConfig(channels=8, blocks=1)
+    one = load_model(save_untrained_model(tmp_path / "one", tiny))
+    assert "not a round Moffat (beta 3.5)" in one.regime_problems(1.0, 0.2, 50.0, kolmogorov)
+    assert "not a round Moffat (beta 3.5)" in one.regime_problems(1.0, 0.2, 50.0, moffat)
+    assert one.regime_problems(1.0, 0.2, 50.0, psf(galsim.Moffat(beta=3.5, fwhm=1.0))) == ""
+    # a Moffat galgen drew from a FWHM is not measured; a model trained on a range of betas takes any
+    assert one.regime_problems(1.0, 0.2, 50.0, kolmogorov, "moffat(beta=3.5)") == ""
+    betas = replace(DEFAULT_REGIME, moffat_beta_range=(2.0, 5.0))
+    many = load_model(save_untrained_model(tmp_path / "many", tiny, regime=betas))
+    assert many.regime_problems(1.0, 0.2, 50.0, moffat) == ""
+    assert many.regime_problems(1.0, 0.2, 50.0, moffat, "moffat(beta=2.6)") == ""
+    assert "not a round Moffat (beta 2-5)" in many.regime_problems(1.0, 0.2, 50.0, kolmogorov)
+    # a model that reads the PSF image is not limited to one family
+    survey = replace(DEFAULT_REGIME, psf_kind="zoo")
+    zoo = load_model(save_untrained_model(tmp_path / "zoo", tiny, regime=survey))
+    assert zoo.regime_problems(1.0, 0.2, 50.0, kolmogorov) == ""

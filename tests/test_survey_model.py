@@ -199,6 +199,36 @@ def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
     assert len(clamp) == 1 and "restored as 200" in clamp[0]
 
 
+def test_the_default_gives_psf_images_that_are_not_moffats_to_the_psf_aware_model(rng):
+    import galsim
+
+    from galgen.restoration.model import shipped_models
+
+    if "survey_x2" not in shipped_models():
+        pytest.skip("survey_x2 is not shipped")
+    obs = rng.normal(0, 1.0, (48, 48))
+    obs[20:28, 20:28] += 20.0
+    kw = {"pixel_scale": 0.2 * u.arcsec, "noise_rms": 1.0, "background": 0.0}
+
+    def psf(profile):  # 1" at 0.2"/px: inside default_x2's sampling and seeing
+        return profile.drawImage(nx=31, ny=31, scale=0.2).array
+
+    # default_x2 was trained on round Moffats (beta 3.5) and is told only the FWHM: it keeps the
+    # stamps whose PSF image is one (or only a FWHM); survey_x2, which reads the image, takes the rest
+    moffat = restore(obs, psf=psf(galsim.Moffat(beta=3.5, fwhm=1.0)), **kw)
+    assert moffat.meta["GALGENMD"] == "default_x2" and "REGIME" not in moffat.meta["GALGENFL"]
+    assert restore(obs, psf_fwhm=1.0 * u.arcsec, **kw).meta["GALGENMD"] == "default_x2"
+    for profile in (galsim.Kolmogorov(fwhm=1.0), galsim.Gaussian(fwhm=1.0),
+                    galsim.Moffat(beta=3.5, fwhm=1.0).shear(g=0.05, beta=30 * galsim.degrees)):
+        out = restore(obs, psf=psf(profile), **kw)
+        assert out.meta["GALGENMD"] == "survey_x2" and "REGIME" not in out.meta["GALGENFL"], profile
+        assert out.meta["PSFFWHM"] == pytest.approx(0.2)
+    # asked for by name, default_x2 restores it and says why it is outside its regime
+    with pytest.warns(match=r"not a round Moffat \(beta 3.5\)"):
+        forced = restore(obs, psf=psf(galsim.Kolmogorov(fwhm=1.0)), method="default_x2", **kw)
+    assert forced.meta["GALGENMD"] == "default_x2" and "REGIME" in forced.meta["GALGENFL"]
+
+
 def test_scale_4_uses_the_shipped_x4_model(rng):
     from galgen.restoration.model import shipped_models
 

@@ -26,7 +26,10 @@ def _regime(card: dict) -> tuple[str, str]:
         return (f"any pixel scale, PSF FWHM {lo:g}-{hi:g} input px{snr_text}",
                 f"{factor}x finer pixels, Gaussian PSF of {pix['target_psf_fwhm_output_pixels']:g} output px")
     lo, hi = reg["psf_fwhm_range"]
-    return (f'{reg["in_pixel_scale"]:g}"/px, PSF FWHM {lo:g}-{hi:g}"{snr_text}',
+    kind = "PSF"
+    if reg.get("psf_kind") == "moffat":
+        kind = f'round Moffat PSF (beta {reg.get("moffat_beta", 3.5):g})'
+    return (f'{reg["in_pixel_scale"]:g}"/px, {kind} FWHM {lo:g}-{hi:g}"{snr_text}',
             f'{reg["in_pixel_scale"] / factor:g}"/px, Gaussian PSF of {reg["target_psf_fwhm"]:g}"')
 
 

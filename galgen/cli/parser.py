@@ -199,12 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--observed", help="observed FITS (adds the chi^2 consistency)")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="observing PSF FWHM")
     p.add_argument("--manifest", help="manifest.ecsv written by 'galgen simulate'")
-    p.add_argument("--benchmark", choices=("structured", "merger", "cosmos", "sdss", "des", "hsc", "x4",
-                                           "bright", "sdss_bright", "default"),
+    p.add_argument("--benchmark", choices=("structured", "merger", "cosmos", "sdss", "des", "hsc", "lsst",
+                                           "x4", "bright", "sdss_bright", "default"),
                    help="run a held-out benchmark: structured (morphology-rich, in regime; = default), "
                         "merger (the family kept out of training), cosmos (parametric COSMOS-like), "
-                        "sdss / des / hsc (a survey's sampling and seeing, non-Moffat PSF images), x4, "
-                        "or bright / sdss_bright (structured / sdss at SNR 300-3000, above the training "
+                        "sdss / des / hsc / lsst (a survey's sampling and seeing, non-Moffat PSF images), "
+                        "x4, or bright / sdss_bright (structured / sdss at SNR 300-3000, above the training "
                         "range)")
     p.add_argument("--morphology", action="store_true",
                    help="add Gini, M20, C, A, S (statmorph; ~1 s per image; files only)")

@@ -21,6 +21,10 @@ The sets (:data:`BENCHMARK_SETS`), each drawn from seeds never used in training
     optics, double Gaussians; aberration patterns never used in training), given to every
     method as a PSF image; galaxies keep their sizes in pixels (dilated by
     ``pixel_scale / 0.2``) and the target PSF is 2 output pixels (:func:`survey_regime`);
+``lsst``
+    the same at 0.2 arcsec per pixel (LSST-like sampling) and 0.6-1.4 arcsec seeing: the
+    sampling and seeing of ``default_x2``'s regime, but PSFs that are not Moffat profiles (target
+    PSF 0.2 arcsec, as for the 0.2 arcsec sets);
 ``sdss_x4``
     the ``sdss`` set at x4 (0.396 to 0.099 arcsec per pixel, target PSF 0.198 arcsec, 48-pixel
     observed stamps);
@@ -112,6 +116,7 @@ BENCHMARK_SETS = {
     "sdss": survey_regime(0.396, (1.0, 1.8)),
     "des": survey_regime(0.263, (0.8, 1.4)),
     "hsc": survey_regime(0.168, (0.5, 0.9)),
+    "lsst": survey_regime(0.2, (0.6, 1.4)),
     "x4": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, factor=4, target_psf_fwhm=0.1, in_size=48),
     "sdss_x4": replace(survey_regime(0.396, (1.0, 1.8), factor=4), in_size=48),
     "bright": replace(_MORPHOLOGY, families=STRUCTURED_FAMILIES, snr_range=(300.0, 3000.0)),

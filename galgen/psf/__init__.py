@@ -9,6 +9,7 @@ from galgen.psf.models import (
     moffat_psf,
     psf_from_image,
 )
+from galgen.psf.shape import moffat_mismatch
 
 __all__ = [
     "gaussian_psf",
@@ -17,6 +18,7 @@ __all__ = [
     "measure_fwhm",
     "fwhm_in_pixels",
     "default_psf_size",
+    "moffat_mismatch",
     "convolve_psf",
     "block_sum",
     "gaussian_fwhm_quadrature",

@@ -8,6 +8,7 @@ FWHM (in target pixels) conditions it through FiLM layers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -534,12 +535,36 @@ class LearnedRestorer:
         bright = self.snr_clamp and np.isfinite(snr) and snr > top
         return float(noise_rms * snr / top) if bright else float(noise_rms)
 
-    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None) -> str:
+    def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None,
+                        psf: np.ndarray | None = None, psf_model: str = "image") -> str:
         """Why the input lies outside the training regime (``""`` when it does not). ``snr`` is the
         SNR the network saw: a bright stamp told a larger noise (:meth:`network_noise`) is in
-        range; a field, or a faint target beside a much brighter source, is not."""
+        range; a field, or a faint target beside a much brighter source, is not. ``psf``, the
+        observing PSF image at the input's pixel scale: a model trained on round Moffat PSFs and
+        told only their FWHM (``psf_kind`` ``"moffat"``) is out of its regime when the image is
+        not one (:func:`galgen.psf.shape.moffat_mismatch` above
+        :data:`galgen.psf.shape.MOFFAT_TOLERANCE`); ``psf_model``
+        (:attr:`~galgen.restoration.PreparedObservation.psf_model`) names a Moffat that galgen drew
+        from a FWHM, which needs no measuring."""
         r = self.regime
         problems = []
+        if psf is not None and r.get("psf_kind") == "moffat" and not self.config.deconvolved_input:
+            from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
+
+            lo, hi = r.get("moffat_beta_range") or (r.get("moffat_beta", 3.5),) * 2
+            drawn = re.fullmatch(r"moffat\(beta=([0-9.]+)\)", psf_model)  # galgen drew it from a FWHM
+            mismatch = 0.0
+            if not (drawn and lo - 1e-9 <= float(drawn.group(1)) <= hi + 1e-9):
+                # a model trained on a range of betas: the closest beta on a grid of 0.25 (off by
+                # 0.125 at most: under 0.005 of mismatch)
+                betas = np.unique(np.r_[np.arange(lo, hi, 0.25), hi])
+                mismatch = min(moffat_mismatch(psf, b) for b in betas)
+            if mismatch > MOFFAT_TOLERANCE:
+                beta = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
+                problems.append(f"the PSF image is not a round Moffat (beta {beta}): {mismatch:.1%} of its "
+                                f"light lies elsewhere than in the closest one (trained on such Moffats, "
+                                f"told only their FWHM; --method default gives such a PSF to a model that "
+                                f"reads the PSF image)")
         lo, hi = r.get("psf_fwhm_range", (0, np.inf))
         ps = r.get("in_pixel_scale")
         if self.any_pixel_scale:  # the regime holds in pixels
@@ -698,7 +723,8 @@ class LearnedRestorer:
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
                 # the SNR the network saw: the stamp's, over the noise it was told
-                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told),
+                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told, psf,
+                                                    prepared.psf_model),
                 # A(alpha x + light) = alpha A(x) + A(light): the chi^2 of finalize() reuses it
                 reconvolved=reconvolved,
                 params={"flux_calibrate": ("aperture (bright)" if bright else self.flux_mode)

@@ -1,8 +1,11 @@
 """The ``"default"`` method when galgen ships models for different regimes: route each stamp.
 
-The primary default model (``default_x2``) knows one sampling (0.2"/px) and Moffat-like
-PSFs; a pixel-unit model such as ``survey_x2`` covers every survey's sampling but was not
-chosen as the default on validation data at 0.2"/px. :class:`RegimeRouter` gives each
+The primary default model (``default_x2``) knows one sampling (0.2"/px) and round Moffat PSFs
+(beta 3.5), of which it is told only the FWHM; a pixel-unit model such as ``survey_x2`` covers
+every survey's sampling and reads the PSF image, but was not chosen as the default on
+validation data at 0.2"/px with Moffat PSFs. A PSF image that is not such a Moffat
+(:func:`galgen.psf.shape.moffat_mismatch`) is outside ``default_x2``'s regime, so those stamps go
+to ``survey_x2`` at any sampling. :class:`RegimeRouter` gives each
 observation to the first model (in order of preference) whose training regime contains it;
 when none does, to the first whose sampling and PSF range contain it (an SNR outside every
 model's range does not send an SDSS frame to the 0.2"/px model), and to the primary model when
@@ -59,7 +62,7 @@ class RegimeRouter:
                            window=max(int(m.regime.get("in_size", 64)) for m in self.models))
         for model_snr in (snr, None):
             for m in self.models:
-                if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, model_snr):
+                if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, model_snr, o.psf, o.psf_model):
                     return m
         return self.models[0]
 

@@ -535,6 +535,51 @@ class LearnedRestorer:
         bright = self.snr_clamp and np.isfinite(snr) and snr > top
         return float(noise_rms * snr / top) if bright else float(noise_rms)
 
+    def _psf_shape_problem(self, psf: np.ndarray | None, psf_model: str) -> str:
+        """Why ``psf`` is outside a Moffat-trained model's PSF family (``""`` when it is not, or
+        when the model reads the PSF image); see :meth:`regime_problems`."""
+        r = self.regime
+        if psf is None or r.get("psf_kind") != "moffat" or self.config.deconvolved_input:
+            return ""
+        from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
+
+        lo, hi = r.get("moffat_beta_range") or (r.get("moffat_beta", 3.5),) * 2
+        drawn = re.fullmatch(r"moffat\(beta=([0-9.]+)\)", psf_model)  # galgen drew it from a FWHM
+        if drawn and lo - 1e-9 <= float(drawn.group(1)) <= hi + 1e-9:
+            return ""
+        # a model trained on a range of betas: the closest beta on a grid of 0.25 (off by 0.125 at
+        # most: under 0.005 of mismatch)
+        mismatch = min(moffat_mismatch(psf, b) for b in np.unique(np.r_[np.arange(lo, hi, 0.25), hi]))
+        if mismatch <= MOFFAT_TOLERANCE:
+            return ""
+        beta = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
+        return (f"the PSF image is not a round Moffat (beta {beta}): {mismatch:.1%} of its light lies "
+                f"elsewhere than in the closest one (trained on such Moffats, told only their FWHM; "
+                f"--method default gives such a PSF to a model that reads the PSF image)")
+
+    def _fwhm_range(self, psf_fwhm: float, pixel_scale: float) -> tuple[float, float, float, str]:
+        """``(fwhm, lo, hi, unit)``: the PSF FWHM and the trained range in the regime's own unit
+        (input pixels for a model trained at any sampling, arcsec otherwise)."""
+        lo, hi = self.regime.get("psf_fwhm_range", (0, np.inf))
+        if self.any_pixel_scale:
+            ps = self.regime["in_pixel_scale"]
+            return psf_fwhm / pixel_scale, lo / ps, hi / ps, "pixels"
+        return psf_fwhm, lo, hi, "arcsec"
+
+    def _sampling_holds(self, pixel_scale: float) -> bool:
+        ps = self.regime.get("in_pixel_scale")
+        return self.any_pixel_scale or not ps or abs(pixel_scale / ps - 1) <= 0.05
+
+    def regime_distance(self, psf_fwhm: float, pixel_scale: float, psf: np.ndarray | None = None,
+                        psf_model: str = "image") -> tuple[bool, bool, float]:
+        """How far an input is from the training regime, for choosing among models none of which
+        holds it: ``(sampling outside, PSF family outside, |ln(FWHM / nearest end of the trained
+        FWHM range)|)``; tuples compare in that order (a model trained at another pixel scale is
+        the worst choice whatever its PSF range)."""
+        fwhm, lo, hi, _ = self._fwhm_range(psf_fwhm, pixel_scale)
+        return (not self._sampling_holds(pixel_scale), bool(self._psf_shape_problem(psf, psf_model)),
+                abs(float(np.log(fwhm / np.clip(fwhm, lo, hi)))))
+
     def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None,
                         psf: np.ndarray | None = None, psf_model: str = "image") -> str:
         """Why the input lies outside the training regime (``""`` when it does not). ``snr`` is the
@@ -546,37 +591,16 @@ class LearnedRestorer:
         :data:`galgen.psf.shape.MOFFAT_TOLERANCE`); ``psf_model``
         (:attr:`~galgen.restoration.PreparedObservation.psf_model`) names a Moffat that galgen drew
         from a FWHM, which needs no measuring."""
-        r = self.regime
-        problems = []
-        if psf is not None and r.get("psf_kind") == "moffat" and not self.config.deconvolved_input:
-            from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
-
-            lo, hi = r.get("moffat_beta_range") or (r.get("moffat_beta", 3.5),) * 2
-            drawn = re.fullmatch(r"moffat\(beta=([0-9.]+)\)", psf_model)  # galgen drew it from a FWHM
-            mismatch = 0.0
-            if not (drawn and lo - 1e-9 <= float(drawn.group(1)) <= hi + 1e-9):
-                # a model trained on a range of betas: the closest beta on a grid of 0.25 (off by
-                # 0.125 at most: under 0.005 of mismatch)
-                betas = np.unique(np.r_[np.arange(lo, hi, 0.25), hi])
-                mismatch = min(moffat_mismatch(psf, b) for b in betas)
-            if mismatch > MOFFAT_TOLERANCE:
-                beta = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
-                problems.append(f"the PSF image is not a round Moffat (beta {beta}): {mismatch:.1%} of its "
-                                f"light lies elsewhere than in the closest one (trained on such Moffats, "
-                                f"told only their FWHM; --method default gives such a PSF to a model that "
-                                f"reads the PSF image)")
-        lo, hi = r.get("psf_fwhm_range", (0, np.inf))
-        ps = r.get("in_pixel_scale")
-        if self.any_pixel_scale:  # the regime holds in pixels
-            lo_pix, hi_pix, fwhm_pix = lo / ps, hi / ps, psf_fwhm / pixel_scale
-            if not lo_pix * 0.95 <= fwhm_pix <= hi_pix * 1.05:
-                problems.append(f"PSF FWHM {fwhm_pix:.3g} pixels ({psf_fwhm:.3g} arcsec; trained on "
-                                f"{lo_pix:g}-{hi_pix:g} pixels)")
-        elif not lo * 0.95 <= psf_fwhm <= hi * 1.05:
-            problems.append(f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo}-{hi} arcsec)")
-        if ps and not self.any_pixel_scale and abs(pixel_scale / ps - 1) > 0.05:
-            problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {ps} arcsec)")
-        slo, shi = r.get("snr_range", (0, np.inf))
+        problems = [p for p in [self._psf_shape_problem(psf, psf_model)] if p]
+        fwhm, lo, hi, unit = self._fwhm_range(psf_fwhm, pixel_scale)
+        if not lo * 0.95 <= fwhm <= hi * 1.05:
+            problems.append(f"PSF FWHM {fwhm:.3g} pixels ({psf_fwhm:.3g} arcsec; trained on "
+                            f"{lo:g}-{hi:g} pixels)" if unit == "pixels" else
+                            f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo:g}-{hi:g} arcsec)")
+        if not self._sampling_holds(pixel_scale):
+            trained = self.regime["in_pixel_scale"]
+            problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {trained} arcsec)")
+        slo, shi = self.regime.get("snr_range", (0, np.inf))
         if snr is not None and not slo * 0.7 <= snr <= shi * 1.5:
             problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
         if not problems:

@@ -18,20 +18,12 @@ after the rule is chosen, ``python benchmarks/out_of_regime.py -n 80 --held-out`
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from dataclasses import replace
 
-import torch
+from _report import add_held_out, machine, print_summary, seed_of
 
-from galgen.evaluation.benchmark import (
-    BENCHMARK_SEED,
-    VALIDATION_SEED,
-    run_benchmark,
-    summarize,
-    survey_regime,
-)
+from galgen.evaluation.benchmark import run_benchmark, survey_regime
 
 SETS = {
     'Euclid-like: 0.1"/px, Moffat 0.15-0.19"': replace(survey_regime(0.1, (0.15, 0.19)), psf_kind="moffat"),
@@ -40,26 +32,23 @@ SETS = {
     '0.2"/px, ground PSFs of the zoo 1.6-2.0"': survey_regime(0.2, (1.6, 2.0)),
     '0.2"/px, Moffat 1.6-2.0"': replace(survey_regime(0.2, (1.6, 2.0)), psf_kind="moffat"),
 }
+COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_abs_flux_error", "median abs flux err", ".2%"),
+           ("median_abs_hlr_error", "median abs hlr err", ".2%"), ("median_chi2", "median chi2", ".2f")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=60)
-    parser.add_argument("--held-out", action="store_true", help="held-out pairs (seed 10,000,000)")
+    add_held_out(parser)
     args = parser.parse_args()
-    seed = BENCHMARK_SEED if args.held_out else VALIDATION_SEED
-    machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
-               f"{torch.__version__}, {torch.get_num_threads()} threads")
+    seed = seed_of(args)
     for name, regime in SETS.items():
         t0 = time.perf_counter()
         table = run_benchmark(args.n, ("default", "default_x2", "survey_x2", "richardson_lucy"), regime,
                               seed=seed, progress=False)
-        print(f"\n### {name}: {args.n} pairs (seed {seed}), {time.perf_counter() - t0:.0f} s on {machine}\n")
-        print("| method | PSNR (dB) | median abs flux err | median abs hlr err | median chi2 |")
-        print("| --- | --- | --- | --- | --- |")
-        for row in summarize(table):
-            print(f"| {row['method']} | {row['median_psnr']:.2f} | {row['median_abs_flux_error']:.2%} | "
-                  f"{row['median_abs_hlr_error']:.2%} | {row['median_chi2']:.2f} |")
+        print(f"\n### {name}: {args.n} pairs (seed {seed}), {time.perf_counter() - t0:.0f} s on "
+              f"{machine()}\n")
+        print_summary(table, COLUMNS)
 
 
 if __name__ == "__main__":

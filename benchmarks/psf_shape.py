@@ -17,16 +17,14 @@ the cut is chosen, ``python benchmarks/psf_shape.py -n 80 --held-out`` (seed 10,
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from dataclasses import replace
 
 import numpy as np
-import torch
+from _report import add_held_out, machine, print_summary, seed_of
 
 from galgen.evaluation import BENCHMARK_SETS
-from galgen.evaluation.benchmark import BENCHMARK_SEED, VALIDATION_SEED, run_benchmark, summarize
+from galgen.evaluation.benchmark import run_benchmark
 from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
 from galgen.simulate.pairs import PairDataset
 
@@ -34,17 +32,19 @@ SETS = {"moffat 3.5 (structured)": BENCHMARK_SETS["structured"],
         "moffat beta 2-5": replace(BENCHMARK_SETS["structured"], moffat_beta_range=(2.0, 5.0)),
         "gaussian": replace(BENCHMARK_SETS["structured"], psf_kind="gaussian"),
         "zoo (lsst)": BENCHMARK_SETS["lsst"]}
+COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_abs_flux_error", "median abs flux err", ".2%"),
+           ("median_flux_error", "median flux err", "+.2%"),
+           ("median_abs_hlr_error", "median abs hlr err", ".2%"),
+           ("median_abs_e_iso_error", "isophotal e err", ".3f")]
 EDGES = (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06, 0.1, 1.0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=120)
-    parser.add_argument("--held-out", action="store_true", help="held-out pairs (seed 10,000,000)")
+    add_held_out(parser)
     args = parser.parse_args()
-    seed = BENCHMARK_SEED if args.held_out else VALIDATION_SEED
-    machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
-               f"{torch.__version__}, {torch.get_num_threads()} threads")
+    seed = seed_of(args)
     methods = ("default", "default_x2", "survey_x2")
     pooled = []
     for name, regime in SETS.items():
@@ -57,16 +57,11 @@ def main() -> None:
         pooled.append(np.column_stack([mismatch, np.asarray(survey["psnr"]) - np.asarray(x2["psnr"]),
                                        np.abs(survey["flux_error"]) - np.abs(x2["flux_error"])]))
         kept = int(np.sum(mismatch <= MOFFAT_TOLERANCE))
-        print(f"\n### {name}: {args.n} pairs (seed {seed}), {time.perf_counter() - t0:.0f} s on {machine}\n")
+        print(f"\n### {name}: {args.n} pairs (seed {seed}), {time.perf_counter() - t0:.0f} s on "
+              f"{machine()}\n")
         print(f"moffat_mismatch 5/50/95th percentiles {np.percentile(mismatch, [5, 50, 95]).round(4)}; "
               f"the default gives {kept} of {args.n} to default_x2 (cut {MOFFAT_TOLERANCE})\n")
-        print("| method | PSNR (dB) | median abs flux err | median flux err | median abs hlr err "
-              "| isophotal e err |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for row in summarize(table):
-            print(f"| {row['method']} | {row['median_psnr']:.2f} | {row['median_abs_flux_error']:.2%} | "
-                  f"{row['median_flux_error']:+.2%} | {row['median_abs_hlr_error']:.2%} | "
-                  f"{row['median_abs_e_iso_error']:.3f} |")
+        print_summary(table, COLUMNS)
     rows = np.concatenate(pooled)
     print(f"\n### All {len(rows)} pairs by moffat_mismatch: survey_x2 minus default_x2, pair by pair\n")
     print("| moffat_mismatch | pairs | median PSNR difference (dB) | survey_x2 better | "

@@ -10,14 +10,12 @@ Run: ``python benchmarks/select_model.py --models default_x2 galgen/weights/surv
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
-import torch
+from _report import machine, print_summary
 
 from galgen.evaluation import BENCHMARK_SETS
-from galgen.evaluation.benchmark import VALIDATION_SEED, run_benchmark, summarize
+from galgen.evaluation.benchmark import VALIDATION_SEED, run_benchmark
 
 COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_abs_flux_error", "abs flux err", ".2%"),
            ("median_abs_hlr_error", "abs hlr err", ".2%"), ("median_abs_e_error", "e err", ".3f"),
@@ -38,19 +36,13 @@ def main() -> None:
     names = [read_config(find_model(m))["name"] for m in args.models]
     if len(set(names)) < len(names):  # the tables are keyed by the card's name: rows would merge
         parser.error(f"two models share a card name ({names}); give one copy another name in its config.json")
-    machine = (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch "
-               f"{torch.__version__}, {torch.get_num_threads()} threads")
     for name in args.sets:
         t0 = time.perf_counter()
         table = run_benchmark(args.n, tuple(args.models), BENCHMARK_SETS[name], seed=VALIDATION_SEED,
                               progress=False)
         print(f"\n### {name}: {args.n} validation pairs (seed {VALIDATION_SEED}), "
-              f"{time.perf_counter() - t0:.0f} s on {machine}\n")
-        print("| model | " + " | ".join(c[1] for c in COLUMNS) + " |")
-        print("| --- " * (len(COLUMNS) + 1) + "|")
-        for row in summarize(table):
-            cells = " | ".join(format(float(row[c]), f) for c, _, f in COLUMNS)
-            print(f"| {row['method']} | {cells} |")
+              f"{time.perf_counter() - t0:.0f} s on {machine()}\n")
+        print_summary(table, COLUMNS, first="model")
 
 
 if __name__ == "__main__":

@@ -201,10 +201,7 @@ def psf_from_image(source: np.ndarray | str | os.PathLike, *, pixel_scale: float
         raise GalgenPSFError(msg)
     interp = galsim.InterpolatedImage(galsim.Image(array, scale=pixel_scale),
                                       calculate_stepk=False, calculate_maxk=False)
-    ys, xs = np.indices(array.shape)
-    w = np.clip(array, 0, None)
-    cx = (w * xs).sum() / w.sum() - (array.shape[1] - 1) / 2
-    cy = (w * ys).sum() / w.sum() - (array.shape[0] - 1) / 2
+    cx, cy = light_centroid(array) - (np.array(array.shape[::-1]) - 1) / 2
     interp = interp.shift(-cx * pixel_scale, -cy * pixel_scale)
     if shape is None:
         n = int(round(array.shape[0] * pixel_scale / target_pixel_scale))
@@ -213,6 +210,15 @@ def psf_from_image(source: np.ndarray | str | os.PathLike, *, pixel_scale: float
     out = interp.drawImage(nx=nx, ny=ny, scale=target_pixel_scale, method="no_pixel").array
     out = out.astype(np.float64)
     return out / out.sum()
+
+
+def light_centroid(image: np.ndarray) -> np.ndarray:
+    """``[x, y]`` (0-based pixels) flux-weighted centroid of a PSF image's positive light: the
+    centre :func:`psf_from_image` moves a PSF to (and :func:`galgen.psf.shape.moffat_mismatch`
+    compares at)."""
+    w = np.clip(image, 0.0, None)
+    ys, xs = np.indices(image.shape)
+    return np.array([(w * xs).sum(), (w * ys).sum()]) / w.sum()
 
 
 def measure_fwhm(psf: np.ndarray, pixel_scale: float = 1.0) -> float:

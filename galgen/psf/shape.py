@@ -24,7 +24,7 @@ import galsim
 import numpy as np
 
 from galgen.errors import GalgenPSFError
-from galgen.psf.models import measure_fwhm
+from galgen.psf.models import light_centroid, measure_fwhm
 
 __all__ = ["MOFFAT_TOLERANCE", "moffat_mismatch"]
 
@@ -84,11 +84,6 @@ def _mismatch(data: bytes, shape: tuple[int, int], beta: float) -> float:
         fwhm = measure_fwhm(p)
     except GalgenPSFError:
         return 1.0
-    ys, xs = np.indices(shape)
-
-    def centroid(image: np.ndarray) -> np.ndarray:  # of all the light, as galgen recentres PSF images
-        w = np.clip(image, 0.0, None)
-        return np.array([(w * xs).sum(), (w * ys).sum()]) / w.sum()
 
     def drawn(f: float, offset: np.ndarray) -> np.ndarray:
         m = galsim.Moffat(beta=beta, fwhm=f).drawImage(nx=shape[1], ny=shape[0], scale=1.0,
@@ -98,10 +93,10 @@ def _mismatch(data: bytes, shape: tuple[int, int], beta: float) -> float:
     # the Moffat placed where its centroid on this grid is the image's: the stamp's edge cuts an
     # off-centre PSF's wings unevenly, so the centroid is not the profile's centre (0.007 for beta 2.5)
     # and the brightest pixels alone are lopsided on a coarse grid (0.04 for an exact 3-pixel Moffat)
-    target = centroid(p)
+    target = light_centroid(p)  # where galgen recentres PSF images
     offset = target - (np.array(shape[::-1]) - 1) / 2
     for _ in range(3):
-        offset = offset + target - centroid(drawn(fwhm, offset))
+        offset = offset + target - light_centroid(drawn(fwhm, offset))
 
     def distance(f: float) -> float:
         return float(0.5 * np.abs(p - drawn(f, offset)).sum())

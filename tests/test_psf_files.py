@@ -52,6 +52,10 @@ def test_a_psf_file_at_another_scale_is_resampled(tmp_path):
     ("negative", -moffat_psf(4.0, 15), "total is -1"),
     ("large", moffat_psf(4.0, 81), "larger than the 64x64 image"),
     ("cube", np.ones((3, 15, 15)), "not a 2-D image"),
+    # numpy.fft's order: the peak at (0, 0), its light in all four corners (restored with it, a stamp
+    # came out wrong with chi^2 1.22 and flag OK)
+    ("fft_order", np.fft.ifftshift(moffat_psf(4.0, 31)), "brightest pixel .*fftshift"),
+    ("delta", np.pad(np.ones((1, 1)), 7), "cannot measure the PSF.s FWHM .*--psf-fwhm"),
 ])
 def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, observation, tmp_path,
                                                              capsys):
@@ -66,6 +70,18 @@ def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, 
     assert str(bad) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "--plane" not in err  # it chooses a plane of the image, not of the PSF (the cube's error said so)
     assert not out.exists()
+
+
+def test_a_psf_off_its_image_centre_or_aberrated_is_not_refused(tmp_path):
+    # the FFT-order refusal must spare real PSFs: off-centre by a few pixels, cut close, aberrated
+    shifted = np.roll(moffat_psf(4.0, 31), (3, -4), axis=(0, 1))
+    cut = moffat_psf(4.0, 11)
+    import galsim
+
+    optics = galsim.OpticalPSF(lam_over_diam=0.3, coma1=0.5, astig2=0.4, obscuration=0.3, nstruts=4)
+    aberrated = galsim.Convolve(galsim.Kolmogorov(fwhm=0.8), optics).drawImage(nx=25, ny=25, scale=0.2).array
+    for psf in (shifted, cut, aberrated):
+        assert read_psf(psf, (64, 64), 0.2).kernel.sum() == pytest.approx(1.0)
 
 
 def test_restore_and_batch_with_a_psf_file_record_it(observation, tmp_path):

@@ -235,7 +235,13 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         if psf is None:
             msg = f"{image.source}: give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf="
             raise GalgenPSFError(msg)
-        fwhm_pix = measure_fwhm(psf)
+        try:
+            fwhm_pix = measure_fwhm(psf)
+        except GalgenPSFError as exc:
+            where = given.source if given.source != "<ndarray>" else "psf"
+            msg = (f"{where}: cannot measure the PSF's FWHM ({exc}). If it is one PSF sampled with under "
+                   "~1.5 pixels per FWHM, give the FWHM too (--psf-fwhm, psf_fwhm=)")
+            raise GalgenPSFError(msg) from None
     else:
         fwhm_pix = fwhm_in_pixels(psf_fwhm, image.pixel_scale)
     if fwhm_pix >= min(h, w) / 2:

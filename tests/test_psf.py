@@ -30,6 +30,20 @@ def test_psf_normalised_and_fwhm_measured_to_1_percent(maker, fwhm):
     assert peak == (psf.shape[0] // 2, psf.shape[1] // 2)
 
 
+@pytest.mark.parametrize("fwhm", [2.5, 3.0, 4.0])
+@pytest.mark.parametrize("offset", [(0.5, 0.5), (0.5, 0.0)])
+def test_fwhm_of_a_psf_centred_on_a_pixel_corner_or_edge(fwhm, offset):
+    # a star cut from an image sits anywhere in its pixel; centred on a corner, a 2.5-3 pixel PSF's
+    # core is four equal pixels, whose mean was taken for the peak: its FWHM read 12-15 % wide
+    import galsim
+
+    profiles = (galsim.Gaussian(fwhm=fwhm), galsim.Moffat(beta=3.5, fwhm=fwhm), galsim.Kolmogorov(fwhm=fwhm))
+    for profile in profiles:
+        centred = measure_fwhm(profile.drawImage(nx=25, ny=25, scale=1.0).array)
+        shifted = measure_fwhm(profile.drawImage(nx=25, ny=25, scale=1.0, offset=offset).array)
+        assert shifted == pytest.approx(centred, rel=0.04)
+
+
 def test_fwhm_in_arcsec_and_oversampling():
     psf = gaussian_psf(1.0 * u.arcsec, 41, pixel_scale=0.2 * u.arcsec, method="no_pixel")
     assert measure_fwhm(psf, pixel_scale=0.2) == pytest.approx(1.0, rel=0.01)

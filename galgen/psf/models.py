@@ -255,6 +255,11 @@ def measure_fwhm(psf: np.ndarray, pixel_scale: float = 1.0) -> float:
     # second order for a Moffat); half-maximum radius: the same fit over pixels
     # around half maximum, solved for log I = log(peak / 2).
     sel = psf > 0.6 * peak_pix
+    if sel.sum() >= 2 and np.unique(np.round(r2[sel], 6)).size < 2:
+        # the core's pixels all at one radius (a PSF centred on a pixel corner: four equal pixels):
+        # no slope to extrapolate to r = 0 from, and their mean, taken for the peak, read a 2.5-3
+        # pixel FWHM 12-15 % wide; the pixels down to 0.3 of the peak give the curve
+        sel = psf > 0.3 * peak_pix
     peak = float(np.exp(_poly_at(r2[sel], np.log(psf[sel]), 0.0))) if sel.sum() >= 4 else peak_pix
     ring = (psf > 0.2 * peak) & (psf < 0.85 * peak)
     if ring.sum() < 4:

@@ -55,7 +55,8 @@ def test_a_psf_file_at_another_scale_is_resampled(tmp_path):
     # numpy.fft's order: the peak at (0, 0), its light in all four corners (restored with it, a stamp
     # came out wrong with chi^2 1.22 and flag OK)
     ("fft_order", np.fft.ifftshift(moffat_psf(4.0, 31)), "brightest pixel .*fftshift"),
-    ("delta", np.pad(np.ones((1, 1)), 7), "cannot measure the PSF.s FWHM .*--psf-fwhm"),
+    ("two_stars", moffat_psf(4.0, 31) + 0.8 * np.roll(moffat_psf(4.0, 31), (4, 9), axis=(0, 1)),
+     "cannot measure the PSF.s FWHM .*--psf-fwhm"),
 ])
 def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, observation, tmp_path,
                                                              capsys):
@@ -70,6 +71,24 @@ def test_bad_psf_files_are_one_line_errors_and_write_nothing(name, data, match, 
     assert str(bad) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "--plane" not in err  # it chooses a plane of the image, not of the PSF (the cube's error said so)
     assert not out.exists()
+
+
+def test_an_undersampled_psf_image_is_measured_and_flagged_not_refused(observation, tmp_path):
+    # HST or Euclid at native sampling: a PSF of ~1.2 pixels has too few pixels about half maximum
+    # for measure_fwhm (it was an error); its FWHM now comes from a fit, and the stamp is restored
+    # flagged REGIME (under the models' 2 pixels)
+    import galsim
+
+    path, _ = observation
+    psf = galsim.Gaussian(fwhm=1.2).drawImage(nx=15, ny=15, scale=1.0).array
+    fits.writeto(tmp_path / "hst_psf.fits", psf)
+    from galgen.errors import GalgenRegimeWarning
+
+    with pytest.warns(GalgenRegimeWarning, match="PSF FWHM 1.41 pixels"):
+        result = galgen.restore(path, psf=tmp_path / "hst_psf.fits", method="default")
+    # the pixel-integrated Gaussian's FWHM along an axis: 1.2 px before the pixel, 1.407 after it
+    assert result.meta["GALGENPF"] / 0.2 == pytest.approx(1.407, rel=0.01)
+    assert "REGIME" in result.meta["GALGENFL"]
 
 
 def test_a_psf_off_its_image_centre_or_aberrated_is_not_refused(tmp_path):

@@ -8,6 +8,7 @@ from galgen.psf.models import (
     measure_fwhm,
     moffat_psf,
     psf_from_image,
+    undersampled_fwhm,
 )
 from galgen.psf.shape import moffat_mismatch
 
@@ -16,6 +17,7 @@ __all__ = [
     "moffat_psf",
     "psf_from_image",
     "measure_fwhm",
+    "undersampled_fwhm",
     "fwhm_in_pixels",
     "default_psf_size",
     "moffat_mismatch",

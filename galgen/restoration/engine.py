@@ -235,12 +235,12 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         if psf is None:
             msg = f"{image.source}: give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf="
             raise GalgenPSFError(msg)
-        try:
-            fwhm_pix = measure_fwhm(psf)
+        try:  # an undersampled PSF (HST, Euclid at native sampling) gets a fitted FWHM
+            fwhm_pix = measure_fwhm(psf, undersampled="fit")
         except GalgenPSFError as exc:
             where = given.source if given.source != "<ndarray>" else "psf"
-            msg = (f"{where}: cannot measure the PSF's FWHM ({exc}). If it is one PSF sampled with under "
-                   "~1.5 pixels per FWHM, give the FWHM too (--psf-fwhm, psf_fwhm=)")
+            msg = (f"{where}: cannot measure the PSF's FWHM ({exc}); if it is one PSF, give its FWHM too "
+                   "(--psf-fwhm, psf_fwhm=)")
             raise GalgenPSFError(msg) from None
     else:
         fwhm_pix = fwhm_in_pixels(psf_fwhm, image.pixel_scale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -160,3 +161,16 @@ def test_an_sdss_softbias_is_subtracted_and_another_pedestal_is_named(tmp_path, 
     np.testing.assert_allclose(sdss.kernel, ref.kernel, atol=1e-12)
     assert "SOFTBIAS 1000 subtracted" in sdss.note
     assert sum("edge pixels sit at 1000" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_fwhm_that_disagrees_with_the_psf_image_is_named(observation, caplog):
+    # both given: the FWHM is used as told, and a disagreement over 20 % (a wrong unit, another
+    # exposure's PSF) is named in the log with both values
+    path, _ = observation
+    psf = moffat_psf(5.0, 31)  # 5 pixels = 1.0" at 0.2"/px
+    with caplog.at_level("WARNING", logger="galgen.restoration.engine"):
+        galgen.restore(path, 1.0 * u.arcsec, psf=psf, method="bicubic")
+        assert "differs" not in caplog.text
+        galgen.restore(path, 0.7 * u.arcsec, psf=psf, method="bicubic")
+    # 3.5 pixels against the pixelised Moffat's 5.08
+    assert "the PSF FWHM given, 3.5 pixels" in caplog.text and "-31%" in caplog.text

@@ -181,6 +181,24 @@ class Restorer(Protocol):
         ...  # pragma: no cover
 
 
+#: A FWHM given beside a PSF image that differs from the image's own by more than this fraction is
+#: named in the log (a wrong unit or a PSF from another exposure; the given FWHM is still used).
+FWHM_DISAGREEMENT = 0.2
+
+
+def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: str) -> None:
+    """Log a warning when the FWHM a user gave and the one of the PSF image they gave disagree."""
+    try:
+        measured = measure_fwhm(psf, undersampled="fit")
+    except GalgenPSFError:
+        return
+    if abs(fwhm_pix / measured - 1) > FWHM_DISAGREEMENT:
+        log.warning("%s: the PSF FWHM given, %.3g pixels (%.3g arcsec), differs by %+.0f%% from the PSF "
+                    "image's own, %.3g pixels (%.3g arcsec); galgen uses the FWHM given. Check its unit, "
+                    "or leave it out to use the image's", source, fwhm_pix, fwhm_pix * pixel_scale,
+                    100 * (fwhm_pix / measured - 1), measured, measured * pixel_scale)
+
+
 def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,
                         psf: np.ndarray | None = None, noise_rms: float | None = None,
                         moffat_beta: float = 3.5, background: float | str = "auto",
@@ -244,6 +262,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
             raise GalgenPSFError(msg) from None
     else:
         fwhm_pix = fwhm_in_pixels(psf_fwhm, image.pixel_scale)
+        if psf is not None:
+            _compare_fwhm(fwhm_pix, psf, image.pixel_scale, image.source)
     if fwhm_pix >= min(h, w) / 2:
         msg = (f"{image.source}: PSF FWHM of {fwhm_pix:.3g} pixels is more than half the "
                f"{h}x{w} image; check the FWHM's unit (arcsec vs pixels) or use a larger cutout")

@@ -141,6 +141,13 @@ def test_each_input_s_own_psf_hdu(tmp_path, capsys):
         assert batch["GALGENPH"] == fits.getheader(one)["GALGENPH"]
         hashes.add(batch["GALGENPH"])
     assert len(hashes) == 3  # three PSFs, not one
+    # an input without that HDU: the hint says how to name a PSF's HDU (not the image reader's hdu=)
+    capsys.readouterr()
+    no_psf = tmp_path / "no_psf.fits"
+    fits.writeto(no_psf, fits.getdata(path), fits.getheader(path))
+    assert main(["restore", str(no_psf), "-o", str(tmp_path / "x.fits"), "--psf", "[PSF]", *common]) == 2
+    err = capsys.readouterr().err
+    assert "no HDU 'PSF'" in err and "FILE[EXT]" in err and "hdu=" not in err
 
 
 def test_an_sdss_softbias_is_subtracted_and_another_pedestal_is_named(tmp_path, caplog):

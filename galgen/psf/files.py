@@ -138,8 +138,10 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
                 what = str(exc).split(";")[0]  # not its hint: --plane picks a plane of the image
                 msg = (f"{name}: the PSF is not a 2-D image ({what}); give a 2-D PSF image (write the plane "
                        "you want to its own FITS file, or FILE[EXT] for an HDU that holds one)")
-            else:
-                msg = f"PSF {exc}"
+            else:  # the image reader's hint names hdu=; a PSF's HDU is chosen in its name
+                hint = ("Name the PSF's HDU as FILE[EXT] (--psf psf.fits[1], psf='psf.fits[PSF]'), "
+                        "or '[EXT]' for each input's own")
+                msg = f"PSF {exc}".replace("Pick one with hdu=", hint)
             raise GalgenPSFError(msg) from None
         raw = image.data
         softbias = image.header.get("SOFTBIAS")

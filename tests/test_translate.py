@@ -149,3 +149,27 @@ def test_bad_targets_are_typed_errors_and_write_nothing(tmp_path, capsys):
     header = fits.getheader(out)
     assert header["PSFFWHM"] == pytest.approx(SURVEYS["sdss"].psf_fwhm) and header["GALGENOP"] == "translate"
     assert fits.getdata(out).sum() == pytest.approx(hst.data.sum(), rel=1e-3)  # the flux is kept
+
+
+def test_an_undersampled_source_psf_image_is_taken(tmp_path):
+    # Euclid VIS-like: 0.1"/px with a 0.14" obscured Airy, given as an image (1.4 pixels: too few
+    # about half maximum for measure_fwhm, which refused it before); its FWHM comes from a fit
+    airy = galsim.Airy(lam_over_diam=0.14, obscuration=0.3)
+    psf = airy.drawImage(nx=25, ny=25, scale=0.1).array
+    write_fits(tmp_path / "vis_psf.fits", psf, wcs=simple_tan_wcs(psf.shape, 0.1))
+    n = 256
+    residuals, fluxes = [], []
+    for gal in _galaxies(4):
+        image = galsim.Convolve(gal, airy).drawImage(nx=n, ny=n, scale=0.1).array
+        vis = CCDData(image, unit="adu", wcs=simple_tan_wcs(image.shape, 0.1))
+        out = translate(vis, None, source_psf=tmp_path / "vis_psf.fits", to_pixel_scale=0.396,
+                        to_psf_fwhm=1.4)
+        m = out.data.shape[0]
+        centre = simple_tan_wcs((n, n), 0.1).pixel_to_world((n - 1) / 2, (n - 1) / 2)
+        x, y = out.wcs.world_to_pixel(centre)
+        direct = galsim.Convolve(gal, galsim.Gaussian(fwhm=1.4)).drawImage(
+            nx=m, ny=m, scale=0.396, offset=(float(x) - (m - 1) / 2, float(y) - (m - 1) / 2)).array
+        data = np.nan_to_num(out.data)
+        residuals.append(np.sqrt(np.mean((data - direct) ** 2)) / direct.max())
+        fluxes.append(abs(data.sum() / direct.sum() - 1))
+    assert np.median(residuals) < 0.015 and np.median(fluxes) < 0.005

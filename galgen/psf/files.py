@@ -68,7 +68,8 @@ def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | s
 
 
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
-             hdu: int | str | None = None, position: tuple[float, float] | None = None) -> PSFImage:
+             hdu: int | str | None = None, position: tuple[float, float] | None = None,
+             image_wcs: object = None) -> PSFImage:
     """Read a PSF image (or a PSFEx model, or a GalSim profile) and bring it to an observation's
     pixels.
 
@@ -91,6 +92,11 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     position : (float, float), optional
         For a PSFEx model: ``(x, y)`` of the stamp in the exposure's pixels (1-based); default
         the model's centre.
+    image_wcs : astropy.wcs.WCS, optional
+        The observation's celestial WCS. When the PSF file has a celestial WCS too and its axes
+        are turned or mirrored against the image's (an STPSF/WebbPSF PSF in the detector's frame
+        for a north-up drizzled image; a PSF from another exposure), the PSF is turned and
+        mirrored onto the image's pixel axes (:func:`_to_image_axes`), as the sky says.
 
     Returns
     -------
@@ -113,7 +119,7 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         msg = f"{name}: no such PSF file; check the path"
         raise GalgenPSFError(msg)
     raw = source
-    scale, note = None, "assumed equal to the image's"
+    scale, note, psf_wcs = None, "assumed equal to the image's", None
     from galgen.psf.psfex import is_psfex, psfex_kernel
 
     if isinstance(source, np.ndarray):  # arrays are documented to be at the image's pixel scale
@@ -131,6 +137,7 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
             try:
                 image = read_image(source, hdu=hdu)
                 scale, note = image.pixel_scale, "WCS" if image.wcs is not None else _keyword(image.header)
+                psf_wcs = image.wcs
             except GalgenWCSError:  # no WCS, no PIXSCALE: the image's scale, said below
                 image = read_image(source, hdu=hdu, pixel_scale=image_pixel_scale)
         except GalgenValueError as exc:
@@ -175,7 +182,17 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
                f"than the {image_shape[0]}x{image_shape[1]} image; crop it to its core or use a larger "
                "cutout")
         raise GalgenPSFError(msg)
-    if abs(scale / image_pixel_scale - 1) > 1e-3:
+    turn = _axes_matrix(psf_wcs, image_wcs)
+    if turn is not None:
+        kernel, how = _to_image_axes(array, turn, image_shape)
+        note += f"; {how}"
+        if np.linalg.det(turn) < 0:  # rarer than a turn: say so where a placeholder WCS would be noticed
+            log.warning("%s: the PSF's WCS has the other handedness than the image's, so the PSF was %s. "
+                        "If its WCS only states the pixel scale (a placeholder), give that as PIXSCALE "
+                        "instead of CTYPE/CD keywords", name, how)
+        else:
+            log.info("%s: %s", name, how)
+    elif abs(scale / image_pixel_scale - 1) > 1e-3:
         kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=image_pixel_scale)
     else:
         kernel = array / total
@@ -183,6 +200,60 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
             kernel = psf_from_image(array, pixel_scale=scale, target_pixel_scale=scale,
                                     shape=(kernel.shape[0] | 1, kernel.shape[1] | 1))
     return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)
+
+
+#: Largest departure (of any element) of the PSF-to-image pixel matrix, divided by its scale, from
+#: the identity under which the PSF's axes count as the image's: 0.01, a turn of 0.6 degrees.
+AXES_TOLERANCE = 0.01
+
+
+def _axes_matrix(psf_wcs: object, image_wcs: object) -> np.ndarray | None:
+    """The 2 x 2 matrix taking offsets in the PSF's pixels to offsets in the image's (``[[dx/dx',
+    dx/dy'], [dy/dx', dy/dy']]``, from the two WCSs' pixel-to-sky matrices at their reference
+    points), or ``None`` when either WCS is missing or the axes agree but for the scale (which
+    :func:`galgen.psf.models.psf_from_image` handles)."""
+    if psf_wcs is None or image_wcs is None:
+        return None
+    try:
+        matrix = np.linalg.solve(image_wcs.celestial.pixel_scale_matrix, psf_wcs.celestial.pixel_scale_matrix)
+    except (AttributeError, np.linalg.LinAlgError, ValueError):
+        return None
+    size = float(np.sqrt(abs(np.linalg.det(matrix))))
+    if not np.all(np.isfinite(matrix)) or size <= 0:
+        return None
+    return None if np.max(np.abs(matrix / size - np.eye(2))) <= AXES_TOLERANCE else matrix
+
+
+def _to_image_axes(array: np.ndarray, matrix: np.ndarray,
+                   image_shape: tuple[int, int]) -> tuple[np.ndarray, str]:
+    """Turn (and mirror, and rescale) a PSF image onto the image's pixel axes with GalSim.
+
+    The PSF is recentred on its light, interpolated (GalSim's quintic kernel), transformed by
+    ``matrix`` (PSF pixels to image pixels) and drawn on an odd grid of the same angular extent
+    (at most the image's size) without another pixel response (the image already has one), then
+    normalised. Returns the kernel and a note such as ``"turned by 90.0 deg to the image's axes"``.
+    """
+    import galsim
+
+    from galgen.psf.models import light_centroid
+
+    interp = galsim.InterpolatedImage(galsim.Image(array, scale=1.0), calculate_stepk=False,
+                                      calculate_maxk=False)
+    cx, cy = light_centroid(array) - (np.array(array.shape[::-1]) - 1) / 2
+    profile = interp.shift(-cx, -cy).transform(*matrix.ravel())
+    size = float(np.sqrt(abs(np.linalg.det(matrix))))
+    n = int(round(max(array.shape) * size)) | 1
+    n = max(5, min(n, (min(image_shape) - 1) | 1 if min(image_shape) % 2 == 0 else min(image_shape)))
+    kernel = profile.drawImage(nx=n, ny=n, scale=1.0, method="no_pixel").array.astype(np.float64)
+    kernel /= kernel.sum()
+    mirrored = np.linalg.det(matrix) < 0
+    # with a mirror, the turn that follows flipping the PSF's x axis
+    m = matrix @ np.diag([-1.0, 1.0]) if mirrored else matrix
+    angle = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
+    parts = [f"turned by {angle:.1f} deg"] if abs(angle) >= 0.05 else []
+    parts += ["mirrored"] if mirrored else []
+    how = f"{' and '.join(parts) or 'rescaled'} to the image's axes"
+    return kernel, how
 
 
 def _check_peak(array: np.ndarray, name: str) -> None:

@@ -245,7 +245,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if psf is not None:
         from galgen.psf.files import read_psf
 
-        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position)
+        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs)
         psf = given.kernel
         if given.source != "<ndarray>":
             psf_model = f"image {given.source} (pixel scale: {given.note})"

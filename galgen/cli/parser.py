@@ -38,8 +38,9 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--psf", default=None, metavar="PSF.fits",
                    help="the observing PSF as a FITS image (FILE, or FILE[EXT] for one HDU, e.g. "
                         "stamp.fits[PSF], or '[EXT]' alone for that HDU of each input; its pixel scale "
-                        "from its WCS or PIXSCALE/PIXELSCL, else assumed equal to the image's; any size up "
-                        "to the image's, normalised by galgen) or a PSFEx model (.psf)")
+                        "from its WCS or PIXSCALE/PIXELSCL, else assumed equal to the image's; turned onto "
+                        "the image's axes when both WCSs say they differ; any size up to the image's, "
+                        "normalised and recentred by galgen) or a PSFEx model (.psf)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "

@@ -1,8 +1,8 @@
 """What a PSF file on turned axes costs when used as it lies, and what turning it gains.
 
 Each pair of the ``lsst`` set (the zoo's ground PSFs at 0.2"/px: elongated, aberrated) gets its
-PSF written turned by 90 degrees with a WCS that says so, as an STPSF PSF in a detector's frame
-comes for a north-up image. ``galgen.restore`` with that file (turned back onto the image's axes
+PSF written turned by 90 degrees with a WCS that says so, as a star cut from another exposure
+on other axes comes. ``galgen.restore`` with that file (turned back onto the image's axes
 through the two WCSs) is compared with the same PSF used as it lies (what galgen did before
 session 27): median PSNR against the truth and how many pairs gained over 1 dB.
 

@@ -198,8 +198,8 @@ def _psf_file_on_turned_axes(path, array, matrix, image_wcs):
 
 
 def test_a_psf_file_on_other_axes_is_turned_onto_the_image_s(observation, tmp_path):
-    # an STPSF/WebbPSF PSF is in the detector's frame, a drizzled image north-up: the sky, through
-    # the two WCSs, says how to turn (and mirror) the PSF; an elongated PSF shows whether it was
+    # a star cut from another exposure on other axes: the sky, through the two WCSs, says how to
+    # turn (and mirror) the PSF; an elongated PSF shows whether it was
     import galsim
 
     path, _ = observation

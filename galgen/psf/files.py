@@ -94,9 +94,10 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         the model's centre.
     image_wcs : astropy.wcs.WCS, optional
         The observation's celestial WCS. When the PSF file has a celestial WCS too and its axes
-        are turned or mirrored against the image's (an STPSF/WebbPSF PSF in the detector's frame
-        for a north-up drizzled image; a PSF from another exposure), the PSF is turned and
-        mirrored onto the image's pixel axes (:func:`_to_image_axes`), as the sky says.
+        are turned or mirrored against the image's (a star or a stack of stars cut from another
+        exposure, or from a mosaic on other axes), the PSF is turned and mirrored onto the image's
+        pixel axes (:func:`_to_image_axes`), as the sky says. A file without a celestial WCS
+        (STPSF/WebbPSF, TinyTim: the detector's frame) is taken as on the image's axes.
 
     Returns
     -------

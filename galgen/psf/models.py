@@ -312,32 +312,47 @@ def undersampled_fwhm(psf: np.ndarray) -> float:
     float
         FWHM in pixels.
     """
-    from scipy.optimize import least_squares
-    from scipy.special import erf
+    sigma = pixel_gaussian_fit(psf)[0]
+    # half maximum of the pixel-integrated profile along x, through its own peak (at 0)
+    grid = np.linspace(0.0, 4.0 * sigma + 1.0, 4001)
+    profile = _pixel_gaussian(0.0, sigma, grid)
+    return float(2.0 * grid[np.argmax(profile < 0.5 * profile[0])])
 
-    psf = np.asarray(psf, dtype=np.float64)
-    py, px = np.unravel_index(int(np.argmax(psf)), psf.shape)
-    y0, y1 = max(py - 3, 0), min(py + 4, psf.shape[0])
-    x0, x1 = max(px - 3, 0), min(px + 4, psf.shape[1])
-    data = psf[y0:y1, x0:x1]
+
+def pixel_gaussian_fit(image: np.ndarray) -> tuple[float, float, float]:
+    """``(sigma, x, y)``: the round Gaussian that, integrated over square pixels, best fits the
+    7 x 7 pixels around an image's brightest pixel (weighted as :func:`undersampled_fwhm` says).
+
+    ``sigma`` is the Gaussian's own, before the pixel (in pixels; a single lit pixel reads the
+    fit's lower bound, 0.1); ``x, y`` its centre (0-based pixels). It measures sources too small
+    for GalSim's adaptive moments (sigma under ~0.75 pixel: HSM's moment matrix collapses).
+    """
+    from scipy.optimize import least_squares
+
+    image = np.asarray(image, dtype=np.float64)
+    py, px = np.unravel_index(int(np.argmax(image)), image.shape)
+    y0, y1 = max(py - 3, 0), min(py + 4, image.shape[0])
+    x0, x1 = max(px - 3, 0), min(px + 4, image.shape[1])
+    data = image[y0:y1, x0:x1]
     ys, xs = np.arange(y0, y1, dtype=float), np.arange(x0, x1, dtype=float)
     weight = np.maximum(data / data.max(), 0.02)  # the floor: a single lit pixel still fixes the width
 
-    def box(centre: float, sigma: float, at: np.ndarray) -> np.ndarray:  # Gaussian over unit pixels
-        k = 1.0 / (np.sqrt(2.0) * sigma)
-        return 0.5 * (erf((at + 0.5 - centre) * k) - erf((at - 0.5 - centre) * k))
-
     def residual(p: np.ndarray) -> np.ndarray:
         flux, cx, cy, sigma = p
-        return ((flux * np.outer(box(cy, sigma, ys), box(cx, sigma, xs)) - data) * weight).ravel()
+        model = flux * np.outer(_pixel_gaussian(cy, sigma, ys), _pixel_gaussian(cx, sigma, xs))
+        return ((model - data) * weight).ravel()
 
     start = np.array([data.sum(), float(px), float(py), 0.6])
     fit = least_squares(residual, start, bounds=([0.0, x0 - 1.0, y0 - 1.0, 0.1], [np.inf, x1, y1, 5.0]))
-    sigma = float(fit.x[3])
-    # half maximum of the pixel-integrated profile along x, through its own peak (at 0)
-    grid = np.linspace(0.0, 4.0 * sigma + 1.0, 4001)
-    profile = box(0.0, sigma, grid)
-    return float(2.0 * grid[np.argmax(profile < 0.5 * profile[0])])
+    return float(fit.x[3]), float(fit.x[1]), float(fit.x[2])
+
+
+def _pixel_gaussian(centre: float, sigma: float, at: np.ndarray) -> np.ndarray:
+    """A unit 1-D Gaussian integrated over unit pixels centred at ``at`` (exact, with ``erf``)."""
+    from scipy.special import erf
+
+    k = 1.0 / (np.sqrt(2.0) * sigma)
+    return 0.5 * (erf((at + 0.5 - centre) * k) - erf((at - 0.5 - centre) * k))
 
 
 def _poly_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -123,6 +123,17 @@ def _sigma(stamp: np.ndarray) -> tuple[float, float, float]:
     return float(res.moments_sigma), float(res.moments_centroid.x - 1), float(res.moments_centroid.y - 1)
 
 
+def _fitted_sigma(stamp: np.ndarray) -> tuple[float, float, float]:
+    """``(sigma, x, y)`` of a round Gaussian integrated over the pixels, fitted to the stamp's core
+    (:func:`galgen.psf.models.pixel_gaussian_fit`: sigma before the pixel, so a hot pixel reads
+    0.1); for sources too small for :func:`_sigma`. NaNs when the stamp has no positive peak."""
+    from galgen.psf.models import pixel_gaussian_fit
+
+    if not np.nanmax(stamp) > 0:
+        return float("nan"), float("nan"), float("nan")
+    return pixel_gaussian_fit(stamp)
+
+
 def _stellar_locus(sizes: np.ndarray, min_stars: int, width: float) -> np.ndarray:
     """``(N,)`` bool: the stars among sources of these sizes. The narrowest group of at least
     ``min_stars`` sources within ``2 width`` (relative) of each other, then those within
@@ -217,8 +228,16 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     from galgen.io.fits import read_image
     from galgen.restoration.engine import prepare_observation
 
+    measure = _sigma
+
     def psf_size(kernel: np.ndarray) -> float:
+        nonlocal measure
         sigma = _sigma(kernel)[0]
+        if not np.isfinite(sigma) and np.isfinite(_fitted_sigma(kernel)[0]):
+            # too small for adaptive moments (an undersampled PSF: Euclid VIS, HST at native
+            # sampling): the PSF and the stars are both measured by a pixel-integrated Gaussian fit
+            measure = _fitted_sigma
+            sigma = _fitted_sigma(kernel)[0]
         if not np.isfinite(sigma):
             msg = (f"{image.source}: the PSF's adaptive moments did not converge: check the PSF image, "
                    "or the FWHM's unit")
@@ -257,7 +276,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                 continue
             if saturation is not None and np.nanmax(image.data[box]) >= saturation:
                 continue
-            s, cx, cy = _sigma(data[box])
+            s, cx, cy = measure(data[box])
             if np.isfinite(s) and s > 0.3:  # narrower than a third of a pixel: a hot pixel or a cosmic ray
                 sizes.append(s / psf_sigma)
                 xy.append((x - half + cx, y - half + cy))

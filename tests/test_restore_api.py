@@ -73,6 +73,34 @@ def test_masked_pixels_come_back_nan(rng):
     assert result.mask.sum() == 4
 
 
+def test_fill_values_are_missing_pixels_and_constant_borders_are_named(rng, caplog):
+    # SExtractor's and IRAF's -1e30 (or +1e30) marks no data: read as flux, it was restored as a
+    # source (chi^2 0.30, flags CHI2LOW and REGIME on a 64-pixel stamp with ten such columns)
+    data = rng.normal(0, 1, (48, 48))
+    filled = data.copy()
+    filled[:, :3] = -1e30
+    filled[5, 40] = 1e30
+    nan = data.copy()
+    nan[:, :3] = np.nan
+    nan[5, 40] = np.nan
+    with caplog.at_level("WARNING"):
+        a = restore(filled, 3.0, scale=2, method="bicubic", pixel_scale=0.2)
+    b = restore(nan, 3.0, scale=2, method="bicubic", pixel_scale=0.2)
+    assert "145 pixels hold a fill value" in caplog.text
+    np.testing.assert_array_equal(a.mask, b.mask)
+    np.testing.assert_allclose(a.data, b.data, equal_nan=True)
+    # a coadd's border without data, all 0: named (it is read as sky and biases the noise estimate)
+    caplog.clear()
+    border = data.copy()
+    border[:, -4:] = 0.0
+    with caplog.at_level("WARNING"):
+        restore(border, 3.0, scale=2, method="bicubic", pixel_scale=0.2)
+        assert "4 rows or columns at the image's edges hold one constant value" in caplog.text
+        caplog.clear()
+        restore(data, 3.0, scale=2, method="bicubic", pixel_scale=0.2)
+    assert "constant value" not in caplog.text
+
+
 def test_masked_pixels_have_no_uncertainty(rng):
     y, x = np.mgrid[:48, :48]
     galaxy = 8.0 * np.exp(-((x - 24) ** 2 + (y - 23) ** 2) / (2 * 3.0**2))  # SNR ~ 60: in regime

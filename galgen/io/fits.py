@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keyword
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
            "BAD_MASK_PLANES"]
 
+log = logging.getLogger(__name__)
+
 _MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS", "MSK")  # MSK: DES/DECam
 _STD_NAMES = ("ERR", "SIGMA", "UNCERT", "STD", "RMS")
 _VAR_NAMES = ("VAR", "VARIANCE")
@@ -40,6 +43,11 @@ _IVAR_NAMES = ("IVAR", "INVVAR", "WGT", "WEIGHT")
 BAD_MASK_PLANES = ("BAD", "SAT", "CR", "NO_DATA", "SUSPECT", "EDGE", "SENSOR_EDGE", "UNMASKEDNAN", "INTRP")
 
 
+#: Pixel values this large (in absolute value) are no-data placeholders (SExtractor's and IRAF's
+#: -1e30 or 1e30 fill), not fluxes: no survey's image holds 1e20 of its own unit in a pixel.
+FILL_VALUE = 1e20
+
+
 @dataclass
 class Image:
     """A 2D image with what galgen needs to know about it (plain arrays inside).
@@ -48,7 +56,8 @@ class Image:
     ----------
     data : numpy.ndarray
         ``(H, W)`` float64 pixel values, in ``unit``; non-finite pixels are kept as
-        they were and flagged in ``mask``.
+        they were and flagged in ``mask``; fill values (``|value| >=``
+        :data:`FILL_VALUE`) become NaN and are flagged too.
     pixel_scale : float
         Pixel scale in arcsec per pixel.
     wcs : astropy.wcs.WCS or None
@@ -75,6 +84,11 @@ class Image:
     source: str = "<array>"
 
     def __post_init__(self) -> None:
+        fill = np.abs(self.data) >= FILL_VALUE
+        if fill.any():  # a no-data placeholder read as flux would be restored as a source
+            self.data = np.where(fill, np.nan, self.data)
+            log.warning("%s: %d pixels hold a fill value (|value| >= %.0e, e.g. SExtractor's or IRAF's "
+                        "-1e30): treated as missing, like NaN", self.source, int(fill.sum()), FILL_VALUE)
         bad = ~np.isfinite(self.data)
         self.mask = bad if self.mask is None else (np.asarray(self.mask, bool) | bad)
 

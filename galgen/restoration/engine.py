@@ -186,6 +186,30 @@ class Restorer(Protocol):
 FWHM_DISAGREEMENT = 0.2
 
 
+def _constant_edges(data: np.ndarray, mask: np.ndarray) -> int:
+    """How many rows and columns, counted inward from each edge, hold a single value over their
+    unmasked pixels (at least 8 of them): a coadd's no-coverage border (often 0) reads so; noisy
+    data never does."""
+    count = 0
+    sides = ((data, mask), (data[::-1], mask[::-1]), (data.T, mask.T), (data.T[::-1], mask.T[::-1]))
+    for lines, lmask in sides:
+        for line, bad in zip(lines, lmask, strict=True):
+            values = line[~bad]
+            if values.size < 8 or np.ptp(values) != 0:
+                break
+            count += 1
+    return count
+
+
+def _warn_constant_edges(image: Image) -> None:
+    """Log a warning when whole edge rows or columns of the image are one constant value."""
+    n = _constant_edges(image.data, image.mask)
+    if n >= 2 and np.ptp(image.data[~image.mask]) > 0:
+        log.warning("%s: %d rows or columns at the image's edges hold one constant value, as a coadd's "
+                    "border without data does: galgen reads them as sky (they bias its noise estimate). "
+                    "Set them to NaN, mask them, or cut them off", image.source, n)
+
+
 def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: str) -> None:
     """Log a warning when the FWHM a user gave and the one of the PSF image they gave disagree."""
     try:
@@ -298,6 +322,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                     "to the noise (see GALGENNF); if the plane is right, pass noise_rms= (CLI: --noise-rms "
                     "%.4g)",
                     image.source, said, noise_rms, plane_rms, noise_rms / plane_rms, noise_rms, plane_rms)
+    _warn_constant_edges(image)
     data, mask = fill_masked(image.data - sky, image.mask)
     if psf is None:
         size = min(int(np.ceil(12 * fwhm_pix)) | 1, (min(h, w) - 1) | 1)

@@ -298,7 +298,7 @@ def undersampled_fwhm(psf: np.ndarray) -> float:
     reads 1.57 after it). Against the FWHM of the same profile convolved with the pixel and drawn
     twenty times finer, for GalSim Gaussians, Moffats (beta 2.5 and 3.5), Kolmogorov and
     obscured Airy profiles of 1.0-2.0 pixels, centred, on a pixel corner, an edge or in between
-    (150 cases): median +2 %, 90 % within 8 %; the worst, +49 %, an Airy of 1 pixel centred on a
+    (150 cases): median +2 %, 90 % within 8.5 %; the worst, +49 %, an Airy of 1 pixel centred on a
     pixel corner (four equal pixels, which say little about the width). A single lit pixel (no
     blur at all) reads 1.0 pixel.
 

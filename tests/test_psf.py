@@ -68,7 +68,7 @@ def test_measure_fwhm_of_an_undersampled_psf_raises_or_fits():
     delta = np.pad(np.ones((1, 1)), 7)  # no blur: one lit pixel
     with pytest.raises(GalgenPSFError, match="too poorly sampled"):
         measure_fwhm(delta)
-    assert measure_fwhm(delta, 0.1, undersampled="fit") == pytest.approx(0.1, rel=0.01)
+    assert measure_fwhm(delta, 0.1, method="fit") == pytest.approx(0.1, rel=0.01)
 
 
 def test_fwhm_in_arcsec_and_oversampling():

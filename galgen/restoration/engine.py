@@ -213,7 +213,7 @@ def _warn_constant_edges(image: Image) -> None:
 def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: str) -> None:
     """Log a warning when the FWHM a user gave and the one of the PSF image they gave disagree."""
     try:
-        measured = measure_fwhm(psf, undersampled="fit")
+        measured = measure_fwhm(psf, method="fit")
     except GalgenPSFError:
         return
     if abs(fwhm_pix / measured - 1) > FWHM_DISAGREEMENT:
@@ -278,7 +278,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
             msg = f"{image.source}: give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf="
             raise GalgenPSFError(msg)
         try:  # an undersampled PSF (HST, Euclid at native sampling) gets a fitted FWHM
-            fwhm_pix = measure_fwhm(psf, undersampled="fit")
+            fwhm_pix = measure_fwhm(psf, method="fit")
         except GalgenPSFError as exc:
             where = given.source if given.source != "<ndarray>" else "psf"
             msg = (f"{where}: cannot measure the PSF's FWHM ({exc}); if it is one PSF, give its FWHM too "

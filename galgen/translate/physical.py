@@ -90,8 +90,8 @@ def matching_kernel(pixel_scale: float, source_fwhm: float | None, target_fwhm: 
     src = read_psf(source_psf, _ANY_SIZE, pixel_scale).kernel if source_psf is not None else None
     tgt = read_psf(target_psf, _ANY_SIZE, pixel_scale).kernel if target_psf is not None else None
     # undersampled PSF images (Euclid VIS, HST at native sampling) get a fitted FWHM
-    s_fwhm = measure_fwhm(src, pixel_scale, undersampled="fit") if src is not None else source_fwhm
-    t_fwhm = measure_fwhm(tgt, pixel_scale, undersampled="fit") if tgt is not None else target_fwhm
+    s_fwhm = measure_fwhm(src, pixel_scale, method="fit") if src is not None else source_fwhm
+    t_fwhm = measure_fwhm(tgt, pixel_scale, method="fit") if tgt is not None else target_fwhm
     if s_fwhm is None or t_fwhm is None:
         msg = "give the source and the target PSF (a FWHM or an image) for a translation"
         raise GalgenPSFError(msg)

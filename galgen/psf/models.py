@@ -241,7 +241,7 @@ def measure_fwhm(psf: np.ndarray, pixel_scale: float = 1.0, *, method: str = "co
         :class:`~galgen.errors.GalgenPSFError`; ``"fit"`` returns the FWHM of the pixel-integrated
         round Gaussian that fits the image best (:func:`undersampled_fwhm`). Either way the
         centre is the core's centroid, which a star centred off its pixel's centre biases: at
-        random places in their pixel, Moffats and Kolmogorovs of 1.9-2.5 pixels read up to 50 %
+        random places in their pixel, Moffats and Kolmogorovs of 1.9-2.5 pixels read up to 57 %
         narrow. (The fitted Gaussian's centre fixes those, but moves the FWHM of aberrated PSFs
         drawn centred, as survey PSF products are, by up to 52 % on the ``lsst`` validation set,
         for 0.11 dB less on average, so it is not used.)

@@ -101,6 +101,17 @@ def test_fill_values_are_missing_pixels_and_constant_borders_are_named(rng, capl
     assert "constant value" not in caplog.text
 
 
+@pytest.mark.parametrize(("value", "match"), [(-1e30, "every pixel is NaN, inf or a fill value"),
+                                              (0.0, "every pixel is 0: no data")])
+def test_an_image_of_fill_values_or_one_constant_is_a_clear_error(value, match):
+    # all -1e30 said "fewer than 10 finite, unmasked pixels: the background cannot be estimated";
+    # all 0 "noise level 0.0 is not > 0; give noise_rms= explicitly"
+    from galgen.errors import GalgenValueError
+
+    with pytest.raises(GalgenValueError, match=match):
+        restore(np.full((48, 48), value), 3.0, scale=2, method="bicubic", pixel_scale=0.2)
+
+
 def test_masked_pixels_have_no_uncertainty(rng):
     y, x = np.mgrid[:48, :48]
     galaxy = 8.0 * np.exp(-((x - 24) ** 2 + (y - 23) ** 2) / (2 * 3.0**2))  # SNR ~ 60: in regime

@@ -424,8 +424,9 @@ def read_image(
         unit = _parse_unit(header)
     if wcs is None:
         wcs = celestial_wcs(header)
-    if not np.any(np.isfinite(data)):
-        msg = f"{name}: every pixel is NaN or inf; nothing to work on (check the HDU or plane)"
+    if not np.any(np.isfinite(data) & (np.abs(data) < FILL_VALUE)):
+        msg = (f"{name}: every pixel is NaN, inf or a fill value (|value| >= {FILL_VALUE:.0e}); nothing to "
+               "work on (check the HDU or plane)")
         raise GalgenValueError(msg)
     if wcs is not None:
         scale = pixel_scale_from_wcs(wcs)

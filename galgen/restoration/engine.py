@@ -312,7 +312,13 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     else:
         sky = sky_median = float(background)
     if not np.isfinite(noise_rms) or noise_rms <= 0:
-        msg = f"{image.source}: noise level {noise_rms} is not > 0; give noise_rms= explicitly"
+        good = image.data[~image.mask]
+        if measured and good.size and np.ptp(good) == 0:
+            msg = (f"{image.source}: every pixel is {good[0]:g}: no data to work on (check the HDU or "
+                   "plane)")
+        else:
+            msg = (f"{image.source}: noise level {noise_rms} is not > 0; give noise_rms= explicitly "
+                   "(CLI: --noise-rms)")
         raise GalgenValueError(msg)
     plane_rms = _plane_noise(image, None if bkg is None else bkg.sources)
     if np.isfinite(plane_rms) and not 0.7 < noise_rms / plane_rms < 1 / 0.7:

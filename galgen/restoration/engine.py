@@ -218,8 +218,9 @@ def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: 
         return
     if abs(fwhm_pix / measured - 1) > FWHM_DISAGREEMENT:
         log.warning("%s: the PSF FWHM given, %.3g pixels (%.3g arcsec), differs by %+.0f%% from the PSF "
-                    "image's own, %.3g pixels (%.3g arcsec); galgen uses the FWHM given. Check its unit, "
-                    "or leave it out to use the image's", source, fwhm_pix, fwhm_pix * pixel_scale,
+                    "image's own, %.3g pixels (%.3g arcsec); galgen uses the FWHM given. Check its unit "
+                    "(a small star off its pixel's centre can make the image's own read wrong)", source,
+                    fwhm_pix, fwhm_pix * pixel_scale,
                     100 * (fwhm_pix / measured - 1), measured, measured * pixel_scale)
 
 

@@ -233,11 +233,12 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     def psf_size(kernel: np.ndarray) -> float:
         nonlocal measure
         sigma = _sigma(kernel)[0]
-        if not np.isfinite(sigma) and np.isfinite(_fitted_sigma(kernel)[0]):
-            # too small for adaptive moments (an undersampled PSF: Euclid VIS, HST at native
-            # sampling): the PSF and the stars are both measured by a pixel-integrated Gaussian fit
-            measure = _fitted_sigma
-            sigma = _fitted_sigma(kernel)[0]
+        if not np.isfinite(sigma):
+            fitted = _fitted_sigma(kernel)[0]
+            if np.isfinite(fitted):
+                # too small for adaptive moments (an undersampled PSF: Euclid VIS, HST at native
+                # sampling): the PSF and the stars are both measured by a pixel-integrated Gaussian fit
+                measure, sigma = _fitted_sigma, fitted
         if not np.isfinite(sigma):
             msg = (f"{image.source}: the PSF's adaptive moments did not converge: check the PSF image, "
                    "or the FWHM's unit")

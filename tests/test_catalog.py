@@ -221,9 +221,10 @@ def test_cli_catalog_stacks_and_per_stamp_files_agree(field, tmp_path, capsys):
 
 
 def test_catalogs_are_read_with_their_units_and_bad_ones_named(tmp_path):
-    """``ra``/``dec`` come out in degrees whatever their unit (none: degrees); a masked position
-    is NaN (that row alone fails, see plan_catalog); a missing file, a file with no table and
-    columns that are not angles are typed errors naming the file."""
+    """``ra``/``dec`` come out in degrees whatever their unit (none: degrees; sexagesimal text:
+    hours and degrees); a masked position is NaN (that row alone fails, see plan_catalog); a
+    missing file, a file with no table and columns that are not angles are typed errors naming
+    the file."""
     import astropy.units as u
     from astropy.table import MaskedColumn, Table
 
@@ -243,9 +244,13 @@ def test_catalogs_are_read_with_their_units_and_bad_ones_named(tmp_path):
     (tmp_path / "junk.ecsv").write_text("not a table at all\x00")
     with pytest.raises(GalgenFileError, match="not a table astropy can read"):
         read_catalog(tmp_path / "junk.ecsv")
-    Table({"ra": ["10:00:00"], "dec": ["+02:00:00"]}).write(tmp_path / "s.ecsv")
-    with pytest.raises(GalgenValueError, match="'ra' is not an angle"):
-        read_catalog(tmp_path / "s.ecsv")
+    Table({"ra": ["10:00:00", "10h30m"], "dec": ["+02:00:00", "-00:30:00"]}).write(tmp_path / "s.ecsv")
+    sexagesimal, _ = read_catalog(tmp_path / "s.ecsv")  # right ascension in hours, as written
+    np.testing.assert_allclose(sexagesimal["ra"], [150.0, 157.5])
+    np.testing.assert_allclose(sexagesimal["dec"], [2.0, -0.5])
+    Table({"ra": [1.0], "dec": [2.0] * u.s}).write(tmp_path / "t.ecsv")
+    with pytest.raises(GalgenValueError, match="'dec' is not an angle"):
+        read_catalog(tmp_path / "t.ecsv")
 
 
 def test_stacks_carry_each_stamp_s_uncertainty_plane_level(tmp_path):

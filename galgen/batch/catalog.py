@@ -233,15 +233,12 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     """
     from astropy.coordinates import SkyCoord
 
-    from galgen.batch.inputs import read_catalog
+    from galgen.batch.inputs import catalog_keys, read_catalog
 
     table, cols = read_catalog(catalog)
     ra = np.asarray(table[cols["ra"]], float)
     dec = np.asarray(table[cols["dec"]], float)
-    ids = [str(v) for v in table[cols["id"]]] if "id" in cols else [f"{i:06d}" for i in range(len(table))]
-    if len(set(ids)) != len(ids):
-        msg = f"{catalog}: the 'id' column has repeated values; each galaxy needs its own id"
-        raise GalgenValueError(msg)
+    ids, keys = catalog_keys(table, cols, catalog)
     sky = SkyCoord(ra, dec, unit="deg")
     owner = np.full(len(table), -1)
     xy = np.full((len(table), 2), np.nan)
@@ -261,11 +258,11 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     for k, path in enumerate(paths):
         mine = np.flatnonzero(owner == k)
         for start in range(0, len(mine), chunk_size):
-            rows = tuple((f"cutout_{ids[i]}", ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
+            rows = tuple((keys[i], ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
                           float(xy[i, 1])) for i in mine[start:start + chunk_size])
             chunks.append(CatalogChunk(number, path, rows, hdu, size))
             number += 1
-    off = [(f"cutout_{ids[i]}", ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
+    off = [(keys[i], ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
     return chunks, off
 
 

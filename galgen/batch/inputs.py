@@ -4,7 +4,10 @@ or cutouts of large images at the positions of a catalog."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +19,9 @@ from astropy.table import Table
 from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.psf.stars import StarCheck
 
-__all__ = ["BatchItem", "expand_inputs", "catalog_items", "read_catalog"]
+__all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "read_catalog"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,54 +90,176 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     return items
 
 
+#: Position columns, tried in this order (any case): galgen's own ``ra``/``dec``, then what
+#: catalogs from survey pipelines and archives name them: SExtractor (windowed, then isophotal
+#: barycentre, then ``X_WORLD``), VizieR (J2000, ICRS), the LSST pipelines, plain ``RAdeg``.
+POSITION_COLUMNS = (("ra", "dec"), ("ALPHAWIN_J2000", "DELTAWIN_J2000"), ("ALPHA_J2000", "DELTA_J2000"),
+                    ("X_WORLD", "Y_WORLD"), ("RAJ2000", "DEJ2000"), ("_RAJ2000", "_DEJ2000"),
+                    ("RA_ICRS", "DE_ICRS"), ("coord_ra", "coord_dec"), ("RAdeg", "DEdeg"),
+                    ("ra_deg", "dec_deg"))
+#: Identifier columns, tried in this order (any case): the first one present names the galaxies.
+ID_COLUMNS = ("id", "objID", "object_id", "objectId", "source_id", "COADD_OBJECT_ID", "NUMBER", "name")
+
+
+def _read_table(catalog: str | os.PathLike) -> Table:
+    """The table of a catalog file: in a FITS file the first table HDU with position columns
+    (a SExtractor FITS_LDAC catalog keeps its objects in the second table), in any other file
+    what astropy identifies, else what its ASCII reader makes of it (SExtractor ``ASCII_HEAD``,
+    CSV, whitespace-separated columns with a header line)."""
+    from astropy.io import fits
+
+    if not Path(catalog).is_file():
+        msg = f"{catalog}: no such catalog file; check the path"
+        raise GalgenFileError(msg)
+    with open(catalog, "rb") as stream:
+        is_fits = stream.read(9) == b"SIMPLE  ="
+    hint = ("give an ECSV, FITS table, VOTable, CSV or SExtractor catalog with ra and dec columns "
+            "(degrees, or an angle unit)")
+    try:
+        if is_fits:
+            with fits.open(catalog) as hdus:
+                tables = [k for k, h in enumerate(hdus) if isinstance(h, fits.BinTableHDU | fits.TableHDU)]
+                with_positions = [k for k in tables if _position_columns(hdus[k].columns.names)]
+            if not tables:
+                msg = f"{catalog}: a FITS file with no table HDU; {hint}"
+                raise GalgenFileError(msg)
+            return Table.read(catalog, hdu=(with_positions or tables)[0])
+        try:
+            return Table.read(catalog)
+        except Exception as exc:
+            if "could not be identified" not in str(exc):  # a known format that does not parse
+                raise
+            return Table.read(catalog, format="ascii")  # an extension astropy does not know: .cat, .txt
+    except GalgenFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - astropy raises ValueError, OSError, IORegistryError...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = f"{catalog}: not a table astropy can read ({reason}); {hint}"
+        raise GalgenFileError(msg) from None
+
+
+def _position_columns(names: list[str]) -> tuple[str, str] | None:
+    """The (ra, dec) column names among ``names``, by :data:`POSITION_COLUMNS`; ``None``."""
+    lower = {n.lower(): n for n in names}
+    for ra, dec in POSITION_COLUMNS:
+        if ra.lower() in lower and dec.lower() in lower:
+            return lower[ra.lower()], lower[dec.lower()]
+    return None
+
+
+def _degrees(column: Table.Column, hours: bool, catalog: object) -> np.ndarray:  # noqa: FBT001
+    """A position column in degrees (float, NaN where masked): converted from its unit when it
+    has one, degrees when it has none; text is read as numbers (degrees) or, when it is not,
+    as sexagesimal angles (``10:00:24.0`` or ``10h00m24s`` for right ascension: hours unless the
+    text says ``d``; ``+02:12:00`` for declination)."""
+    from astropy.coordinates import Angle
+
+    masked = np.ma.getmaskarray(column)
+    try:
+        if column.dtype.kind in "USO":
+            text = np.where(masked, "0", np.asarray(column, str))
+            try:
+                values = text.astype(float) * u.deg
+            except ValueError:
+                values = Angle(text, unit=u.hourangle if hours else u.deg)
+            if column.unit is not None:  # numbers written as text, with a unit
+                values = values.value * column.unit
+        else:
+            values = u.Quantity(column, u.deg if column.unit is None else column.unit)
+        degrees = values.to_value(u.deg)
+    except (u.UnitsError, TypeError, ValueError):
+        msg = (f"{catalog}: column {column.name!r} is not an angle (unit {column.unit}); give "
+               "degrees, a unit astropy converts to degrees, or sexagesimal text")
+        raise GalgenValueError(msg) from None
+    return np.where(masked, np.nan, np.asarray(degrees, float))
+
+
 def read_catalog(catalog: str | os.PathLike | Table) -> tuple[Table, dict[str, str]]:
-    """A catalog table and its column names by lower-case name (``ra``, ``dec``, ``id``), its
-    ``ra``/``dec`` columns as plain floats in degrees (converted from their unit when they have one).
+    """A catalog table and its position and identifier columns.
+
+    The positions are the first pair of :data:`POSITION_COLUMNS` the table has (``ra``/``dec``,
+    SExtractor's ``ALPHAWIN_J2000``/``DELTAWIN_J2000``, VizieR's ``RAJ2000``/``DEJ2000``, the LSST
+    pipelines' ``coord_ra``/``coord_dec``, ...; any case), the identifiers the first of
+    :data:`ID_COLUMNS` (``id``, ``objID``, ``NUMBER``, ...); other names are logged.
+
+    Parameters
+    ----------
+    catalog : path or Table
+        ECSV, FITS table (SExtractor FITS_LDAC too), VOTable, CSV, SExtractor ``ASCII_HEAD``,
+        or any table astropy's ASCII reader can guess.
+
+    Returns
+    -------
+    table : Table
+        Its position columns replaced by plain floats in degrees (converted from their unit
+        when they have one; text read as degrees or sexagesimal); a masked position is NaN.
+    cols : dict
+        ``{"ra": name, "dec": name}`` and ``"id": name`` when there is one.
 
     Raises
     ------
     GalgenFileError
-        No such file, or not a table astropy can read (ECSV, FITS table, VOTable, ...).
+        No such file, or not a table astropy can read.
     GalgenValueError
-        No ``ra``/``dec`` columns, or columns that are not angles.
+        No position columns, or columns that are not angles.
     """
-    if isinstance(catalog, Table):
-        table = catalog
-    else:
-        if not Path(catalog).is_file():
-            msg = f"{catalog}: no such catalog file; check the path"
-            raise GalgenFileError(msg)
-        try:
-            table = Table.read(catalog)
-        except Exception as exc:  # noqa: BLE001 - astropy raises ValueError, OSError, IORegistryError...
-            msg = (f"{catalog}: not a table astropy can read ({exc}); give an ECSV, FITS table or VOTable "
-                   "with ra and dec columns in degrees")
-            raise GalgenFileError(msg) from None
-    cols = {c.lower(): c for c in table.colnames}
-    if "ra" not in cols or "dec" not in cols:
-        msg = f"{catalog}: needs 'ra' and 'dec' columns (degrees); it has {table.colnames}"
+    table = catalog if isinstance(catalog, Table) else _read_table(catalog)
+    pair = _position_columns(table.colnames)
+    if pair is None:
+        msg = (f"{catalog}: needs right ascension and declination columns ('ra' and 'dec', or one of "
+               f"{', '.join('/'.join(p) for p in POSITION_COLUMNS[1:])}; any case, degrees); "
+               f"it has {table.colnames}")
         raise GalgenValueError(msg)
+    cols = {"ra": pair[0], "dec": pair[1]}
+    lower = {c.lower(): c for c in table.colnames}
+    ident = next((lower[c.lower()] for c in ID_COLUMNS if c.lower() in lower), None)
+    if ident is not None:
+        cols["id"] = ident
+    if pair[0].lower() != "ra" or (ident is not None and ident.lower() != "id"):
+        log.info("%s: positions from %s/%s, ids from %s", catalog, *pair, ident or "row numbers")
     table = table.copy(copy_data=False)
     for key in ("ra", "dec"):
-        column = table[cols[key]]
-        try:  # a column with a unit (hourangle, rad) is converted; one without is read as degrees
-            values = u.Quantity(column, u.deg if column.unit is None else column.unit).to_value(u.deg)
-        except (u.UnitsError, TypeError, ValueError):
-            msg = (f"{catalog}: column {cols[key]!r} is not an angle (unit {column.unit}); give "
-                   "degrees, or a unit astropy converts to degrees")
-            raise GalgenValueError(msg) from None
-        # plain degrees from here on; a masked position is NaN: that row alone fails, reported
-        table[cols[key]] = np.where(np.ma.getmaskarray(column), np.nan, np.asarray(values, float))
+        table[cols[key]] = _degrees(table[cols[key]], key == "ra", catalog)
     return table, cols
+
+
+def catalog_keys(table: Table, cols: dict[str, str],
+                 catalog: object = "catalog") -> tuple[list[str], list[str]]:
+    """Each row's id (its ``id`` column as text, else its row number as ``000042``) and key
+    (``cutout_<id>``, with characters other than letters, digits and ``.+-_`` made ``_`` so that
+    it can name a file: ``J100024+021200`` stays, ``NGC 1300`` becomes ``NGC_1300``).
+
+    Raises
+    ------
+    GalgenValueError
+        Repeated ids, or ids that become the same key.
+    """
+    if "id" in cols:
+        ids = [str(v).strip() for v in table[cols["id"]]]
+    else:
+        ids = [f"{i:06d}" for i in range(len(table))]
+    if len(set(ids)) != len(ids):
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)[:3]
+        msg = (f"{catalog}: the {cols['id']!r} column has repeated values ({', '.join(repeated)}, ...); "
+               "each galaxy needs its own id")
+        raise GalgenValueError(msg)
+    keys = ["cutout_" + re.sub(r"[^A-Za-z0-9.+_-]", "_", i) for i in ids]
+    if len(set(keys)) != len(keys):
+        clash = sorted(k for k, n in Counter(keys).items() if n > 1)[:3]
+        msg = (f"{catalog}: ids that differ only in characters a file name cannot hold give the same "
+               f"output name ({', '.join(clash)}); give ids of letters, digits and .+-_")
+        raise GalgenValueError(msg)
+    return ids, keys
 
 
 def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], size: int = 64,
                   hdu: int | str | None = None) -> list[BatchItem]:
-    """Cutouts of ``size`` pixels around each catalog position (``ra``/``dec`` columns in degrees,
-    optional ``id``), cut from the image whose footprint contains it (the first one)."""
+    """Cutouts of ``size`` pixels around each catalog position (:func:`read_catalog`), cut from
+    the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`."""
     from galgen.batch.catalog import open_mosaic
 
     table, cols = read_catalog(catalog)
+    ids, keys = catalog_keys(table, cols, catalog)
     footprints = []
     for image in images:  # memory-mapped: only the header is read
         mosaic = open_mosaic(image, hdu)
@@ -141,7 +268,6 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
     items = []
     for i, row in enumerate(table):
         ra, dec = float(row[cols["ra"]]), float(row[cols["dec"]])
-        ident = str(row[cols["id"]]) if "id" in cols else f"{i:06d}"
         sky = SkyCoord(ra * u.deg, dec * u.deg)
         path = footprints[0][0]
         for p, wcs, shape in footprints:
@@ -149,6 +275,6 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
             if -0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5:
                 path = p
                 break
-        items.append(BatchItem(key=f"cutout_{ident}", path=path, hdu=hdu, position=(ra, dec),
+        items.append(BatchItem(key=keys[i], path=path, hdu=hdu, position=(ra, dec),
                                size=size))
     return items

@@ -233,7 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="FITS files, globs, directories or @list files")
     p.add_argument("-o", "--output", required=True, help="output directory")
     add_restoration_options(p)
-    p.add_argument("--catalog", default=None, help="ECSV/FITS table with ra, dec (deg) [and id]")
+    p.add_argument("--catalog", default=None,
+                   help="a table of positions: ECSV, FITS (SExtractor FITS_LDAC too), VOTable, CSV or a "
+                   "SExtractor ASCII catalog, with columns ra and dec or as pipelines name them "
+                   "(ALPHAWIN_J2000/DELTAWIN_J2000, ALPHA_J2000/DELTA_J2000, RAJ2000/DEJ2000, "
+                   "coord_ra/coord_dec, ...): degrees, their unit, or sexagesimal text (RA in hours); "
+                   "optional id (or objID, NUMBER, name, ...), which names cutout_<id>")
     p.add_argument("--cutout-size", type=at_least(8), default=64, help="cutout side, pixels")
     p.add_argument("--stamps-per-file", type=at_least(1), default=256,
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")

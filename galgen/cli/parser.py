@@ -40,7 +40,8 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "stamp.fits[PSF], or '[EXT]' alone for that HDU of each input; its pixel scale "
                         "from its WCS or PIXSCALE/PIXELSCL, else assumed equal to the image's; turned onto "
                         "the image's axes when both WCSs say they differ; any size up to the image's, "
-                        "normalised and recentred by galgen) or a PSFEx model (.psf)")
+                        "normalised and recentred by galgen), a PSFEx model (.psf) or an SDSS psField file "
+                        "(psField-*.fit: the band named by the image's FILTER, or as psField.fit[r])")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "
@@ -138,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--psf-position", type=position_arg, default=None, metavar="X,Y",
                    help="with a PSFEx model (--psf FILE.psf): the stamp's position in the pixels of the "
                         "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE); default the "
-                        "model's centre")
+                        "model's centre. With an SDSS psField file (--psf psField-*.fit, its band from the "
+                        "image's FILTER or as psField.fit[r]): the position on the SDSS frame (1-based "
+                        "column, row); default the frame's centre")
     p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
     p.add_argument("--uncertainty", choices=("auto", "posterior", "bootstrap"), default="auto",
                    help="with --samples N: how UNCERT is made. auto: the posterior sampler when the model "
@@ -317,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--psf-fwhm", type=parse_angle, default=None,
                    help="the PSF as a Moffat (beta 3.5) FWHM, e.g. 1.4arcsec or 3.5pix")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
-                   help="the PSF as a FITS image or a PSFEx model")
+                   help="the PSF as a FITS image, a PSFEx model or an SDSS psField file (evaluated at "
+                        "the centre of its exposure or frame)")
     p.add_argument("--moffat-beta", type=float, default=3.5,
                    help="beta of the --psf-fwhm Moffat (default 3.5)")
     p.add_argument("--snr-min", type=float, default=30.0, help="peak SNR a star needs (default 30)")

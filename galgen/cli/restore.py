@@ -58,10 +58,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     inp, out = input_and_output(args)
     need_psf(args, inp)
     if args.psf_position is not None:
+        from galgen.psf.files import split_extension
         from galgen.psf.psfex import is_psfex
+        from galgen.psf.sdss import is_psfield
 
-        if args.psf is None or not is_psfex(args.psf):
-            msg = ("--psf-position places a PSFEx model (--psf FILE.psf); "
+        psf_file = None if args.psf is None else split_extension(args.psf)[0]
+        if psf_file is None or not (is_psfex(psf_file) or is_psfield(psf_file)):
+            msg = ("--psf-position places a PSFEx model (--psf FILE.psf) or an SDSS psField PSF; "
                    + ("without --psf there is none" if args.psf is None else
                       f"{args.psf} is a PSF image, the same at every position") + ": leave it out")
             raise GalgenError(msg)

@@ -69,7 +69,7 @@ def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | s
 
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
              hdu: int | str | None = None, position: tuple[float, float] | None = None,
-             image_wcs: object = None) -> PSFImage:
+             image_wcs: object = None, band: str | None = None) -> PSFImage:
     """Read a PSF image (or a PSFEx model, or a GalSim profile) and bring it to an observation's
     pixels.
 
@@ -81,8 +81,9 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         ``PIXELSCL``, IRAF's ``SECPIX``) keyword in arcsec, else it is assumed equal to the
         image's (and the log says so).
         A PSFEx ``.psf`` model (a FITS table with ``PSF_MASK``) is evaluated at ``position``
-        (:func:`galgen.psf.psfex.psfex_kernel`). A GalSim profile (in arcsec, without the
-        pixel) is drawn at the image's pixel scale, pixel response included.
+        (:func:`galgen.psf.psfex.psfex_kernel`); an SDSS ``psField`` file is reconstructed for
+        its band at ``position`` (:func:`galgen.psf.sdss.psfield_kernel`). A GalSim profile (in
+        arcsec, without the pixel) is drawn at the image's pixel scale, pixel response included.
     image_shape : (int, int)
         ``(H, W)`` of the observation it is for.
     image_pixel_scale : float
@@ -90,14 +91,17 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     hdu : int or str, optional
         HDU of a FITS file (default: the first holding an image).
     position : (float, float), optional
-        For a PSFEx model: ``(x, y)`` of the stamp in the exposure's pixels (1-based); default
-        the model's centre.
+        For a PSFEx model or a psField file: ``(x, y)`` of the stamp in the exposure's (frame's)
+        pixels (1-based); default the model's (frame's) centre.
     image_wcs : astropy.wcs.WCS, optional
         The observation's celestial WCS. When the PSF file has a celestial WCS too and its axes
         are turned or mirrored against the image's (a star or a stack of stars cut from another
         exposure, or from a mosaic on other axes), the PSF is turned and mirrored onto the image's
         pixel axes (:func:`_to_image_axes`), as the sky says. A file without a celestial WCS
         (STPSF/WebbPSF, TinyTim: the detector's frame) is taken as on the image's axes.
+    band : str, optional
+        The image's band (its ``FILTER`` keyword): which band of a psField file to use when the
+        file name does not say (``psField.fit[r]``).
 
     Returns
     -------
@@ -122,12 +126,17 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     raw = source
     scale, note, psf_wcs = None, "assumed equal to the image's", None
     from galgen.psf.psfex import is_psfex, psfex_kernel
+    from galgen.psf.sdss import is_psfield, psfield_kernel
 
     if isinstance(source, np.ndarray):  # arrays are documented to be at the image's pixel scale
         scale, note = image_pixel_scale, "array at the image's scale"
     elif is_psfex(source):  # fitted on the exposure itself: its pixels are the image's
         raw, note = psfex_kernel(source, position)
         scale = image_pixel_scale
+    elif is_psfield(source):  # the frame's own pixels, like PSFEx
+        band = hdu if hdu is not None else band if isinstance(band, str) else None
+        raw, note = psfield_kernel(source, band, position)
+        raw, scale = _crop_to(raw, image_shape, name), image_pixel_scale
     elif _is_galsim_profile(source):
         name = f"<{type(source).__name__} profile>"
         raw, scale, note = _draw_profile(source, image_shape, image_pixel_scale), image_pixel_scale, "GalSim"
@@ -324,6 +333,20 @@ def _check_peak(array: np.ndarray, name: str) -> None:
 #: the corners (measured on GalSim PSF-zoo draws cropped to 3 FWHM: up to 0.10 of the peak at the
 #: edges, corners at ~(sqrt 2)^-3.7 of the midpoints; at 6 FWHM below 0.01).
 PEDESTAL_LIMIT = 0.02
+
+
+def _crop_to(kernel: np.ndarray, image_shape: tuple[int, int], name: str) -> np.ndarray:
+    """A model's kernel (odd-sided, centred) cut to the largest odd size that fits the image: the
+    51 x 51 SDSS templates are mostly empty wings, and a 40-pixel stamp is a common cutout. The
+    light left out is logged."""
+    side = min(kernel.shape[0], *(s if s % 2 else s - 1 for s in image_shape))
+    if side >= kernel.shape[0]:
+        return kernel
+    cut = (kernel.shape[0] - side) // 2
+    inner = kernel[cut:cut + side, cut:cut + side]
+    log.info("%s: PSF model cut from %d to %d pixels to fit the image; %.2f %% of its light lay outside",
+             name, kernel.shape[0], side, 100 * (1 - inner.sum() / kernel.sum()))
+    return inner
 
 
 def _check_pedestal(array: np.ndarray, name: str) -> None:

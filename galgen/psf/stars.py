@@ -252,7 +252,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
         from galgen.psf.files import read_psf
 
-        psf = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs).kernel
+        psf = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
+                       band=image.header.get("FILTER")).kernel
         psf_sigma = psf_size(psf)  # of the normalised kernel prepare_observation keeps
         psf_fwhm = 2.3548 * psf_sigma  # pixels (a plain float is pixels here)
     prepared = prepare_observation(image, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,

@@ -270,7 +270,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if psf is not None:
         from galgen.psf.files import read_psf
 
-        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs)
+        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
+                         band=image.header.get("FILTER"))
         psf = given.kernel
         if given.source != "<ndarray>":
             psf_model = f"image {given.source} (pixel scale: {given.note})"

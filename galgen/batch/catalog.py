@@ -268,14 +268,19 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
 
 def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -> list[tuple]:
     """``(row, image, prepared)`` or ``(row, exception)`` for each stamp of a chunk."""
+    from galgen.psf.files import own_hdu
     from galgen.restoration.engine import prepare_observation
 
     out = []
+    try:  # '[EXT]' or a template: this image's PSF
+        psf = own_hdu(options.psf, mosaic.path, mosaic.header)
+    except Exception as exc:  # noqa: BLE001 - every stamp of the image fails with it, the run goes on
+        return [(row, exc) for row in chunk.rows]
     for row in chunk.rows:
         try:
             img = cut_stamp(mosaic, row[4], row[5], chunk.size)
             # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
-            prep = prepare_observation(img, options.psf_fwhm, psf=options.psf, noise_rms=options.noise_rms,
+            prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                        moffat_beta=options.moffat_beta, background=options.background,
                                        psf_position=(row[4] + 1.0, row[5] + 1.0))
             out.append((row, img, prep))

@@ -55,7 +55,10 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
     centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
-    return logged_check(where, data, options.psf_fwhm, psf=options.psf, pixel_scale=mosaic.pixel_scale,
+    from galgen.psf.files import own_hdu
+
+    psf = own_hdu(options.psf, mosaic.path, mosaic.header)
+    return logged_check(where, data, options.psf_fwhm, psf=psf, pixel_scale=mosaic.pixel_scale,
                         noise_rms=options.noise_rms, background=options.background,
                         moffat_beta=options.moffat_beta, psf_position=centre,
                         saturation=None if saturation is None else float(saturation))

@@ -53,7 +53,8 @@ class BatchOptions:
     """
 
     psf_fwhm: u.Quantity | float | None = None
-    psf: str | None = None            # PSF image (FITS) for every item, or '[EXT]': HDU EXT of each item
+    psf: str | None = None            # PSF file for every item, '[EXT]' (HDU EXT of each item) or a
+    #                                   template naming each item's file ('{stem}.psf'; psf.files.own_hdu)
     scale: int = 2
     method: str = "default"
     samples: int = 1
@@ -83,9 +84,12 @@ class BatchOptions:
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
-        from galgen.psf.files import is_own_hdu
+        from galgen.psf.files import check_psf_template, is_own_hdu, is_psf_template
 
-        if self.psf is not None and not is_own_hdu(self.psf):  # '[EXT]': each item's own HDU
+        if is_psf_template(self.psf):
+            check_psf_template(self.psf)
+        # '[EXT]' (each item's own HDU) and '{dir}/...' are filled per item; other paths made absolute
+        if self.psf is not None and not is_own_hdu(self.psf) and not self.psf.startswith("{"):
             object.__setattr__(self, "psf", str(Path(self.psf).resolve()))
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
@@ -175,7 +179,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
-        psf = own_hdu(options.psf, item.path)
+        psf = own_hdu(options.psf, item.path, img.header)
         prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)

@@ -41,7 +41,10 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "from its WCS or PIXSCALE/PIXELSCL, else assumed equal to the image's; turned onto "
                         "the image's axes when both WCSs say they differ; any size up to the image's, "
                         "normalised and recentred by galgen), a PSFEx model (.psf) or an SDSS psField file "
-                        "(psField-*.fit: the band named by the image's FILTER, or as psField.fit[r])")
+                        "(psField-*.fit: the band named by the image's FILTER, or as psField.fit[r]). A "
+                        "template names each input's own PSF file from its name and header keywords: "
+                        "'psfs/{stem}.psf', '{dir}/{stem}_psf.fits[1]', "
+                        "'psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit' (quote it for the shell)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "

@@ -13,7 +13,8 @@ import numpy as np
 
 from galgen.errors import GalgenPSFError
 
-__all__ = ["PSFImage", "read_psf", "psf_hash", "own_hdu", "is_own_hdu", "split_extension"]
+__all__ = ["PSFImage", "read_psf", "psf_hash", "own_hdu", "is_own_hdu", "is_psf_template",
+           "check_psf_template", "split_extension"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,81 @@ def is_own_hdu(psf: object) -> bool:
     return isinstance(psf, str) and psf.startswith("[") and psf.endswith("]")
 
 
-def own_hdu(psf: object, path: object) -> object:
-    """``"[EXT]"`` (brackets only) -> ``"<path>[EXT]"``, that HDU of the input at ``path``; any
-    other ``psf`` unchanged."""
-    return f"{path}{psf}" if is_own_hdu(psf) else psf
+def is_psf_template(psf: object) -> bool:
+    """Whether ``psf`` names a file for each input (:func:`own_hdu`): ``"{stem}.psf"``,
+    ``"psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit"``."""
+    return isinstance(psf, str) and "{" in psf
+
+
+#: Suffixes a file name's ``{stem}`` goes without (longest first).
+_FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fits.bz2", ".fit.gz", ".fit.bz2", ".fits", ".fit", ".fts", ".fz")
+
+
+def check_psf_template(psf: str) -> None:
+    """Raise :class:`~galgen.errors.GalgenValueError` when a PSF template's braces do not parse
+    (before a batch starts, not once per item)."""
+    import string
+
+    from galgen.errors import GalgenValueError
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(psf) if f is not None]
+    except ValueError as exc:
+        msg = (f"--psf {psf!r}: {exc}; a template names fields in braces: {{stem}}, {{name}}, {{dir}}, "
+               "{KEYWORD}")
+        raise GalgenValueError(msg) from None
+    if not fields or any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", f) for f in fields):
+        msg = (f"--psf {psf!r}: each field in braces must be stem, name, dir or a header keyword "
+               "(e.g. {RUN:06d}), without attributes or indices")
+        raise GalgenValueError(msg)
+
+
+def own_hdu(psf: object, path: object, header: object = None) -> object:
+    """The PSF of the input at ``path`` when ``psf`` names one per input; any other ``psf`` unchanged.
+
+    * ``"[EXT]"`` (brackets only) -> ``"<path>[EXT]"``: that HDU of the input itself.
+    * A template (:func:`is_psf_template`), filled with the input's ``{stem}`` (its file name
+      without ``.fits``, ``.fits.gz``, ``.fits.fz``, ...), ``{name}`` (its file name), ``{dir}`` (its
+      directory) and any keyword of its headers in capitals with a format spec if wanted
+      (``{RUN:06d}``; from ``header`` when given, else the file's headers, primary first): an SDSS
+      frame's ``psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit``, ``{dir}/{stem}_psf.fits[1]``.
+
+    Raises
+    ------
+    GalgenPSFError
+        A template that needs a keyword the input's headers lack, or whose format spec does not
+        fit the keyword's value.
+    """
+    if is_own_hdu(psf):
+        return f"{path}{psf}"
+    if not is_psf_template(psf):
+        return psf
+    import string
+
+    where = Path(str(path))
+    name = where.name
+    stem = next((name[: -len(x)] for x in _FITS_SUFFIXES if name.lower().endswith(x)), name)
+    values: dict[str, object] = {"stem": stem, "name": name, "dir": str(where.parent)}
+    wanted = {f for _, f, _, _ in string.Formatter().parse(psf) if f} - set(values)
+    if wanted:
+        headers = [header] if header is not None else []
+        if not headers or not wanted <= set(header):  # the file's own headers, primary first
+            from astropy.io import fits
+
+            with fits.open(where, memmap=False) as hdul:
+                headers += [h.header for h in hdul]
+        for key in wanted:
+            found = next((h[key] for h in headers if key in h), None)
+            if found is None:
+                msg = (f"{path}: the PSF template {psf!r} needs the header keyword {key}, which the file "
+                       "does not have")
+                raise GalgenPSFError(msg)
+            values[key] = found.strip() if isinstance(found, str) else found
+    try:
+        return psf.format(**values)
+    except (ValueError, TypeError) as exc:
+        msg = f"{path}: the PSF template {psf!r} does not fit its values {values} ({exc})"
+        raise GalgenPSFError(msg) from None
 
 
 def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:

@@ -136,8 +136,9 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         hdul.close()
         msg = f"{name}: pixel_scale={pixel_scale:.4g} arcsec disagrees with the WCS ({scale:.4g}); drop it"
         raise GalgenValueError(msg)
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape)
-    plane, kind = uncertainty_plane(hdul, data.shape)
+    extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
+    plane, kind = uncertainty_plane(hdul, data.shape, extver)
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,

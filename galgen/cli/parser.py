@@ -64,7 +64,7 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "network's work for a slightly better restoration (8 with survey_x2 on validation "
                         "pairs: +0.02 to +0.19 dB, half-light radii a little closer, fluxes no closer; "
                         "docs/benchmarks.md); default 1")
-    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index or EXTNAME")
+    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index, EXTNAME, or EXTNAME,EXTVER (SCI,2)")
     p.add_argument("--pixel-scale", type=parse_angle, default=None,
                    help="pixel scale when the file has no WCS, e.g. 0.2arcsec")
     p.add_argument("--noise-rms", type=float, default=None,
@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "options above are not used")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
                    help="with --model: from domain A (finer pixels) to B, or back (default a2b)")
-    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index or EXTNAME")
+    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index, EXTNAME, or EXTNAME,EXTVER (SCI,2)")
     p.add_argument("--pixel-scale", type=parse_angle, default=None, help="input pixel scale if it has no WCS")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_translate)
@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip sources with a pixel at or above this value (input units)")
     p.add_argument("--tolerance", type=float, default=0.1,
                    help="relative size difference called wrong (default 0.1)")
-    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index or EXTNAME")
+    p.add_argument("--hdu", type=hdu_arg, default=None, help="HDU index, EXTNAME, or EXTNAME,EXTVER (SCI,2)")
     p.add_argument("--pixel-scale", type=parse_angle, default=None, help="pixel scale if the file has no WCS")
     p.add_argument("--noise-rms", type=float, default=None, help="background noise (default: estimated)")
     p.add_argument("--background", type=background_arg, default="auto",

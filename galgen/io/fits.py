@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,10 @@ def _unit_string(unit: u.UnitBase) -> str:
 def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:
     if hdu is not None:
         try:
-            index = hdul.index_of(hdu)
+            key = hdu
+            if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
+                key = (pair.group(1), int(pair.group(2)))  # 'SCI,2': EXTNAME and EXTVER, as CFITSIO writes it
+            index = hdul.index_of(key)
             if not -len(hdul) <= index < len(hdul):  # index_of passes any integer through
                 raise IndexError(index)
         except (KeyError, IndexError):
@@ -152,21 +156,35 @@ def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int
         return index, chosen
     for index, candidate in enumerate(hdul):
         if candidate.is_image and candidate.header.get("NAXIS", 0) >= 2:
+            chips = [h.ver for h in hdul if h.name == candidate.name and h.is_image]
+            if candidate.name != "PRIMARY" and len(chips) > 1:  # HST flt/flc: SCI,1 and SCI,2
+                log.warning("%s: %d image HDUs are named %s (EXTVER %s); reading %s,%s. Pick another as "
+                            "hdu='%s,%s'", name, len(chips), candidate.name, ", ".join(map(str, chips)),
+                            candidate.name, candidate.ver, candidate.name, chips[1])
             return index, candidate
     msg = f"{name}: no HDU holds an image (HDUs: {[h.name for h in hdul]}); is it a table file?"
     raise GalgenValueError(msg)
 
 
-def _companion_hdu(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> fits.ImageHDU | None:
-    for hdu in hdul:
-        if hdu.name.upper() in names and hdu.is_image and hdu.data is not None:
-            if hdu.data.shape == shape:
-                return hdu
-    return None
+def _companion_hdu(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...],
+                   extver: int | None = None) -> fits.ImageHDU | None:
+    """The first HDU named one of ``names`` holding an image of ``shape``. With ``extver`` (the
+    image's ``EXTVER``: chip 2 of an HST ``flt`` file is ``SCI,2`` beside ``ERR,2`` and ``DQ,2``) the
+    one of that ``EXTVER``; ``None`` when all of them carry other ``EXTVER`` s (other chips' planes)."""
+    found = [hdu for hdu in hdul if hdu.name.upper() in names and hdu.is_image and hdu.data is not None
+             and hdu.data.shape == shape]
+    if extver is not None and found:
+        same = [hdu for hdu in found if hdu.header.get("EXTVER") == extver]
+        if same:
+            return same[0]
+        if all(hdu.header.get("EXTVER") is not None for hdu in found):
+            return None
+    return found[0] if found else None
 
 
-def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...]) -> np.ndarray | None:
-    hdu = _companion_hdu(hdul, names, shape)
+def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...],
+               extver: int | None = None) -> np.ndarray | None:
+    hdu = _companion_hdu(hdul, names, shape, extver)
     return None if hdu is None else np.asarray(hdu.data)
 
 
@@ -234,15 +252,16 @@ def _from_hdulist(
             return found
         return found.reshape(shape) if degenerate else found[plane]
 
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape)
+    extver = chosen.header.get("EXTVER")  # a multi-chip file's planes of this chip
+    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape, extver)
     if mask_hdu is None and (cube or degenerate):
-        mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape)
+        mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape, extver)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
                                                     bad_mask_bits(mask_hdu.header, telescope))
-    error_plane, kind = uncertainty_plane(hdul, shape)
+    error_plane, kind = uncertainty_plane(hdul, shape, extver)
     if error_plane is None and (cube or degenerate):  # a Legacy Surveys cutout's invvar cube beside its image
-        error_plane, kind = uncertainty_plane(hdul, cube_shape)
+        error_plane, kind = uncertainty_plane(hdul, cube_shape, extver)
     std = None if error_plane is None else as_std(own_plane(error_plane), kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:
@@ -255,12 +274,14 @@ def _from_hdulist(
     return data, header, mask, std
 
 
-def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
-    """The first companion uncertainty HDU of ``shape`` and what it holds: ``("std" | "var" |
-    "ivar")``, looked up as ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``INVVAR``/
-    ``WGT``/``WEIGHT``; ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
+def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...],
+                      extver: int | None = None) -> tuple[np.ndarray | None, str]:
+    """The first companion uncertainty HDU of ``shape`` (of ``EXTVER`` ``extver`` when given, see
+    :func:`_companion_hdu`) and what it holds: ``("std" | "var" | "ivar")``, looked up as
+    ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``INVVAR``/``WGT``/``WEIGHT``;
+    ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
     for names, kind in ((_STD_NAMES, "std"), (_VAR_NAMES, "var"), (_IVAR_NAMES, "ivar")):
-        if (plane := _companion(hdul, names, shape)) is not None:
+        if (plane := _companion(hdul, names, shape, extver)) is not None:
             return plane, kind
     return None, ""
 

@@ -56,3 +56,55 @@ def test_a_catalog_mosaic_of_chip_2_reads_chip_2_s_planes(flt):
         assert float(np.median(mosaic.uncertainty)) == 2.0
     finally:
         mosaic.close()
+
+
+def _two_chip_exposure(path, rng):
+    """A DECam-like exposure: two CCDs side by side on the sky (EXTNAME S1, S2; CCDNUM 1, 2) with
+    their own WCS and a weight plane each, and a galaxy near the middle of each."""
+    yy, xx = np.indices((100, 100))
+    hdus = [fits.PrimaryHDU(header=fits.Header({"EXPNUM": 123456}))]
+    sky = []
+    for ccd in (1, 2):
+        wcs = simple_tan_wcs((100, 100), 0.263, ra=150.0 + 0.01 * ccd, dec=2.0)
+        data = rng.normal(0, 1.0, (100, 100)).astype(np.float32)
+        data += 20 * np.exp(-((xx - 50) ** 2 + (yy - 50) ** 2) / (2 * 3.0**2))
+        header = wcs.to_header()
+        header.update({"CCDNUM": ccd})
+        hdus.append(fits.ImageHDU(data, header=header, name=f"S{ccd}"))
+        hdus.append(fits.ImageHDU(np.ones((100, 100), np.float32), name="WGT"))
+        sky.append(wcs.pixel_to_world(50.0, 50.0))
+    fits.HDUList(hdus).writeto(path)
+    return sky
+
+
+def test_a_catalog_over_a_multichip_exposure_cuts_each_galaxy_from_its_chip(tmp_path):
+    """Before, only the first chip was read and the galaxy on the second 'lay on none of the
+    images'. Each chip's PSF comes from a template with its CCDNUM."""
+    from astropy.table import Table
+
+    from galgen.batch import BatchOptions, catalog_items, run_batch, run_catalog
+    from galgen.psf import gaussian_psf, measure_fwhm
+
+    rng = np.random.default_rng(1)
+    sky = _two_chip_exposure(tmp_path / "c4d_ooi.fits", rng)
+    for ccd, fwhm in ((1, 3.2), (2, 4.2)):
+        header = fits.Header({"PIXSCALE": 0.263})
+        fits.PrimaryHDU(gaussian_psf(fwhm, shape=(25, 25)), header=header).writeto(
+            tmp_path / f"psf_123456_{ccd:02d}.fits")
+    Table({"id": ["a", "b"], "ra": [s.ra.deg for s in sky], "dec": [s.dec.deg for s in sky]}).write(
+        tmp_path / "cat.ecsv")
+    options = BatchOptions(psf=str(tmp_path / "psf_{EXPNUM}_{CCDNUM:02d}.fits"), method="bicubic",
+                           background=0.0, check_psf=False)
+    table = run_catalog(tmp_path / "cat.ecsv", [tmp_path / "c4d_ooi.fits"], options, tmp_path / "out",
+                        size=48, progress=False)
+    assert list(table["status"]) == ["ok", "ok"], list(table["error"])
+    assert [str(i).rsplit("[", 1)[1] for i in table["input"]] == ["1]", "3]"]
+    from galgen.io import read_stamps
+
+    fwhm = [read_stamps(r["output"], r["index"]).meta["GALGENPF"] / 0.263 for r in table]
+    expected = [measure_fwhm(gaussian_psf(f, shape=(25, 25))) for f in (3.2, 4.2)]
+    np.testing.assert_allclose(fwhm, expected, rtol=1e-3)
+    items = catalog_items(tmp_path / "cat.ecsv", [tmp_path / "c4d_ooi.fits"], size=48)
+    assert [(i.key, i.hdu) for i in items] == [("cutout_a", 1), ("cutout_b", 3)]
+    files = run_batch(items, options, tmp_path / "out_files", progress=False)
+    assert list(files["status"]) == ["ok", "ok"], list(files["error"])

@@ -211,6 +211,25 @@ class CatalogChunk:
         return f"stamps_{self.number:05d}.fits"
 
 
+def chip_hdus(path: str | os.PathLike) -> list[int | None]:
+    """The HDUs of ``path`` a catalog run cuts from: ``[None]`` (the first image, as
+    :func:`open_mosaic` picks it) for a file of one image, else the index of every 2-D image HDU
+    with a celestial WCS that is not a companion plane (mask, uncertainty, weight, PSF): each
+    chip of a DECam exposure or an HST ``flt`` file is then an image of its own."""
+    from galgen.io.fits import _IVAR_NAMES, _MASK_NAMES, _STD_NAMES, _VAR_NAMES
+    from galgen.io.wcs import celestial_wcs
+
+    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, "WHT", "CTX", "CON"}
+    try:
+        with fits.open(path, memmap=True) as hdul:
+            chips = [k for k, h in enumerate(hdul)
+                     if h.is_image and h.header.get("NAXIS", 0) == 2 and h.name.upper() not in companions
+                     and "PSF" not in h.name.upper() and celestial_wcs(h.header) is not None]
+    except Exception:  # noqa: BLE001 - unreadable: open_mosaic says why, once
+        return [None]
+    return chips if len(chips) > 1 else [None]
+
+
 def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
                  hdu: int | str | None = None, chunk_size: int = 256,
                  pixel_scale: float | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
@@ -221,7 +240,8 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     catalog : path or Table
         Columns ``ra``, ``dec`` (degrees, any case) and optionally ``id``.
     images : list of path
-        The images (each opened once here, for its WCS).
+        The images (each opened once here, for its WCS). A file of several chips with a WCS
+        each (:func:`chip_hdus`) is one image per chip, unless ``hdu`` picks one.
     size, hdu, chunk_size, pixel_scale
         Stamp side (pixels), image HDU, stamps per output file, pixel-scale check.
 
@@ -243,25 +263,26 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     sky = SkyCoord(ra, dec, unit="deg")
     owner = np.full(len(table), -1)
     xy = np.full((len(table), 2), np.nan)
-    paths = []
-    for k, image in enumerate(images):
-        mosaic = open_mosaic(image, hdu, pixel_scale)
-        try:
-            x, y = mosaic.wcs.world_to_pixel(sky)
-            h, w = mosaic.data.shape
-            paths.append(mosaic.path)
-        finally:
-            mosaic.close()
-        inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
-        owner[inside] = k
-        xy[inside] = np.column_stack([x, y])[inside]
+    sources = []  # (path, hdu): an image, or one chip of a file of several
+    for image in images:
+        for chip in [hdu] if hdu is not None else chip_hdus(image):
+            mosaic = open_mosaic(image, chip, pixel_scale)
+            try:
+                x, y = mosaic.wcs.world_to_pixel(sky)
+                h, w = mosaic.data.shape
+                sources.append((mosaic.path, chip))
+            finally:
+                mosaic.close()
+            inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+            owner[inside] = len(sources) - 1
+            xy[inside] = np.column_stack([x, y])[inside]
     chunks, number = [], 0
-    for k, path in enumerate(paths):
+    for k, (path, chip) in enumerate(sources):
         mine = np.flatnonzero(owner == k)
         for start in range(0, len(mine), chunk_size):
             rows = tuple((keys[i], ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
                           float(xy[i, 1])) for i in mine[start:start + chunk_size])
-            chunks.append(CatalogChunk(number, path, rows, hdu, size))
+            chunks.append(CatalogChunk(number, path, rows, chip, size))
             number += 1
     off = [(keys[i], ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
     return chunks, off
@@ -274,7 +295,7 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
 
     out = []
     try:  # '[EXT]' or a template: this image's PSF
-        psf = own_hdu(options.psf, mosaic.path, mosaic.header)
+        psf = own_hdu(options.psf, mosaic.path, mosaic.header, chunk.hdu)
     except Exception as exc:  # noqa: BLE001 - every stamp of the image fails with it, the run goes on
         return [(row, exc) for row in chunk.rows]
     for row in chunk.rows:
@@ -334,7 +355,8 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
     rows = []
     for index, row in enumerate(chunk.rows):
         res = results.get(row[0])
-        rows.append({"key": row[0], "input": chunk.path, "output": output, "index": index,
+        rows.append({"key": row[0], "input": _source_name(chunk.path, chunk.hdu), "output": output,
+                     "index": index,
                      "status": "ok" if res is not None else "failed", "seconds": round(share, 4),
                      "chi2": float(res.meta["GALGENX2"]) if res is not None else float("nan"),
                      "model": method if res is not None else "", "params": digest,
@@ -478,25 +500,30 @@ def _run_chunks(todo: list[CatalogChunk], off: list[tuple], keys: list[str], opt
     bar.close()
 
 
-def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[str, StarCheck | None]:
+def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[tuple, StarCheck | None]:
     """The PSF checked against the stars of each image of ``chunks`` (once per image, around
-    all of that image's stamps still to restore), by image path; ``None`` for an image whose check
+    all of that image's stamps still to restore), by ``(path, hdu)``; ``None`` for an image whose check
     could not run (:func:`~galgen.batch.psfcheck.check_image_psf`: its stamps are restored
     unchecked)."""
     from galgen.batch.psfcheck import check_image_psf
 
     checks = {}
-    for path in dict.fromkeys(c.path for c in chunks):
-        mine = [c for c in chunks if c.path == path]
+    for source in dict.fromkeys((c.path, c.hdu) for c in chunks):
+        mine = [c for c in chunks if (c.path, c.hdu) == source]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        checks[path] = check_image_psf(path, mine[0].hdu, options, positions=positions)
+        checks[source] = check_image_psf(*source, options, positions=positions)
     return checks
 
 
 def _checked(chunk: CatalogChunk, checks) -> CatalogChunk:  # noqa: ANN001
     """``chunk`` with its image's star check (waiting for the future ``checks``; unchanged when
     there is none)."""
-    return chunk if checks is None else replace(chunk, star_check=checks.result()[chunk.path])
+    return chunk if checks is None else replace(chunk, star_check=checks.result()[(chunk.path, chunk.hdu)])
+
+
+def _source_name(path: str, hdu: int | str | None) -> str:
+    """``path``, or ``path[hdu]`` for one HDU of it (a chip), as the manifest's ``input``."""
+    return path if hdu is None else f"{path}[{hdu}]"
 
 
 def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Path, digest: str,
@@ -507,14 +534,15 @@ def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Pat
     if not todo:
         return
     restorer = _restorer(options)
-    mosaics: dict[str, Mosaic] = {}
+    mosaics: dict[tuple, Mosaic] = {}
 
     def prepare(chunk: CatalogChunk) -> tuple[list[tuple], float]:
         t0 = time.perf_counter()
         try:
-            if chunk.path not in mosaics:
-                mosaics[chunk.path] = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
-            return _prepare_chunk(chunk, mosaics[chunk.path], options), t0
+            source = (chunk.path, chunk.hdu)
+            if source not in mosaics:
+                mosaics[source] = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
+            return _prepare_chunk(chunk, mosaics[source], options), t0
         except Exception as exc:  # noqa: BLE001 - e.g. the image vanished: its stamps fail
             return [(row, exc) for row in chunk.rows], t0
 

@@ -256,25 +256,26 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
                   hdu: int | str | None = None) -> list[BatchItem]:
     """Cutouts of ``size`` pixels around each catalog position (:func:`read_catalog`), cut from
     the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`."""
-    from galgen.batch.catalog import open_mosaic
+    from galgen.batch.catalog import chip_hdus, open_mosaic
 
     table, cols = read_catalog(catalog)
     ids, keys = catalog_keys(table, cols, catalog)
     footprints = []
     for image in images:  # memory-mapped: only the header is read
-        mosaic = open_mosaic(image, hdu)
-        footprints.append((mosaic.path, mosaic.wcs, mosaic.data.shape))
-        mosaic.close()
+        for chip in [hdu] if hdu is not None else chip_hdus(image):  # each chip of a multi-chip file
+            mosaic = open_mosaic(image, chip)
+            footprints.append((mosaic.path, chip, mosaic.wcs, mosaic.data.shape))
+            mosaic.close()
     items = []
     for i, row in enumerate(table):
         ra, dec = float(row[cols["ra"]]), float(row[cols["dec"]])
         sky = SkyCoord(ra * u.deg, dec * u.deg)
-        path = footprints[0][0]
-        for p, wcs, shape in footprints:
+        path, chip = footprints[0][:2]
+        for p, h, wcs, shape in footprints:
             x, y = wcs.world_to_pixel(sky)
             if -0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5:
-                path = p
+                path, chip = p, h
                 break
-        items.append(BatchItem(key=keys[i], path=path, hdu=hdu, position=(ra, dec),
+        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(ra, dec),
                                size=size))
     return items

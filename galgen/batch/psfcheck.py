@@ -26,7 +26,7 @@ __all__ = ["PSF_CHECK_SIDE", "check_image_psf", "check_mosaic_psf", "check_regio
 
 
 def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
-                     side: int = PSF_CHECK_SIDE) -> StarCheck | None:
+                     side: int = PSF_CHECK_SIDE, hdu: int | str | None = None) -> StarCheck | None:
     """Check a catalog run's PSF against the stars of one image.
 
     Parameters
@@ -40,6 +40,9 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
         ``(N, 2)`` 0-based ``(x, y)`` pixel positions of the catalog's galaxies on this image.
     side : int, default :data:`PSF_CHECK_SIDE`
         Region side in pixels.
+    hdu : int or str, optional
+        The HDU the image is in (a chip of a multi-chip file): a PSF template's header keywords
+        are looked up there (:func:`galgen.psf.files.own_hdu`).
 
     Returns
     -------
@@ -57,7 +60,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
     from galgen.psf.files import own_hdu
 
-    psf = own_hdu(options.psf, mosaic.path, mosaic.header)
+    psf = own_hdu(options.psf, mosaic.path, mosaic.header, hdu)
     return logged_check(where, data, options.psf_fwhm, psf=psf, pixel_scale=mosaic.pixel_scale,
                         noise_rms=options.noise_rms, background=options.background,
                         moffat_beta=options.moffat_beta, psf_position=centre,
@@ -80,7 +83,7 @@ def check_image_psf(path: str, hdu: int | str | None, options: object, *, positi
         if positions is None:
             positions = np.column_stack(mosaic.wcs.world_to_pixel(sky)) if sky is not None else None
         positions = np.empty((0, 2)) if positions is None else np.asarray(positions, float).reshape(-1, 2)
-        return check_mosaic_psf(mosaic, options, positions)
+        return check_mosaic_psf(mosaic, options, positions, hdu=hdu)
     except Exception as exc:  # noqa: BLE001 - the check is advice: the restoration goes on
         from galgen.batch.runner import _error_text
 

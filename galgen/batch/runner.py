@@ -179,7 +179,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
-        psf = own_hdu(options.psf, item.path, img.header)
+        psf = own_hdu(options.psf, item.path, img.header, item.hdu)
         prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
@@ -304,7 +304,8 @@ def noise_columns(meta: object = None) -> dict:
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "", **noise: float) -> dict:
-    return {"key": item.key, "input": item.path, "output": str(outdir / f"{item.key}.fits"),
+    return {"key": item.key, "input": item.path if item.position is None or item.hdu is None
+            else f"{item.path}[{item.hdu}]", "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
             "params": digest, "error": error, "warning": warning, "flag": flag,
             "psf_check": item.star_check.verdict if item.star_check is not None else "",
@@ -482,11 +483,12 @@ def _with_star_checks(items: list[BatchItem], options: BatchOptions) -> list[Bat
     from galgen.batch.psfcheck import check_image_psf
 
     checks = {}
-    for path in dict.fromkeys(it.path for it in items if it.position is not None):
-        mine = [it for it in items if it.path == path and it.position is not None]
+    for source in dict.fromkeys((it.path, it.hdu) for it in items if it.position is not None):
+        mine = [it for it in items if (it.path, it.hdu) == source and it.position is not None]
         sky = SkyCoord([it.position[0] for it in mine], [it.position[1] for it in mine], unit="deg")
-        checks[path] = check_image_psf(path, mine[0].hdu, options, sky=sky)
-    return [replace(it, star_check=checks[it.path]) if it.position is not None else it for it in items]
+        checks[source] = check_image_psf(*source, options, sky=sky)
+    return [replace(it, star_check=checks[(it.path, it.hdu)]) if it.position is not None else it
+            for it in items]
 
 
 def on_dask(task, chunks: list, args: tuple, dask_scheduler: str | None,  # noqa: ANN001

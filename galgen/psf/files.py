@@ -81,14 +81,15 @@ def check_psf_template(psf: str) -> None:
         raise GalgenValueError(msg)
 
 
-def own_hdu(psf: object, path: object, header: object = None) -> object:
+def own_hdu(psf: object, path: object, header: object = None, hdu: int | str | None = None) -> object:
     """The PSF of the input at ``path`` when ``psf`` names one per input; any other ``psf`` unchanged.
 
     * ``"[EXT]"`` (brackets only) -> ``"<path>[EXT]"``: that HDU of the input itself.
     * A template (:func:`is_psf_template`), filled with the input's ``{stem}`` (its file name
       without ``.fits``, ``.fits.gz``, ``.fits.fz``, ...), ``{name}`` (its file name), ``{dir}`` (its
       directory) and any keyword of its headers in capitals with a format spec if wanted
-      (``{RUN:06d}``; from ``header`` when given, else the file's headers, primary first): an SDSS
+      (``{RUN:06d}``; looked up in ``header`` when given, then in the file's HDU ``hdu`` (a chip's
+      ``{EXTNAME}``, ``{CCDNUM:02d}``), then its primary header, then its other HDUs): an SDSS
       frame's ``psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit``, ``{dir}/{stem}_psf.fits[1]``.
 
     Raises
@@ -110,11 +111,12 @@ def own_hdu(psf: object, path: object, header: object = None) -> object:
     wanted = {f for _, f, _, _ in string.Formatter().parse(psf) if f} - set(values)
     if wanted:
         headers = [header] if header is not None else []
-        if not headers or not wanted <= set(header):  # the file's own headers, primary first
+        if not headers or not wanted <= set(header):  # the file's own: its chip's, primary, the rest
             from astropy.io import fits
 
             with fits.open(where, memmap=False) as hdul:
-                headers += [h.header for h in hdul]
+                chosen = [hdul[_hdu_key(hdu)].header] if hdu is not None else []
+                headers += chosen + [h.header for h in hdul]
         for key in wanted:
             found = next((h[key] for h in headers if key in h), None)
             if found is None:
@@ -127,6 +129,13 @@ def own_hdu(psf: object, path: object, header: object = None) -> object:
     except (ValueError, TypeError) as exc:
         msg = f"{path}: the PSF template {psf!r} does not fit its values {values} ({exc})"
         raise GalgenPSFError(msg) from None
+
+
+def _hdu_key(hdu: int | str) -> int | str | tuple[str, int]:
+    """An HDU as astropy indexes it: ``'SCI,2'`` -> ``('SCI', 2)``."""
+    if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
+        return pair.group(1), int(pair.group(2))
+    return hdu
 
 
 def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:

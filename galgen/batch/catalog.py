@@ -219,7 +219,9 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
     from galgen.io.fits import _IVAR_NAMES, _MASK_NAMES, _STD_NAMES, _VAR_NAMES
     from galgen.io.wcs import celestial_wcs
 
-    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, "WHT", "CTX", "CON"}
+    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, "WHT", "CTX", "CON", "BKG",
+                  "BACKGROUND", "SKY", "MODEL", "RESID", "RESIDUAL", "CHI", "EXP", "EXPMAP", "NEXP",
+                  "COVERAGE", "UNCERT", "SAMPLES"}
     try:
         with fits.open(path, memmap=True) as hdul:
             chips = [k for k, h in enumerate(hdul)

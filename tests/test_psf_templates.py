@@ -43,13 +43,16 @@ def test_templates_are_filled_from_the_name_and_the_headers(tmp_path):
     assert own_hdu("psfs/{name}", "/data/x.fits.fz") == "psfs/x.fits.fz"
     assert own_hdu("{stem}.psf", "/data/tile.fits.fz") == "tile.psf"
     assert own_hdu("psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit", path) == "psField-003918-3-0213.fit"
+    assert own_hdu("psField-{stem[8:]}.fit[{FILTER}]", path) == "psField-003918-3-0213.fit[r]"
+    assert own_hdu("{name[:5]}/{stem[-4:]}.psf", path) == "frame/0213.psf"
+    check_psf_template("psField-{stem[8:]}.fit")
     assert own_hdu("{FILTER}.psf", path, fits.Header({"FILTER": " i "})) == "i.psf"  # a header given wins
     assert own_hdu("psf.fits", path) == "psf.fits" and own_hdu("[PSF]", path) == f"{path}[PSF]"
     with pytest.raises(GalgenPSFError, match="needs the header keyword TILENAME"):
         own_hdu("{TILENAME}.psf", path)
     with pytest.raises(GalgenPSFError, match="does not fit its values"):
         own_hdu("{FILTER:04d}.psf", path)
-    for bad in ("{stem.psf", "{}.psf", "{0}.psf", "{stem.upper}.psf", "{RUN[0]}.psf"):
+    for bad in ("{stem.psf", "{}.psf", "{0}.psf", "{stem.upper}.psf", "{RUN[0]}.psf", "{dir[1:]}.psf"):
         with pytest.raises(GalgenValueError, match="--psf"):
             check_psf_template(bad)
     with pytest.raises(GalgenValueError, match="--psf"):

@@ -43,8 +43,8 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "normalised and recentred by galgen), a PSFEx model (.psf) or an SDSS psField file "
                         "(psField-*.fit: the band named by the image's FILTER, or as psField.fit[r]). A "
                         "template names each input's own PSF file from its name and header keywords: "
-                        "'psfs/{stem}.psf', '{dir}/{stem}_psf.fits[1]', "
-                        "'psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit' (quote it for the shell)")
+                        "'psfs/{stem}.psf', '{dir}/{stem}_psf.fits[1]', 'psField-{stem[8:]}.fit' (a slice "
+                        "of the name), 'psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit' (quote it for the shell)")
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "

@@ -58,6 +58,8 @@ def is_psf_template(psf: object) -> bool:
     return isinstance(psf, str) and "{" in psf
 
 
+#: ``{stem[a:b]}`` or ``{name[a:b]}`` in a PSF template: a slice of the input's file name.
+_SLICE = re.compile(r"\{(stem|name)\[(-?\d*):(-?\d*)\]\}")
 #: Suffixes a file name's ``{stem}`` goes without (longest first).
 _FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fits.bz2", ".fit.gz", ".fit.bz2", ".fits", ".fit", ".fts", ".fz")
 
@@ -70,14 +72,14 @@ def check_psf_template(psf: str) -> None:
     from galgen.errors import GalgenValueError
 
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(psf) if f is not None]
+        fields = [f for _, f, _, _ in string.Formatter().parse(_SLICE.sub("{slice}", psf)) if f is not None]
     except ValueError as exc:
         msg = (f"--psf {psf!r}: {exc}; a template names fields in braces: {{stem}}, {{name}}, {{dir}}, "
                "{KEYWORD}")
         raise GalgenValueError(msg) from None
     if not fields or any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", f) for f in fields):
-        msg = (f"--psf {psf!r}: each field in braces must be stem, name, dir or a header keyword "
-               "(e.g. {RUN:06d}), without attributes or indices")
+        msg = (f"--psf {psf!r}: each field in braces must be stem, name, dir, a slice of stem or name "
+               "({stem[8:]}) or a header keyword (e.g. {RUN:06d}), without attributes or indices")
         raise GalgenValueError(msg)
 
 
@@ -91,6 +93,8 @@ def own_hdu(psf: object, path: object, header: object = None, hdu: int | str | N
       (``{RUN:06d}``; looked up in ``header`` when given, then in the file's HDU ``hdu`` (a chip's
       ``{EXTNAME}``, ``{CCDNUM:02d}``), then its primary header, then its other HDUs): an SDSS
       frame's ``psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit``, ``{dir}/{stem}_psf.fits[1]``.
+      ``{stem[a:b]}`` and ``{name[a:b]}`` are slices, as in Python: ``frame-r-003918-3-0213.fits``
+      with ``psField-{stem[8:]}.fit`` is ``psField-003918-3-0213.fit``.
 
     Raises
     ------
@@ -108,6 +112,12 @@ def own_hdu(psf: object, path: object, header: object = None, hdu: int | str | N
     name = where.name
     stem = next((name[: -len(x)] for x in _FITS_SUFFIXES if name.lower().endswith(x)), name)
     values: dict[str, object] = {"stem": stem, "name": name, "dir": str(where.parent)}
+
+    def cut(match: re.Match) -> str:  # '{stem[8:]}': str.format indexes but does not slice
+        start, stop = (int(v) if v else None for v in match.group(2, 3))
+        return str(values[match.group(1)])[start:stop].replace("{", "{{").replace("}", "}}")
+
+    psf = _SLICE.sub(cut, psf)
     wanted = {f for _, f, _, _ in string.Formatter().parse(psf) if f} - set(values)
     if wanted:
         headers = [header] if header is not None else []

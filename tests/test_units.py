@@ -40,6 +40,9 @@ def _galaxy(n: int = 64, scale: float = 0.2) -> np.ndarray:
     ("JY/ARCSEC2", "Jy / arcsec2", True), ("counts/s/arcsec2", "ct / (s arcsec2)", True),
     ("ELECTRONS/S", "electron / s", False), ("e-/s", "electron / s", False), ("nanomaggies", "nmgy", False),
     ("CPS", "ct / s", False), ("mJy/sr", "mJy / sr", True),
+    ("DN/S", "DN / s", False),  # capitals: a second, not a siemens
+    ("ERG/S/CM2/A/ARCSEC2", "erg / (Angstrom s cm2 arcsec2)", True),  # an angstrom, not an ampere
+    ("E-/S", "electron / s", False), ("W/M2/HZ/SR", "W / (m2 Hz sr)", True),
 ])
 def test_pipeline_spellings_of_bunit_are_read(bunit, expected, surface):
     from galgen.io.units import parse_bunit

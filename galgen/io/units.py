@@ -83,7 +83,8 @@ _WORDS = {"electrons": "electron", "counts": "count", "cts": "count", "photons":
 _CAPITALS = {"MJY": "MJy", "JY": "Jy", "UJY": "uJy", "NJY": "nJy", "SR": "sr", "ARCSEC": "arcsec",
              "ARCSEC2": "arcsec2", "S": "s", "ADU": "adu", "DN": "DN", "ERG": "erg", "CM": "cm", "CM2": "cm2",
              "A": "Angstrom", "ANGSTROM": "Angstrom", "HZ": "Hz", "PIX": "pix", "BEAM": "beam", "W": "W",
-             "ELECTRON": "electron", "COUNT": "count", "PHOTON": "photon", "NMGY": "nmgy"}
+             "ELECTRON": "electron", "COUNT": "count", "PHOTON": "photon", "NMGY": "nmgy",
+             "M": "m", "M2": "m2", "NM": "nm", "UM": "um"}
 #: Words that make a BUNIT magnitudes (``MAG``, ``MAG_AB``, ``ABmag``, ``mag/arcsec2``).
 _MAGNITUDE_WORDS = {"mag", "mags", "magnitude", "magnitudes", "abmag", "stmag", "vegamag"}
 
@@ -102,6 +103,8 @@ def parse_bunit(text: str | None) -> u.UnitBase | None:
     --------
     >>> parse_bunit("MJY/SR"), parse_bunit("ELECTRONS/S"), parse_bunit("nanomaggies")
     (Unit("MJy / sr"), Unit("electron / s"), Unit("nmgy"))
+    >>> parse_bunit("DN/S"), parse_bunit("ERG/S/CM2/A"), parse_bunit("E-/S")
+    (Unit("DN / s"), Unit("erg / (Angstrom s cm2)"), Unit("electron / s"))
     >>> parse_bunit("MAG_AB"), parse_bunit("my own unit")
     (Unit("mag"), UnrecognizedUnit(my own unit))
     """
@@ -110,8 +113,10 @@ def parse_bunit(text: str | None) -> u.UnitBase | None:
     text = str(text).strip()
     from galgen._warnings import quiet
 
+    # all capitals: the respelling first, or DN/S would be a siemens and ERG/S/CM2/A an ampere
+    candidates = (_respelled(text), text) if text.upper() == text else (text, _respelled(text))
     with quiet():
-        for candidate in (text, _respelled(text)):
+        for candidate in candidates:
             for fmt in ("fits", "generic"):
                 try:
                     return u.Unit(candidate, format=fmt)
@@ -131,5 +136,5 @@ def _respelled(text: str) -> str:
             return _WORDS[w.lower()]
         return _CAPITALS.get(w, w) if capitals else w
 
-    text = re.sub(r"(?<![A-Za-z])e-(?![A-Za-z0-9])", "electron", text)  # e-/s
+    text = re.sub(r"(?<![A-Za-z])[eE]-(?![A-Za-z0-9])", "electron", text)  # e-/s, E-/S
     return re.sub(r"[A-Za-z]+[0-9]?", word, text)

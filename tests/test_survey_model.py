@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from galgen import restore
-from galgen.errors import GalgenValueError
+from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.psf.models import measure_fwhm, moffat_psf
 from galgen.psf.zoo import PSF_FAMILIES, random_psf
 from galgen.restoration.inputs import network_input, space_to_depth
@@ -29,6 +29,23 @@ def test_zoo_psfs_have_the_requested_fwhm_and_unit_flux(family):
         # measured the way galgen measures a user's PSF file; 2 % is what scale_to_fwhm guarantees
         assert measure_fwhm(image / image.sum()) * scale == pytest.approx(fwhm, rel=0.02)
         assert psf.flux == pytest.approx(1.0, abs=1e-6)
+        assert params["family"] in (family, "moffat")
+
+
+@pytest.mark.parametrize("family", sorted(PSF_FAMILIES))
+def test_undersampled_zoo_psfs_are_scaled_as_galgen_reads_an_undersampled_psf(family):
+    """At 1.0-1.6 pixels (Euclid VIS, HST) the core has no half maximum to read; the FWHM is the
+    pixel-integrated Gaussian fit galgen applies to such a PSF image, to 2 % (before, every
+    draw and the Moffat fallback raised)."""
+    rng = np.random.default_rng(5)
+    for pixels in (1.0, 1.3, 1.6):
+        psf, params = random_psf(rng, 0.1 * pixels, 0.1, families={family: 1.0})
+        image = psf.drawImage(nx=31, ny=31, scale=0.1).array
+        try:
+            measured = measure_fwhm(image / image.sum())
+        except GalgenPSFError:
+            measured = measure_fwhm(image / image.sum(), method="fit")
+        assert measured == pytest.approx(pixels, rel=0.02), (family, pixels)
         assert params["family"] in (family, "moffat")
 
 

@@ -107,9 +107,24 @@ def _base_profile(family: str, rng: np.random.Generator, variant: int = 0) -> tu
     raise GalgenValueError(msg)
 
 
-def _measured_fwhm(profile: galsim.GSObject, pixel_scale: float, size: int) -> float:
+#: Under this many pixels a PSF is scaled by the FWHM galgen reads on an undersampled PSF image.
+UNDERSAMPLED_PIXELS = 1.9
+
+
+def _measured_fwhm(profile: galsim.GSObject, pixel_scale: float, size: int,
+                   undersampled: bool = False) -> float:
+    """The FWHM (arcsec) galgen reads on the profile's image: the core's half maximum, or, when
+    ``undersampled`` and the image is too poorly sampled to have one (under ~1.5-1.8 pixels), the
+    pixel-integrated Gaussian fit that :func:`galgen.restoration.engine.prepare_observation`
+    falls back to. (Above :data:`UNDERSAMPLED_PIXELS` a draw without a core half maximum is
+    refused and drawn again, as it always was: the training shards stay reproducible.)"""
     image = profile.drawImage(nx=size, ny=size, scale=pixel_scale).array
-    return measure_fwhm(image / image.sum()) * pixel_scale
+    try:
+        return measure_fwhm(image / image.sum()) * pixel_scale
+    except GalgenPSFError:
+        if not undersampled:
+            raise
+        return measure_fwhm(image / image.sum(), method="fit") * pixel_scale
 
 
 def scale_to_fwhm(profile: galsim.GSObject, fwhm: float, pixel_scale: float,
@@ -120,10 +135,26 @@ def scale_to_fwhm(profile: galsim.GSObject, fwhm: float, pixel_scale: float,
     # start from the profile's own FWHM at a fine sampling, then correct for the pixel
     current = _measured_fwhm(profile, 0.05, 121)  # every base profile has a FWHM of ~1-2 arcsec
     profile = profile.dilate(fwhm / current)
+    undersampled = fwhm / pixel_scale < UNDERSAMPLED_PIXELS
     for _ in range(iterations):
-        current = _measured_fwhm(profile, pixel_scale, size)
+        current = _measured_fwhm(profile, pixel_scale, size, undersampled)
         profile = profile.dilate(fwhm / current)
-    final = _measured_fwhm(profile, pixel_scale, size)  # raises if it has no measurable FWHM
+    final = _measured_fwhm(profile, pixel_scale, size, undersampled)  # raises if it has no measurable FWHM
+    # under UNDERSAMPLED_PIXELS (the fit's range; no training or benchmark set draws there, so
+    # their random streams are untouched) the pixel dominates the measured FWHM and the plain
+    # ratio converges slowly: a few secant steps in log(dilation), log(FWHM), each bounded
+    factor, previous = 1.0, None
+    for _ in range(6 if undersampled else 0):
+        if abs(final / fwhm - 1) <= 0.02:
+            break
+        slope = 1.0
+        if previous is not None and previous[0] != factor:
+            slope = np.log(final / previous[1]) / np.log(factor / previous[0])
+            slope = float(np.clip(slope, 0.2, 1.0)) if np.isfinite(slope) else 1.0
+        previous = (factor, final)
+        factor *= float(np.clip((fwhm / final) ** (1 / slope), 0.7, 1.4))
+        final = _measured_fwhm(profile.dilate(factor), pixel_scale, size, undersampled)
+    profile = profile.dilate(factor) if factor != 1.0 else profile
     if abs(final / fwhm - 1) > 0.02:
         msg = f"could not scale the PSF to a FWHM of {fwhm:.3g} arcsec (reached {final:.3g})"
         raise GalgenPSFError(msg)

@@ -3,6 +3,8 @@ VizieR VOTables, LSST tables in radians, sexagesimal text, CSV; ids that cannot 
 
 from __future__ import annotations
 
+import gzip
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -44,6 +46,8 @@ def test_survey_catalog_formats_give_the_same_positions_and_ids(tmp_path):
     """Each format reads to the same degrees (1e-9 deg) and names its id column."""
     _sextractor_ascii(tmp_path / "se.cat")
     _ldac(tmp_path / "ldac.fits")
+    with open(tmp_path / "ldac.fits", "rb") as raw, gzip.open(tmp_path / "ldac.fits.gz", "wb") as packed:
+        packed.write(raw.read())
     Table({"RAJ2000": RA * u.deg, "DEJ2000": DEC * u.deg, "Name": ["a", "b", "c"]}).write(
         tmp_path / "viz.xml", format="votable")
     Table({"objectId": np.arange(3, dtype=np.int64) + 10**17, "coord_ra": np.deg2rad(RA) * u.rad,
@@ -55,6 +59,7 @@ def test_survey_catalog_formats_give_the_same_positions_and_ids(tmp_path):
         tmp_path / "hms.ecsv")
     Table({"ra": [f"{r:.7f}" for r in RA], "dec": [f"{d:.7f}" for d in DEC]}).write(tmp_path / "text.csv")
     expected = {"se.cat": ("ALPHAWIN_J2000", "NUMBER"), "ldac.fits": ("ALPHA_J2000", "NUMBER"),
+                "ldac.fits.gz": ("ALPHA_J2000", "NUMBER"),
                 "viz.xml": ("RAJ2000", "Name"), "lsst.fits": ("coord_ra", "objectId"),
                 "sexa.ecsv": ("ra", "id"), "hms.ecsv": ("ra", None), "text.csv": ("ra", None)}
     for name, (ra_name, id_name) in expected.items():

@@ -112,7 +112,9 @@ def _read_table(catalog: str | os.PathLike) -> Table:
         msg = f"{catalog}: no such catalog file; check the path"
         raise GalgenFileError(msg)
     with open(catalog, "rb") as stream:
-        is_fits = stream.read(9) == b"SIMPLE  ="
+        head = stream.read(9)
+    # FITS, or FITS compressed as astropy opens it (cat.fits.gz of a FITS_LDAC catalog)
+    is_fits = head == b"SIMPLE  =" or (head[:2] in (b"\x1f\x8b", b"BZ") and ".fit" in str(catalog).lower())
     hint = ("give an ECSV, FITS table, VOTable, CSV or SExtractor catalog with ra and dec columns "
             "(degrees, or an angle unit)")
     try:

@@ -8,6 +8,7 @@ import pytest
 from astropy.io import fits
 from astropy.nddata import CCDData, NDData, StdDevUncertainty
 
+from galgen.cli import main
 from galgen.errors import GalgenError, GalgenFileError, GalgenValueError, GalgenWCSError
 from galgen.io import add_provenance, read_image, simple_tan_wcs, to_ccddata, write_fits
 
@@ -314,6 +315,23 @@ def test_a_legacy_survey_cube_names_its_bands_and_the_plane_taken(tmp_path):
     np.testing.assert_allclose(r.uncertainty, 0.25)
     assert r.mask[2, 3] and r.mask.sum() == 1
     assert read_image(with_planes, plane=2).mask.sum() == 0
+    # a band's name picks its plane (any case; a number as text too), with its own planes
+    for plane in ("r", "R", "1"):
+        by_name = read_image(with_planes, plane=plane)
+        np.testing.assert_array_equal(by_name.data, r.data)
+        np.testing.assert_allclose(by_name.uncertainty, 0.25)
+        assert by_name.header["BAND"] == "r"
+    with pytest.raises(GalgenValueError, match="no plane is band 'i': its planes are 0: g, 1: r, 2: z"):
+        read_image(path, plane="i")
+    fits.PrimaryHDU(cube).writeto(tmp_path / "unnamed.fits")
+    with pytest.raises(GalgenValueError, match="does not name its planes"):
+        read_image(tmp_path / "unnamed.fits", plane="r")
+    noisy = np.random.default_rng(0).normal(0, 1, (3, 32, 32)) + np.arange(3)[:, None, None]
+    fits.PrimaryHDU(noisy, header).writeto(tmp_path / "cutout.fits")
+    out = tmp_path / "r_x2.fits"
+    assert main(["restore", str(tmp_path / "cutout.fits"), "--plane", "r", "-o", str(out), "--psf-fwhm",
+                 "1.2", "--method", "bicubic", "--background", "0"]) == 0
+    assert fits.getheader(out)["BAND"] == "r"
 
 
 def test_des_planes_are_read_and_a_drizzle_wht_is_not_an_uncertainty(tmp_path, rng):

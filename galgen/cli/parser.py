@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "model's centre. With an SDSS psField file (--psf psField-*.fit, its band from the "
                         "image's FILTER or as psField.fit[r]): the position on the SDSS frame (1-based "
                         "column, row); default the frame's centre")
-    p.add_argument("--plane", type=int, default=None, help="plane of a 3D cube")
+    p.add_argument("--plane", type=hdu_arg, default=None,
+                   help="plane of a 3D cube: its number, or its band when the header names the planes "
+                        "(BANDS/BAND0..: --plane r of a Legacy Surveys grz cutout)")
     p.add_argument("--uncertainty", choices=("auto", "posterior", "bootstrap"), default="auto",
                    help="with --samples N: how UNCERT is made. auto: the posterior sampler when the model "
                         "ships one and the input's noise is not correlated between pixels (GALGENNF <= 1.5), "

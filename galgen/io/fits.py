@@ -219,11 +219,13 @@ def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
 
 
 def _from_hdulist(
-    hdul: fits.HDUList, hdu: int | str | None, plane: int | None, name: str, *, own: bool = False
+    hdul: fits.HDUList, hdu: int | str | None, plane: int | str | None, name: str, *, own: bool = False
 ) -> tuple[np.ndarray, fits.Header, np.ndarray | None, np.ndarray | None]:
     """Data, header, mask and uncertainty of the chosen HDU; the header is a copy unless
     ``own`` (an HDUList galgen opened itself and closes after)."""
     index, chosen = _pick_hdu(hdul, hdu, name)
+    if isinstance(plane, str):  # a band's name: 'r' of a Legacy Surveys grz cutout
+        plane = _plane_index(plane, _plane_names(chosen.header), f"{name}[{index}]")
     try:
         data = chosen.data
     except Exception as exc:  # noqa: BLE001 - truncated files raise TypeError/OSError/ValueError
@@ -320,6 +322,21 @@ def _describe_plane(header: fits.Header, plane: int, n: int) -> None:
                        + (f" (band {names[plane]})" if names is not None else ""))
 
 
+def _plane_index(plane: str, names: list[str] | None, name: str) -> int:
+    """The plane a band's name (``"r"``) or a number given as text (``"1"``) picks in a cube
+    whose header names its planes (:func:`_plane_names`)."""
+    if plane.strip().lstrip("-").isdigit():
+        return int(plane)
+    found = [i for i, b in enumerate(names or []) if b == plane.strip()]
+    found = found or [i for i, b in enumerate(names or []) if b.lower() == plane.strip().lower()]
+    if len(found) != 1:
+        said = (f"its planes are {', '.join(f'{i}: {b}' for i, b in enumerate(names))}" if names
+                else "its header does not name its planes (BANDS, BAND0, ...); give the plane's number")
+        msg = f"{name}: no plane is band {plane!r}: {said}"
+        raise GalgenValueError(msg)
+    return found[0]
+
+
 def _select_plane(data: np.ndarray, plane: int | None, name: str,
                   names: list[str] | None = None) -> np.ndarray:
     if data.ndim == 2:
@@ -348,7 +365,7 @@ def read_image(
     source: object,
     *,
     hdu: int | str | None = None,
-    plane: int | None = None,
+    plane: int | str | None = None,
     pixel_scale: u.Quantity | float | None = None,
 ) -> Image:
     """Read a 2D image and everything galgen needs about it.
@@ -365,8 +382,9 @@ def read_image(
         by default).
     hdu : int or str, optional
         HDU index or EXTNAME; default: the first HDU holding a 2D (or 3D) image.
-    plane : int, optional
-        Slice to take from a 3D cube (required for cubes).
+    plane : int or str, optional
+        Slice to take from a 3D cube (required for cubes): its index, or its band when the
+        header names the planes (``BANDS = 'grz'`` or ``BAND0``...: ``plane="r"``).
     pixel_scale : Quantity or float, optional
         Pixel scale (arcsec, or arcsec/pixel; floats are arcsec). Needed when
         the input has no celestial WCS (and no ``PIXSCALE`` keyword); when both

@@ -54,7 +54,7 @@ def _per_stamp(value: object, n: int, name: str, *, per_stamp_ndim: int = 1) -> 
 
 def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: object = None,
             scale: int = 2, method: str = "default", samples: int = 1, seed: int | None = 0,
-            hdu: int | str | None = None, plane: int | None = None,
+            hdu: int | str | None = None, plane: int | str | None = None,
             pixel_scale: u.Quantity | float | None = None, noise_rms: float | None = None,
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
             psf_position: tuple[float, float] | None = None, check_psf: bool | None = None,

@@ -346,8 +346,8 @@ def _select_plane(data: np.ndarray, plane: int | None, name: str,
         return data
     if data.ndim == 3:
         if plane is None:
-            bands = (f" (planes {', '.join(f'{i}: {b}' for i, b in enumerate(names))})"
-                     if names is not None else "")
+            bands = (f" (planes {', '.join(f'{i}: {b}' for i, b in enumerate(names))}; or name its band: "
+                     f"--plane {names[0]})" if names is not None else "")
             msg = (
                 f"{name}: the data is a cube of shape {data.shape}, not an image; "
                 f"pass plane=<0..{data.shape[0] - 1}> (CLI: --plane) to choose one slice{bands}"

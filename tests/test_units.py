@@ -43,6 +43,8 @@ def _galaxy(n: int = 64, scale: float = 0.2) -> np.ndarray:
     ("DN/S", "DN / s", False),  # capitals: a second, not a siemens
     ("ERG/S/CM2/A/ARCSEC2", "erg / (Angstrom s cm2 arcsec2)", True),  # an angstrom, not an ampere
     ("E-/S", "electron / s", False), ("W/M2/HZ/SR", "W / (m2 Hz sr)", True),
+    ("microJy", "uJy", False), ("MICROJY/SR", "uJy / sr", True), ("nanoJy/arcsec2", "nJy / arcsec2", True),
+    ("ADU/s", "adu / s", False), ("e/sec", "electron / s", False), ("e-", "electron", False),
 ])
 def test_pipeline_spellings_of_bunit_are_read(bunit, expected, surface):
     from galgen.io.units import parse_bunit

@@ -77,7 +77,9 @@ def require_linear_unit(unit: u.UnitBase | None, source: str) -> None:
 #: SDSS's nanomaggies, and ``cps``.
 _WORDS = {"electrons": "electron", "counts": "count", "cts": "count", "photons": "photon",
           "nanomaggies": "nmgy", "nanomaggy": "nmgy", "maggies": "mgy", "maggy": "mgy", "sec": "s",
-          "pixel": "pix", "pixels": "pix", "cps": "count / s"}
+          "pixel": "pix", "pixels": "pix", "cps": "count / s", "adu": "adu", "microjy": "uJy",
+          "nanojy": "nJy", "millijy": "mJy", "jansky": "Jy", "microjansky": "uJy", "nanojansky": "nJy",
+          "millijansky": "mJy"}
 #: Words of an all-capitals BUNIT (``MJY/SR``, ``ELECTRONS/S``), by capitals: capitals cannot be
 #: lowered blindly (``MJY`` is a megajansky, ``mJy`` a millijansky).
 _CAPITALS = {"MJY": "MJy", "JY": "Jy", "UJY": "uJy", "NJY": "nJy", "SR": "sr", "ARCSEC": "arcsec",
@@ -136,5 +138,6 @@ def _respelled(text: str) -> str:
             return _WORDS[w.lower()]
         return _CAPITALS.get(w, w) if capitals else w
 
-    text = re.sub(r"(?<![A-Za-z])[eE]-(?![A-Za-z0-9])", "electron", text)  # e-/s, E-/S
+    text = re.sub(r"(?<![A-Za-z])[eE]-?(?=\s*/)", "electron", text)  # e-/s, E-/S, e/s
+    text = re.sub(r"(?<![A-Za-z])[eE]-(?![A-Za-z0-9])", "electron", text)  # a plain e-
     return re.sub(r"[A-Za-z]+[0-9]?", word, text)

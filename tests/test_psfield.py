@@ -3,6 +3,8 @@ in restore, the command line and a catalog batch; missing or wrong bands are typ
 
 from __future__ import annotations
 
+import warnings
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -123,3 +125,37 @@ def test_a_catalog_batch_over_a_frame_reconstructs_the_psfield_at_each_stamp(tmp
     assert fwhm["cutout_left"] == pytest.approx(left, rel=0.01)
     assert fwhm["cutout_right"] == pytest.approx(right, rel=0.01)
     assert u.Quantity(fwhm["cutout_right"] * 0.396, u.arcsec) > 1.5 * u.arcsec
+
+
+def test_the_reconstruction_is_photoop_s_formula_with_fits_column_order(tmp_path):
+    """psfimage = sum_k RROWS_k sum_ij (0.001 (row + 0.5))^i (0.001 (col + 0.5))^j C_k[i, j] with
+    photoop's IDL C[i_row, j_col], which astropy reads from the FITS column (TDIM (5,5)) as
+    C[j_col, i_row]: written out here independently of pydl, on random templates and
+    coefficients, at 1e-6 of the image's scale; the transposed reading differs by order unity."""
+    rng = np.random.default_rng(0)
+    rrows = rng.normal(size=(3, N * N)).astype(np.float32)
+    c = rng.normal(size=(3, 5, 5)).astype(np.float32)
+    cols = [fits.Column(name="RROWS", format=f"{N * N}E", array=rrows),
+            fits.Column(name="RNROW", format="J", array=[N] * 3),
+            fits.Column(name="RNCOL", format="J", array=[N] * 3),
+            fits.Column(name="NROW_B", format="J", array=[3] * 3),
+            fits.Column(name="NCOL_B", format="J", array=[3] * 3),
+            fits.Column(name="C", format="25E", dim="(5,5)", array=c)]
+    fits.HDUList([fits.PrimaryHDU()] + [fits.BinTableHDU.from_columns(cols)] * 5).writeto(tmp_path / "p.fit")
+    with fits.open(tmp_path / "p.fit") as hdul:
+        table = hdul[3].data
+        coeff, templates = np.array(table["C"], np.float64), np.array(table["RROWS"], np.float64)
+    x, y = 301.0, 1101.0  # 1-based column and row: 0-based 300, 1100
+    rows = ((y - 1 + 0.5) * 1e-3) ** np.arange(3)
+    cols_ = ((x - 1 + 0.5) * 1e-3) ** np.arange(3)
+    weights = [sum(coeff[k][j, i] * rows[i] * cols_[j] for i in range(3) for j in range(3)) for k in range(3)]
+    expected = sum(w * t for w, t in zip(weights, templates, strict=True)).reshape(N, N)
+    swapped = [sum(coeff[k][i, j] * rows[i] * cols_[j] for i in range(3) for j in range(3)) for k in range(3)]
+    transposed = sum(w * t for w, t in zip(swapped, templates, strict=True)).reshape(N, N)
+    with warnings.catch_warnings():  # pydl's import builds astropy's deprecated TestRunner
+        warnings.simplefilter("ignore")
+        from pydl.photoop.image import sdss_psf_recon
+
+    got = sdss_psf_recon(table, x - 1, y - 1)  # what psfield_kernel calls, before normalising
+    np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
+    assert np.abs(transposed - expected).max() > 0.1 * np.abs(expected).max()

@@ -101,6 +101,31 @@ def test_fill_values_are_missing_pixels_and_constant_borders_are_named(rng, capl
     assert "constant value" not in caplog.text
 
 
+def test_pixels_at_the_header_s_saturation_level_are_named(tmp_path, rng, caplog):
+    """A saturated core (SExtractor's SATURATE, in the image's units) is named in the log, not
+    masked; masked or lower pixels are not counted."""
+    from astropy.io import fits
+
+    from galgen.io import simple_tan_wcs, write_fits
+
+    data = rng.normal(0, 1, (48, 48))
+    data[22:25, 22:26] = 5000.0  # a flat top of 12 pixels
+    mask = np.zeros(data.shape, np.uint8)
+    mask[22, 22:26] = 1  # four of them masked by the pipeline
+    header = fits.Header({"SATURATE": 4999.0})
+    write_fits(tmp_path / "sat.fits", data, wcs=simple_tan_wcs(data.shape, 0.2), header=header,
+               extensions={"MASK": mask})
+    with caplog.at_level("WARNING"):
+        restore(tmp_path / "sat.fits", 3.0, method="bicubic", background=0.0)
+    assert "8 unmasked pixels reach the header's saturation level (SATURATE = 4999)" in caplog.text
+    caplog.clear()
+    header["SATURATE"] = 6000.0
+    write_fits(tmp_path / "below.fits", data, wcs=simple_tan_wcs(data.shape, 0.2), header=header)
+    with caplog.at_level("WARNING"):
+        restore(tmp_path / "below.fits", 3.0, method="bicubic", background=0.0)
+    assert "saturation" not in caplog.text
+
+
 @pytest.mark.parametrize(("value", "match"), [(-1e30, "every pixel is NaN, inf or a fill value"),
                                               (0.0, "every pixel is 0: no data")])
 def test_an_image_of_fill_values_or_one_constant_is_a_clear_error(value, match):

@@ -210,6 +210,21 @@ def _warn_constant_edges(image: Image) -> None:
                     "Set them to NaN, mask them, or cut them off", image.source, n)
 
 
+def _warn_saturated(image: Image) -> None:
+    """Log a warning when unmasked pixels reach the header's saturation level (``SATURATE``, or
+    ``SATLEVEL``; SExtractor's convention: in the image's own units). They are not masked here:
+    an image rescaled after the keyword was written (ADU to electrons) would lose good pixels."""
+    level = image.header.get("SATURATE", image.header.get("SATLEVEL"))
+    if isinstance(level, bool) or not isinstance(level, int | float) or not level > 0:
+        return
+    at = np.isfinite(image.data) & (image.data >= level) & ~image.mask
+    if at.any():
+        log.warning("%s: %d unmasked pixels reach the header's saturation level (SATURATE = %.6g): a "
+                    "saturated core or bleed trail is restored as if it were data. Mask them (NaN, or a "
+                    "MASK HDU) if they are saturated; ignore this if the image was rescaled after SATURATE "
+                    "was written", image.source, int(at.sum()), level)
+
+
 def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: str) -> None:
     """Log a warning when the FWHM a user gave and the one of the PSF image they gave disagree."""
     try:
@@ -331,6 +346,7 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                     "%.4g)",
                     image.source, said, noise_rms, plane_rms, noise_rms / plane_rms, noise_rms, plane_rms)
     _warn_constant_edges(image)
+    _warn_saturated(image)
     data, mask = fill_masked(image.data - sky, image.mask)
     if psf is None:
         size = min(int(np.ceil(12 * fwhm_pix)) | 1, (min(h, w) - 1) | 1)

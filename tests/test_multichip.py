@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -108,3 +109,25 @@ def test_a_catalog_over_a_multichip_exposure_cuts_each_galaxy_from_its_chip(tmp_
     assert [(i.key, i.hdu) for i in items] == [("cutout_a", 1), ("cutout_b", 3)]
     files = run_batch(items, options, tmp_path / "out_files", progress=False)
     assert list(files["status"]) == ["ok", "ok"], list(files["error"])
+
+
+def test_a_batch_restores_each_chip_named_as_file_ext(flt, tmp_path):
+    """'flt.fits[SCI,1]' and '[SCI,2]' (on the command line or in an @list) are two items with
+    their own planes and keys; before, the brackets were read as a glob and found nothing."""
+    from galgen.batch import BatchOptions, expand_inputs, run_batch
+    from galgen.cli import main
+
+    items = expand_inputs([f"{flt}[SCI,1]", f"{flt}[SCI,2]"])
+    assert [(i.key, i.hdu) for i in items] == [("j8xi01abq_flt_SCI_1", "SCI,1"),
+                                               ("j8xi01abq_flt_SCI_2", "SCI,2")]
+    table = run_batch(items, BatchOptions(psf_fwhm=0.1 * u.arcsec, method="bicubic", background=0.0),
+                      tmp_path / "out", progress=False)
+    assert list(table["status"]) == ["ok", "ok"]
+    noise = [read_image(tmp_path / "out" / f"{k}.fits").header["GALGENNV"] for k in table["key"]]
+    assert noise[1] == pytest.approx(2 * noise[0], rel=1e-6)  # each chip's own ERR plane
+    (tmp_path / "list.txt").write_text(f"{flt}[SCI,2]\n{flt}[4]\n")
+    listed = expand_inputs([f"@{tmp_path / 'list.txt'}"])
+    assert [(i.key, i.hdu) for i in listed] == [("j8xi01abq_flt_SCI_2", "SCI,2"), ("j8xi01abq_flt_4", 4)]
+    assert main(["batch", f"{flt}[SCI,2]", "-o", str(tmp_path / "cli"), "--psf-fwhm", "0.1",
+                 "--method", "bicubic", "--background", "0"]) == 0
+    assert (tmp_path / "cli" / "j8xi01abq_flt_SCI_2.fits").is_file()

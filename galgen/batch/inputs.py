@@ -55,38 +55,51 @@ class BatchItem:
 
 def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None) -> list[BatchItem]:
     """FITS files named by paths, glob patterns, directories (``*.fits*`` inside, recursively) or
-    ``@list.txt`` files (one path per line). Output keys mirror the names relative to the
-    common directory; duplicates are refused."""
-    paths: list[Path] = []
+    ``@list.txt`` files (one path per line). A path may name one HDU as ``FILE[EXT]``
+    (``flt.fits[SCI,2]``: chip 2 of an HST file), which overrides ``hdu`` for it and adds
+    ``_EXT`` to its key. Output keys mirror the names relative to the common directory;
+    duplicates are refused."""
+    from galgen.psf.files import split_extension
+
+    entries: list[tuple[Path, int | str | None, bool]] = []  # (path, hdu, the HDU named in the path)
     for entry in inputs:
         text = str(entry)
+        lines = [text]
         if text.startswith("@"):
             listing = Path(text[1:])
             if not listing.is_file():
                 msg = f"{listing}: list file not found"
                 raise GalgenFileError(msg)
-            paths += [Path(line.strip()) for line in listing.read_text().splitlines()
-                      if line.strip() and not line.startswith("#")]
-        elif Path(text).is_dir():
-            paths += sorted(p for p in Path(text).rglob("*.fits*") if p.is_file())
-        elif any(c in text for c in "*?["):
-            paths += [Path(p) for p in sorted(glob.glob(text, recursive=True))]
-        else:
-            paths.append(Path(text))
-    if not paths:
+            lines = [line.strip() for line in listing.read_text().splitlines()
+                     if line.strip() and not line.startswith("#")]
+        for line in lines:
+            base, ext = split_extension(line)
+            if not Path(line).exists() and ext is not None and Path(base).is_file():  # FILE[EXT]
+                entries.append((Path(base), ext, True))
+            elif text.startswith("@"):
+                entries.append((Path(line), hdu, False))
+            elif Path(line).is_dir():
+                entries += [(p, hdu, False) for p in sorted(Path(line).rglob("*.fits*")) if p.is_file()]
+            elif any(c in line for c in "*?["):
+                entries += [(Path(p), hdu, False) for p in sorted(glob.glob(line, recursive=True))]
+            else:
+                entries.append((Path(line), hdu, False))
+    if not entries:
         msg = f"no input files found in {[str(i) for i in inputs]}"
         raise GalgenValueError(msg)
-    resolved = [p.resolve() for p in paths]
-    root = Path(os.path.commonpath([str(p.parent) for p in resolved]))
+    resolved = [(p.resolve(), h, named) for p, h, named in entries]
+    root = Path(os.path.commonpath([str(p.parent) for p, _, _ in resolved]))
     items, seen = [], set()
-    for p in resolved:
+    for p, h, named in resolved:
         rel = p.relative_to(root)
         key = str(rel).removesuffix(".gz").removesuffix(".fz").removesuffix(".fits")
+        if named:  # its own HDU: flt.fits[SCI,2] -> flt_SCI_2
+            key += "_" + re.sub(r"[^A-Za-z0-9.+-]+", "_", str(h)).strip("_")
         if key in seen:
-            msg = f"{p}: listed twice"
+            msg = f"{p}{f'[{h}]' if named else ''}: listed twice"
             raise GalgenValueError(msg)
         seen.add(key)
-        items.append(BatchItem(key=key, path=str(p), hdu=hdu))
+        items.append(BatchItem(key=key, path=str(p), hdu=h))
     return items
 
 

@@ -238,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "time, chi^2 consistency, error and training-regime warning. Re-running skips "
                        "what is done; a bad file is reported and the rest go on; the exit code is the "
                        "number of failures.")
-    p.add_argument("inputs", nargs="+", help="FITS files, globs, directories or @list files")
+    p.add_argument("inputs", nargs="+",
+                   help="FITS files, globs, directories or @list files; FILE[EXT] restores one HDU of a "
+                        "file (flt.fits[SCI,2]: chip 2), keyed FILE_EXT")
     p.add_argument("-o", "--output", required=True, help="output directory")
     add_restoration_options(p)
     p.add_argument("--catalog", default=None,

@@ -14,7 +14,7 @@ from galgen.cli import main
 from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io import read_image, read_stamps, simple_tan_wcs, write_fits
 from galgen.psf import gaussian_psf, measure_fwhm
-from galgen.psf.files import check_psf_template, own_hdu
+from galgen.psf.templates import check_psf_template, own_hdu
 
 SCALE = 0.2
 

@@ -292,7 +292,7 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
 
 def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -> list[tuple]:
     """``(row, image, prepared)`` or ``(row, exception)`` for each stamp of a chunk."""
-    from galgen.psf.files import own_hdu
+    from galgen.psf.templates import own_hdu
     from galgen.restoration.engine import prepare_observation
 
     out = []

@@ -42,7 +42,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
         Region side in pixels.
     hdu : int or str, optional
         The HDU the image is in (a chip of a multi-chip file): a PSF template's header keywords
-        are looked up there (:func:`galgen.psf.files.own_hdu`).
+        are looked up there (:func:`galgen.psf.templates.own_hdu`).
 
     Returns
     -------
@@ -58,7 +58,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
     centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
-    from galgen.psf.files import own_hdu
+    from galgen.psf.templates import own_hdu
 
     psf = own_hdu(options.psf, mosaic.path, mosaic.header, hdu)
     return logged_check(where, data, options.psf_fwhm, psf=psf, pixel_scale=mosaic.pixel_scale,

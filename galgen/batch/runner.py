@@ -54,7 +54,7 @@ class BatchOptions:
 
     psf_fwhm: u.Quantity | float | None = None
     psf: str | None = None            # PSF file for every item, '[EXT]' (HDU EXT of each item) or a
-    #                                   template naming each item's file ('{stem}.psf'; psf.files.own_hdu)
+    #                                   template naming each item's file ('{stem}.psf'; psf.templates.own_hdu)
     scale: int = 2
     method: str = "default"
     samples: int = 1
@@ -84,7 +84,7 @@ class BatchOptions:
         # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
         if self.psf_fwhm is not None:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
-        from galgen.psf.files import check_psf_template, is_own_hdu, is_psf_template
+        from galgen.psf.templates import check_psf_template, is_own_hdu, is_psf_template
 
         if is_psf_template(self.psf):
             check_psf_template(self.psf)
@@ -159,7 +159,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
     A catalog item is cut from its memory-mapped image as a catalog run cuts it
     (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
     from galgen.io.fits import read_image
-    from galgen.psf.files import own_hdu
+    from galgen.psf.templates import own_hdu
     from galgen.restoration.engine import prepare_observation
     from galgen.restoration.restorer import FIELD_MIN_SIDE, star_check
 

@@ -31,8 +31,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_psfcheck(args: argparse.Namespace) -> int:
-    from galgen.psf.files import own_hdu
     from galgen.psf.stars import check_psf_with_stars
+    from galgen.psf.templates import own_hdu
 
     inp = Path(args.input)
     need_psf(args, inp)
@@ -56,7 +56,7 @@ def surveys() -> dict:
 def cmd_translate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from galgen.psf.files import own_hdu
+    from galgen.psf.templates import own_hdu
     from galgen.restoration.restorer import write_restored
     from galgen.translate import translate
 

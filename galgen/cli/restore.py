@@ -51,7 +51,7 @@ def explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from galgen.psf.files import own_hdu
+    from galgen.psf.templates import own_hdu
     from galgen.restoration import restore, write_restored
     from galgen.restoration.model import SAMPLER_MAX_NOISE_FACTOR
 

@@ -22,7 +22,7 @@ from galgen.io.atomic import atomic_path, atomic_write_bytes
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
-           "BAD_MASK_PLANES"]
+           "BAD_MASK_PLANES", "hdu_key"]
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,22 @@ def _unit_string(unit: u.UnitBase) -> str:
         return unit.to_string(format="generic")
 
 
+def hdu_key(hdu: int | str) -> int | str | tuple[str, int]:
+    """An HDU as astropy indexes it: ``'SCI,2'`` (EXTNAME and EXTVER, as CFITSIO writes them) ->
+    ``('SCI', 2)``; an index or a plain name unchanged.
+
+    >>> hdu_key("SCI,2"), hdu_key("PSF"), hdu_key(1)
+    (('SCI', 2), 'PSF', 1)
+    """
+    if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
+        return pair.group(1), int(pair.group(2))
+    return hdu
+
+
 def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:
     if hdu is not None:
         try:
-            key = hdu
-            if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
-                key = (pair.group(1), int(pair.group(2)))  # 'SCI,2': EXTNAME and EXTVER, as CFITSIO writes it
-            index = hdul.index_of(key)
+            index = hdul.index_of(hdu_key(hdu))
             if not -len(hdul) <= index < len(hdul):  # index_of passes any integer through
                 raise IndexError(index)
         except (KeyError, IndexError):

@@ -128,6 +128,8 @@ def test_a_batch_restores_each_chip_named_as_file_ext(flt, tmp_path):
     (tmp_path / "list.txt").write_text(f"{flt}[SCI,2]\n{flt}[4]\n")
     listed = expand_inputs([f"@{tmp_path / 'list.txt'}"])
     assert [(i.key, i.hdu) for i in listed] == [("j8xi01abq_flt_SCI_2", "SCI,2"), ("j8xi01abq_flt_4", 4)]
+    globbed = expand_inputs([f"{flt.parent}/*_flt.fits[SCI,2]"])  # a glob, each file's chip 2
+    assert [(i.key, i.hdu) for i in globbed] == [("j8xi01abq_flt_SCI_2", "SCI,2")]
     assert main(["batch", f"{flt}[SCI,2]", "-o", str(tmp_path / "cli"), "--psf-fwhm", "0.1",
                  "--method", "bicubic", "--background", "0"]) == 0
     assert (tmp_path / "cli" / "j8xi01abq_flt_SCI_2.fits").is_file()

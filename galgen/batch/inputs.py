@@ -76,6 +76,10 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
             base, ext = split_extension(line)
             if not Path(line).exists() and ext is not None and Path(base).is_file():  # FILE[EXT]
                 entries.append((Path(base), ext, True))
+            elif (not Path(line).exists() and ext is not None and any(c in str(base) for c in "*?[")
+                  and str(base).lower().endswith((".fits", ".fit", ".fts", ".fz", ".gz"))):
+                # 'exposures/*.fits[SCI,1]': that HDU of each file ('img[12]' stays a character class)
+                entries += [(Path(p), ext, True) for p in sorted(glob.glob(str(base), recursive=True))]
             elif text.startswith("@"):
                 entries.append((Path(line), hdu, False))
             elif Path(line).is_dir():

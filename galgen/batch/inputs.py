@@ -55,9 +55,9 @@ class BatchItem:
 
 def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None) -> list[BatchItem]:
     """FITS files named by paths, glob patterns, directories (``*.fits*`` inside, recursively) or
-    ``@list.txt`` files (one path per line). A path may name one HDU as ``FILE[EXT]``
-    (``flt.fits[SCI,2]``: chip 2 of an HST file), which overrides ``hdu`` for it and adds
-    ``_EXT`` to its key. Output keys mirror the names relative to the common directory;
+    ``@list.txt`` files (one path per line). A path, or a glob of FITS files, may name one HDU
+    as ``FILE[EXT]`` (``flt.fits[SCI,2]``: chip 2 of an HST file; ``exposures/*.fits[SCI,1]``),
+    which overrides ``hdu`` for it and adds ``_EXT`` to its key. Output keys mirror the names relative to the common directory;
     duplicates are refused."""
     from galgen.psf.files import split_extension
 

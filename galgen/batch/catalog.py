@@ -86,17 +86,22 @@ class Mosaic:
     mask_bits: int = -1
     uncertainty_kind: str = "std"
     _hdul: fits.HDUList | None = field(default=None, repr=False)
+    _others: list = field(default_factory=list, repr=False)  # noise-map and mask files of their own
 
     def close(self) -> None:
-        """Close the file (the arrays become invalid)."""
-        if self._hdul is not None:
-            self._hdul.close()
-            self._hdul = None
+        """Close the files (the arrays become invalid)."""
+        for hdul in [self._hdul, *self._others]:
+            if hdul is not None:
+                hdul.close()
+        self._hdul, self._others = None, []
 
 
 def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
-                pixel_scale: float | None = None) -> Mosaic:
-    """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``."""
+                pixel_scale: float | None = None, *, noise_map: str | None = None,
+                noise_map_type: str | None = None, mask: str | None = None) -> Mosaic:
+    """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``.
+    ``noise_map`` (of kind ``noise_map_type``) and ``mask`` are planes in files of their own
+    (:mod:`galgen.io.planes`), memory-mapped too; they replace the image file's own planes."""
     from galgen.errors import GalgenFileError
     from galgen.io.fits import (
         _MASK_NAMES,
@@ -139,14 +144,63 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
     plane, kind = uncertainty_plane(hdul, data.shape, extver)
+    try:
+        own = _own_planes(data.shape, noise_map, noise_map_type, mask)
+    except Exception:
+        hdul.close()
+        raise
+    if "uncertainty" in own:
+        plane, kind = own["uncertainty"], own["uncertainty_kind"]
+    mask_data = None if mask_hdu is None else mask_hdu.data
+    mask_bits = -1 if mask_hdu is None else bad_mask_bits(
+        mask_hdu.header, hdul[0].header.get("TELESCOP", header.get("TELESCOP")))
+    if "mask" in own:
+        mask_data, mask_bits = own["mask"], own["mask_bits"]
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
                   header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
-                  mask=None if mask_hdu is None else mask_hdu.data,
-                  mask_bits=-1 if mask_hdu is None else bad_mask_bits(
-                      mask_hdu.header, hdul[0].header.get("TELESCOP", header.get("TELESCOP"))),
-                  uncertainty=plane, uncertainty_kind=kind or "std", _hdul=hdul)
+                  mask=mask_data, mask_bits=mask_bits, uncertainty=plane, uncertainty_kind=kind or "std",
+                  _hdul=hdul, _others=own.get("files", []))
+
+
+def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: str | None,
+                mask: str | None) -> dict:
+    """The memory-mapped planes of a mosaic's noise-map and mask files, and the files to close."""
+    from galgen.io.fits import bad_mask_bits
+    from galgen.io.planes import guess_noise_map_type, open_plane
+
+    out: dict = {"files": []}
+    try:
+        if noise_map is not None:
+            data, header, hdul = open_plane(noise_map, shape, "noise map", memmap=True)
+            out["files"].append(hdul)
+            kind = noise_map_type or guess_noise_map_type(noise_map, header)
+            if kind is None:
+                msg = (f"{noise_map}: say what the noise map holds (CLI: --noise-map-type ivar, var or std); "
+                       "neither its EXTNAME nor its file name does")
+                raise GalgenValueError(msg)
+            out.update(uncertainty=data, uncertainty_kind=kind)
+        if mask is not None:
+            data, header, hdul = open_plane(mask, shape, "mask", memmap=True)
+            out["files"].append(hdul)
+            out.update(mask=data, mask_bits=bad_mask_bits(header))
+    except Exception:
+        for hdul in out["files"]:
+            hdul.close()
+        raise
+    return out
+
+
+def plane_files(options: BatchOptions, path: str, hdu: int | str | None = None,
+                header: fits.Header | None = None) -> dict:
+    """``noise_map``, ``noise_map_type`` and ``mask`` of a run for the image at ``path`` (its own
+    HDU, or a template filled for it: :func:`galgen.psf.templates.own_hdu`), as
+    :func:`open_mosaic` and :func:`galgen.io.planes.attach_planes` take them."""
+    from galgen.psf.templates import own_hdu
+
+    return {"noise_map": own_hdu(options.noise_map, path, header, hdu),
+            "noise_map_type": options.noise_map_type, "mask": own_hdu(options.mask, path, header, hdu)}
 
 
 def stamp_origin(x: np.ndarray | float, y: np.ndarray | float, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +429,8 @@ def restore_chunk(chunk: CatalogChunk, options: BatchOptions, outdir: str | os.P
     t0 = time.perf_counter()
     if restorer is None:
         restorer = _restorer(options)
-    mosaic = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
+    mosaic = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale,
+                         **plane_files(options, chunk.path, chunk.hdu))
     try:
         prepared = _prepare_chunk(chunk, mosaic, options)
     finally:
@@ -543,7 +598,8 @@ def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Pat
         try:
             source = (chunk.path, chunk.hdu)
             if source not in mosaics:
-                mosaics[source] = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale)
+                mosaics[source] = open_mosaic(chunk.path, chunk.hdu, options.pixel_scale,
+                                              **plane_files(options, chunk.path, chunk.hdu))
             return _prepare_chunk(chunk, mosaics[source], options), t0
         except Exception as exc:  # noqa: BLE001 - e.g. the image vanished: its stamps fail
             return [(row, exc) for row in chunk.rows], t0

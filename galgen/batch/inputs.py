@@ -57,8 +57,8 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     """FITS files named by paths, glob patterns, directories (``*.fits*`` inside, recursively) or
     ``@list.txt`` files (one path per line). A path, or a glob of FITS files, may name one HDU
     as ``FILE[EXT]`` (``flt.fits[SCI,2]``: chip 2 of an HST file; ``exposures/*.fits[SCI,1]``),
-    which overrides ``hdu`` for it and adds ``_EXT`` to its key. Output keys mirror the names relative to the common directory;
-    duplicates are refused."""
+    which overrides ``hdu`` for it and adds ``_EXT`` to its key. Output keys mirror the names
+    relative to the common directory; duplicates are refused."""
     from galgen.psf.files import split_extension
 
     entries: list[tuple[Path, int | str | None, bool]] = []  # (path, hdu, the HDU named in the path)

@@ -68,6 +68,9 @@ class BatchOptions:
     compile: bool = False             # torch.compile the model (GPU runs)
     check_psf: bool = True            # the PSF vs the stars of each field (catalog images, large files)
     ensemble: int = 1                 # learned models: symmetries averaged over (1, 2, 4, 8)
+    noise_map: str | None = None      # a noise-map file per item: a path or a template (as psf)
+    noise_map_type: str | None = None  # ivar, var or std; None: as its EXTNAME or file name says
+    mask: str | None = None           # a mask file per item: a path or a template (as psf)
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
@@ -86,11 +89,20 @@ class BatchOptions:
             object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
         from galgen.psf.templates import check_psf_template, is_own_hdu, is_psf_template
 
-        if is_psf_template(self.psf):
-            check_psf_template(self.psf)
-        # '[EXT]' (each item's own HDU) and '{dir}/...' are filled per item; other paths made absolute
-        if self.psf is not None and not is_own_hdu(self.psf) and not self.psf.startswith("{"):
-            object.__setattr__(self, "psf", str(Path(self.psf).resolve()))
+        for name in ("psf", "noise_map", "mask"):  # a file for every item, '[EXT]' or a template
+            value = getattr(self, name)
+            if is_psf_template(value):
+                check_psf_template(value)
+            # '[EXT]' (each item's own HDU) and '{dir}/...' are filled per item; other paths made absolute
+            if value is not None and not is_own_hdu(value) and not value.startswith("{"):
+                object.__setattr__(self, name, str(Path(value).resolve()))
+        from galgen.io.planes import NOISE_MAP_TYPES
+
+        if self.noise_map_type not in (None, *NOISE_MAP_TYPES):
+            from galgen.errors import GalgenValueError
+
+            msg = f"noise_map_type={self.noise_map_type!r}: give one of {', '.join(NOISE_MAP_TYPES)}"
+            raise GalgenValueError(msg)
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
 
@@ -158,7 +170,9 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
 
     A catalog item is cut from its memory-mapped image as a catalog run cuts it
     (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
+    from galgen.batch.catalog import plane_files
     from galgen.io.fits import read_image
+    from galgen.io.planes import attach_planes
     from galgen.psf.templates import own_hdu
     from galgen.restoration.engine import prepare_observation
     from galgen.restoration.restorer import FIELD_MIN_SIDE, star_check
@@ -170,7 +184,8 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
 
             from galgen.batch.catalog import cut_stamp, open_mosaic
 
-            mosaic = open_mosaic(item.path, item.hdu, options.pixel_scale)
+            mosaic = open_mosaic(item.path, item.hdu, options.pixel_scale,
+                                 **plane_files(options, item.path, item.hdu))
             try:
                 x, y = mosaic.wcs.world_to_pixel(SkyCoord(*item.position, unit="deg"))
                 img = cut_stamp(mosaic, float(x), float(y), item.size)
@@ -179,6 +194,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
+            img = attach_planes(img, **plane_files(options, item.path, item.hdu, img.header))
         psf = own_hdu(options.psf, item.path, img.header, item.hdu)
         prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,

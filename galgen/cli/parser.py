@@ -71,6 +71,19 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="background noise rms per pixel in image units (default: measured on the sky "
                         "pixels, GALGENNS; an ERR/VARIANCE/IVAR plane in the file is compared with it, "
                         "GALGENNV, and the log says when they disagree)")
+    p.add_argument("--noise-map", default=None, metavar="FILE",
+                   help="the image's noise map in a file of its own (FILE or FILE[EXT]; a template as for "
+                        "--psf: '{dir}/{stem[:-6]}-invvar-r.fits.fz'): a Legacy Surveys invvar brick, a "
+                        "DECam oow weight map, a Euclid RMS map. Read as an ERR/IVAR plane in the image's "
+                        "file is (and replacing one)")
+    p.add_argument("--noise-map-type", choices=("ivar", "var", "std"), default=None,
+                   help="what --noise-map holds: inverse variance (weight map), variance or standard "
+                        "deviation (rms); default: as its EXTNAME or file name says (invvar, weight, oow, "
+                        "var, rms, err, ...), else an error")
+    p.add_argument("--mask", default=None, metavar="FILE",
+                   help="the image's mask in a file of its own (FILE or FILE[EXT], or a template): nonzero "
+                        "is bad (for an LSST/HSC-style MASK naming its bit planes, only the bad planes); "
+                        "added to the file's own mask in single restores, replacing it in catalog runs")
     p.add_argument("--background", type=background_arg, default="auto",
                    help="sky to subtract: auto (estimated, source-masked; on a stamp the galaxy fills "
                         "it takes part of its flux: flag SKY) or a number (0 for sky-subtracted images, "

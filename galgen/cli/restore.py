@@ -73,6 +73,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                      background=args.background, device=args.device or "cpu",
                      psf_position=args.psf_position, check_psf=None if args.psf_check else False,
+                     noise_map=args.noise_map, noise_map_type=args.noise_map_type, mask=args.mask,
                      **({"uncertainty": args.uncertainty} if args.uncertainty != "auto" else {}),
                      **({"ensemble": args.ensemble} if args.ensemble != 1 else {}))
     write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
@@ -104,7 +105,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         psf_fwhm=args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method, samples=args.samples,
         pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
-        compile=args.compile, check_psf=args.psf_check, ensemble=args.ensemble)
+        compile=args.compile, check_psf=args.psf_check, ensemble=args.ensemble, noise_map=args.noise_map,
+        noise_map_type=args.noise_map_type, mask=args.mask)
     if args.threads:
         import torch
 

@@ -58,6 +58,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
             pixel_scale: u.Quantity | float | None = None, noise_rms: float | None = None,
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
             psf_position: tuple[float, float] | None = None, check_psf: bool | None = None,
+            noise_map: object = None, noise_map_type: str | None = None, mask: object = None,
             **options) -> CCDData | list[CCDData]:
     """Restore (deconvolve and super-resolve) a galaxy image.
 
@@ -116,6 +117,12 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         output's ``GALGENPS`` and a PSF the stars call wrong adds the flag ``PSF``. Default: for
         images of at least :data:`FIELD_MIN_SIDE` pixels a side (a field; a stamp has no stars
         to check with).
+    noise_map, mask : path, optional
+        The image's noise map and mask in files of their own (``FILE`` or ``FILE[EXT]``; for an
+        image given as a path also a template of its name, as ``psf`` takes in batch runs:
+        ``"{stem}_invvar.fits"``); see :func:`galgen.io.planes.attach_planes`.
+    noise_map_type : {"ivar", "var", "std"}, optional
+        What the noise map holds; by default as its ``EXTNAME`` or file name says.
     **options
         The method's settings (see :func:`galgen.restoration.get_method`), e.g.
         ``iterations=`` for Richardson-Lucy.
@@ -151,6 +158,9 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         fwhms = _per_stamp(psf_fwhm, n, "psf_fwhm")
         noises = _per_stamp(noise_rms, n, "noise_rms")
     imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale) for im in images]
+    if noise_map is not None or mask is not None:
+        imgs = [_with_own_planes(img, im, noise_map, noise_map_type, mask, hdu)
+                for img, im in zip(imgs, images, strict=True)]
     prepared = [prepare_observation(img, f, psf=p, noise_rms=s_, moffat_beta=moffat_beta,
                                     background=background, psf_position=psf_position)
                 for img, f, p, s_ in zip(imgs, fwhms, psfs, noises, strict=True)]
@@ -166,6 +176,23 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     results = [finalize(img, prep, r, scale=restorer.scale, samples=samples, psf_check=c)
                for img, prep, r, c in zip(imgs, prepared, restorations, checks, strict=True)]
     return results if stack else results[0]
+
+
+def _with_own_planes(img: Image, source: object, noise_map: object, noise_map_type: str | None,
+                     mask: object, hdu: int | str | None) -> Image:
+    """``img`` with the noise map and mask of files of their own (templates filled for ``source``
+    when it is a path)."""
+    from galgen.io.planes import NOISE_MAP_TYPES, attach_planes
+    from galgen.psf.templates import own_hdu
+
+    if noise_map_type not in (None, *NOISE_MAP_TYPES):
+        from galgen.errors import GalgenValueError
+
+        msg = f"noise_map_type={noise_map_type!r}: give one of {', '.join(NOISE_MAP_TYPES)}"
+        raise GalgenValueError(msg)
+    if isinstance(source, str | os.PathLike):
+        noise_map, mask = (own_hdu(v, source, img.header, hdu) for v in (noise_map, mask))
+    return attach_planes(img, noise_map, noise_map_type, mask)
 
 
 def _plain_fwhm_hint(warning: str, fwhms: list, imgs: list[Image]) -> str:

@@ -1,0 +1,143 @@
+"""Noise maps and masks kept in files of their own, beside the image they describe.
+
+Many survey products split a coadd into files: the Legacy Surveys' ``-image-`` and
+``-invvar-`` bricks, DECam Community Pipeline ``ooi`` / ``oow`` (weight) / ``ood`` (data quality)
+exposures, Euclid MER mosaics with their ``RMS`` and ``FLAG`` files, SWarp's weight maps.
+galgen reads such a plane like one in the image's own file (:func:`galgen.io.read_image`):
+a noise map becomes the image's uncertainty (a standard deviation) and a mask marks bad pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from galgen.errors import GalgenFileError, GalgenValueError
+from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key
+
+__all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "open_plane", "attach_planes"]
+
+log = logging.getLogger(__name__)
+
+#: What a noise map holds: an inverse variance (a weight map), a variance, a standard deviation.
+NOISE_MAP_TYPES = ("ivar", "var", "std")
+#: Words in a noise map's EXTNAME or file name that say what it holds (``oow``: a DECam
+#: Community Pipeline weight map). A drizzle ``WHT`` is an exposure-time map by default: not here.
+_TYPE_WORDS = {"ivar": ("ivar", "invvar", "weight", "wgt", "oow"), "var": ("var", "variance"),
+               "std": ("rms", "err", "error", "sigma", "std", "noise")}
+
+
+def guess_noise_map_type(path: str | os.PathLike, header: fits.Header | None = None) -> str | None:
+    """What a noise map holds (one of :data:`NOISE_MAP_TYPES`) as its ``EXTNAME`` or file name
+    says; ``None`` when neither does.
+
+    >>> guess_noise_map_type("legacysurvey-1234p567-invvar-r.fits.fz")
+    'ivar'
+    >>> guess_noise_map_type("EUC_MER_RMS.fits")
+    'std'
+    >>> guess_noise_map_type("c4d_oow_r.fits.fz"), guess_noise_map_type("map.fits") is None
+    ('ivar', True)
+    """
+    names = [str((header or {}).get("EXTNAME", "")), Path(str(path)).name]
+    for name in names:
+        words = {w.lower() for w in re.split(r"[^A-Za-z]+", name) if w}
+        found = [kind for kind, said in _TYPE_WORDS.items() if words & set(said)]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def open_plane(source: str | os.PathLike, shape: tuple[int, int], what: str,
+               *, memmap: bool = False) -> tuple[np.ndarray, fits.Header, fits.HDUList]:
+    """The 2-D plane of a file (``FILE`` or ``FILE[EXT]``; the first image HDU by default) that
+    must have ``shape``: its data, its header and the open file (close it when done; with
+    ``memmap`` the data are a memory map of it).
+
+    Raises
+    ------
+    GalgenFileError
+        No such file, or not FITS.
+    GalgenValueError
+        No image in it, or one of another shape than the image's.
+    """
+    from galgen.psf.files import split_extension
+
+    path, ext = (source, None) if Path(str(source)).is_file() else split_extension(source)
+    name = str(source)
+    if not Path(str(path)).is_file():
+        msg = f"{name}: no such {what} file; check the path"
+        raise GalgenFileError(msg)
+    try:
+        hdul = fits.open(path, memmap=memmap, mode="readonly")
+    except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
+        msg = f"{name}: not a readable FITS file ({exc}); the {what} must be FITS"
+        raise GalgenFileError(msg) from None
+    try:
+        if ext is not None:
+            chosen = hdul[hdu_key(ext)]
+        else:
+            chosen = next(h for h in hdul if h.is_image and h.header.get("NAXIS", 0) >= 2)
+        data = chosen.data
+    except (KeyError, IndexError, StopIteration):
+        hdul.close()
+        msg = f"{name}: no image HDU {'' if ext is None else repr(ext)} to read the {what} from"
+        raise GalgenValueError(msg) from None
+    if data is None or data.shape != tuple(shape):
+        hdul.close()
+        msg = (f"{name}: the {what} is {None if data is None else data.shape}, the image {tuple(shape)}; "
+               "give the plane of the same pixels (the same file's cutout)")
+        raise GalgenValueError(msg)
+    return data, chosen.header, hdul
+
+
+def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
+                  noise_map_type: str | None = None, mask: str | os.PathLike | None = None) -> Image:
+    """``image`` with a noise map and a mask read from files of their own.
+
+    Parameters
+    ----------
+    image : Image
+        As :func:`galgen.io.read_image` returns it.
+    noise_map : path, optional
+        A plane of the image's shape (``FILE`` or ``FILE[EXT]``) holding its per-pixel noise, read
+        as a plane of the image's own file is (and replacing one, logged).
+    noise_map_type : {"ivar", "var", "std"}, optional
+        What it holds; by default as its ``EXTNAME`` or file name says (:func:`guess_noise_map_type`).
+    mask : path, optional
+        A plane of the image's shape: nonzero is bad, or for an LSST/HSC-style mask whose
+        header names its bit planes, only the bad planes (:func:`galgen.io.fits.bad_mask_bits`).
+        Added to the image's own mask.
+
+    Raises
+    ------
+    GalgenFileError, GalgenValueError
+        A missing or unreadable file, a plane of another shape, or a noise map whose kind is
+        neither given nor said by its name.
+    """
+    if noise_map is None and mask is None:
+        return image
+    uncertainty, bad = image.uncertainty, image.mask.copy()
+    if noise_map is not None:
+        data, header, hdul = open_plane(noise_map, image.shape, "noise map")
+        with hdul:
+            kind = noise_map_type or guess_noise_map_type(noise_map, header)
+            if kind not in NOISE_MAP_TYPES:
+                msg = (f"{noise_map}: say what the noise map holds (CLI: --noise-map-type ivar, var or std); "
+                       "neither its EXTNAME nor its file name does")
+                raise GalgenValueError(msg)
+            std = as_std(data, kind)
+        if uncertainty is not None:
+            log.info("%s: the noise map %s replaces the uncertainty plane of the image's own file",
+                     image.source, noise_map)
+        uncertainty = std  # as a plane of the image's own file is read (no data: an inverse variance of 0)
+    if mask is not None:
+        data, header, hdul = open_plane(mask, image.shape, "mask")
+        with hdul:
+            bad |= bad_pixels(np.asarray(data), bad_mask_bits(header, image.header.get("TELESCOP")))
+    return replace(image, mask=bad, uncertainty=uncertainty)

@@ -123,6 +123,8 @@ def test_a_batch_restores_each_chip_named_as_file_ext(flt, tmp_path):
     table = run_batch(items, BatchOptions(psf_fwhm=0.1 * u.arcsec, method="bicubic", background=0.0),
                       tmp_path / "out", progress=False)
     assert list(table["status"]) == ["ok", "ok"]
+    assert [str(i).rsplit("/", 1)[1] for i in table["input"]] == ["j8xi01abq_flt.fits[SCI,1]",
+                                                                  "j8xi01abq_flt.fits[SCI,2]"]
     noise = [read_image(tmp_path / "out" / f"{k}.fits").header["GALGENNV"] for k in table["key"]]
     assert noise[1] == pytest.approx(2 * noise[0], rel=1e-6)  # each chip's own ERR plane
     (tmp_path / "list.txt").write_text(f"{flt}[SCI,2]\n{flt}[4]\n")

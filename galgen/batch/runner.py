@@ -320,8 +320,8 @@ def noise_columns(meta: object = None) -> dict:
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "", **noise: float) -> dict:
-    return {"key": item.key, "input": item.path if item.position is None or item.hdu is None
-            else f"{item.path}[{item.hdu}]", "output": str(outdir / f"{item.key}.fits"),
+    return {"key": item.key, "input": item.path if item.hdu is None else f"{item.path}[{item.hdu}]",
+            "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
             "params": digest, "error": error, "warning": warning, "flag": flag,
             "psf_check": item.star_check.verdict if item.star_check is not None else "",
@@ -470,7 +470,8 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     if options.check_psf and not dry_run:
         todo = _with_star_checks(todo, options)
     if dry_run:  # touches nothing: no directory, no clean-up, no model
-        return Table(rows=[{"key": it.key, "input": it.path, "status": "skip" if it.key in done else "todo"}
+        return Table(rows=[{"key": it.key, "input": it.path if it.hdu is None else f"{it.path}[{it.hdu}]",
+                            "status": "skip" if it.key in done else "todo"}
                            for it in items])
     make_outdir(outdir)
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)

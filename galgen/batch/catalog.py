@@ -248,13 +248,13 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
 class CatalogChunk:
     """Stamps restored together and written to one file.
 
-    ``rows`` are ``(key, id, ra_deg, dec_deg, x, y)`` with ``(x, y)`` the 0-based pixel position
+    ``rows`` are ``(key, id, ra_deg, dec_deg, x, y, fwhm)`` with ``(x, y)`` the 0-based pixel position
     on ``path``; ``star_check`` is the run's PSF checked against the stars of ``path``
     (:func:`galgen.batch.psfcheck.check_mosaic_psf`), ``None`` when unchecked."""
 
     number: int
     path: str
-    rows: tuple[tuple[str, str, float, float, float, float], ...]
+    rows: tuple[tuple[str, str, float, float, float, float, float], ...]
     hdu: int | str | None = None
     size: int = 64
     star_check: StarCheck | None = None
@@ -287,8 +287,8 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
 
 
 def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
-                 hdu: int | str | None = None, chunk_size: int = 256,
-                 pixel_scale: float | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
+                 hdu: int | str | None = None, chunk_size: int = 256, pixel_scale: float | None = None,
+                 fwhm_column: str | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
     """Chunks of catalog positions, each on the first image whose footprint holds it.
 
     Parameters
@@ -300,6 +300,9 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
         each (:func:`chip_hdus`) is one image per chip, unless ``hdu`` picks one.
     size, hdu, chunk_size, pixel_scale
         Stamp side (pixels), image HDU, stamps per output file, pixel-scale check.
+    fwhm_column : str, optional
+        A column of each galaxy's PSF FWHM (:func:`galgen.batch.inputs.catalog_fwhm`): the
+        rows' last entry (NaN without one).
 
     Returns
     -------
@@ -310,9 +313,10 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     """
     from astropy.coordinates import SkyCoord
 
-    from galgen.batch.inputs import catalog_keys, read_catalog
+    from galgen.batch.inputs import catalog_fwhm, catalog_keys, read_catalog
 
     table, cols = read_catalog(catalog)
+    fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
     ra = np.asarray(table[cols["ra"]], float)
     dec = np.asarray(table[cols["dec"]], float)
     ids, keys = catalog_keys(table, cols, catalog)
@@ -337,7 +341,7 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
         mine = np.flatnonzero(owner == k)
         for start in range(0, len(mine), chunk_size):
             rows = tuple((keys[i], ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
-                          float(xy[i, 1])) for i in mine[start:start + chunk_size])
+                          float(xy[i, 1]), float(fwhm[i])) for i in mine[start:start + chunk_size])
             chunks.append(CatalogChunk(number, path, rows, chip, size))
             number += 1
     off = [(keys[i], ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
@@ -358,7 +362,7 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
         try:
             img = cut_stamp(mosaic, row[4], row[5], chunk.size)
             # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
-            prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
+            prep = prepare_observation(img, options.fwhm_for(row[6]), psf=psf, noise_rms=options.noise_rms,
                                        moffat_beta=options.moffat_beta, background=options.background,
                                        psf_position=(row[4] + 1.0, row[5] + 1.0))
             out.append((row, img, prep))
@@ -489,7 +493,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     outdir = Path(outdir)
     digest = options.digest(_model_hash(options))
     chunks, off = plan_catalog(catalog, images, size=size, hdu=hdu, chunk_size=chunk_size,
-                               pixel_scale=options.pixel_scale)
+                               pixel_scale=options.pixel_scale, fwhm_column=options.psf_fwhm_column)
     images_here = {c.path for c in chunks}
     for chunk in chunks:
         if str((outdir / chunk.output_name).resolve()) in images_here:
@@ -568,7 +572,8 @@ def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[tupl
     for source in dict.fromkeys((c.path, c.hdu) for c in chunks):
         mine = [c for c in chunks if (c.path, c.hdu) == source]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        checks[source] = check_image_psf(*source, options, positions=positions)
+        checks[source] = check_image_psf(*source, options.checking([r[6] for c in mine for r in c.rows]),
+                                         positions=positions)
     return checks
 
 

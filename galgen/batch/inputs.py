@@ -19,7 +19,7 @@ from astropy.table import Table
 from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.psf.stars import StarCheck
 
-__all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "read_catalog"]
+__all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "catalog_fwhm", "read_catalog"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ class BatchItem:
     star_check : StarCheck or None
         Catalog items: the run's PSF checked against the stars of ``path``
         (:func:`galgen.batch.psfcheck.check_image_psf`); ``None`` when unchecked.
+    psf_fwhm : float or None
+        Catalog items: the galaxy's own PSF FWHM (arcsec) from the catalog
+        (:func:`catalog_fwhm`); ``None`` or NaN: the run's.
     """
 
     key: str
@@ -51,6 +54,7 @@ class BatchItem:
     position: tuple[float, float] | None = None
     size: int = 64
     star_check: StarCheck | None = None
+    psf_fwhm: float | None = None
 
 
 def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None) -> list[BatchItem]:
@@ -271,14 +275,42 @@ def catalog_keys(table: Table, cols: dict[str, str],
     return ids, keys
 
 
+def catalog_fwhm(table: Table, column: str, catalog: object = "catalog") -> np.ndarray:
+    """Each row's PSF FWHM in arcsec from ``column`` (any case): converted from its unit when it
+    has one, arcsec when it has none (the Legacy Surveys' ``psfsize_r``, DES's ``PSF_FWHM`` in
+    arcsec); NaN where it is masked, not finite or not positive (those rows fall back on the
+    run's PSF).
+
+    Raises
+    ------
+    GalgenValueError
+        No such column, or one that is not an angle.
+    """
+    lower = {c.lower(): c for c in table.colnames}
+    if column.lower() not in lower:
+        msg = f"{catalog}: no column {column!r} for the PSF FWHM; it has {table.colnames}"
+        raise GalgenValueError(msg)
+    values = table[lower[column.lower()]]
+    try:
+        fwhm = u.Quantity(values, u.arcsec if values.unit is None else values.unit).to_value(u.arcsec)
+    except (u.UnitsError, TypeError, ValueError):
+        msg = (f"{catalog}: column {values.name!r} (unit {values.unit}) is not a PSF FWHM in arcsec or "
+               "another angle")
+        raise GalgenValueError(msg) from None
+    fwhm = np.where(np.ma.getmaskarray(values), np.nan, np.asarray(fwhm, float))
+    return np.where(np.isfinite(fwhm) & (fwhm > 0), fwhm, np.nan)
+
+
 def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], size: int = 64,
-                  hdu: int | str | None = None) -> list[BatchItem]:
+                  hdu: int | str | None = None, fwhm_column: str | None = None) -> list[BatchItem]:
     """Cutouts of ``size`` pixels around each catalog position (:func:`read_catalog`), cut from
-    the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`."""
+    the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`; with
+    ``fwhm_column``, each with its own PSF FWHM (:func:`catalog_fwhm`)."""
     from galgen.batch.catalog import chip_hdus, open_mosaic
 
     table, cols = read_catalog(catalog)
     ids, keys = catalog_keys(table, cols, catalog)
+    fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
     footprints = []
     for image in images:  # memory-mapped: only the header is read
         for chip in [hdu] if hdu is not None else chip_hdus(image):  # each chip of a multi-chip file
@@ -295,6 +327,6 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
             if -0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5:
                 path, chip = p, h
                 break
-        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(ra, dec),
-                               size=size))
+        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(ra, dec), size=size,
+                               psf_fwhm=float(fwhm[i])))
     return items

@@ -27,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 
 import astropy.units as u
+import numpy as np
 from astropy.table import Table
 from tqdm.auto import tqdm
 
@@ -71,14 +72,16 @@ class BatchOptions:
     noise_map: str | None = None      # a noise-map file per item: a path or a template (as psf)
     noise_map_type: str | None = None  # ivar, var or std; None: as its EXTNAME or file name says
     mask: str | None = None           # a mask file per item: a path or a template (as psf)
+    psf_fwhm_column: str | None = None  # catalog runs: each galaxy's PSF FWHM (arcsec) from this column
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
 
-        if self.psf_fwhm is None and self.psf is None:
+        if self.psf_fwhm is None and self.psf is None and self.psf_fwhm_column is None:
             from galgen.errors import GalgenPSFError
 
-            msg = "give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file)"
+            msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec), psf= (a PSF FITS file) or, "
+                   "for a catalog, psf_fwhm_column=")
             raise GalgenPSFError(msg)
         from galgen.restoration.methods import check_ensemble, check_samples
 
@@ -107,6 +110,34 @@ class BatchOptions:
             from galgen.io.fits import _as_pixel_scale
 
             object.__setattr__(self, "pixel_scale", _as_pixel_scale(self.pixel_scale))
+
+    def checking(self, fwhms: list) -> BatchOptions:
+        """These options for the star check of an image whose galaxies have the catalog FWHMs
+        ``fwhms`` (arcsec): with no PSF of the run's own, the PSF checked is a Moffat of their
+        median (the image's typical seeing)."""
+        known = [f for f in fwhms if f is not None and np.isfinite(f)]
+        if self.psf_fwhm is not None or self.psf is not None or not known:
+            return self
+        return replace(self, psf_fwhm=float(np.median(known)) * u.arcsec)
+
+    def fwhm_for(self, fwhm: float | None) -> u.Quantity | None:
+        """The PSF FWHM to restore a galaxy with: its own from the catalog (arcsec; see
+        ``psf_fwhm_column``) when it has one, else the run's ``psf_fwhm``.
+
+        Raises
+        ------
+        GalgenPSFError
+            The galaxy has none and the run has neither ``psf_fwhm`` nor ``psf`` to fall back on.
+        """
+        if fwhm is not None and np.isfinite(fwhm):
+            return fwhm * u.arcsec
+        if self.psf_fwhm is None and self.psf is None:
+            from galgen.errors import GalgenPSFError
+
+            msg = (f"no PSF FWHM in the catalog's column {self.psf_fwhm_column!r} for this galaxy (masked, "
+                   "NaN or not positive), and no psf_fwhm= or psf= to fall back on (CLI: --psf-fwhm, --psf)")
+            raise GalgenPSFError(msg)
+        return self.psf_fwhm
 
     @property
     def method_options(self) -> dict:
@@ -196,7 +227,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
             img = attach_planes(img, **plane_files(options, item.path, item.hdu, img.header))
         psf = own_hdu(options.psf, item.path, img.header, item.hdu)
-        prep = prepare_observation(img, options.psf_fwhm, psf=psf, noise_rms=options.noise_rms,
+        prep = prepare_observation(img, options.fwhm_for(item.psf_fwhm), psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
                                    psf_position=psf_position)
         if item.position is None and options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:
@@ -503,7 +534,7 @@ def _with_star_checks(items: list[BatchItem], options: BatchOptions) -> list[Bat
     for source in dict.fromkeys((it.path, it.hdu) for it in items if it.position is not None):
         mine = [it for it in items if (it.path, it.hdu) == source and it.position is not None]
         sky = SkyCoord([it.position[0] for it in mine], [it.position[1] for it in mine], unit="deg")
-        checks[source] = check_image_psf(*source, options, sky=sky)
+        checks[source] = check_image_psf(*source, options.checking([it.psf_fwhm for it in mine]), sky=sky)
     return [replace(it, star_check=checks[(it.path, it.hdu)]) if it.position is not None else it
             for it in items]
 

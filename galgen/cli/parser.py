@@ -262,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(ALPHAWIN_J2000/DELTAWIN_J2000, ALPHA_J2000/DELTA_J2000, RAJ2000/DEJ2000, "
                    "coord_ra/coord_dec, ...): degrees, their unit, or sexagesimal text (RA in hours); "
                    "optional id (or objID, NUMBER, name, ...), which names cutout_<id>")
+    p.add_argument("--psf-fwhm-column", default=None, metavar="COLUMN",
+                   help="with --catalog: each galaxy's PSF FWHM from this column (arcsec, or its unit), "
+                        "e.g. psfsize_r of a Legacy Surveys Tractor catalog: a Moffat (beta 3.5) of it, or "
+                        "with --psf the FWHM to assume; a row without one falls back on --psf-fwhm/--psf")
     p.add_argument("--cutout-size", type=at_least(8), default=64, help="cutout side, pixels")
     p.add_argument("--stamps-per-file", type=at_least(1), default=256,
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")

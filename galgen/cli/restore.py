@@ -96,17 +96,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from galgen.batch import BatchOptions, catalog_items, expand_inputs, run_batch
 
     stacked = bool(args.catalog) and not args.per_stamp_files
+    if args.psf_fwhm_column and not args.catalog:
+        msg = "--psf-fwhm-column reads a column of --catalog; without a catalog give --psf-fwhm or --psf"
+        raise GalgenError(msg)
     if args.catalog and not stacked:
-        items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu)
+        items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu, args.psf_fwhm_column)
     elif not args.catalog:
         items = expand_inputs(args.inputs, args.hdu)
-    need_psf(args)
+    if not args.psf_fwhm_column:
+        need_psf(args)
     options = BatchOptions(
         psf_fwhm=args.psf_fwhm, psf=args.psf, scale=args.scale, method=args.method, samples=args.samples,
         pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
         compile=args.compile, check_psf=args.psf_check, ensemble=args.ensemble, noise_map=args.noise_map,
-        noise_map_type=args.noise_map_type, mask=args.mask)
+        noise_map_type=args.noise_map_type, mask=args.mask, psf_fwhm_column=args.psf_fwhm_column)
     if args.threads:
         import torch
 

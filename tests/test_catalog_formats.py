@@ -99,6 +99,12 @@ def test_ids_become_file_names_and_clashes_are_refused():
         catalog_keys(*read_catalog(Table({"id": ["a/b", "a b"], "ra": RA[:2], "dec": DEC[:2]})))
     with pytest.raises(GalgenValueError, match="repeated values \\(7, \\.\\.\\.\\)"):
         catalog_keys(*read_catalog(Table({"id": [7, 7], "ra": RA[:2], "dec": DEC[:2]})))
+    # a Legacy Surveys sweep: objid is unique per brick only; with the brick's name it is unique
+    sweep = Table({"brickname": ["1502p022", "1502p022", "1503p022"], "objid": [7, 8, 7], "ra": RA,
+                   "dec": DEC})
+    assert catalog_keys(*read_catalog(sweep))[0] == ["1502p022_7", "1502p022_8", "1503p022_7"]
+    numbers = Table({"NUMBER": [1, 1, 2], "ra": RA, "dec": DEC})  # two SExtractor runs stacked
+    assert catalog_keys(*read_catalog(numbers))[0] == ["000000", "000001", "000002"]
 
 
 def test_a_sextractor_catalog_with_names_drives_a_per_stamp_and_a_stacked_run(tmp_path):

@@ -118,6 +118,9 @@ POSITION_COLUMNS = (("ra", "dec"), ("ALPHAWIN_J2000", "DELTAWIN_J2000"), ("ALPHA
                     ("X_WORLD", "Y_WORLD"), ("RAJ2000", "DEJ2000"), ("_RAJ2000", "_DEJ2000"),
                     ("RA_ICRS", "DE_ICRS"), ("coord_ra", "coord_dec"), ("RAdeg", "DEdeg"),
                     ("ra_deg", "dec_deg"))
+#: Columns naming the brick, tile or image a pipeline numbered its objects in (any case): an
+#: identifier that repeats across them is made unique with it (``<brickname>_<objid>``).
+BRICK_COLUMNS = ("brickname", "brickid", "tilename", "tract_patch", "field", "image")
 #: Identifier columns, tried in this order (any case): the first one present names the galaxies.
 ID_COLUMNS = ("id", "objID", "object_id", "objectId", "source_id", "COADD_OBJECT_ID", "NUMBER", "name")
 
@@ -252,15 +255,33 @@ def catalog_keys(table: Table, cols: dict[str, str],
     (``cutout_<id>``, with characters other than letters, digits and ``.+-_`` made ``_`` so that
     it can name a file: ``J100024+021200`` stays, ``NGC 1300`` becomes ``NGC_1300``).
 
+    A pipeline's identifier (``objid``, ``NUMBER``, ...; not a column named ``id``) that repeats
+    is taken with the brick or image it numbers objects in (:data:`BRICK_COLUMNS`:
+    ``<brickname>_<objid>`` for a Legacy Surveys sweep), else the row numbers are (logged).
+
     Raises
     ------
     GalgenValueError
-        Repeated ids, or ids that become the same key.
+        Repeated values in a column named ``id``, or ids that become the same key.
     """
     if "id" in cols:
         ids = [str(v).strip() for v in table[cols["id"]]]
     else:
         ids = [f"{i:06d}" for i in range(len(table))]
+    lower = {c.lower(): c for c in table.colnames}
+    if len(set(ids)) != len(ids) and cols.get("id", "").lower() != "id":
+        # a pipeline's object number is unique per brick, tile or image only (Tractor's objid,
+        # SExtractor's NUMBER): with the brick's name it is unique; else row numbers, said
+        group = next((lower[c] for c in BRICK_COLUMNS if c in lower), None)
+        if group is not None:
+            ids = [f"{str(b).strip()}_{i}" for b, i in zip(table[group], ids, strict=True)]
+        if group is None or len(set(ids)) != len(ids):
+            log.warning("%s: the %r column repeats values (unique per brick or image only): galaxies are "
+                        "named by their row number instead", catalog, cols["id"])
+            ids = [f"{i:06d}" for i in range(len(table))]
+        else:
+            log.info("%s: ids %r are unique with %r: galaxies are named <%s>_<%s>", catalog, cols["id"],
+                     group, group, cols["id"])
     if len(set(ids)) != len(ids):
         repeated = sorted(i for i, n in Counter(ids).items() if n > 1)[:3]
         msg = (f"{catalog}: the {cols['id']!r} column has repeated values ({', '.join(repeated)}, ...); "

@@ -209,7 +209,7 @@ def test_cli_catalog_stacks_and_per_stamp_files_agree(field, tmp_path, capsys):
               "--method", str(field / "model"), "--background", "0", "--cutout-size", str(SIZE)]
     assert main(["batch", *common, "-o", str(tmp_path / "stacked"), "--stamps-per-file", "16"]) == 1
     err = capsys.readouterr().err
-    assert "FAILED cutout_off" in err and "none of the images" in err
+    assert "FAILED 1 catalog position(s) lie on none of the images (cutout_off): not restored" in err
     assert main(["batch", *common, "-o", str(tmp_path / "files"), "--per-stamp-files"]) == 1
     stacked = Table.read(tmp_path / "stacked" / "manifest.ecsv")
     row = stacked[stacked["key"] == "cutout_s03"][0]
@@ -301,3 +301,19 @@ def test_a_stamp_s_own_history_values_are_not_shared_by_its_file():
     text = [str(h) for h in _shared_header(header)["HISTORY"]]
     assert any("method = survey_x2" in t for t in text)
     assert not any("snr_clamp" in t or "flux_scale" in t or "residual_light" in t for t in text)
+
+
+def test_a_wide_catalog_s_failures_are_counted_not_listed(capsys):
+    """A sweep catalog over one brick has millions of positions on no image: one line for them;
+    other failures one a line up to 20, then a count."""
+    from galgen.cli.restore import FAILURES_SHOWN, report_failures
+
+    rows = [{"key": f"cutout_{k}", "input": "", "error": f"ra=1 dec=2 (id {k}) lies on none of the images"}
+            for k in range(1000)]
+    rows += [{"key": f"cutout_bad{k}", "input": "", "error": "the stamp is all NaN"} for k in range(25)]
+    report_failures(Table(rows=rows), stacked=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("FAILED 1000 catalog position(s) lie on none of the images (cutout_0, cutout_1, "
+                      "cutout_2, ...): not restored")
+    assert len(err) == 1 + FAILURES_SHOWN + 1 and err[1] == "FAILED cutout_bad0: the stamp is all NaN"
+    assert err[-1] == "... and 5 more failed (the manifest's error column says why)"

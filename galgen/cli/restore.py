@@ -50,6 +50,28 @@ def explain_flags(meta) -> str:  # noqa: ANN001 - a header or a CCDData's meta
     return "; ".join(said) + ". Compare with --method richardson_lucy (docs: What galgen writes)"
 
 
+#: Failed items a batch names one by one on the terminal; the rest are counted (the manifest has all).
+FAILURES_SHOWN = 20
+
+
+def report_failures(failed: object, stacked: bool) -> None:  # noqa: FBT001
+    """Name the failed items (manifest rows) on stderr: catalog positions on none of the images
+    as one count (a survey-wide catalog over a few images has millions), the others one a line
+    up to :data:`FAILURES_SHOWN`, then a count."""
+    off = [str(r["key"]) for r in failed if "lies on none of the images" in str(r["error"])]
+    if off:
+        print(f"FAILED {len(off)} catalog position(s) lie on none of the images ({', '.join(off[:3])}"
+              f"{', ...' if len(off) > 3 else ''}): not restored", file=sys.stderr)
+    others = [r for r in failed if "lies on none of the images" not in str(r["error"])]
+    for row in others[:FAILURES_SHOWN]:
+        name, error = str(row["key"] if stacked else row["input"]), str(row["error"])
+        error = error.removeprefix(f"{name}: ")  # the errors name their file already
+        print(f"FAILED {name}: {error}", file=sys.stderr)
+    if len(others) > FAILURES_SHOWN:
+        print(f"... and {len(others) - FAILURES_SHOWN} more failed (the manifest's error column says why)",
+              file=sys.stderr)
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from galgen.psf.templates import own_hdu
     from galgen.restoration import restore, write_restored
@@ -130,10 +152,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                                              else row["input"]))
         return 0
     failed = table[table["status"] != "ok"]
-    for row in failed:
-        name, error = str(row["key"] if stacked else row["input"]), str(row["error"])
-        error = error.removeprefix(f"{name}: ")  # the errors name their file already
-        print(f"FAILED {name}: {error}", file=sys.stderr)
+    report_failures(failed, stacked)
     odd = int(sum(1 for w in table["warning"] if w)) if "warning" in table.colnames else 0
     flags = list(table["flag"]) if "flag" in table.colnames else []
     inconsistent = sum(any(k in f for k in ("CHI2HIGH", "CHI2LOW", "STRUCT")) for f in flags)

@@ -526,7 +526,28 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         finally:
             if checking is not None:
                 checking.shutdown(wait=True, cancel_futures=True)
-    return _write_manifest(outdir, keys, {"index": -1, "psf_check": ""})
+    return _write_manifest(outdir, keys[:len(keys) - len(off)], {"index": -1, "psf_check": ""},
+                           extra=_off_rows(off, digest))
+
+
+def _off_rows(off: list[tuple], digest: str) -> Table:
+    """The manifest's rows of catalog positions on none of the images (``failed``, ``index`` -1,
+    no output), built column by column."""
+    from galgen.batch.runner import noise_columns
+
+    n = len(off)
+    keys, ids, ra, dec = (list(c) for c in zip(*off, strict=True)) if n else ([], [], [], [])
+    ra, dec = np.asarray(ra, float), np.asarray(dec, float)
+    errors = [f"ra={r:.6f} dec={d:.6f} (id {i}) lies on none of the images"
+              if np.isfinite(r) and np.isfinite(d) else
+              f"id {i} has no position in the catalog (ra/dec NaN or masked)"
+              for i, r, d in zip(ids, ra, dec, strict=True)]
+    text = {"input": "", "output": "", "status": "failed", "model": "", "params": digest, "warning": "",
+            "flag": "", "psf_check": ""}
+    columns = {"key": keys, **{k: [v] * n for k, v in text.items()}, "index": np.full(n, -1),
+               "seconds": np.zeros(n), "chi2": np.full(n, np.nan), "error": errors,
+               **{k: np.full(n, v) for k, v in noise_columns().items()}}
+    return Table(columns)
 
 
 def _run_chunks(todo: list[CatalogChunk], off: list[tuple], keys: list[str], options: BatchOptions,
@@ -540,16 +561,10 @@ def _run_chunks(todo: list[CatalogChunk], off: list[tuple], keys: list[str], opt
 
     make_outdir(outdir)
     n_todo = sum(len(c.rows) for c in todo)
-    bar = tqdm(total=n_todo + len(off), desc="restore", unit="stamp", disable=not progress)
+    # positions on no image are not journaled (a survey-wide catalog over a few images has millions
+    # of them): run_catalog adds them to the manifest from the plan, column by column
+    bar = tqdm(total=n_todo, desc="restore", unit="stamp", disable=not progress)
     with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
-        for key, ident, ra, dec in off:
-            record({"key": key, "input": "", "output": "", "index": -1, "status": "failed", "seconds": 0.0,
-                    "chi2": float("nan"), "model": "", "params": digest, "warning": "", "flag": "",
-                    "psf_check": "",
-                    "error": (f"ra={ra:.6f} dec={dec:.6f} (id {ident}) lies on none of the images"
-                              if np.isfinite(ra) and np.isfinite(dec) else
-                              f"id {ident} has no position in the catalog (ra/dec NaN or masked)")})
-            bar.update(1)
         if dask_scheduler or local_workers > 0:
             args = (options, str(outdir), digest)
             checked = [_checked(c, checks) for c in todo]  # a task carries its image's verdict

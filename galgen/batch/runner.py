@@ -583,12 +583,18 @@ def _journal(outdir: Path) -> Iterator:
         journal.close()
 
 
-def _write_manifest(outdir: Path, keys: list[str], defaults: dict | None = None) -> Table:
-    """``manifest.ecsv`` (atomically): the journal's latest row for each of ``keys``, in order."""
+def _write_manifest(outdir: Path, keys: list[str], defaults: dict | None = None,
+                    extra: Table | None = None) -> Table:
+    """``manifest.ecsv`` (atomically): the journal's latest row for each of ``keys``, in order,
+    then the rows of ``extra`` (with the columns of the journal's)."""
     rows = read_journal(outdir)
     # journals of older galgen versions lack the newer columns
     base = {"warning": "", "flag": "", **noise_columns(), **(defaults or {})}
     table = Table(rows=[{**base, **rows[k]} for k in keys if k in rows])
+    if extra is not None and len(extra):
+        from astropy.table import vstack
+
+        table = vstack([table, extra], join_type="outer") if len(table) else extra
     if len(table):
         table["seconds"].unit = "s"
     with atomic_path(outdir / "manifest.ecsv") as tmp:

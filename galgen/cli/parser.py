@@ -73,7 +73,7 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "GALGENNV, and the log says when they disagree)")
     p.add_argument("--noise-map", default=None, metavar="FILE",
                    help="the image's noise map in a file of its own (FILE or FILE[EXT]; a template as for "
-                        "--psf: '{dir}/{stem[:-6]}-invvar-r.fits.fz'): a Legacy Surveys invvar brick, a "
+                        "--psf: '{dir}/{stem[:-8]}-invvar-r.fits.fz'): a Legacy Surveys invvar brick, a "
                         "DECam oow weight map, a Euclid RMS map. Read as an ERR/IVAR plane in the image's "
                         "file is (and replacing one)")
     p.add_argument("--noise-map-type", choices=("ivar", "var", "std"), default=None,

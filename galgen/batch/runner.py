@@ -80,8 +80,8 @@ class BatchOptions:
         if self.psf_fwhm is None and self.psf is None and self.psf_fwhm_column is None:
             from galgen.errors import GalgenPSFError
 
-            msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec), psf= (a PSF FITS file) or, "
-                   "for a catalog, psf_fwhm_column=")
+            msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file); for a "
+                   "catalog run also psf_fwhm_column= (a column of each galaxy's PSF FWHM)")
             raise GalgenPSFError(msg)
         from galgen.restoration.methods import check_ensemble, check_samples
 

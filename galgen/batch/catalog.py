@@ -362,7 +362,7 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
         try:
             img = cut_stamp(mosaic, row[4], row[5], chunk.size)
             # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
-            prep = prepare_observation(img, options.fwhm_for(row[6]), psf=psf, noise_rms=options.noise_rms,
+            prep = prepare_observation(img, options.fwhm_for(_row_fwhm(row)), psf=psf, noise_rms=options.noise_rms,
                                        moffat_beta=options.moffat_beta, background=options.background,
                                        psf_position=(row[4] + 1.0, row[5] + 1.0))
             out.append((row, img, prep))
@@ -587,7 +587,7 @@ def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[tupl
     for source in dict.fromkeys((c.path, c.hdu) for c in chunks):
         mine = [c for c in chunks if (c.path, c.hdu) == source]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        checks[source] = check_image_psf(*source, options.checking([r[6] for c in mine for r in c.rows]),
+        checks[source] = check_image_psf(*source, options.checking([_row_fwhm(r) for c in mine for r in c.rows]),
                                          positions=positions)
     return checks
 
@@ -596,6 +596,11 @@ def _checked(chunk: CatalogChunk, checks) -> CatalogChunk:  # noqa: ANN001
     """``chunk`` with its image's star check (waiting for the future ``checks``; unchanged when
     there is none)."""
     return chunk if checks is None else replace(chunk, star_check=checks.result()[(chunk.path, chunk.hdu)])
+
+
+def _row_fwhm(row: tuple) -> float | None:
+    """A plan row's own PSF FWHM (arcsec; NaN or ``None``: the run's)."""
+    return row[6] if len(row) > 6 else None
 
 
 def _source_name(path: str, hdu: int | str | None) -> str:

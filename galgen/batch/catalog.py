@@ -362,8 +362,9 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
         try:
             img = cut_stamp(mosaic, row[4], row[5], chunk.size)
             # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
-            prep = prepare_observation(img, options.fwhm_for(_row_fwhm(row)), psf=psf, noise_rms=options.noise_rms,
-                                       moffat_beta=options.moffat_beta, background=options.background,
+            prep = prepare_observation(img, options.fwhm_for(_row_fwhm(row)), psf=psf,
+                                       noise_rms=options.noise_rms, moffat_beta=options.moffat_beta,
+                                       background=options.background,
                                        psf_position=(row[4] + 1.0, row[5] + 1.0))
             out.append((row, img, prep))
         except Exception as exc:  # noqa: BLE001 - one bad stamp must not stop the chunk
@@ -587,8 +588,8 @@ def _star_checks(chunks: list[CatalogChunk], options: BatchOptions) -> dict[tupl
     for source in dict.fromkeys((c.path, c.hdu) for c in chunks):
         mine = [c for c in chunks if (c.path, c.hdu) == source]
         positions = np.array([(r[4], r[5]) for c in mine for r in c.rows], float).reshape(-1, 2)
-        checks[source] = check_image_psf(*source, options.checking([_row_fwhm(r) for c in mine for r in c.rows]),
-                                         positions=positions)
+        fwhms = [_row_fwhm(r) for c in mine for r in c.rows]
+        checks[source] = check_image_psf(*source, options.checking(fwhms), positions=positions)
     return checks
 
 

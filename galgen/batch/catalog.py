@@ -144,16 +144,16 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
     plane, kind = uncertainty_plane(hdul, data.shape, extver)
+    telescope = hdul[0].header.get("TELESCOP", header.get("TELESCOP"))
     try:
-        own = _own_planes(data.shape, noise_map, noise_map_type, mask)
+        own = _own_planes(data.shape, noise_map, noise_map_type, mask, telescope)
     except Exception:
         hdul.close()
         raise
     if "uncertainty" in own:
         plane, kind = own["uncertainty"], own["uncertainty_kind"]
     mask_data = None if mask_hdu is None else mask_hdu.data
-    mask_bits = -1 if mask_hdu is None else bad_mask_bits(
-        mask_hdu.header, hdul[0].header.get("TELESCOP", header.get("TELESCOP")))
+    mask_bits = -1 if mask_hdu is None else bad_mask_bits(mask_hdu.header, telescope)
     if "mask" in own:
         mask_data, mask_bits = own["mask"], own["mask_bits"]
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
@@ -165,26 +165,20 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
 
 
 def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: str | None,
-                mask: str | None) -> dict:
+                mask: str | None, telescope: str | None) -> dict:
     """The memory-mapped planes of a mosaic's noise-map and mask files, and the files to close."""
-    from galgen.io.fits import bad_mask_bits
-    from galgen.io.planes import guess_noise_map_type, open_plane
+    from galgen.io.planes import open_mask, open_noise_map
 
     out: dict = {"files": []}
     try:
         if noise_map is not None:
-            data, header, hdul = open_plane(noise_map, shape, "noise map", memmap=True)
+            data, kind, hdul = open_noise_map(noise_map, shape, noise_map_type, memmap=True)
             out["files"].append(hdul)
-            kind = noise_map_type or guess_noise_map_type(noise_map, header)
-            if kind is None:
-                msg = (f"{noise_map}: say what the noise map holds (CLI: --noise-map-type ivar, var or std); "
-                       "neither its EXTNAME nor its file name does")
-                raise GalgenValueError(msg)
             out.update(uncertainty=data, uncertainty_kind=kind)
         if mask is not None:
-            data, header, hdul = open_plane(mask, shape, "mask", memmap=True)
+            data, bits, hdul = open_mask(mask, shape, telescope, memmap=True)
             out["files"].append(hdul)
-            out.update(mask=data, mask_bits=bad_mask_bits(header))
+            out.update(mask=data, mask_bits=bits)
     except Exception:
         for hdul in out["files"]:
             hdul.close()
@@ -286,6 +280,39 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
     return chips if len(chips) > 1 else [None]
 
 
+def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None = None,
+           pixel_scale: float | None = None) -> tuple[list[tuple], np.ndarray, np.ndarray]:
+    """Which image holds each sky position: the first, in the order given, whose pixels it falls
+    on (a file of several chips is one image per chip, :func:`chip_hdus`, unless ``hdu`` picks
+    one; each opened once, memory-mapped).
+
+    Returns
+    -------
+    sources : list of (path, hdu)
+        The images (and chips) in that order.
+    owner : numpy.ndarray
+        ``(N,)`` index into ``sources``; -1 for a position on none of them.
+    xy : numpy.ndarray
+        ``(N, 2)`` 0-based pixel position on its image (NaN where on none).
+    """
+    owner = np.full(len(sky), -1)
+    xy = np.full((len(sky), 2), np.nan)
+    sources = []  # (path, hdu): an image, or one chip of a file of several
+    for image in images:
+        for chip in [hdu] if hdu is not None else chip_hdus(image):
+            mosaic = open_mosaic(image, chip, pixel_scale)
+            try:
+                x, y = mosaic.wcs.world_to_pixel(sky)
+                h, w = mosaic.data.shape
+                sources.append((mosaic.path, chip))
+            finally:
+                mosaic.close()
+            inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+            owner[inside] = len(sources) - 1
+            xy[inside] = np.column_stack([x, y])[inside]
+    return sources, owner, xy
+
+
 def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
                  hdu: int | str | None = None, chunk_size: int = 256, pixel_scale: float | None = None,
                  fwhm_column: str | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
@@ -320,22 +347,7 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     ra = np.asarray(table[cols["ra"]], float)
     dec = np.asarray(table[cols["dec"]], float)
     ids, keys = catalog_keys(table, cols, catalog)
-    sky = SkyCoord(ra, dec, unit="deg")
-    owner = np.full(len(table), -1)
-    xy = np.full((len(table), 2), np.nan)
-    sources = []  # (path, hdu): an image, or one chip of a file of several
-    for image in images:
-        for chip in [hdu] if hdu is not None else chip_hdus(image):
-            mosaic = open_mosaic(image, chip, pixel_scale)
-            try:
-                x, y = mosaic.wcs.world_to_pixel(sky)
-                h, w = mosaic.data.shape
-                sources.append((mosaic.path, chip))
-            finally:
-                mosaic.close()
-            inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
-            owner[inside] = len(sources) - 1
-            xy[inside] = np.column_stack([x, y])[inside]
+    sources, owner, xy = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, pixel_scale)
     chunks, number = [], 0
     for k, (path, chip) in enumerate(sources):
         mine = np.flatnonzero(owner == k)

@@ -63,7 +63,7 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     as ``FILE[EXT]`` (``flt.fits[SCI,2]``: chip 2 of an HST file; ``exposures/*.fits[SCI,1]``),
     which overrides ``hdu`` for it and adds ``_EXT`` to its key. Output keys mirror the names
     relative to the common directory; duplicates are refused."""
-    from galgen.psf.files import split_extension
+    from galgen.io.fits import split_extension
 
     entries: list[tuple[Path, int | str | None, bool]] = []  # (path, hdu, the HDU named in the path)
     for entry in inputs:
@@ -327,27 +327,16 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
     """Cutouts of ``size`` pixels around each catalog position (:func:`read_catalog`), cut from
     the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`; with
     ``fwhm_column``, each with its own PSF FWHM (:func:`catalog_fwhm`)."""
-    from galgen.batch.catalog import chip_hdus, open_mosaic
+    from galgen.batch.catalog import locate
 
     table, cols = read_catalog(catalog)
-    ids, keys = catalog_keys(table, cols, catalog)
+    _, keys = catalog_keys(table, cols, catalog)
     fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
-    footprints = []
-    for image in images:  # memory-mapped: only the header is read
-        for chip in [hdu] if hdu is not None else chip_hdus(image):  # each chip of a multi-chip file
-            mosaic = open_mosaic(image, chip)
-            footprints.append((mosaic.path, chip, mosaic.wcs, mosaic.data.shape))
-            mosaic.close()
+    ra, dec = np.asarray(table[cols["ra"]], float), np.asarray(table[cols["dec"]], float)
+    sources, owner, _ = locate(SkyCoord(ra, dec, unit="deg"), images, hdu)
     items = []
-    for i, row in enumerate(table):
-        ra, dec = float(row[cols["ra"]]), float(row[cols["dec"]])
-        sky = SkyCoord(ra * u.deg, dec * u.deg)
-        path, chip = footprints[0][:2]
-        for p, h, wcs, shape in footprints:
-            x, y = wcs.world_to_pixel(sky)
-            if -0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5:
-                path, chip = p, h
-                break
-        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(ra, dec), size=size,
-                               psf_fwhm=float(fwhm[i])))
+    for i in range(len(table)):  # a position on no image goes to the first: its cutout fails, said
+        path, chip = sources[max(int(owner[i]), 0)]
+        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(float(ra[i]), float(dec[i])),
+                               size=size, psf_fwhm=float(fwhm[i])))
     return items

@@ -99,13 +99,9 @@ class BatchOptions:
             # '[EXT]' (each item's own HDU) and '{dir}/...' are filled per item; other paths made absolute
             if value is not None and not is_own_hdu(value) and not value.startswith("{"):
                 object.__setattr__(self, name, str(Path(value).resolve()))
-        from galgen.io.planes import NOISE_MAP_TYPES
+        from galgen.io.planes import check_noise_map_type
 
-        if self.noise_map_type not in (None, *NOISE_MAP_TYPES):
-            from galgen.errors import GalgenValueError
-
-            msg = f"noise_map_type={self.noise_map_type!r}: give one of {', '.join(NOISE_MAP_TYPES)}"
-            raise GalgenValueError(msg)
+        check_noise_map_type(self.noise_map_type)
         if isinstance(self.pixel_scale, u.Quantity):
             from galgen.io.fits import _as_pixel_scale
 

@@ -80,12 +80,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     inp, out = input_and_output(args)
     need_psf(args, inp)
     if args.psf_position is not None:
-        from galgen.psf.files import split_extension
+        from galgen.io.fits import first_table_columns, split_extension
         from galgen.psf.psfex import is_psfex
         from galgen.psf.sdss import is_psfield
 
         psf_file = None if args.psf is None else split_extension(args.psf)[0]
-        if psf_file is None or not (is_psfex(psf_file) or is_psfield(psf_file)):
+        columns = first_table_columns(psf_file)
+        if psf_file is None or not (is_psfex(psf_file, columns) or is_psfield(psf_file, columns)):
             msg = ("--psf-position places a PSFEx model (--psf FILE.psf) or an SDSS psField PSF; "
                    + ("without --psf there is none" if args.psf is None else
                       f"{args.psf} is a PSF image, the same at every position") + ": leave it out")

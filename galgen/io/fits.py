@@ -22,7 +22,7 @@ from galgen.io.atomic import atomic_path, atomic_write_bytes
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
-           "BAD_MASK_PLANES", "hdu_key"]
+           "BAD_MASK_PLANES", "hdu_key", "split_extension"]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,31 @@ def hdu_key(hdu: int | str) -> int | str | tuple[str, int]:
     if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
         return pair.group(1), int(pair.group(2))
     return hdu
+
+
+def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:
+    """``"stamp.fits[PSF]"`` -> ``("stamp.fits", "PSF")``, ``"f.fits[2]"`` -> ``("f.fits", 2)`` (the
+    FITS extension syntax of CFITSIO and DS9); a path without brackets comes back unchanged."""
+    match = re.fullmatch(r"(.+)\[([^\[\]]+)\]", str(path))
+    if match is None:
+        return path, None
+    ext = match.group(2).strip()
+    return match.group(1), int(ext) if ext.isdigit() else ext
+
+
+def first_table_columns(source: object) -> list[str]:
+    """The column names (upper case) of a FITS file's first extension when it is a binary table,
+    as PSF model files have (PSFEx ``.psf``, SDSS ``psField``); ``[]`` for anything else (not a
+    path, no such file, not FITS, no table there)."""
+    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
+        return []
+    try:
+        with fits.open(source, memmap=False) as hdul:
+            if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU):
+                return [n.upper() for n in hdul[1].columns.names]
+    except (OSError, ValueError):
+        pass
+    return []
 
 
 def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:

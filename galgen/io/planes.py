@@ -19,9 +19,10 @@ import numpy as np
 from astropy.io import fits
 
 from galgen.errors import GalgenFileError, GalgenValueError
-from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key
+from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, split_extension
 
-__all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "open_plane", "attach_planes"]
+__all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
+           "open_mask", "attach_planes"]
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ def open_plane(source: str | os.PathLike, shape: tuple[int, int], what: str,
     GalgenValueError
         No image in it, or one of another shape than the image's.
     """
-    from galgen.psf.files import split_extension
-
     path, ext = (source, None) if Path(str(source)).is_file() else split_extension(source)
     name = str(source)
     if not Path(str(path)).is_file():
@@ -94,6 +93,42 @@ def open_plane(source: str | os.PathLike, shape: tuple[int, int], what: str,
                "give the plane of the same pixels (the same file's cutout)")
         raise GalgenValueError(msg)
     return data, chosen.header, hdul
+
+
+def check_noise_map_type(kind: str | None) -> None:
+    """Raise :class:`~galgen.errors.GalgenValueError` unless ``kind`` is ``None`` or one of
+    :data:`NOISE_MAP_TYPES`."""
+    if kind not in (None, *NOISE_MAP_TYPES):
+        msg = f"noise_map_type={kind!r}: give one of {', '.join(NOISE_MAP_TYPES)}"
+        raise GalgenValueError(msg)
+
+
+def open_noise_map(source: str | os.PathLike, shape: tuple[int, int], kind: str | None = None,
+                   *, memmap: bool = False) -> tuple[np.ndarray, str, fits.HDUList]:
+    """A noise map's plane (:func:`open_plane`), what it holds (``kind``, else as its name says:
+    :func:`guess_noise_map_type`) and the open file (close it when done).
+
+    Raises
+    ------
+    GalgenValueError
+        Its kind neither given nor said by its name (besides :func:`open_plane`'s errors).
+    """
+    data, header, hdul = open_plane(source, shape, "noise map", memmap=memmap)
+    kind = kind or guess_noise_map_type(source, header)
+    if kind not in NOISE_MAP_TYPES:
+        hdul.close()
+        msg = (f"{source}: say what the noise map holds (CLI: --noise-map-type ivar, var or std); "
+               "neither its EXTNAME nor its file name does")
+        raise GalgenValueError(msg)
+    return data, kind, hdul
+
+
+def open_mask(source: str | os.PathLike, shape: tuple[int, int], telescope: str | None = None,
+              *, memmap: bool = False) -> tuple[np.ndarray, int, fits.HDUList]:
+    """A mask's plane (:func:`open_plane`), the bits that mark bad pixels in it
+    (:func:`galgen.io.fits.bad_mask_bits`) and the open file (close it when done)."""
+    data, header, hdul = open_plane(source, shape, "mask", memmap=memmap)
+    return data, bad_mask_bits(header, telescope), hdul
 
 
 def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
@@ -124,20 +159,15 @@ def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
         return image
     uncertainty, bad = image.uncertainty, image.mask.copy()
     if noise_map is not None:
-        data, header, hdul = open_plane(noise_map, image.shape, "noise map")
+        data, kind, hdul = open_noise_map(noise_map, image.shape, noise_map_type)
         with hdul:
-            kind = noise_map_type or guess_noise_map_type(noise_map, header)
-            if kind not in NOISE_MAP_TYPES:
-                msg = (f"{noise_map}: say what the noise map holds (CLI: --noise-map-type ivar, var or std); "
-                       "neither its EXTNAME nor its file name does")
-                raise GalgenValueError(msg)
             std = as_std(data, kind)
         if uncertainty is not None:
             log.info("%s: the noise map %s replaces the uncertainty plane of the image's own file",
                      image.source, noise_map)
         uncertainty = std  # as a plane of the image's own file is read (no data: an inverse variance of 0)
     if mask is not None:
-        data, header, hdul = open_plane(mask, image.shape, "mask")
+        data, bits, hdul = open_mask(mask, image.shape, image.header.get("TELESCOP"))
         with hdul:
-            bad |= bad_pixels(np.asarray(data), bad_mask_bits(header, image.header.get("TELESCOP")))
+            bad |= bad_pixels(np.asarray(data), bits)
     return replace(image, mask=bad, uncertainty=uncertainty)

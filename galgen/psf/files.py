@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from galgen.errors import GalgenPSFError
+from galgen.io.fits import first_table_columns, split_extension  # split_extension: kept importable here
 
 __all__ = ["PSFImage", "read_psf", "psf_hash", "split_extension"]
 
@@ -44,16 +44,6 @@ class PSFImage:
 def psf_hash(kernel: np.ndarray) -> str:
     """First 16 hex digits of the sha256 of a kernel's float64 bytes (recorded in outputs)."""
     return hashlib.sha256(np.ascontiguousarray(kernel, dtype=np.float64).tobytes()).hexdigest()[:16]
-
-
-def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:
-    """``"stamp.fits[PSF]"`` -> ``("stamp.fits", "PSF")``, ``"f.fits[2]"`` -> ``("f.fits", 2)`` (the
-    FITS extension syntax of CFITSIO and DS9); a path without brackets comes back unchanged."""
-    match = re.fullmatch(r"(.+)\[([^\[\]]+)\]", str(path))
-    if match is None:
-        return path, None
-    ext = match.group(2).strip()
-    return match.group(1), int(ext) if ext.isdigit() else ext
 
 
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
@@ -119,10 +109,10 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
 
     if isinstance(source, np.ndarray):  # arrays are documented to be at the image's pixel scale
         scale, note = image_pixel_scale, "array at the image's scale"
-    elif is_psfex(source):  # fitted on the exposure itself: its pixels are the image's
+    elif is_psfex(source, columns := first_table_columns(source)):  # fitted on the exposure: its pixels
         raw, note = psfex_kernel(source, position)
         scale = image_pixel_scale
-    elif is_psfield(source):  # the frame's own pixels, like PSFEx
+    elif is_psfield(source, columns):  # the frame's own pixels, like PSFEx
         band = hdu if hdu is not None else band if isinstance(band, str) else None
         raw, note = psfield_kernel(source, band, position)
         raw, scale = _crop_to(raw, image_shape, name), image_pixel_scale

@@ -25,19 +25,13 @@ __all__ = ["is_psfex", "psfex_kernel", "write_psfex"]
 log = logging.getLogger(__name__)
 
 
-def is_psfex(source: object) -> bool:
+def is_psfex(source: object, columns: list[str] | None = None) -> bool:
     """Whether ``source`` (a path) is a PSFEx model: a FITS file whose first extension is a
-    table with a ``PSF_MASK`` column."""
-    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
-        return False
-    from astropy.io import fits
+    table with a ``PSF_MASK`` column (``columns``: that table's names, when already read by
+    :func:`galgen.io.fits.first_table_columns`)."""
+    from galgen.io.fits import first_table_columns
 
-    try:
-        with fits.open(source, memmap=False) as hdul:
-            return (len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU)
-                    and "PSF_MASK" in hdul[1].columns.names)
-    except (OSError, ValueError):
-        return False
+    return "PSF_MASK" in (first_table_columns(source) if columns is None else columns)
 
 
 def psfex_kernel(path: str | os.PathLike,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -35,19 +34,15 @@ FRAME_CENTRE = (1024.5, 745.0)
 _COLUMNS = ("RROWS", "RNROW", "RNCOL", "NROW_B", "NCOL_B", "C")
 
 
-def is_psfield(source: object) -> bool:
+def is_psfield(source: object, columns: list[str] | None = None) -> bool:
     """Whether ``source`` (a path) is an SDSS psField file: a FITS file whose first extension is
-    a table with the KL-template columns ``RROWS``, ``RNROW``, ``RNCOL``, ``NROW_B``, ``NCOL_B``, ``C``."""
-    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
-        return False
-    from astropy.io import fits
+    a table with the KL-template columns ``RROWS``, ``RNROW``, ``RNCOL``, ``NROW_B``, ``NCOL_B``, ``C``
+    (``columns``: that table's names, when already read by
+    :func:`galgen.io.fits.first_table_columns`)."""
+    from galgen.io.fits import first_table_columns
 
-    try:
-        with fits.open(source, memmap=False) as hdul:
-            return (len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU)
-                    and all(c in [n.upper() for n in hdul[1].columns.names] for c in _COLUMNS))
-    except (OSError, ValueError):
-        return False
+    names = first_table_columns(source) if columns is None else columns
+    return all(c in names for c in _COLUMNS)
 
 
 def _band_hdu(name: str, band: int | str | None) -> int:

@@ -182,14 +182,10 @@ def _with_own_planes(img: Image, source: object, noise_map: object, noise_map_ty
                      mask: object, hdu: int | str | None) -> Image:
     """``img`` with the noise map and mask of files of their own (templates filled for ``source``
     when it is a path)."""
-    from galgen.io.planes import NOISE_MAP_TYPES, attach_planes
+    from galgen.io.planes import attach_planes, check_noise_map_type
     from galgen.psf.templates import own_hdu
 
-    if noise_map_type not in (None, *NOISE_MAP_TYPES):
-        from galgen.errors import GalgenValueError
-
-        msg = f"noise_map_type={noise_map_type!r}: give one of {', '.join(NOISE_MAP_TYPES)}"
-        raise GalgenValueError(msg)
+    check_noise_map_type(noise_map_type)
     if isinstance(source, str | os.PathLike):
         noise_map, mask = (own_hdu(v, source, img.header, hdu) for v in (noise_map, mask))
     return attach_planes(img, noise_map, noise_map_type, mask)

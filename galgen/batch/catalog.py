@@ -42,6 +42,7 @@ from galgen.batch.runner import (
 )
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, as_std, bad_pixels
+from galgen.io.wcs import PHYSICAL_KEYWORDS, exposure_position, move_physical
 from galgen.psf.stars import StarCheck
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
@@ -234,8 +235,11 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
     wcs = copy.deepcopy(mosaic.wcs)
     wcs.wcs.crpix = np.asarray(mosaic.wcs.wcs.crpix) - [x0, y0]
     wcs.pixel_shape = (size, size)
+    header = mosaic.header  # shared by the stamps (a copy costs a millisecond) unless it must change:
+    if any(key in header for key in PHYSICAL_KEYWORDS):  # the mosaic is itself a cutout (IRAF LTV)
+        header = move_physical(header.copy(), (x0, y0))
     return Image(data=data, pixel_scale=mosaic.pixel_scale, wcs=wcs, unit=mosaic.unit, mask=mask,
-                 uncertainty=std, header=mosaic.header, source=f"{mosaic.path}[{where}]")
+                 uncertainty=std, header=header, source=f"{mosaic.path}[{where}]")
 
 
 @dataclass(frozen=True)
@@ -373,11 +377,10 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
     for row in chunk.rows:
         try:
             img = cut_stamp(mosaic, row[4], row[5], chunk.size)
-            # a PSFEx model of this image is evaluated at the stamp's position (1-based pixels)
             prep = prepare_observation(img, options.fwhm_for(_row_fwhm(row)), psf=psf,
                                        noise_rms=options.noise_rms, moffat_beta=options.moffat_beta,
                                        background=options.background,
-                                       psf_position=(row[4] + 1.0, row[5] + 1.0))
+                                       psf_position=exposure_position(mosaic.header, row[4], row[5]))
             out.append((row, img, prep))
         except Exception as exc:  # noqa: BLE001 - one bad stamp must not stop the chunk
             out.append((row, exc))

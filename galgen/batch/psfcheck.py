@@ -18,6 +18,7 @@ import numpy as np
 
 from galgen.errors import GalgenError
 from galgen.io.fits import bad_pixels
+from galgen.io.wcs import exposure_position
 from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     if mosaic.mask is not None:
         data[bad_pixels(mosaic.mask[rows, cols], mosaic.mask_bits)] = np.nan  # bad, as stamps read them
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
-    centre = ((cols.start + cols.stop - 1) / 2 + 1.0, (rows.start + rows.stop - 1) / 2 + 1.0)  # 1-based
+    centre = exposure_position(mosaic.header, (cols.start + cols.stop - 1) / 2,
+                               (rows.start + rows.stop - 1) / 2)
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
     from galgen.psf.templates import own_hdu
 

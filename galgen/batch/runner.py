@@ -200,6 +200,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
     from galgen.batch.catalog import plane_files
     from galgen.io.fits import read_image
     from galgen.io.planes import attach_planes
+    from galgen.io.wcs import exposure_position
     from galgen.psf.templates import own_hdu
     from galgen.restoration.engine import prepare_observation
     from galgen.restoration.restorer import FIELD_MIN_SIDE, star_check
@@ -216,9 +217,9 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             try:
                 x, y = mosaic.wcs.world_to_pixel(SkyCoord(*item.position, unit="deg"))
                 img = cut_stamp(mosaic, float(x), float(y), item.size)
+                psf_position = exposure_position(mosaic.header, float(x), float(y))  # PSFEx evaluated there
             finally:
                 mosaic.close()
-            psf_position = (float(x) + 1.0, float(y) + 1.0)  # where a PSFEx model is evaluated (1-based)
         else:
             img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
             img = attach_planes(img, **plane_files(options, item.path, item.hdu, img.header))

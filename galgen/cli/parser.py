@@ -154,10 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_restoration_options(p)
     p.add_argument("--psf-position", type=position_arg, default=None, metavar="X,Y",
                    help="with a PSFEx model (--psf FILE.psf): the stamp's position in the pixels of the "
-                        "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE); default the "
-                        "model's centre. With an SDSS psField file (--psf psField-*.fit, its band from the "
-                        "image's FILTER or as psField.fit[r]): the position on the SDSS frame (1-based "
-                        "column, row); default the frame's centre")
+                        "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE). With an SDSS "
+                        "psField file (--psf psField-*.fit, its band from the image's FILTER or as "
+                        "psField.fit[r]): the position on the SDSS frame (1-based column, row). Default: "
+                        "the image's centre on its exposure when its header says where it lies (IRAF "
+                        "LTV1/LTV2, as cutouts of imcopy and galgen write), else the model's (frame's) "
+                        "centre")
     p.add_argument("--plane", type=hdu_arg, default=None,
                    help="plane of a 3D cube: its number, or its band when the header names the planes "
                         "(BANDS/BAND0..: --plane r of a Legacy Surveys grz cutout)")

@@ -12,10 +12,12 @@ from galgen._version import __version__
 __all__ = ["add_provenance", "INPUT_ONLY_KEYWORDS", "pop_input_descriptors"]
 
 #: Keywords of an input header that describe the *input* image (its PSF, its per-pixel noise,
-#: its pixels, its source's measured flux): not carried to an image galgen derives from it
-#: (restored or translated), whose PSF and pixels differ.
+#: its pixels and their sections, its source's measured flux): not carried to an image galgen
+#: derives from it (restored or translated), whose PSF and pixels differ. (IRAF's ``LTV``/``LTM``
+#: are carried, rewritten for the new grid: :func:`galgen.io.wcs.move_physical`.)
 INPUT_ONLY_KEYWORDS = ("PSFFWHM", "PSFTYPE", "FWHM", "SEEING", "PSF_FWHM", "NOISERMS", "SKYNOISE",
-                       "SKYSIG", "SKYRMS", "SNR", "FLUX", "SATURATE", "PIXSCALE")
+                       "SKYSIG", "SKYRMS", "SNR", "FLUX", "SATURATE", "SATLEVEL", "PIXSCALE", "DATASEC",
+                       "TRIMSEC", "BIASSEC")
 
 
 def pop_input_descriptors(header: fits.Header) -> list[tuple[str, object]]:

@@ -43,7 +43,7 @@ from astropy.wcs import WCS
 from galgen.errors import GalgenFileError
 from galgen.io.fits import _unit_string, _write_atomically
 from galgen.io.units import parse_bunit
-from galgen.io.wcs import _WCS_KEY
+from galgen.io.wcs import _WCS_KEY, PHYSICAL_KEYWORDS
 
 __all__ = ["write_stamps", "read_stamps", "STAMP_KEYWORDS", "WCS_COLUMNS"]
 
@@ -79,7 +79,8 @@ def _shared_header(header: fits.Header) -> fits.Header:
     keep = fits.Header()
     dropping = False  # a long HISTORY entry is continued on cards that do not start with "galgen"
     for card in header.cards:
-        if card.keyword in STAMP_KEYWORDS or _WCS_KEY.match(card.keyword) or card.keyword == "PIXSCALE":
+        if (card.keyword in STAMP_KEYWORDS or _WCS_KEY.match(card.keyword) or card.keyword == "PIXSCALE"
+                or card.keyword in PHYSICAL_KEYWORDS):  # each stamp's own place: the x, y columns
             continue
         if card.keyword == "HISTORY":
             text = str(card.value)

@@ -1,4 +1,5 @@
-"""Celestial WCS helpers: pixel scale in arcsec and WCS of a resampled grid."""
+"""Celestial WCS helpers: pixel scale in arcsec and WCS of a resampled grid; IRAF's physical
+pixel system (``LTV``/``LTM``: where a cutout lies on the exposure it was cut from)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ __all__ = [
     "celestial_wcs",
     "strip_wcs_keywords",
     "simple_tan_wcs",
+    "PHYSICAL_KEYWORDS",
+    "physical_position",
+    "move_physical",
+    "exposure_position",
 ]
 
 _WCS_KEY = re.compile(
@@ -166,3 +171,112 @@ def simple_tan_wcs(shape: tuple[int, int], pixel_scale: float, ra: float = 150.1
     wcs.pixel_shape = (shape[1], shape[0])
     wcs.wcs.set()
     return wcs
+
+
+#: IRAF's physical pixel system: this file's (logical) pixel ``l = LTM p + LTV`` for the pixel
+#: ``p`` of the exposure it was cut from (``imcopy``, ``Cutout2D`` via :func:`move_physical`, HST
+#: subarrays). A PSF model fitted on the exposure (PSFEx, an SDSS psField) is evaluated there.
+PHYSICAL_KEYWORDS = ("LTV1", "LTV2", "LTM1_1", "LTM1_2", "LTM2_1", "LTM2_2")
+
+
+def _physical_terms(header: fits.Header) -> tuple[np.ndarray, np.ndarray]:
+    """``(LTM (2, 2), LTV (2,))`` of ``header``, IRAF's defaults for absent keywords."""
+    ltm = np.array([[header.get("LTM1_1", 1.0), header.get("LTM1_2", 0.0)],
+                    [header.get("LTM2_1", 0.0), header.get("LTM2_2", 1.0)]], dtype=float)
+    return ltm, np.array([header.get("LTV1", 0.0), header.get("LTV2", 0.0)], dtype=float)
+
+
+def physical_position(header: fits.Header | None, x: float, y: float) -> tuple[float, float] | None:
+    """Position on the parent exposure of the 1-based pixel ``(x, y)`` of an image cut from it.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header or None
+        The image's header.
+    x, y : float
+        1-based pixel position in the image (FITS and SExtractor convention).
+
+    Returns
+    -------
+    (float, float) or None
+        1-based ``(x, y)`` in the exposure's pixels, from the header's ``LTV1``/``LTV2`` (and
+        ``LTM`` for a binned copy): ``(x - LTV1, y - LTV2)`` for a plain cutout. ``None`` when the
+        header has no such keyword (the image is the exposure, or does not say where it lies).
+
+    Raises
+    ------
+    GalgenWCSError
+        Keywords that are not numbers, or an ``LTM`` matrix that cannot be inverted.
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> physical_position(fits.Header({"LTV1": -1000.0, "LTV2": -200.0}), 32.5, 32.5)
+    (1032.5, 232.5)
+    """
+    if header is None or not any(key in header for key in PHYSICAL_KEYWORDS):
+        return None
+    try:
+        ltm, ltv = _physical_terms(header)
+        xp, yp = np.linalg.solve(ltm, np.array([x, y], dtype=float) - ltv)
+    except (TypeError, ValueError, np.linalg.LinAlgError) as exc:
+        terms = {key: header[key] for key in PHYSICAL_KEYWORDS if key in header}
+        msg = (f"the header's physical pixel keywords {terms} cannot place the image on its exposure "
+               f"({exc}); remove them, or give the position yourself (--psf-position)")
+        raise GalgenWCSError(msg) from None
+    if not (np.isfinite(xp) and np.isfinite(yp)):
+        msg = "the header's physical pixel keywords (LTV/LTM) are not finite; remove them"
+        raise GalgenWCSError(msg)
+    return float(xp), float(yp)
+
+
+def exposure_position(header: fits.Header | None, x: float, y: float) -> tuple[float, float]:
+    """Where a PSF model fitted on the exposure (PSFEx, SDSS psField) is evaluated for the 0-based
+    pixel ``(x, y)`` of an image: the 1-based position on the exposure
+    (:func:`physical_position`), or ``(x + 1, y + 1)`` when the image is not a cutout that says so."""
+    return physical_position(header, x + 1.0, y + 1.0) or (float(x) + 1.0, float(y) + 1.0)
+
+
+def move_physical(header: fits.Header, offset: tuple[float, float] = (0.0, 0.0), scale: float = 1.0,
+                  *, always: bool = False) -> fits.Header:
+    """Rewrite ``LTV``/``LTM`` (in place) for a new pixel grid cut from and resampled from the old one.
+
+    The new grid's 0-based pixel ``(0, 0)`` lies at the old grid's 0-based ``offset``, and its
+    pixels are ``1 / scale`` of the old ones, edges aligned (a restoration at ``scale`` 2 or 4):
+    ``l' = scale (l - offset - 1/2) + 1/2``, so ``LTM' = scale LTM`` and ``LTV' = scale (LTV - offset
+    - 1/2) + 1/2``. The new grid then keeps the physical pixels of the exposure.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Changed in place.
+    offset : (float, float), default (0, 0)
+        ``(x0, y0)``: where the new grid starts on the old one, 0-based old pixels.
+    scale : float, default 1
+        New pixels per old pixel along each axis.
+    always : bool, default False
+        Write the keywords even when the header had none (a cutout then says where it lies on
+        the image it was cut from); by default a header without them is left as it is.
+
+    Returns
+    -------
+    astropy.io.fits.Header
+        ``header``.
+    """
+    if not always and not any(key in header for key in PHYSICAL_KEYWORDS):
+        return header
+    try:
+        ltm, ltv = _physical_terms(header)
+    except (TypeError, ValueError):  # unreadable keywords: none is better than wrong ones
+        for key in PHYSICAL_KEYWORDS:
+            header.remove(key, ignore_missing=True, remove_all=True)
+        return header
+    ltv = scale * (ltv - np.asarray(offset, dtype=float) - 0.5) + 0.5
+    ltm = scale * ltm
+    header["LTV1"] = (float(ltv[0]), "this image's pixel = LTM x exposure pixel + LTV")
+    header["LTV2"] = (float(ltv[1]), "this image's pixel = LTM x exposure pixel + LTV")
+    for (i, j), value in np.ndenumerate(ltm):  # IRAF's defaults (1 on the diagonal, else 0) left out
+        key = f"LTM{i + 1}_{j + 1}"
+        if key in header or value != (1.0 if i == j else 0.0):
+            header[key] = (float(value), "this image's pixels per exposure pixel")
+    return header

@@ -10,6 +10,7 @@ from astropy.nddata.utils import NoOverlapError
 
 from galgen.errors import GalgenValueError, GalgenWCSError
 from galgen.io.fits import Image
+from galgen.io.wcs import move_physical
 
 __all__ = ["make_cutout"]
 
@@ -71,8 +72,12 @@ def make_cutout(
     if image.uncertainty is not None:
         std = Cutout2D(image.uncertainty, position, size, wcs=None, mode="partial",
                        fill_value=np.nan).data
+    # IRAF's LTV1/LTV2 say where the stamp lies on the image (and, through the image's own, on its
+    # exposure): a PSFEx or psField model of the exposure is then evaluated at the stamp
+    origin = np.subtract(cut.origin_original, cut.origin_cutout)  # stamp pixel (0, 0), even off the image
+    header = move_physical(image.header.copy(), origin, always=True)
     return Image(data=data, pixel_scale=image.pixel_scale, wcs=cut.wcs, unit=image.unit,
-                 mask=mask, uncertainty=std, header=image.header.copy(),
+                 mask=mask, uncertainty=std, header=header,
                  source=f"{image.source}[cutout {_describe(position)}]")
 
 

@@ -31,7 +31,7 @@ from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
-from galgen.io.wcs import resample_wcs
+from galgen.io.wcs import move_physical, physical_position, resample_wcs
 from galgen.preprocess.background import estimate_background, sky_gradient, source_mask, target_centre
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.preprocess.noise import WHITE, NoiseCorrelation, estimate_noise_correlation
@@ -266,7 +266,10 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         subtracted as a constant (``0`` for sky-subtracted data, which avoids the small
         positive bias that galaxy wings give estimates).
     psf_position : (float, float), optional
-        Where to evaluate a PSFEx model: the stamp's ``(x, y)`` in the exposure's pixels.
+        Where to evaluate a PSF model of the exposure (PSFEx, SDSS psField): the stamp's 1-based
+        ``(x, y)`` in the exposure's pixels. Default: the image's centre placed on its exposure by
+        the header's ``LTV1``/``LTV2`` (a cutout that says where it lies,
+        :func:`galgen.io.wcs.physical_position`), else the model's own default.
 
     Returns
     -------
@@ -285,6 +288,8 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     if psf is not None:
         from galgen.psf.files import read_psf
 
+        if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
+            psf_position = physical_position(image.header, (w + 1) / 2, (h + 1) / 2)
         given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
                          band=image.header.get("FILTER"))
         psf = given.kernel
@@ -542,6 +547,7 @@ def finalize(image: Image, prepared: PreparedObservation, restoration: Restorati
     data = apply_mask(restoration.data, big_mask)  # a float64 copy
     data *= per_area
     header = image.header.copy() if image.header is not None else fits.Header()
+    move_physical(header, scale=scale)  # a cutout's place on its exposure, in the output's pixels
     carried = pop_input_descriptors(header)  # input PSF/noise keywords: into HISTORY, not onto the output
     record = {"method": restoration.method, "scale": scale,
               "psf_fwhm_arcsec": round(prepared.psf_fwhm_arcsec, 4), "psf_model": prepared.psf_model,

@@ -108,8 +108,10 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     device : str, default "cpu"
         Torch device of a learned model (baselines run on the CPU).
     psf_position : (float, float), optional
-        ``(x, y)`` of the stamp in the pixels of the exposure a PSFEx model was fitted on
-        (1-based, as SExtractor writes them); default the model's centre.
+        ``(x, y)`` of the stamp in the pixels of the exposure a PSFEx model (or SDSS psField) was
+        fitted on (1-based, as SExtractor writes them). Default: the image's centre on its
+        exposure when its header says where it lies (IRAF ``LTV1``/``LTV2``,
+        :func:`galgen.io.wcs.physical_position`), else the model's centre.
     check_psf : bool, optional
         Check the PSF given against the image's own stars
         (:func:`galgen.psf.stars.check_psf_with_stars`, on a region of up to

@@ -161,7 +161,7 @@ def translate_learned(
     from galgen.io.fits import read_image
     from galgen.io.provenance import add_provenance, pop_input_descriptors
     from galgen.io.units import is_surface_brightness, require_linear_unit
-    from galgen.io.wcs import resample_wcs, simple_tan_wcs
+    from galgen.io.wcs import move_physical, resample_wcs, simple_tan_wcs
     from galgen.translate.cycle import resample_flux
 
     if direction not in DIRECTIONS:
@@ -208,8 +208,10 @@ def translate_learned(
         spoilt = resample_flux(reach, f, "down" if direction == "a2b" else "up")[0, 0].numpy() > 0
     out[spoilt] = np.nan
     wcs_in = img.wcs if img.wcs is not None else simple_tan_wcs(img.shape, img.pixel_scale)
-    wcs_out = resample_wcs(wcs_in, 1.0 / f if direction == "a2b" else float(f))
+    factor = 1.0 / f if direction == "a2b" else float(f)
+    wcs_out = resample_wcs(wcs_in, factor)
     header = img.header.copy() if img.header is not None else fits.Header()
+    move_physical(header, scale=factor)
     carried = pop_input_descriptors(header)
     for key in ("NOISERMS", "DOMAIN", "SIMSEED", "SIMINDEX"):
         header.remove(key, ignore_missing=True, remove_all=True)

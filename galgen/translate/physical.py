@@ -34,7 +34,7 @@ from galgen.errors import GalgenPSFError, GalgenValueError, GalgenWCSError
 from galgen.io.fits import Image, read_image
 from galgen.io.provenance import add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
-from galgen.io.wcs import resample_wcs, simple_tan_wcs
+from galgen.io.wcs import move_physical, resample_wcs, simple_tan_wcs
 
 if TYPE_CHECKING:
     from galgen.preprocess import NoiseCorrelation
@@ -257,6 +257,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         data = data + (rng.normal(0.0, extra, data.shape) if correlation is None
                        else correlation.draw(data.shape, extra, rng))
     header = img.header.copy() if img.header is not None else fits.Header()
+    move_physical(header, scale=factor)  # a cutout's place on its exposure, on the new grid (as the WCS)
     carried = pop_input_descriptors(header)  # the input's PSF/noise keywords: into HISTORY
     record = {"input": img.source, "source_psf_fwhm": round(s_fwhm, 4),
               "source_psf": "gaussian" if source_psf is None else str(source_psf),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from test_psfex_and_stacks import write_test_psfex  # tests/ is on the path (rootdir conftest)
 
 from galgen import restore
 from galgen.errors import GalgenWCSError
@@ -14,7 +15,6 @@ from galgen.io import read_image
 from galgen.io.fits import write_fits
 from galgen.io.wcs import exposure_position, move_physical, physical_position, simple_tan_wcs
 from galgen.preprocess import make_cutout
-from test_psfex_and_stacks import write_test_psfex  # tests/ is on the path (rootdir conftest)
 
 PIX = 0.263  # DES-like
 
@@ -120,3 +120,26 @@ def test_restored_and_translated_outputs_carry_the_mapping_on_their_grid(tmp_pat
         assert any(f"input {key}" in str(h) for h in restored.meta["HISTORY"])
     out = translate(tmp_path / "cut.fits", 0.12, to_psf_fwhm=0.4, to_pixel_scale=0.1)
     assert physical_position(out.meta, 10.5, 10.5) == pytest.approx((320.5, 120.5))
+
+
+def test_psfcheck_evaluates_a_psfex_model_where_the_field_lies(tmp_path, capsys):
+    """A field cut from the exposure at x = 1841-2160 (``LTV1 = -1840``): the PSFEx model is checked
+    at its centre there (4 px, as the stars), not at the model's centre (3 px: too narrow)."""
+    import galsim
+
+    from galgen.cli import main
+
+    psf_path = write_test_psfex(tmp_path / "exposure.psf")
+    rng = np.random.default_rng(5)
+    img = galsim.ImageD(320, 320, scale=1.0)
+    for x, y in [(60, 60), (160, 60), (260, 60), (60, 160), (160, 160), (260, 160), (60, 260), (160, 260)]:
+        galsim.Gaussian(fwhm=4.0).withFlux(rng.uniform(3e3, 3e4)).drawImage(
+            img, center=galsim.PositionD(x, y), add_to_image=True)
+    data = img.array + rng.normal(0, 1, img.array.shape)
+    header = fits.Header({"PIXSCALE": PIX, "LTV1": -1840.0, "LTV2": -840.0})
+    fits.PrimaryHDU(data, header=header).writeto(tmp_path / "field.fits")
+    common = ["psfcheck", str(tmp_path / "field.fits"), "--psf", str(psf_path), "--noise-rms", "1",
+              "--background", "0"]
+    assert main(common) == 0
+    assert main([*common, "--psf-position", "1000,1000"]) == 3  # the model there is 3 px: too narrow
+    assert "PSF_TOO_NARROW" in capsys.readouterr().out

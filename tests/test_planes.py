@@ -108,3 +108,67 @@ def test_batches_and_catalog_runs_read_each_image_s_own_planes(tmp_path):
         np.testing.assert_array_equal(one.mask, two.mask)
     nv = [read_stamps(r["output"], r["index"]).meta["GALGENNV"] for r in stacked]
     assert nv[0] == pytest.approx(2.0, rel=1e-6) and nv[1] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_pixels_without_data_by_their_weight_are_masked_not_read_as_sky(tmp_path):
+    """A coadd's pixels with an inverse variance of 0 hold no data, whatever value they show (0 in
+    a Legacy Surveys brick): they are masked, in the file's own IVAR plane, a separate noise map and
+    a catalog stamp, so the sky and noise come from real pixels; a plane with no data anywhere is a
+    typed error that says so."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.indices(SHAPE)
+    data = rng.normal(0, 2.0, SHAPE) + 60 * np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / 18)
+    ivar = np.full(SHAPE, 0.25)
+    data[:, :20], ivar[:, :20] = 0.0, 0.0  # the brick's edge: no exposure reached these pixels
+    wcs = simple_tan_wcs(SHAPE, 0.262)
+    write_fits(tmp_path / "edge.fits", data, wcs=wcs, extensions={"IVAR": ivar})
+    write_fits(tmp_path / "edge-image.fits", data, wcs=wcs)
+    fits.PrimaryHDU(ivar).writeto(tmp_path / "edge-invvar.fits")
+    kwargs = {"method": "bicubic", "background": "auto"}
+    own = restore(tmp_path / "edge.fits", 1.0, **kwargs)
+    apart = restore(tmp_path / "edge-image.fits", 1.0, noise_map=tmp_path / "edge-invvar.fits", **kwargs)
+    for result in (own, apart):
+        assert np.isnan(result.data[:, :40]).all() and not np.isnan(result.data[:, 40:]).any()
+        # the noise from the real pixels (1.95; the zeros read as sky gave 1.41 before)
+        assert result.meta["GALGENNS"] == pytest.approx(2.0, rel=0.05)
+    sky = wcs.pixel_to_world(32.0, 32.0)
+    Table({"id": ["g"], "ra": [sky.ra.deg], "dec": [sky.dec.deg]}).write(tmp_path / "cat.ecsv")
+    options = BatchOptions(psf_fwhm=1.0, method="bicubic", noise_map=str(tmp_path / "edge-invvar.fits"))
+    table = run_catalog(tmp_path / "cat.ecsv", [tmp_path / "edge-image.fits"], options, tmp_path / "out",
+                        size=SHAPE[0], progress=False)
+    stamp = read_stamps(table["output"][0], 0)
+    assert np.isnan(stamp.data[:, :40]).all() and not np.isnan(stamp.data[:, 40:]).any()
+    with pytest.raises(GalgenValueError, match="0 of its 64x64 pixels usable.*inverse variance of 0"):
+        # as a mask, the weight map's zeros are good pixels and the rest bad: none is left
+        restore(tmp_path / "edge-image.fits", 1.0, noise_map=tmp_path / "edge-invvar.fits",
+                mask=tmp_path / "edge-invvar.fits", **kwargs)
+    fits.PrimaryHDU(np.zeros(SHAPE)).writeto(tmp_path / "none-invvar.fits")
+    with pytest.raises(GalgenValueError, match="0 of its 64x64 pixels usable"):
+        restore(tmp_path / "edge-image.fits", 1.0, noise_map=tmp_path / "none-invvar.fits", **kwargs)
+
+
+def test_psfcheck_reads_a_mask_and_noise_map_of_their_own(tmp_path, capsys):
+    """``galgen psfcheck --mask/--noise-map``: stars on pixels the mask or the weight map rules out
+    are not used (a field whose good part holds too few stars gives no verdict, exit 4); a
+    ``--psf-position`` with a PSF image (the same everywhere) is an error."""
+    from test_psf_stars import FWHM
+    from test_psf_stars import _field as star_field
+
+    data, kernel = star_field()
+    header = fits.Header({"PIXSCALE": 0.4})
+    fits.PrimaryHDU(data.astype(np.float32), header=header).writeto(tmp_path / "f.fits")
+    fits.PrimaryHDU(kernel).writeto(tmp_path / "psf.fits")
+    bad = np.ones(data.shape, np.int16)
+    bad[:, :40] = 0  # only a strip at the left edge is good
+    fits.PrimaryHDU(bad).writeto(tmp_path / "f-mask.fits")
+    fits.PrimaryHDU((1 - bad).astype(float)).writeto(tmp_path / "f-weight.fits")
+    common = [str(tmp_path / "f.fits"), "--psf-fwhm", f"{FWHM}pix", "--noise-rms", "1", "--background", "0",
+              "--moffat-beta", "3"]
+    assert main(["psfcheck", *common]) == 0
+    assert main(["psfcheck", *common, "--mask", str(tmp_path / "f-mask.fits")]) == 4
+    assert main(["psfcheck", *common, "--noise-map", str(tmp_path / "f-weight.fits"),
+                 "--noise-map-type", "ivar"]) == 4
+    capsys.readouterr()
+    psf_image = ["--psf", str(tmp_path / "psf.fits"), "--psf-position", "10,10"]
+    assert main(["psfcheck", *common[:1], *psf_image]) != 0
+    assert "is a PSF image" in capsys.readouterr().err

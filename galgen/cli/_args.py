@@ -129,3 +129,21 @@ def _seeing_hint(path: Path, hdu: str | None) -> str:
             return (f"; the header has {key} = {value}{about}: if that is the PSF FWHM in arcsec, pass "
                     f"--psf-fwhm {value}arcsec (in pixels: --psf-fwhm {value}pix)")
     return ""
+
+
+def check_psf_position(args: argparse.Namespace) -> None:
+    """``--psf-position`` places a PSF model of the exposure (PSFEx, SDSS psField); with a PSF image,
+    or no ``--psf``, it would be silently unused: an error."""
+    if args.psf_position is None:
+        return
+    from galgen.io.fits import first_table_columns, split_extension
+    from galgen.psf.psfex import is_psfex
+    from galgen.psf.sdss import is_psfield
+
+    psf_file = None if args.psf is None else split_extension(args.psf)[0]
+    columns = first_table_columns(psf_file)
+    if psf_file is None or not (is_psfex(psf_file, columns) or is_psfield(psf_file, columns)):
+        msg = ("--psf-position places a PSFEx model (--psf FILE.psf) or an SDSS psField PSF; "
+               + ("without --psf there is none" if args.psf is None else
+                  f"{args.psf} is a PSF image, the same at every position") + ": leave it out")
+        raise GalgenError(msg)

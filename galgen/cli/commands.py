@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from galgen.cli._args import input_and_output, need_psf
+from galgen.cli._args import check_psf_position, input_and_output, need_psf
 from galgen.errors import GalgenError, GalgenValueError
 
 __all__ = ["cmd_demo", "cmd_simulate", "cmd_psfcheck", "cmd_translate", "cmd_evaluate", "surveys"]
@@ -36,11 +36,13 @@ def cmd_psfcheck(args: argparse.Namespace) -> int:
 
     inp = Path(args.input)
     need_psf(args, inp)
+    check_psf_position(args)
     result = check_psf_with_stars(inp, args.psf_fwhm, psf=own_hdu(args.psf, inp),
                                   pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,
                                   background=args.background, moffat_beta=args.moffat_beta,
                                   snr_min=args.snr_min, saturation=args.saturation, tolerance=args.tolerance,
-                                  hdu=args.hdu)
+                                  hdu=args.hdu, psf_position=args.psf_position, noise_map=args.noise_map,
+                                  noise_map_type=args.noise_map_type, mask=args.mask)
     print(f"{inp}: {result.message()}")
     for x, y in result.positions:
         print(f"  star at x={x + 1:.1f}, y={y + 1:.1f} (1-based pixels)")

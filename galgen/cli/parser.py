@@ -71,6 +71,17 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="background noise rms per pixel in image units (default: measured on the sky "
                         "pixels, GALGENNS; an ERR/VARIANCE/IVAR plane in the file is compared with it, "
                         "GALGENNV, and the log says when they disagree)")
+    add_plane_options(p)
+    p.add_argument("--background", type=background_arg, default="auto",
+                   help="sky to subtract: auto (estimated, source-masked; on a stamp the galaxy fills "
+                        "it takes part of its flux: flag SKY) or a number (0 for sky-subtracted images, "
+                        "as most survey coadds are; flag SKY when the source-free pixels sit more than "
+                        "0.5 sigma from zero after it, GALGENSO)")
+    p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
+
+
+def add_plane_options(p: argparse.ArgumentParser) -> None:
+    """``--noise-map``, ``--noise-map-type`` and ``--mask``: planes in files of their own."""
     p.add_argument("--noise-map", default=None, metavar="FILE",
                    help="the image's noise map in a file of its own (FILE or FILE[EXT]; a template as for "
                         "--psf: '{dir}/{stem[:-8]}-invvar-r.fits.fz'): a Legacy Surveys invvar brick, a "
@@ -84,12 +95,18 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                    help="the image's mask in a file of its own (FILE or FILE[EXT], or a template): nonzero "
                         "is bad (for an LSST/HSC-style MASK naming its bit planes, only the bad planes); "
                         "added to the file's own mask in single restores, replacing it in catalog runs")
-    p.add_argument("--background", type=background_arg, default="auto",
-                   help="sky to subtract: auto (estimated, source-masked; on a stamp the galaxy fills "
-                        "it takes part of its flux: flag SKY) or a number (0 for sky-subtracted images, "
-                        "as most survey coadds are; flag SKY when the source-free pixels sit more than "
-                        "0.5 sigma from zero after it, GALGENSO)")
-    p.add_argument("--device", default=None, help="torch device for learned models (cpu, cuda)")
+
+
+def add_psf_position_option(p: argparse.ArgumentParser) -> None:
+    """``--psf-position``: where a PSF model of the exposure is evaluated."""
+    p.add_argument("--psf-position", type=position_arg, default=None, metavar="X,Y",
+                   help="with a PSFEx model (--psf FILE.psf): the stamp's position in the pixels of the "
+                        "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE). With an SDSS "
+                        "psField file (--psf psField-*.fit, its band from the image's FILTER or as "
+                        "psField.fit[r]): the position on the SDSS frame (1-based column, row). Default: "
+                        "the image's centre on its exposure when its header says where it lies (IRAF "
+                        "LTV1/LTV2, as cutouts of imcopy and galgen write), else the model's (frame's) "
+                        "centre")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,14 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     add_restoration_options(p)
-    p.add_argument("--psf-position", type=position_arg, default=None, metavar="X,Y",
-                   help="with a PSFEx model (--psf FILE.psf): the stamp's position in the pixels of the "
-                        "exposure PSFEx was run on (1-based, SExtractor's X_IMAGE,Y_IMAGE). With an SDSS "
-                        "psField file (--psf psField-*.fit, its band from the image's FILTER or as "
-                        "psField.fit[r]): the position on the SDSS frame (1-based column, row). Default: "
-                        "the image's centre on its exposure when its header says where it lies (IRAF "
-                        "LTV1/LTV2, as cutouts of imcopy and galgen write), else the model's (frame's) "
-                        "centre")
+    add_psf_position_option(p)
     p.add_argument("--plane", type=hdu_arg, default=None,
                    help="plane of a 3D cube: its number, or its band when the header names the planes "
                         "(BANDS/BAND0..: --plane r of a Legacy Surveys grz cutout)")
@@ -347,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the PSF as a Moffat (beta 3.5) FWHM, e.g. 1.4arcsec or 3.5pix")
     p.add_argument("--psf", default=None, metavar="PSF.fits",
                    help="the PSF as a FITS image, a PSFEx model or an SDSS psField file (evaluated at "
-                        "the centre of its exposure or frame)")
+                        "--psf-position, by default the image's centre on its exposure when its header "
+                        "says where it lies, else the model's centre)")
     p.add_argument("--moffat-beta", type=float, default=3.5,
                    help="beta of the --psf-fwhm Moffat (default 3.5)")
     p.add_argument("--snr-min", type=float, default=30.0, help="peak SNR a star needs (default 30)")
@@ -360,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-rms", type=float, default=None, help="background noise (default: estimated)")
     p.add_argument("--background", type=background_arg, default="auto",
                    help="sky to subtract: auto (estimated) or a number")
+    add_plane_options(p)
+    add_psf_position_option(p)
     p.set_defaults(func=cmd_psfcheck)
 
     add_toy_parser(sub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from galgen.cli._args import input_and_output, need_psf
+from galgen.cli._args import check_psf_position, input_and_output, need_psf
 from galgen.errors import GalgenError
 
 __all__ = ["cmd_restore", "cmd_batch", "explain_flags"]
@@ -79,18 +79,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     inp, out = input_and_output(args)
     need_psf(args, inp)
-    if args.psf_position is not None:
-        from galgen.io.fits import first_table_columns, split_extension
-        from galgen.psf.psfex import is_psfex
-        from galgen.psf.sdss import is_psfield
-
-        psf_file = None if args.psf is None else split_extension(args.psf)[0]
-        columns = first_table_columns(psf_file)
-        if psf_file is None or not (is_psfex(psf_file, columns) or is_psfield(psf_file, columns)):
-            msg = ("--psf-position places a PSFEx model (--psf FILE.psf) or an SDSS psField PSF; "
-                   + ("without --psf there is none" if args.psf is None else
-                      f"{args.psf} is a PSF image, the same at every position") + ": leave it out")
-            raise GalgenError(msg)
+    check_psf_position(args)
     result = restore(inp, args.psf_fwhm, psf=own_hdu(args.psf, inp), scale=args.scale, method=args.method,
                      samples=args.samples, hdu=args.hdu, plane=args.plane,
                      pixel_scale=args.pixel_scale, noise_rms=args.noise_rms,

@@ -66,9 +66,11 @@ class Image:
     unit : astropy.units.UnitBase or None
         Unit of the data (``BUNIT``), ``None`` when unknown.
     mask : numpy.ndarray
-        ``(H, W)`` bool, True where a pixel is bad (non-finite or masked on input).
+        ``(H, W)`` bool, True where a pixel is bad (non-finite or masked on input, or without data
+        by its uncertainty: an inverse variance of 0, a NaN error).
     uncertainty : numpy.ndarray or None
-        ``(H, W)`` per-pixel 1-sigma uncertainty in ``unit``, when the input had one.
+        ``(H, W)`` per-pixel 1-sigma uncertainty in ``unit``, when the input had one (``inf`` where
+        an inverse variance is 0).
     header : astropy.io.fits.Header
         Copy of the input header (empty for arrays).
     source : str
@@ -92,6 +94,15 @@ class Image:
                         "-1e30): treated as missing, like NaN", self.source, int(fill.sum()), FILL_VALUE)
         bad = ~np.isfinite(self.data)
         self.mask = bad if self.mask is None else (np.asarray(self.mask, bool) | bad)
+        if self.uncertainty is not None and np.shape(self.uncertainty) == self.data.shape:
+            # an inverse variance (weight) of 0 reads as an infinite error, a NaN error is none: the
+            # pixel holds no data (a coadd's border or a hole between its exposures, a bad pixel of
+            # a DECam weight map) whatever value it shows, often 0, which reads as sky
+            no_data = ~np.isfinite(self.uncertainty) & ~self.mask
+            if no_data.any():
+                self.mask = self.mask | no_data
+                log.info("%s: %d pixels whose uncertainty plane says they hold no data (zero weight, or a "
+                         "NaN or infinite error) are masked", self.source, int(no_data.sum()))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, split_extension
 
 __all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
-           "open_mask", "attach_planes"]
+           "open_mask", "attach_planes", "with_own_planes"]
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +171,18 @@ def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
         with hdul:
             bad |= bad_pixels(np.asarray(data), bits)
     return replace(image, mask=bad, uncertainty=uncertainty)
+
+
+def with_own_planes(image: Image, source: object, noise_map: object = None, noise_map_type: str | None = None,
+                    mask: object = None, hdu: int | str | None = None) -> Image:
+    """:func:`attach_planes` for an image read from ``source``: ``noise_map`` and ``mask`` may be
+    templates (:func:`galgen.psf.templates.own_hdu`: ``'{stem}_invvar.fits'``), filled for
+    ``source`` when it is a path and for the header of its HDU ``hdu``."""
+    from galgen.psf.templates import own_hdu
+
+    check_noise_map_type(noise_map_type)
+    if noise_map is None and mask is None:
+        return image
+    if isinstance(source, str | os.PathLike):
+        noise_map, mask = (own_hdu(v, source, image.header, hdu) for v in (noise_map, mask))
+    return attach_planes(image, noise_map, noise_map_type, mask)

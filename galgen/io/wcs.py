@@ -23,6 +23,7 @@ __all__ = [
     "physical_position",
     "move_physical",
     "exposure_position",
+    "centre_on_exposure",
 ]
 
 _WCS_KEY = re.compile(
@@ -235,6 +236,13 @@ def exposure_position(header: fits.Header | None, x: float, y: float) -> tuple[f
     pixel ``(x, y)`` of an image: the 1-based position on the exposure
     (:func:`physical_position`), or ``(x + 1, y + 1)`` when the image is not a cutout that says so."""
     return physical_position(header, x + 1.0, y + 1.0) or (float(x) + 1.0, float(y) + 1.0)
+
+
+def centre_on_exposure(header: fits.Header | None, shape: tuple[int, int]) -> tuple[float, float] | None:
+    """The centre of an ``(H, W)`` image on its exposure (1-based), where a PSF model of the exposure
+    is evaluated for the whole image by default; ``None`` when the header does not say where the
+    image lies (:func:`physical_position`)."""
+    return physical_position(header, (shape[1] + 1) / 2, (shape[0] + 1) / 2)
 
 
 def move_physical(header: fits.Header, offset: tuple[float, float] = (0.0, 0.0), scale: float = 1.0,

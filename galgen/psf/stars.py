@@ -155,7 +155,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                          saturation: float | None = None, tolerance: float = 0.1,
                          min_stars: int = 5, locus_width: float = 0.1, max_scatter: float = 0.03,
                          hdu: int | str | None = None,
-                         psf_position: tuple[float, float] | None = None) -> StarCheck:
+                         psf_position: tuple[float, float] | None = None, noise_map: object = None,
+                         noise_map_type: str | None = None, mask: object = None) -> StarCheck:
     """Compare the PSF given for an image with the stars of the image.
 
     Parameters
@@ -196,8 +197,13 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     hdu : int or str, optional
         HDU of a file.
     psf_position : (float, float), optional
-        With a PSFEx model as ``psf``: where to evaluate it, ``(x, y)`` in the exposure's 1-based
-        pixels (default the model's centre), as :func:`galgen.restore` takes it.
+        With a PSFEx model or SDSS psField as ``psf``: where to evaluate it, ``(x, y)`` in the
+        exposure's 1-based pixels, as :func:`galgen.restore` takes it (default the image's centre
+        on its exposure when its header says where it lies, else the model's centre).
+    noise_map, noise_map_type, mask : optional
+        The image's noise map and mask in files of their own, as :func:`galgen.restore` takes
+        them: sources on masked pixels, or on pixels the noise map says hold no data (zero
+        weight), are left out.
 
     Returns
     -------
@@ -226,6 +232,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
 
     from galgen.errors import GalgenPSFError
     from galgen.io.fits import read_image
+    from galgen.io.planes import with_own_planes
+    from galgen.io.wcs import centre_on_exposure
     from galgen.restoration.engine import prepare_observation
 
     measure = _sigma
@@ -246,6 +254,9 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         return sigma
 
     image = read_image(field_image, hdu=hdu, pixel_scale=pixel_scale)
+    image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu)
+    if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
+        psf_position = centre_on_exposure(image.header, image.shape)
     psf_sigma = None
     if psf is not None and psf_fwhm is None:
         # a PSF with rings, spikes or a halo may have no clean half maximum for measure_fwhm; its

@@ -31,7 +31,7 @@ from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
-from galgen.io.wcs import move_physical, physical_position, resample_wcs
+from galgen.io.wcs import centre_on_exposure, move_physical, resample_wcs
 from galgen.preprocess.background import estimate_background, sky_gradient, source_mask, target_centre
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.preprocess.noise import WHITE, NoiseCorrelation, estimate_noise_correlation
@@ -284,12 +284,18 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
     """
     require_linear_unit(image.unit, image.source)
     h, w = image.shape
+    usable = int(np.count_nonzero(~image.mask))
+    if usable < 10:  # 10: what the background estimate needs
+        msg = (f"{image.source}: {usable} of its {h}x{w} pixels usable (at least 10 needed): the others "
+               "are masked (its mask plane or mask=), NaN, or without data by its uncertainty plane (an "
+               "inverse variance of 0). Check the HDU, the mask and the noise map")
+        raise GalgenValueError(msg)
     psf_model = "image"
     if psf is not None:
         from galgen.psf.files import read_psf
 
         if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
-            psf_position = physical_position(image.header, (w + 1) / 2, (h + 1) / 2)
+            psf_position = centre_on_exposure(image.header, image.shape)
         given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
                          band=image.header.get("FILTER"))
         psf = given.kernel

@@ -13,6 +13,7 @@ from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
 from galgen.io.fits import Image, read_image, write_fits
+from galgen.io.planes import with_own_planes
 from galgen.restoration.engine import PreparedObservation, finalize, prepare_observation
 from galgen.restoration.methods import check_samples, get_method
 
@@ -161,7 +162,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         noises = _per_stamp(noise_rms, n, "noise_rms")
     imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale) for im in images]
     if noise_map is not None or mask is not None:
-        imgs = [_with_own_planes(img, im, noise_map, noise_map_type, mask, hdu)
+        imgs = [with_own_planes(img, im, noise_map, noise_map_type, mask, hdu)
                 for img, im in zip(imgs, images, strict=True)]
     prepared = [prepare_observation(img, f, psf=p, noise_rms=s_, moffat_beta=moffat_beta,
                                     background=background, psf_position=psf_position)
@@ -178,19 +179,6 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
     results = [finalize(img, prep, r, scale=restorer.scale, samples=samples, psf_check=c)
                for img, prep, r, c in zip(imgs, prepared, restorations, checks, strict=True)]
     return results if stack else results[0]
-
-
-def _with_own_planes(img: Image, source: object, noise_map: object, noise_map_type: str | None,
-                     mask: object, hdu: int | str | None) -> Image:
-    """``img`` with the noise map and mask of files of their own (templates filled for ``source``
-    when it is a path)."""
-    from galgen.io.planes import attach_planes, check_noise_map_type
-    from galgen.psf.templates import own_hdu
-
-    check_noise_map_type(noise_map_type)
-    if isinstance(source, str | os.PathLike):
-        noise_map, mask = (own_hdu(v, source, img.header, hdu) for v in (noise_map, mask))
-    return attach_planes(img, noise_map, noise_map_type, mask)
 
 
 def _plain_fwhm_hint(warning: str, fwhms: list, imgs: list[Image]) -> str:

@@ -375,3 +375,42 @@ def test_length_one_axes_are_an_image_with_its_celestial_wcs(tmp_path, rng):
     fits.PrimaryHDU(data[0], header=fits.Header({"PIXSCALE": 0.4})).writeto(path3)
     assert read_image(path3).data.shape == (20, 30)
     assert read_image(path3, plane=0).data.shape == (20, 30)
+
+
+def test_pixels_no_drizzled_exposure_covers_are_masked_in_files_and_catalog_stamps(tmp_path, rng):
+    """Where drizzle's WHT is 0 no exposure covers the pixel and SCI holds a fill (0 for HST): such
+    pixels are masked (restored as NaN, left out of the sky), in a single read and in a catalog run's
+    stamps; a WHT of another chip (EXTVER) is not this chip's."""
+    from astropy.table import Table
+
+    from galgen import restore
+    from galgen.batch import BatchOptions, run_catalog
+    from galgen.io import read_stamps
+
+    shape = (64, 64)
+    wcs = simple_tan_wcs(shape, 0.05)
+    yy, xx = np.indices(shape)
+    sci = rng.normal(0, 0.01, shape) + np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / 20)
+    wht = np.full(shape, 1800.0)
+    sci[:16], wht[:16] = 0.0, 0.0  # the mosaic's edge: no exposure
+    drz = tmp_path / "drz.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(sci, wcs.to_header(), name="SCI"),
+                  fits.ImageHDU(wht, name="WHT"), fits.ImageHDU(np.ones(shape), name="CTX")]).writeto(drz)
+    image = read_image(drz)
+    assert image.mask[:16].all() and not image.mask[16:].any() and image.uncertainty is None
+    restored = restore(drz, 0.12, method="bicubic", background=0.0)
+    assert np.isnan(restored.data[:32]).all() and not np.isnan(restored.data[32:]).any()
+    sky = wcs.pixel_to_world(32.0, 32.0)
+    Table({"id": ["g"], "ra": [sky.ra.deg], "dec": [sky.dec.deg]}).write(tmp_path / "cat.ecsv")
+    table = run_catalog(tmp_path / "cat.ecsv", [drz], BatchOptions(psf_fwhm=0.12, method="bicubic",
+                                                                  background=0.0),
+                        tmp_path / "out", size=48, progress=False)
+    from galgen.batch.catalog import stamp_origin
+
+    (_,), (y0,) = stamp_origin([32.0], [32.0], 48)
+    stamp = read_stamps(table["output"][0], 0)  # mosaic rows y0 to 15 uncovered: 2 (16 - y0) output rows
+    cut = 2 * (16 - int(y0))
+    assert cut > 0 and np.isnan(stamp.data[:cut]).all() and not np.isnan(stamp.data[cut:]).any()
+    other = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(sci, wcs.to_header(), name="SCI", ver=1),
+                          fits.ImageHDU(wht, name="WHT", ver=2)])
+    assert not read_image(other).mask[:16].any()  # chip 2's coverage says nothing of chip 1's pixels

@@ -41,7 +41,7 @@ from galgen.batch.runner import (
     noise_columns,
 )
 from galgen.errors import GalgenValueError
-from galgen.io.fits import Image, as_std, bad_pixels
+from galgen.io.fits import Image, as_std, bad_pixels, uncovered_pixels
 from galgen.io.wcs import PHYSICAL_KEYWORDS, exposure_position, move_physical
 from galgen.psf.stars import StarCheck
 
@@ -68,6 +68,9 @@ class Mosaic:
         shape, memory-mapped; the bits of ``mask`` that mark bad pixels are ``mask_bits``
         (:func:`galgen.io.fits.bad_pixels`), ``uncertainty_kind`` says what ``uncertainty`` holds
         (:func:`galgen.io.fits.uncertainty_plane`; cut stamps get a standard deviation).
+    coverage : numpy.ndarray or None
+        Drizzle's ``WHT`` companion HDU, memory-mapped: where it is not > 0 no exposure covers the
+        pixel, which stamps mask (:func:`galgen.io.fits.uncovered_pixels`).
     header : astropy.io.fits.Header
         The image's header without WCS or structural keywords: each stamp's input header.
     wcs : astropy.wcs.WCS
@@ -86,6 +89,7 @@ class Mosaic:
     uncertainty: np.ndarray | None = None
     mask_bits: int = -1
     uncertainty_kind: str = "std"
+    coverage: np.ndarray | None = None
     _hdul: fits.HDUList | None = field(default=None, repr=False)
     _others: list = field(default_factory=list, repr=False)  # noise-map and mask files of their own
 
@@ -105,6 +109,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     (:mod:`galgen.io.planes`), memory-mapped too; they replace the image file's own planes."""
     from galgen.errors import GalgenFileError
     from galgen.io.fits import (
+        _COVERAGE_NAMES,
         _MASK_NAMES,
         _companion_hdu,
         _parse_unit,
@@ -144,6 +149,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         raise GalgenValueError(msg)
     extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
+    coverage = _companion_hdu(hdul, _COVERAGE_NAMES, data.shape, extver)
     plane, kind = uncertainty_plane(hdul, data.shape, extver)
     telescope = hdul[0].header.get("TELESCOP", header.get("TELESCOP"))
     try:
@@ -162,7 +168,8 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
                   header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
                   mask=mask_data, mask_bits=mask_bits, uncertainty=plane, uncertainty_kind=kind or "std",
-                  _hdul=hdul, _others=own.get("files", []))
+                  coverage=None if coverage is None else coverage.data, _hdul=hdul,
+                  _others=own.get("files", []))
 
 
 def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: str | None,
@@ -228,6 +235,8 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
     data[inner] = mosaic.data[outer]
     mask = np.ones((size, size), bool)
     mask[inner] = False if mosaic.mask is None else bad_pixels(mosaic.mask[outer], mosaic.mask_bits)
+    if mosaic.coverage is not None:  # no exposure there (drizzle's WHT of 0): a fill value, not data
+        mask[inner] |= uncovered_pixels(mosaic.coverage[outer])
     std = None
     if mosaic.uncertainty is not None:
         std = np.full((size, size), np.nan)

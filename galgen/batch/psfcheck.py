@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from galgen.errors import GalgenError
-from galgen.io.fits import as_std, bad_pixels
+from galgen.io.fits import as_std, bad_pixels, uncovered_pixels
 from galgen.io.wcs import exposure_position
 from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
 
@@ -58,6 +58,8 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
         data[bad_pixels(mosaic.mask[rows, cols], mosaic.mask_bits)] = np.nan  # bad, as stamps read them
     if mosaic.uncertainty is not None:  # no data by the noise plane (zero weight), as stamps read them
         data[~np.isfinite(as_std(mosaic.uncertainty[rows, cols], mosaic.uncertainty_kind))] = np.nan
+    if mosaic.coverage is not None:  # no exposure (drizzle's WHT of 0)
+        data[uncovered_pixels(mosaic.coverage[rows, cols])] = np.nan
     saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
     centre = exposure_position(mosaic.header, (cols.start + cols.stop - 1) / 2,
                                (rows.start + rows.stop - 1) / 2)

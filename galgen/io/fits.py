@@ -22,7 +22,7 @@ from galgen.io.atomic import atomic_path, atomic_write_bytes
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
-           "BAD_MASK_PLANES", "hdu_key", "split_extension"]
+           "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ _VAR_NAMES = ("VAR", "VARIANCE")
 #: Inverse-variance planes: DES/DECam ``WGT``, Legacy Surveys' ``invvar``, SWarp's ``WEIGHT``. Not
 #: drizzle's ``WHT``: by default an exposure-time map, with no noise scale in it.
 _IVAR_NAMES = ("IVAR", "INVVAR", "WGT", "WEIGHT")
+#: Drizzle's weight (HST ``drz``/``drc``, JWST ``i2d``): no noise scale, but 0 where no exposure
+#: covers a pixel, whose value is then a fill (0 for HST): such pixels are masked.
+_COVERAGE_NAMES = ("WHT",)
 
 #: Planes of an LSST/HSC-style ``MASK`` HDU (bit ``n`` named by a header keyword ``MP_<NAME> = n``)
 #: that mark a pixel without a good measurement. The other planes describe good pixels and are
@@ -306,6 +309,9 @@ def _from_hdulist(
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
                                                     bad_mask_bits(mask_hdu.header, telescope))
+    if (coverage := _companion_hdu(hdul, _COVERAGE_NAMES, shape, extver)) is not None:
+        uncovered = uncovered_pixels(own_plane(coverage.data))
+        mask = uncovered if mask is None else mask | uncovered
     error_plane, kind = uncertainty_plane(hdul, shape, extver)
     if error_plane is None and (cube or degenerate):  # a Legacy Surveys cutout's invvar cube beside its image
         error_plane, kind = uncertainty_plane(hdul, cube_shape, extver)
@@ -331,6 +337,12 @@ def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...],
         if (plane := _companion(hdul, names, shape, extver)) is not None:
             return plane, kind
     return None, ""
+
+
+def uncovered_pixels(weight: np.ndarray) -> np.ndarray:
+    """``True`` where drizzle's ``WHT`` plane (:data:`_COVERAGE_NAMES`) says no exposure covers
+    the pixel: a weight that is not > 0 (0, negative, NaN)."""
+    return ~(np.asarray(weight) > 0)
 
 
 def as_std(plane: np.ndarray, kind: str) -> np.ndarray:

@@ -117,6 +117,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         bad_mask_bits,
         uncertainty_plane,
     )
+    from galgen.io.scaled import linear_header, linear_plane
     from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
     name = str(path)
@@ -147,6 +148,11 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         hdul.close()
         msg = f"{name}: pixel_scale={pixel_scale:.4g} arcsec disagrees with the WCS ({scale:.4g}); drop it"
         raise GalgenValueError(msg)
+    try:  # PS1's asinh-compressed pixels: each stamp made linear as it is cut
+        data = linear_plane(data, header, name)
+    except GalgenValueError:
+        hdul.close()
+        raise
     extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
     mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
     coverage = _companion_hdu(hdul, _COVERAGE_NAMES, data.shape, extver)
@@ -166,7 +172,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
-                  header=strip_wcs_keywords(header, also=structural), unit=_parse_unit(header),
+                  header=linear_header(strip_wcs_keywords(header, also=structural)), unit=_parse_unit(header),
                   mask=mask_data, mask_bits=mask_bits, uncertainty=plane, uncertainty_kind=kind or "std",
                   coverage=None if coverage is None else coverage.data, _hdul=hdul,
                   _others=own.get("files", []))

@@ -20,6 +20,7 @@ from astropy.io import fits
 
 from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, split_extension
+from galgen.io.scaled import linear_plane
 
 __all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
            "open_mask", "attach_planes", "with_own_planes"]
@@ -114,6 +115,11 @@ def open_noise_map(source: str | os.PathLike, shape: tuple[int, int], kind: str 
         Its kind neither given nor said by its name (besides :func:`open_plane`'s errors).
     """
     data, header, hdul = open_plane(source, shape, "noise map", memmap=memmap)
+    try:
+        data = linear_plane(data, header, str(source))  # a PS1 variance image is asinh-compressed too
+    except GalgenValueError:
+        hdul.close()
+        raise
     kind = kind or guess_noise_map_type(source, header)
     if kind not in NOISE_MAP_TYPES:
         hdul.close()

@@ -337,3 +337,27 @@ def test_batch_reports_the_stamps_whose_automatic_sky_took_galaxy_light(tmp_path
     assert "SKY" in flags["unsubtracted"] and "SKY" not in flags["small"] + flags["big"]
     assert "1 output(s) come from images that are not sky-subtracted as --background 0 says" in \
         capsys.readouterr().err
+
+
+def test_compressed_and_fit_inputs_are_keyed_by_their_stem(tmp_path):
+    """SDSS hands out frames as ``frame-r-...fits.bz2`` and older products as ``.fit``: their
+    outputs are ``frame-r-....fits`` (not ``.fits.bz2.fits``), from a glob with an HDU too; two
+    inputs that differ only by suffix are refused before anything runs."""
+    import bz2
+
+    from galgen.errors import GalgenValueError
+    from galgen.io import write_fits
+    from galgen.io.wcs import simple_tan_wcs
+
+    data = np.random.default_rng(0).normal(0, 1, (32, 32))
+    write_fits(tmp_path / "plain.fits", data, wcs=simple_tan_wcs(data.shape, 0.396))
+    raw = (tmp_path / "plain.fits").read_bytes()
+    (tmp_path / "frame-r-003918-3-0213.fits.bz2").write_bytes(bz2.compress(raw))
+    (tmp_path / "fpC-003918-r3-0213.fit").write_bytes(raw)
+    (tmp_path / "plain.fits").unlink()
+    keys = sorted(item.key for item in expand_inputs([str(tmp_path / "*.fit*")]))
+    assert keys == ["fpC-003918-r3-0213", "frame-r-003918-3-0213"]
+    assert [i.key for i in expand_inputs([str(tmp_path / "*.fits.bz2[0]")])] == ["frame-r-003918-3-0213_0"]
+    (tmp_path / "fpC-003918-r3-0213.fits").write_bytes(raw)
+    with pytest.raises(GalgenValueError, match="both would be written as fpC-003918-r3-0213.fits"):
+        expand_inputs([str(tmp_path / "*.fit*")])

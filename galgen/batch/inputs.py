@@ -17,6 +17,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from galgen.errors import GalgenFileError, GalgenValueError
+from galgen.io.fits import FITS_SUFFIXES, fits_stem
 from galgen.psf.stars import StarCheck
 
 __all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "catalog_fwhm", "read_catalog"]
@@ -81,7 +82,7 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
             if not Path(line).exists() and ext is not None and Path(base).is_file():  # FILE[EXT]
                 entries.append((Path(base), ext, True))
             elif (not Path(line).exists() and ext is not None and any(c in str(base) for c in "*?[")
-                  and str(base).lower().endswith((".fits", ".fit", ".fts", ".fz", ".gz"))):
+                  and str(base).lower().endswith(FITS_SUFFIXES)):
                 # 'exposures/*.fits[SCI,1]': that HDU of each file ('img[12]' stays a character class)
                 entries += [(Path(p), ext, True) for p in sorted(glob.glob(str(base), recursive=True))]
             elif text.startswith("@"):
@@ -100,11 +101,12 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     items, seen = [], set()
     for p, h, named in resolved:
         rel = p.relative_to(root)
-        key = str(rel).removesuffix(".gz").removesuffix(".fz").removesuffix(".fits")
+        key = fits_stem(str(rel))  # frame.fits.bz2 -> frame (written as frame.fits)
         if named:  # its own HDU: flt.fits[SCI,2] -> flt_SCI_2
             key += "_" + re.sub(r"[^A-Za-z0-9.+-]+", "_", str(h)).strip("_")
         if key in seen:
-            msg = f"{p}{f'[{h}]' if named else ''}: listed twice"
+            msg = (f"{p}{f'[{h}]' if named else ''}: listed twice, or named like another input but for its "
+                   f"FITS suffix (both would be written as {key}.fits); rename one")
             raise GalgenValueError(msg)
         seen.add(key)
         items.append(BatchItem(key=key, path=str(p), hdu=h))

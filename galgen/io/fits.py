@@ -23,7 +23,7 @@ from galgen.io.scaled import asinh_terms, linear_header, linearize
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
-           "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels"]
+           "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels", "fits_stem", "FITS_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,24 @@ def _unit_string(unit: u.UnitBase) -> str:
         return unit.to_string(format="fits")
     except ValueError:  # e.g. electron/s is not a FITS-standard unit
         return unit.to_string(format="generic")
+
+
+#: Suffixes of FITS files, compressed ones included (longest first): what a file's stem goes without.
+FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fits.bz2", ".fit.gz", ".fit.bz2", ".fit.fz", ".fts.gz", ".fits",
+                 ".fit", ".fts", ".fz", ".gz", ".bz2")
+
+
+def fits_stem(name: str) -> str:
+    """``name`` without its FITS suffix (:data:`FITS_SUFFIXES`, any case).
+
+    Examples
+    --------
+    >>> fits_stem("frame-r-003918-3-0213.fits.bz2"), fits_stem("psField-003918-3-0213.fit")
+    ('frame-r-003918-3-0213', 'psField-003918-3-0213')
+    >>> fits_stem("dir/brick-image-r.fits.fz"), fits_stem("notes.txt")
+    ('dir/brick-image-r', 'notes.txt')
+    """
+    return next((name[: -len(x)] for x in FITS_SUFFIXES if name.lower().endswith(x)), name)
 
 
 def hdu_key(hdu: int | str) -> int | str | tuple[str, int]:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from galgen.errors import GalgenPSFError
-from galgen.io.fits import hdu_key
+from galgen.io.fits import fits_stem, hdu_key
 
 __all__ = ["own_hdu", "is_own_hdu", "is_psf_template", "check_psf_template"]
 
@@ -26,8 +26,6 @@ def is_psf_template(psf: object) -> bool:
 
 #: ``{stem[a:b]}`` or ``{name[a:b]}`` in a PSF template: a slice of the input's file name.
 _SLICE = re.compile(r"\{(stem|name)\[(-?\d*):(-?\d*)\]\}")
-#: Suffixes a file name's ``{stem}`` goes without (longest first).
-_FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fits.bz2", ".fit.gz", ".fit.bz2", ".fits", ".fit", ".fts", ".fz")
 
 
 def check_psf_template(psf: str) -> None:
@@ -76,7 +74,7 @@ def own_hdu(psf: object, path: object, header: object = None, hdu: int | str | N
 
     where = Path(str(path))
     name = where.name
-    stem = next((name[: -len(x)] for x in _FITS_SUFFIXES if name.lower().endswith(x)), name)
+    stem = fits_stem(name)
     values: dict[str, object] = {"stem": stem, "name": name, "dir": str(where.parent)}
 
     def cut(match: re.Match) -> str:  # '{stem[8:]}': str.format indexes but does not slice

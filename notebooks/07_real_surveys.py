@@ -104,16 +104,20 @@ print(f"largest galgen - RL difference: {diff:.1%} of the peak; RL chi^2 {rl.met
 # ## 2. DES-like: a stamp and the exposure's PSFEx model
 #
 # A PSFEx model describes how the PSF varies over the exposure; galgen evaluates it (with
-# GalSim's reader) at the stamp's position *in the exposure's pixels*, here from the stamp's
-# own header (on the command line: `--psf FILE.psf --psf-position X,Y`).
+# GalSim's reader) at the stamp's position *in the exposure's pixels*. This cutout's header
+# says where it lies (IRAF's `LTV1`, `LTV2`: exposure pixel = stamp pixel - LTV), so galgen
+# finds the position itself; without those keywords give it (`psf_position=(x, y)`, on the
+# command line `--psf FILE.psf --psf-position X,Y`), or the model's centre is used (logged).
 
 # %%
+from galgen.io.wcs import physical_position  # noqa: E402
+
 des = read_image(DATA / "des_stamp.fits")
-position = (des.header["XEXPOSUR"], des.header["YEXPOSUR"])
-restored = restore(DATA / "des_stamp.fits", psf=DATA / "des_stamp.psf", psf_position=position,
-                   background=0.0, samples=SAMPLES)
+position = physical_position(des.header, 32.5, 32.5)  # the stamp's centre on the exposure
+restored = restore(DATA / "des_stamp.fits", psf=DATA / "des_stamp.psf", background=0.0, samples=SAMPLES)
 print(f"PSF at {position}: FWHM {restored.meta['GALGENPF']}\" measured; output PSFFWHM "
       f"{restored.meta['PSFFWHM']}\"; chi^2 {restored.meta['GALGENX2']:.2f}; flag {restored.meta['GALGENFL']}")
+print("the x2 output still maps to the exposure:", physical_position(restored.meta, 64.5, 64.5))
 write_restored(restored, OUT / "des_restored.fits", overwrite=True)
 
 # %% [markdown]

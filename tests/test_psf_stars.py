@@ -127,3 +127,19 @@ def test_an_undersampled_field_is_checked_by_a_pixel_gaussian_fit():
     wide = galsim.Airy(lam_over_diam=1.4 * 1.2, obscuration=0.3).drawImage(nx=25, ny=25, scale=1.0).array
     assert check_psf_with_stars(data, psf=wide, pixel_scale=0.1, noise_rms=1.0,
                                 background=0.0).verdict == "PSF_TOO_WIDE"
+
+
+def test_the_header_saturation_level_keeps_saturated_stars_out_by_default():
+    """Without ``saturation=``, a star reaching the header's ``SATURATE`` (or ``SATLEVEL``) is
+    skipped, as the catalog runs' checks do: 6 of these 10 stars peak above 600."""
+    from astropy.io import fits
+
+    data, kernel = _field(n_galaxies=0, n_stars=10)
+    kwargs = {"psf": kernel, "noise_rms": 1.0, "background": 0.0}
+    plain = check_psf_with_stars(fits.PrimaryHDU(data, fits.Header({"PIXSCALE": 0.2})), **kwargs)
+    for key in ("SATURATE", "SATLEVEL"):
+        header = fits.Header({"PIXSCALE": 0.2, key: 600.0})
+        saturated = check_psf_with_stars(fits.PrimaryHDU(data, header), **kwargs)
+        assert plain.n_stars == 10 and saturated.n_stars == 4 and saturated.verdict == "NO_STARS"
+        given = check_psf_with_stars(fits.PrimaryHDU(data, header), saturation=1e5, **kwargs)
+        assert given.n_stars == 10  # a level given wins

@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from galgen.errors import GalgenError
-from galgen.io.fits import as_std, bad_pixels, uncovered_pixels
+from galgen.io.fits import as_std, bad_pixels, saturation_level, uncovered_pixels
 from galgen.io.wcs import exposure_position
 from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
 
@@ -60,7 +60,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
         data[~np.isfinite(as_std(mosaic.uncertainty[rows, cols], mosaic.uncertainty_kind))] = np.nan
     if mosaic.coverage is not None:  # no exposure (drizzle's WHT of 0)
         data[uncovered_pixels(mosaic.coverage[rows, cols])] = np.nan
-    saturation = mosaic.header.get("SATURATE", mosaic.header.get("SATLEVEL"))
+    saturation = saturation_level(mosaic.header)
     centre = exposure_position(mosaic.header, (cols.start + cols.stop - 1) / 2,
                                (rows.start + rows.stop - 1) / 2)
     where = f"{mosaic.path} (x {cols.start + 1}-{cols.stop}, y {rows.start + 1}-{rows.stop})"
@@ -70,7 +70,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     return logged_check(where, data, options.psf_fwhm, psf=psf, pixel_scale=mosaic.pixel_scale,
                         noise_rms=options.noise_rms, background=options.background,
                         moffat_beta=options.moffat_beta, psf_position=centre,
-                        saturation=None if saturation is None else float(saturation))
+                        saturation=saturation)
 
 
 def check_image_psf(path: str, hdu: int | str | None, options: object, *, positions: np.ndarray | None = None,

@@ -23,7 +23,8 @@ from galgen.io.scaled import asinh_terms, linear_header, linearize
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
-           "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels", "fits_stem", "FITS_SUFFIXES"]
+           "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels", "fits_stem", "FITS_SUFFIXES",
+           "saturation_level"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,28 @@ def _unit_string(unit: u.UnitBase) -> str:
         return unit.to_string(format="fits")
     except ValueError:  # e.g. electron/s is not a FITS-standard unit
         return unit.to_string(format="generic")
+
+
+def saturation_level(header: fits.Header | None) -> float | None:
+    """The header's saturation level (``SATURATE``, else ``SATLEVEL``; SExtractor's convention: in
+    the image's own units, before any sky subtraction), or ``None`` when it has none that is a
+    positive finite number.
+
+    Examples
+    --------
+    >>> saturation_level(fits.Header({"SATURATE": 6.5e4})), saturation_level(fits.Header({"SATLEVEL": "n/a"}))
+    (65000.0, None)
+    """
+    if header is None:
+        return None
+    value = header.get("SATURATE", header.get("SATLEVEL"))
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        return None
+    return level if np.isfinite(level) and level > 0 else None
 
 
 #: Suffixes of FITS files, compressed ones included (longest first): what a file's stem goes without.

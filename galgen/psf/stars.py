@@ -179,7 +179,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         Peak signal-to-noise a source needs (faint stars' sizes scatter).
     saturation : float, optional
         Sources with a pixel at or above this value (input units, before background subtraction)
-        are skipped: a saturated star looks wider than the PSF.
+        are skipped: a saturated star looks wider than the PSF. Default: the header's
+        ``SATURATE`` or ``SATLEVEL`` (:func:`galgen.io.fits.saturation_level`), if any.
     tolerance : float, default 0.1
         ``|ratio - 1|`` above which the PSF is called wrong.
     min_stars : int, default 5
@@ -231,7 +232,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     from photutils.utils.exceptions import NoDetectionsWarning
 
     from galgen.errors import GalgenPSFError
-    from galgen.io.fits import read_image
+    from galgen.io.fits import read_image, saturation_level
     from galgen.io.planes import with_own_planes
     from galgen.io.wcs import centre_on_exposure
     from galgen.restoration.engine import prepare_observation
@@ -255,6 +256,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
 
     image = read_image(field_image, hdu=hdu, pixel_scale=pixel_scale)
     image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu)
+    if saturation is None:
+        saturation = saturation_level(image.header)
     if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
         psf_position = centre_on_exposure(image.header, image.shape)
     psf_sigma = None

@@ -28,7 +28,7 @@ from astropy.io import fits
 from astropy.nddata import CCDData, StdDevUncertainty
 
 from galgen.errors import GalgenPSFError, GalgenValueError
-from galgen.io.fits import Image
+from galgen.io.fits import Image, saturation_level
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import centre_on_exposure, move_physical, resample_wcs
@@ -214,8 +214,8 @@ def _warn_saturated(image: Image) -> None:
     """Log a warning when unmasked pixels reach the header's saturation level (``SATURATE``, or
     ``SATLEVEL``; SExtractor's convention: in the image's own units). They are not masked here:
     an image rescaled after the keyword was written (ADU to electrons) would lose good pixels."""
-    level = image.header.get("SATURATE", image.header.get("SATLEVEL"))
-    if isinstance(level, bool) or not isinstance(level, int | float) or not level > 0:
+    level = saturation_level(image.header)
+    if level is None:
         return
     at = np.isfinite(image.data) & (image.data >= level) & ~image.mask
     if at.any():

@@ -12,7 +12,7 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from galgen.errors import GalgenRegimeWarning
-from galgen.io.fits import Image, read_image, write_fits
+from galgen.io.fits import Image, read_image, saturation_level, write_fits
 from galgen.io.planes import with_own_planes
 from galgen.restoration.engine import PreparedObservation, finalize, prepare_observation
 from galgen.restoration.methods import check_samples, get_method
@@ -204,8 +204,10 @@ def star_check(img: Image, prepared: PreparedObservation) -> StarCheck | None:
 
     rows, cols = check_region(img.shape, np.empty((0, 2)))
     data = np.where(prepared.mask, np.nan, prepared.data)[rows, cols]
+    level = saturation_level(img.header)  # saturated stars look wider than the PSF: left out
     return logged_check(img.source, data, prepared.psf_fwhm_pix, psf=prepared.psf,
-                        pixel_scale=img.pixel_scale, noise_rms=prepared.noise_rms, background=0.0)
+                        pixel_scale=img.pixel_scale, noise_rms=prepared.noise_rms, background=0.0,
+                        saturation=None if level is None else level - prepared.background)
 
 
 def write_restored(result: CCDData, path: str | os.PathLike, *, overwrite: bool = False,

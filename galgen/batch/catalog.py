@@ -18,6 +18,7 @@ that lie on no image are ``failed`` rows without an output.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -300,7 +301,7 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
 
 
 def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None = None,
-           pixel_scale: float | None = None) -> tuple[list[tuple], np.ndarray, np.ndarray]:
+           pixel_scale: float | None = None, *, with_scales: bool = False) -> tuple:
     """Which image holds each sky position: the first, in the order given, whose pixels it falls
     on (a file of several chips is one image per chip, :func:`chip_hdus`, unless ``hdu`` picks
     one; each opened once, memory-mapped).
@@ -313,10 +314,12 @@ def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None =
         ``(N,)`` index into ``sources``; -1 for a position on none of them.
     xy : numpy.ndarray
         ``(N, 2)`` 0-based pixel position on its image (NaN where on none).
+    scales : list of float
+        With ``with_scales``: each source's pixel scale (arcsec), a fourth value.
     """
     owner = np.full(len(sky), -1)
     xy = np.full((len(sky), 2), np.nan)
-    sources = []  # (path, hdu): an image, or one chip of a file of several
+    sources, scales = [], []  # (path, hdu): an image, or one chip of a file of several
     for image in images:
         for chip in [hdu] if hdu is not None else chip_hdus(image):
             mosaic = open_mosaic(image, chip, pixel_scale)
@@ -324,17 +327,19 @@ def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None =
                 x, y = mosaic.wcs.world_to_pixel(sky)
                 h, w = mosaic.data.shape
                 sources.append((mosaic.path, chip))
+                scales.append(mosaic.pixel_scale)
             finally:
                 mosaic.close()
             inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
             owner[inside] = len(sources) - 1
             xy[inside] = np.column_stack([x, y])[inside]
-    return sources, owner, xy
+    return (sources, owner, xy, scales) if with_scales else (sources, owner, xy)
 
 
 def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
                  hdu: int | str | None = None, chunk_size: int = 256, pixel_scale: float | None = None,
-                 fwhm_column: str | None = None) -> tuple[list[CatalogChunk], list[tuple]]:
+                 fwhm_column: str | None = None, size_column: str | None = None,
+                 size_factor: float = 10.0) -> tuple[list[CatalogChunk], list[tuple]]:
     """Chunks of catalog positions, each on the first image whose footprint holds it.
 
     Parameters
@@ -349,32 +354,41 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     fwhm_column : str, optional
         A column of each galaxy's PSF FWHM (:func:`galgen.batch.inputs.catalog_fwhm`): the
         rows' last entry (NaN without one).
+    size_column, size_factor : optional
+        A column of each galaxy's radius: its stamp is ``size_factor`` radii across, at least
+        ``size`` (:func:`galgen.batch.inputs.catalog_sizes`); each chunk holds stamps of one side.
 
     Returns
     -------
     chunks : list of CatalogChunk
-        In catalog order within each image, images in the order given.
+        In catalog order within each image (and side), images in the order given.
     off : list of (key, id, ra, dec)
         Positions on no image.
     """
     from astropy.coordinates import SkyCoord
 
-    from galgen.batch.inputs import catalog_fwhm, catalog_keys, read_catalog
+    from galgen.batch.inputs import catalog_fwhm, catalog_keys, catalog_sizes, read_catalog
 
     table, cols = read_catalog(catalog)
     fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
     ra = np.asarray(table[cols["ra"]], float)
     dec = np.asarray(table[cols["dec"]], float)
     ids, keys = catalog_keys(table, cols, catalog)
-    sources, owner, xy = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, pixel_scale)
+    sources, owner, xy, scales = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, pixel_scale,
+                                        with_scales=True)
+    sides = np.full(len(table), size)
+    if size_column:
+        row_scales = np.where(owner >= 0, np.asarray(scales)[np.maximum(owner, 0)], np.nan)
+        sides = catalog_sizes(table, size_column, row_scales, size=size, factor=size_factor, catalog=catalog)
     chunks, number = [], 0
     for k, (path, chip) in enumerate(sources):
-        mine = np.flatnonzero(owner == k)
-        for start in range(0, len(mine), chunk_size):
-            rows = tuple((keys[i], ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
-                          float(xy[i, 1]), float(fwhm[i])) for i in mine[start:start + chunk_size])
-            chunks.append(CatalogChunk(number, path, rows, chip, size))
-            number += 1
+        for side in np.unique(sides[owner == k]):  # one stamp side per stack
+            mine = np.flatnonzero((owner == k) & (sides == side))
+            for start in range(0, len(mine), chunk_size):
+                rows = tuple((keys[i], ids[i], float(ra[i]), float(dec[i]), float(xy[i, 0]),
+                              float(xy[i, 1]), float(fwhm[i])) for i in mine[start:start + chunk_size])
+                chunks.append(CatalogChunk(number, path, rows, chip, int(side)))
+                number += 1
     off = [(keys[i], ids[i], float(ra[i]), float(dec[i])) for i in np.flatnonzero(owner < 0)]
     return chunks, off
 
@@ -487,7 +501,8 @@ def _restorer(options: BatchOptions):  # noqa: ANN202
 def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], options: BatchOptions,
                 outdir: str | os.PathLike, *, size: int = 64, hdu: int | str | None = None,
                 chunk_size: int = 256, dask_scheduler: str | None = None, local_workers: int = 0,
-                progress: bool = True, dry_run: bool = False) -> Table:
+                progress: bool = True, dry_run: bool = False, size_column: str | None = None,
+                size_factor: float = 10.0) -> Table:
     """Restore every catalog galaxy into stacked chunk files in ``outdir``; returns the manifest.
 
     Parameters
@@ -502,7 +517,10 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         Output directory (created): ``stamps_NNNNN.fits``, ``manifest.ecsv`` (one row per galaxy:
         ``output`` is its stack, ``index`` its plane and row there) and the journal.
     size : int, default 64
-        Stamp side in input pixels.
+        Stamp side in input pixels (the smallest one with ``size_column``).
+    size_column, size_factor : optional
+        A column of each galaxy's radius (``shape_r``, ``FLUX_RADIUS``): its stamp is
+        ``size_factor`` (10) radii across, in a few steps of side (:func:`plan_catalog`).
     chunk_size : int, default 256
         Stamps per output file (and per Dask task).
     dask_scheduler, local_workers
@@ -522,9 +540,12 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     from galgen.batch.runner import read_journal
 
     outdir = Path(outdir)
-    digest = options.digest(_model_hash(options))
+    # the stamps' sides change the outputs too: a rerun with other sides redoes the stacks
+    sizing = f"{options.digest(_model_hash(options))}|{size}|{size_column}|{size_factor:g}"
+    digest = hashlib.sha256(sizing.encode()).hexdigest()[:16]
     chunks, off = plan_catalog(catalog, images, size=size, hdu=hdu, chunk_size=chunk_size,
-                               pixel_scale=options.pixel_scale, fwhm_column=options.psf_fwhm_column)
+                               pixel_scale=options.pixel_scale, fwhm_column=options.psf_fwhm_column,
+                               size_column=size_column, size_factor=size_factor)
     images_here = {c.path for c in chunks}
     for chunk in chunks:
         if str((outdir / chunk.output_name).resolve()) in images_here:

@@ -20,7 +20,8 @@ from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.io.fits import FITS_SUFFIXES, fits_stem
 from galgen.psf.stars import StarCheck
 
-__all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "catalog_fwhm", "read_catalog"]
+__all__ = ["BatchItem", "expand_inputs", "catalog_items", "catalog_keys", "catalog_fwhm", "catalog_sizes",
+           "read_catalog", "STAMP_SIDES"]
 
 log = logging.getLogger(__name__)
 
@@ -324,21 +325,88 @@ def catalog_fwhm(table: Table, column: str, catalog: object = "catalog") -> np.n
     return np.where(np.isfinite(fwhm) & (fwhm > 0), fwhm, np.nan)
 
 
+#: Stamp sides a catalog run cuts when each galaxy's size sets its stamp (:func:`catalog_sizes`):
+#: few distinct shapes, so that the stacks of one image hold stamps of a few sizes.
+STAMP_SIDES = (32, 48, 64, 96, 128, 192, 256, 384, 512)
+
+
+def catalog_sizes(table: Table, column: str, pixel_scales: np.ndarray, *, size: int = 64,
+                  factor: float = 10.0, catalog: object = "catalog") -> np.ndarray:
+    """Each galaxy's stamp side (pixels) from a column of its size: ``factor`` of them across.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The catalog.
+    column : str
+        A radius (any case): a half-light radius such as the Legacy Surveys' ``shape_r``
+        (arcsec), SExtractor's ``FLUX_RADIUS`` (pixels of the image it was run on), DES's
+        ``FLUX_RADIUS_I``. In arcsec (or the angle of its unit) unless its unit is pixels.
+    pixel_scales : numpy.ndarray
+        ``(N,)`` pixel scale (arcsec) of the image each row is cut from (NaN: on no image).
+    size : int, default 64
+        The smallest side (and the side of rows without a usable radius: masked, NaN, <= 0).
+    factor : float, default 10
+        Radii across the stamp: 5 half-light radii each side hold 99.8 % of an exponential disk's
+        light and 88 % of a de Vaucouleurs profile's (inside the circle; the square holds more).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` int: the smallest of :data:`STAMP_SIDES` (or ``size``) that is at least
+        ``max(size, factor x radius)``; at most 512 (a larger galaxy is cut at 512 and logged).
+
+    Raises
+    ------
+    GalgenValueError
+        No such column, or a unit that is neither an angle nor pixels.
+    """
+    lower = {c.lower(): c for c in table.colnames}
+    if column.lower() not in lower:
+        msg = f"{catalog}: no column {column!r} for the galaxies' sizes; it has {table.colnames}"
+        raise GalgenValueError(msg)
+    values = table[lower[column.lower()]]
+    radius = np.where(np.ma.getmaskarray(values), np.nan, np.asarray(np.ma.filled(values, np.nan), float))
+    if values.unit is not None and values.unit.physical_type != "angle":
+        if u.Unit(values.unit) != u.pix:
+            msg = (f"{catalog}: column {values.name!r} (unit {values.unit}) is not a radius in arcsec, "
+                   "another angle or pixels")
+            raise GalgenValueError(msg)
+        pixels = radius
+    else:
+        arcsec = radius if values.unit is None else (radius * values.unit).to_value(u.arcsec)
+        pixels = arcsec / np.asarray(pixel_scales, float)
+    want = np.where(np.isfinite(pixels) & (pixels > 0), factor * pixels, 0.0)
+    sides = np.array(sorted({size, *(s for s in STAMP_SIDES if s > size)}))
+    big = want > sides[-1]
+    if big.any():
+        log.warning("%s: %d %s more than %d pixels across at %g %s (largest %.0f), cut at %d pixels",
+                    catalog, int(big.sum()), "galaxy is" if big.sum() == 1 else "galaxies are", sides[-1],
+                    factor, values.name, float(want.max()), sides[-1])
+    return sides[np.minimum(np.searchsorted(sides, want), len(sides) - 1)]
+
+
 def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], size: int = 64,
-                  hdu: int | str | None = None, fwhm_column: str | None = None) -> list[BatchItem]:
+                  hdu: int | str | None = None, fwhm_column: str | None = None,
+                  size_column: str | None = None, size_factor: float = 10.0) -> list[BatchItem]:
     """Cutouts of ``size`` pixels around each catalog position (:func:`read_catalog`), cut from
     the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`; with
-    ``fwhm_column``, each with its own PSF FWHM (:func:`catalog_fwhm`)."""
+    ``fwhm_column``, each with its own PSF FWHM (:func:`catalog_fwhm`); with ``size_column``,
+    each of a side set by its size (:func:`catalog_sizes`, at least ``size``)."""
     from galgen.batch.catalog import locate
 
     table, cols = read_catalog(catalog)
     _, keys = catalog_keys(table, cols, catalog)
     fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
     ra, dec = np.asarray(table[cols["ra"]], float), np.asarray(table[cols["dec"]], float)
-    sources, owner, _ = locate(SkyCoord(ra, dec, unit="deg"), images, hdu)
+    sources, owner, _, scales = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, with_scales=True)
+    sides = np.full(len(table), size)
+    if size_column:
+        row_scales = np.where(owner >= 0, np.asarray(scales)[np.maximum(owner, 0)], np.nan)
+        sides = catalog_sizes(table, size_column, row_scales, size=size, factor=size_factor, catalog=catalog)
     items = []
     for i in range(len(table)):  # a position on no image goes to the first: its cutout fails, said
         path, chip = sources[max(int(owner[i]), 0)]
         items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(float(ra[i]), float(dec[i])),
-                               size=size, psf_fwhm=float(fwhm[i])))
+                               size=int(sides[i]), psf_fwhm=float(fwhm[i])))
     return items

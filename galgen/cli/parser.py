@@ -278,7 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --catalog: each galaxy's PSF FWHM from this column (arcsec, or its unit), "
                         "e.g. psfsize_r of a Legacy Surveys Tractor catalog: a Moffat (beta 3.5) of it, or "
                         "with --psf the FWHM to assume; a row without one falls back on --psf-fwhm/--psf")
-    p.add_argument("--cutout-size", type=at_least(8), default=64, help="cutout side, pixels")
+    p.add_argument("--cutout-size", type=at_least(8), default=64,
+                   help="cutout side, pixels (default 64; with --size-column the smallest side)")
+    p.add_argument("--size-column", default=None, metavar="COLUMN",
+                   help="with --catalog: cut each galaxy's stamp to its size, --size-factor radii across "
+                        "(sides 32, 48, 64, 96, 128, 192, 256, 384 or 512, at least --cutout-size), from "
+                        "a column of its radius: a half-light radius such as shape_r (Legacy Surveys, "
+                        "arcsec) or FLUX_RADIUS (SExtractor, pixels); arcsec unless its unit says pixels")
+    p.add_argument("--size-factor", type=float, default=10.0,
+                   help="radii across a stamp cut with --size-column (default 10: 5 half-light radii "
+                        "each side hold 99.8 %% of an exponential disk's light, 88 %% of a de "
+                        "Vaucouleurs profile's)")
     p.add_argument("--stamps-per-file", type=at_least(1), default=256,
                    help="catalog runs: stamps per stacked output file, and per Dask task (default 256)")
     p.add_argument("--per-stamp-files", action="store_true",

@@ -111,8 +111,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.psf_fwhm_column and not args.catalog:
         msg = "--psf-fwhm-column reads a column of --catalog; without a catalog give --psf-fwhm or --psf"
         raise GalgenError(msg)
+    if args.size_column and not args.catalog:
+        msg = "--size-column reads a column of --catalog; each file is restored whole without one"
+        raise GalgenError(msg)
+    if not args.size_factor > 0:
+        raise GalgenError(f"--size-factor {args.size_factor}: give a positive number of radii (default 10)")
     if args.catalog and not stacked:
-        items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu, args.psf_fwhm_column)
+        items = catalog_items(args.catalog, args.inputs, args.cutout_size, args.hdu, args.psf_fwhm_column,
+                              size_column=args.size_column, size_factor=args.size_factor)
     elif not args.catalog:
         items = expand_inputs(args.inputs, args.hdu)
     if not args.psf_fwhm_column:
@@ -132,7 +138,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         table = run_catalog(args.catalog, args.inputs, options, args.output, size=args.cutout_size,
                             hdu=args.hdu, chunk_size=args.stamps_per_file, dask_scheduler=args.dask_scheduler,
-                            local_workers=args.workers, dry_run=args.dry_run)
+                            local_workers=args.workers, dry_run=args.dry_run, size_column=args.size_column,
+                            size_factor=args.size_factor)
     else:
         table = run_batch(items, options, args.output, dask_scheduler=args.dask_scheduler,
                           local_workers=args.workers, dry_run=args.dry_run)

@@ -79,6 +79,11 @@ def test_catalog_runs_cut_each_galaxy_to_its_size(field):
                         progress=False)
     assert read_stamps(again[again["key"] == "cutout_large"][0]["output"], 0).shape == (96, 96)
     assert list(files["status"]) == ["ok", "ok"]
+    small = (field / "files" / "cutout_small.fits").stat().st_mtime_ns
+    items = catalog_items(field / "tractor.ecsv", [field / "brick.fits"], size=48)
+    run_batch(items, options, field / "files", progress=False)  # per-stamp files too
+    assert read_image(field / "files" / "cutout_large.fits").shape == (96, 96)  # redone at 48 pixels
+    assert (field / "files" / "cutout_small.fits").stat().st_mtime_ns == small  # the same side: kept
 
 
 def test_size_column_on_the_command_line(field, capsys):

@@ -345,13 +345,19 @@ def noise_columns(meta: object = None) -> dict:
     return {key: float(meta.get(card, float("nan"))) for key, card in cards}
 
 
+def item_params(digest: str, item: BatchItem) -> str:
+    """The journal's ``params`` of an item: the run's digest, and for a catalog cutout its side
+    too (a rerun with another side redoes it)."""
+    return digest if item.position is None else f"{digest}:{item.size}"
+
+
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "", **noise: float) -> dict:
     return {"key": item.key, "input": item.path if item.hdu is None else f"{item.path}[{item.hdu}]",
             "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
-            "params": digest, "error": error, "warning": warning, "flag": flag,
+            "params": item_params(digest, item), "error": error, "warning": warning, "flag": flag,
             "psf_check": item.star_check.verdict if item.star_check is not None else "",
             **noise_columns(), **noise}
 
@@ -491,8 +497,10 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     """
     outdir = Path(outdir)
     digest = options.digest(_model_hash(options))
-    done = {k: r for k, r in read_journal(outdir).items()
-            if r["status"] == "ok" and r["params"] == digest and Path(r["output"]).is_file()}
+    journal = read_journal(outdir)
+    done = {it.key for it in items
+            if (r := journal.get(it.key)) is not None and r["status"] == "ok"
+            and r["params"] == item_params(digest, it) and Path(r["output"]).is_file()}
     todo = [it for it in items if it.key not in done]
     log.info("%d items, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
     if options.check_psf and not dry_run:

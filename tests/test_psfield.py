@@ -104,6 +104,11 @@ def test_restore_an_sdss_frame_stamp_with_its_psfield(tmp_path, rng):
     assert main(["restore", str(tmp_path / "stamp.fits"), "-o", str(tmp_path / "out.fits"), "--psf",
                  f"{psf_path}[u]", "--psf-position", "1,700", "--method", "bicubic"]) == 0
     assert read_image(tmp_path / "out.fits").header["GALGENPF"] == pytest.approx(4.5 * 0.396, rel=0.02)
+    # a cutout of the frame that says where it lies (IRAF LTV1/LTV2): its centre, frame column 2001
+    write_fits(tmp_path / "cut.fits", obs, wcs=simple_tan_wcs(obs.shape, 0.396),
+               header=fits.Header({"FILTER": "r", "LTV1": -1976.5, "LTV2": -675.5}))
+    placed = restore(tmp_path / "cut.fits", psf=psf_path, method="bicubic")
+    assert placed.meta["GALGENPF"] == pytest.approx(result.meta["GALGENPF"], rel=1e-6)
 
 
 def test_a_catalog_batch_over_a_frame_reconstructs_the_psfield_at_each_stamp(tmp_path):

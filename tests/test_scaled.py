@@ -49,6 +49,8 @@ def test_ps1_pixels_are_restored_as_the_linear_image_would_be(tmp_path):
                   **kwargs)
     np.testing.assert_allclose(ps1.data, linear.data, rtol=1e-4, atol=1e-3)
     assert ps1.meta["GALGENNV"] == pytest.approx(linear.meta["GALGENNV"], rel=1e-5)
+    said = restore(tmp_path / "ps1.fits", 1.0, noise_map=tmp_path / "ps1.wt.fits", **kwargs)  # PS1's .wt: var
+    assert said.meta["GALGENNV"] == ps1.meta["GALGENNV"]
     assert "BSOFTEN" not in ps1.meta and "BOFFSET" not in ps1.meta  # the output is linear
     # read as stored, the core would have been compressed ~200x: 3000 -> 14.6
     assert float(fits.getdata(tmp_path / "ps1.fits").max()) < 20 < float(np.nanmax(ps1.data))

@@ -20,7 +20,7 @@ from astropy.io import fits
 
 from galgen.errors import GalgenFileError, GalgenValueError
 from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, split_extension
-from galgen.io.scaled import linear_plane
+from galgen.io.scaled import ASINH_KEYWORDS, linear_plane
 
 __all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
            "open_mask", "attach_planes", "with_own_planes"]
@@ -45,7 +45,13 @@ def guess_noise_map_type(path: str | os.PathLike, header: fits.Header | None = N
     'std'
     >>> guess_noise_map_type("c4d_oow_r.fits.fz"), guess_noise_map_type("map.fits") is None
     ('ivar', True)
+
+    A Pan-STARRS1 ``.wt`` image (asinh-compressed: ``BSOFTEN`` and ``BOFFSET`` in its header, see
+    :mod:`galgen.io.scaled`) is a variance, although its name says "weight".
     """
+    words = {w.lower() for w in re.split(r"[^A-Za-z]+", Path(str(path)).name) if w}
+    if "wt" in words and header is not None and all(key in header for key in ASINH_KEYWORDS):
+        return "var"
     names = [str((header or {}).get("EXTNAME", "")), Path(str(path)).name]
     for name in names:
         words = {w.lower() for w in re.split(r"[^A-Za-z]+", name) if w}

@@ -76,10 +76,10 @@ def survey_psf_fixtures() -> None:
     stamp = (stamp + np.random.default_rng(8).normal(0, 0.03, stamp.shape)).astype(np.float32)
     hdr = _wcs(stamp.shape, 0.263).to_header()
     hdr["BUNIT"] = "nanomaggy"
-    # where the cutout lies on the exposure, as IRAF and galgen's cutouts say it: stamp pixel
-    # (1, 1) is exposure pixel (1505, 993), its centre (32.5, 32.5) is (1536.5, 1024.5)
-    hdr["LTV1"] = (-1504.0, "this image's pixel = exposure pixel + LTV")
-    hdr["LTV2"] = (-992.0, "this image's pixel = exposure pixel + LTV")
+    # where the cutout lies on the exposure, as IRAF and galgen's cutouts say it (whole pixels):
+    # stamp pixel (1, 1) is exposure pixel (1505, 993), its centre (32.5, 32.5) is (1536.5, 1024.5)
+    hdr["LTV1"] = (-(x_stamp - 32.0), "this image's pixel = exposure pixel + LTV")
+    hdr["LTV2"] = (-(y_stamp - 32.0), "this image's pixel = exposure pixel + LTV")
     fits.PrimaryHDU(stamp, hdr).writeto(HERE / "des_stamp.fits", overwrite=True)
     # PSFEx model, degree 1 in x (PSFEx pixels of 0.5 image pixels): PSF(x) = B0 + B1 (x - 1024) / 1024
     n, sample = 41, 0.5

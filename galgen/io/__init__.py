@@ -6,6 +6,8 @@ from galgen.io.stamps import read_stamps, write_stamps
 from galgen.io.units import is_surface_brightness, require_linear_unit
 from galgen.io.wcs import (
     celestial_wcs,
+    move_physical,
+    physical_position,
     pixel_scale_from_wcs,
     resample_wcs,
     simple_tan_wcs,
@@ -27,4 +29,6 @@ __all__ = [
     "resample_wcs",
     "strip_wcs_keywords",
     "simple_tan_wcs",
+    "physical_position",
+    "move_physical",
 ]

@@ -74,7 +74,8 @@ def psfex_kernel(path: str | os.PathLike,
     if position is None:
         position = (float(header["POLZERO1"]), float(header["POLZERO2"]))
         log.warning("%s: PSFEx model evaluated at its centre (%.1f, %.1f); give the stamp's position in "
-                    "the exposure for a PSF that varies over the field", name, *position)
+                    "the exposure for a PSF that varies over the field (--psf-position X,Y, or LTV1/LTV2 "
+                    "in the stamp's header)", name, *position)
     x, y = (float(v) for v in position)
     if not (np.isfinite(x) and np.isfinite(y)):
         msg = f"{name}: PSFEx position ({x}, {y}) is not finite"

@@ -93,8 +93,9 @@ def psfield_kernel(path: str | os.PathLike, band: int | str | None,
     if position is None:
         position = FRAME_CENTRE
         log.warning("%s: psField PSF reconstructed at the frame's centre (%.1f, %.1f); for a stamp cut "
-                    "from elsewhere in the frame give its position (galgen restore --psf-position X,Y; "
-                    "a catalog run over the frame places each galaxy)", name, *position)
+                    "from elsewhere in the frame give its position (galgen restore --psf-position X,Y, or "
+                    "LTV1/LTV2 in the stamp's header; a catalog run over the frame places each galaxy)",
+                    name, *position)
     x, y = (float(v) for v in position)
     if not (np.isfinite(x) and np.isfinite(y)):
         msg = f"{name}: psField position ({x}, {y}) is not finite"

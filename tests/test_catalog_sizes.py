@@ -60,7 +60,7 @@ def field(tmp_path):
 
 
 def test_catalog_runs_cut_each_galaxy_to_its_size(field):
-    options = BatchOptions(psf_fwhm=1.1, method="bicubic", background=0.0)
+    options = BatchOptions(psf_fwhm=1.1 * u.arcsec, method="bicubic", background=0.0)
     table = run_catalog(field / "tractor.ecsv", [field / "brick.fits"], options, field / "stacks", size=48,
                         size_column="shape_r", progress=False)
     stamps = {row["key"]: read_stamps(row["output"], int(row["index"])) for row in table}

@@ -40,10 +40,11 @@ from galgen.batch.runner import (
     _write_manifest,
     make_outdir,
     noise_columns,
+    source_name,
 )
 from galgen.errors import GalgenValueError
 from galgen.io.fits import Image, as_std, bad_pixels, uncovered_pixels
-from galgen.io.wcs import PHYSICAL_KEYWORDS, exposure_position, move_physical
+from galgen.io.wcs import exposure_position, has_physical, move_physical
 from galgen.psf.stars import StarCheck
 
 __all__ = ["Mosaic", "CatalogChunk", "open_mosaic", "cut_stamp", "plan_catalog", "restore_chunk",
@@ -252,7 +253,7 @@ def cut_stamp(mosaic: Mosaic, x: float, y: float, size: int, *, min_coverage: fl
     wcs.wcs.crpix = np.asarray(mosaic.wcs.wcs.crpix) - [x0, y0]
     wcs.pixel_shape = (size, size)
     header = mosaic.header  # shared by the stamps (a copy costs a millisecond) unless it must change:
-    if any(key in header for key in PHYSICAL_KEYWORDS):  # the mosaic is itself a cutout (IRAF LTV)
+    if has_physical(header):  # the mosaic is itself a cutout (IRAF LTV)
         header = move_physical(header.copy(), (x0, y0))
     return Image(data=data, pixel_scale=mosaic.pixel_scale, wcs=wcs, unit=mosaic.unit, mask=mask,
                  uncertainty=std, header=header, source=f"{mosaic.path}[{where}]")
@@ -284,10 +285,10 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
     :func:`open_mosaic` picks it) for a file of one image, else the index of every 2-D image HDU
     with a celestial WCS that is not a companion plane (mask, uncertainty, weight, PSF): each
     chip of a DECam exposure or an HST ``flt`` file is then an image of its own."""
-    from galgen.io.fits import _IVAR_NAMES, _MASK_NAMES, _STD_NAMES, _VAR_NAMES
+    from galgen.io.fits import _COVERAGE_NAMES, _IVAR_NAMES, _MASK_NAMES, _STD_NAMES, _VAR_NAMES
     from galgen.io.wcs import celestial_wcs
 
-    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, "WHT", "CTX", "CON", "BKG",
+    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, *_COVERAGE_NAMES, "CTX", "CON", "BKG",
                   "BACKGROUND", "SKY", "MODEL", "RESID", "RESIDUAL", "CHI", "EXP", "EXPMAP", "NEXP",
                   "COVERAGE", "UNCERT", "SAMPLES"}
     try:
@@ -301,7 +302,7 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
 
 
 def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None = None,
-           pixel_scale: float | None = None, *, with_scales: bool = False) -> tuple:
+           pixel_scale: float | None = None) -> tuple[list[tuple], np.ndarray, np.ndarray, list[float]]:
     """Which image holds each sky position: the first, in the order given, whose pixels it falls
     on (a file of several chips is one image per chip, :func:`chip_hdus`, unless ``hdu`` picks
     one; each opened once, memory-mapped).
@@ -315,7 +316,7 @@ def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None =
     xy : numpy.ndarray
         ``(N, 2)`` 0-based pixel position on its image (NaN where on none).
     scales : list of float
-        With ``with_scales``: each source's pixel scale (arcsec), a fourth value.
+        Each source's pixel scale (arcsec).
     """
     owner = np.full(len(sky), -1)
     xy = np.full((len(sky), 2), np.nan)
@@ -333,7 +334,51 @@ def locate(sky: object, images: list[str | os.PathLike], hdu: int | str | None =
             inside = (owner < 0) & (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
             owner[inside] = len(sources) - 1
             xy[inside] = np.column_stack([x, y])[inside]
-    return (sources, owner, xy, scales) if with_scales else (sources, owner, xy)
+    return sources, owner, xy, scales
+
+
+@dataclass(frozen=True)
+class CatalogPlacement:
+    """A catalog's rows placed on the images (:func:`place_catalog`), one entry per row.
+
+    ``ids``, ``keys`` (:func:`galgen.batch.inputs.catalog_keys`), ``ra``, ``dec`` (deg), ``fwhm``
+    (the row's PSF FWHM in arcsec, NaN: the run's), ``sides`` (stamp side, pixels); ``sources``,
+    ``owner`` and ``xy`` as :func:`locate` returns them."""
+
+    ids: list[str]
+    keys: list[str]
+    ra: np.ndarray
+    dec: np.ndarray
+    fwhm: np.ndarray
+    sides: np.ndarray
+    sources: list[tuple]
+    owner: np.ndarray
+    xy: np.ndarray
+
+
+def place_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *,
+                  hdu: int | str | None = None, pixel_scale: float | None = None, size: int = 64,
+                  fwhm_column: str | None = None, size_column: str | None = None,
+                  size_factor: float = 10.0) -> CatalogPlacement:
+    """Read a catalog (:func:`galgen.batch.inputs.read_catalog`), name its rows, find the image
+    each lies on (:func:`locate`) and its own PSF FWHM and stamp side from its columns
+    (:func:`~galgen.batch.inputs.catalog_fwhm`, :func:`~galgen.batch.inputs.catalog_sizes`): what
+    a stacked run (:func:`plan_catalog`) and a run of a file per galaxy
+    (:func:`~galgen.batch.inputs.catalog_items`) both start from."""
+    from astropy.coordinates import SkyCoord
+
+    from galgen.batch.inputs import catalog_fwhm, catalog_keys, catalog_sizes, read_catalog
+
+    table, cols = read_catalog(catalog)
+    ids, keys = catalog_keys(table, cols, catalog)
+    fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
+    ra, dec = np.asarray(table[cols["ra"]], float), np.asarray(table[cols["dec"]], float)
+    sources, owner, xy, scales = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, pixel_scale)
+    sides = np.full(len(table), size)
+    if size_column:
+        row_scales = np.where(owner >= 0, np.asarray(scales)[np.maximum(owner, 0)], np.nan)
+        sides = catalog_sizes(table, size_column, row_scales, size=size, factor=size_factor, catalog=catalog)
+    return CatalogPlacement(ids, keys, ra, dec, fwhm, sides, sources, owner, xy)
 
 
 def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLike], *, size: int = 64,
@@ -365,23 +410,12 @@ def plan_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathL
     off : list of (key, id, ra, dec)
         Positions on no image.
     """
-    from astropy.coordinates import SkyCoord
-
-    from galgen.batch.inputs import catalog_fwhm, catalog_keys, catalog_sizes, read_catalog
-
-    table, cols = read_catalog(catalog)
-    fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
-    ra = np.asarray(table[cols["ra"]], float)
-    dec = np.asarray(table[cols["dec"]], float)
-    ids, keys = catalog_keys(table, cols, catalog)
-    sources, owner, xy, scales = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, pixel_scale,
-                                        with_scales=True)
-    sides = np.full(len(table), size)
-    if size_column:
-        row_scales = np.where(owner >= 0, np.asarray(scales)[np.maximum(owner, 0)], np.nan)
-        sides = catalog_sizes(table, size_column, row_scales, size=size, factor=size_factor, catalog=catalog)
+    placed = place_catalog(catalog, images, hdu=hdu, pixel_scale=pixel_scale, size=size,
+                           fwhm_column=fwhm_column, size_column=size_column, size_factor=size_factor)
+    ids, keys, ra, dec, fwhm = placed.ids, placed.keys, placed.ra, placed.dec, placed.fwhm
+    owner, sides, xy = placed.owner, placed.sides, placed.xy
     chunks, number = [], 0
-    for k, (path, chip) in enumerate(sources):
+    for k, (path, chip) in enumerate(placed.sources):
         for side in np.unique(sides[owner == k]):  # one stamp side per stack
             mine = np.flatnonzero((owner == k) & (sides == side))
             for start in range(0, len(mine), chunk_size):
@@ -460,7 +494,7 @@ def _finish_chunk(chunk: CatalogChunk, prepared: list[tuple], restorer, options:
     rows = []
     for index, row in enumerate(chunk.rows):
         res = results.get(row[0])
-        rows.append({"key": row[0], "input": _source_name(chunk.path, chunk.hdu), "output": output,
+        rows.append({"key": row[0], "input": source_name(chunk.path, chunk.hdu), "output": output,
                      "index": index,
                      "status": "ok" if res is not None else "failed", "seconds": round(share, 4),
                      "chi2": float(res.meta["GALGENX2"]) if res is not None else float("nan"),
@@ -653,11 +687,6 @@ def _checked(chunk: CatalogChunk, checks) -> CatalogChunk:  # noqa: ANN001
 def _row_fwhm(row: tuple) -> float | None:
     """A plan row's own PSF FWHM (arcsec; NaN or ``None``: the run's)."""
     return row[6] if len(row) > 6 else None
-
-
-def _source_name(path: str, hdu: int | str | None) -> str:
-    """``path``, or ``path[hdu]`` for one HDU of it (a chip), as the manifest's ``input``."""
-    return path if hdu is None else f"{path}[{hdu}]"
 
 
 def _run_in_process(todo: list[CatalogChunk], options: BatchOptions, outdir: Path, digest: str,

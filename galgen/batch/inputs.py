@@ -13,7 +13,6 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from galgen.errors import GalgenFileError, GalgenValueError
@@ -393,20 +392,14 @@ def catalog_items(catalog: str | os.PathLike, images: list[str | os.PathLike], s
     the image whose footprint contains it (the first one), keyed by :func:`catalog_keys`; with
     ``fwhm_column``, each with its own PSF FWHM (:func:`catalog_fwhm`); with ``size_column``,
     each of a side set by its size (:func:`catalog_sizes`, at least ``size``)."""
-    from galgen.batch.catalog import locate
+    from galgen.batch.catalog import place_catalog
 
-    table, cols = read_catalog(catalog)
-    _, keys = catalog_keys(table, cols, catalog)
-    fwhm = catalog_fwhm(table, fwhm_column, catalog) if fwhm_column else np.full(len(table), np.nan)
-    ra, dec = np.asarray(table[cols["ra"]], float), np.asarray(table[cols["dec"]], float)
-    sources, owner, _, scales = locate(SkyCoord(ra, dec, unit="deg"), images, hdu, with_scales=True)
-    sides = np.full(len(table), size)
-    if size_column:
-        row_scales = np.where(owner >= 0, np.asarray(scales)[np.maximum(owner, 0)], np.nan)
-        sides = catalog_sizes(table, size_column, row_scales, size=size, factor=size_factor, catalog=catalog)
+    placed = place_catalog(catalog, images, hdu=hdu, size=size, fwhm_column=fwhm_column,
+                           size_column=size_column, size_factor=size_factor)
     items = []
-    for i in range(len(table)):  # a position on no image goes to the first: its cutout fails, said
-        path, chip = sources[max(int(owner[i]), 0)]
-        items.append(BatchItem(key=keys[i], path=path, hdu=chip, position=(float(ra[i]), float(dec[i])),
-                               size=int(sides[i]), psf_fwhm=float(fwhm[i])))
+    for i, key in enumerate(placed.keys):  # a position on no image goes to the first: its cutout fails, said
+        path, chip = placed.sources[max(int(placed.owner[i]), 0)]
+        items.append(BatchItem(key=key, path=path, hdu=chip,
+                               position=(float(placed.ra[i]), float(placed.dec[i])),
+                               size=int(placed.sides[i]), psf_fwhm=float(placed.fwhm[i])))
     return items

@@ -345,6 +345,11 @@ def noise_columns(meta: object = None) -> dict:
     return {key: float(meta.get(card, float("nan"))) for key, card in cards}
 
 
+def source_name(path: str, hdu: int | str | None) -> str:
+    """``path``, or ``path[hdu]`` for one HDU of it (a chip), as the manifest's ``input``."""
+    return path if hdu is None else f"{path}[{hdu}]"
+
+
 def item_params(digest: str, item: BatchItem) -> str:
     """The journal's ``params`` of an item: the run's digest, and for a catalog cutout its side
     too (a rerun with another side redoes it)."""
@@ -354,7 +359,7 @@ def item_params(digest: str, item: BatchItem) -> str:
 def _row(item: BatchItem, outdir: Path, digest: str, status: str, seconds: float, *,
          chi2: float = float("nan"), model: str = "", error: str = "", warning: str = "",
          flag: str = "", **noise: float) -> dict:
-    return {"key": item.key, "input": item.path if item.hdu is None else f"{item.path}[{item.hdu}]",
+    return {"key": item.key, "input": source_name(item.path, item.hdu),
             "output": str(outdir / f"{item.key}.fits"),
             "status": status, "seconds": round(seconds, 4), "chi2": chi2, "model": model,
             "params": item_params(digest, item), "error": error, "warning": warning, "flag": flag,
@@ -506,7 +511,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
     if options.check_psf and not dry_run:
         todo = _with_star_checks(todo, options)
     if dry_run:  # touches nothing: no directory, no clean-up, no model
-        return Table(rows=[{"key": it.key, "input": it.path if it.hdu is None else f"{it.path}[{it.hdu}]",
+        return Table(rows=[{"key": it.key, "input": source_name(it.path, it.hdu),
                             "status": "skip" if it.key in done else "todo"}
                            for it in items])
     make_outdir(outdir)

@@ -19,7 +19,7 @@ from astropy.wcs import WCS
 from galgen._warnings import quiet
 from galgen.errors import GalgenFileError, GalgenValueError, GalgenWCSError
 from galgen.io.atomic import atomic_path, atomic_write_bytes
-from galgen.io.scaled import asinh_terms, linear_header, linearize
+from galgen.io.scaled import linear_image
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
 __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
@@ -558,11 +558,7 @@ def read_image(
         raise GalgenValueError(msg)
 
     data = np.array(data, dtype=np.float64)  # one float64 copy: the input is never modified
-    if (terms := asinh_terms(header, name)) is not None:  # PS1's asinh-compressed pixels: linear flux
-        data = linearize(data, terms)
-        header = linear_header(header.copy())
-        log.info("%s: asinh-compressed pixels (PS1: BSOFTEN = %g, BOFFSET = %g) read as linear flux",
-                 name, *terms)
+    data, header = linear_image(data, header, name)  # PS1's asinh-compressed pixels: linear flux
     if unit is None:
         unit = _parse_unit(header)
     if wcs is None:

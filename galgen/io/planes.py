@@ -49,13 +49,14 @@ def guess_noise_map_type(path: str | os.PathLike, header: fits.Header | None = N
     A Pan-STARRS1 ``.wt`` image (asinh-compressed: ``BSOFTEN`` and ``BOFFSET`` in its header, see
     :mod:`galgen.io.scaled`) is a variance, although its name says "weight".
     """
-    words = {w.lower() for w in re.split(r"[^A-Za-z]+", Path(str(path)).name) if w}
-    if "wt" in words and header is not None and all(key in header for key in ASINH_KEYWORDS):
+    def words(name: str) -> set[str]:
+        return {w.lower() for w in re.split(r"[^A-Za-z]+", name) if w}
+
+    in_name = words(Path(str(path)).name)
+    if "wt" in in_name and header is not None and all(key in header for key in ASINH_KEYWORDS):
         return "var"
-    names = [str((header or {}).get("EXTNAME", "")), Path(str(path)).name]
-    for name in names:
-        words = {w.lower() for w in re.split(r"[^A-Za-z]+", name) if w}
-        found = [kind for kind, said in _TYPE_WORDS.items() if words & set(said)]
+    for said_here in (words(str((header or {}).get("EXTNAME", ""))), in_name):
+        found = [kind for kind, said in _TYPE_WORDS.items() if said_here & set(said)]
         if len(found) == 1:
             return found[0]
     return None

@@ -21,7 +21,8 @@ from astropy.io import fits
 
 from galgen.errors import GalgenValueError
 
-__all__ = ["ASINH_KEYWORDS", "asinh_terms", "linearize", "LinearView", "linear_plane", "linear_header"]
+__all__ = ["ASINH_KEYWORDS", "asinh_terms", "linearize", "LinearView", "linear_plane", "linear_image",
+           "linear_header"]
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,30 @@ class LinearView:
         return out if dtype is None else out.astype(dtype)
 
 
+def _said(source: str, terms: tuple[float, float]) -> None:
+    log.info("%s: asinh-compressed pixels (PS1: BSOFTEN = %g, BOFFSET = %g) read as linear flux", source,
+             *terms)
+
+
 def linear_plane(data: np.ndarray, header: fits.Header | None, source: str) -> np.ndarray | LinearView:
     """``data`` as linear flux: a :class:`LinearView` of it when its header says it is
     asinh-compressed (logged), else ``data`` itself."""
     terms = asinh_terms(header, source)
     if terms is None:
         return data
-    log.info("%s: asinh-compressed pixels (PS1: BSOFTEN = %g, BOFFSET = %g) read as linear flux", source,
-             *terms)
+    _said(source, terms)
     return LinearView(data, terms)
+
+
+def linear_image(data: np.ndarray, header: fits.Header, source: str) -> tuple[np.ndarray, fits.Header]:
+    """``data`` as linear flux (float64) and a copy of ``header`` that describes it
+    (:func:`linear_header`) when the header says it is asinh-compressed (logged); else both as
+    they are."""
+    terms = asinh_terms(header, source)
+    if terms is None:
+        return data, header
+    _said(source, terms)
+    return linearize(data, terms), linear_header(header.copy())
 
 
 def linear_header(header: fits.Header) -> fits.Header:

@@ -20,6 +20,7 @@ __all__ = [
     "strip_wcs_keywords",
     "simple_tan_wcs",
     "PHYSICAL_KEYWORDS",
+    "has_physical",
     "physical_position",
     "move_physical",
     "exposure_position",
@@ -180,6 +181,11 @@ def simple_tan_wcs(shape: tuple[int, int], pixel_scale: float, ra: float = 150.1
 PHYSICAL_KEYWORDS = ("LTV1", "LTV2", "LTM1_1", "LTM1_2", "LTM2_1", "LTM2_2")
 
 
+def has_physical(header: fits.Header | None) -> bool:
+    """Whether ``header`` has any of IRAF's physical-pixel keywords (:data:`PHYSICAL_KEYWORDS`)."""
+    return header is not None and any(key in header for key in PHYSICAL_KEYWORDS)
+
+
 def _physical_terms(header: fits.Header) -> tuple[np.ndarray, np.ndarray]:
     """``(LTM (2, 2), LTV (2,))`` of ``header``, IRAF's defaults for absent keywords."""
     ltm = np.array([[header.get("LTM1_1", 1.0), header.get("LTM1_2", 0.0)],
@@ -215,7 +221,7 @@ def physical_position(header: fits.Header | None, x: float, y: float) -> tuple[f
     >>> physical_position(fits.Header({"LTV1": -1000.0, "LTV2": -200.0}), 32.5, 32.5)
     (1032.5, 232.5)
     """
-    if header is None or not any(key in header for key in PHYSICAL_KEYWORDS):
+    if not has_physical(header):
         return None
     try:
         ltm, ltv = _physical_terms(header)
@@ -271,7 +277,7 @@ def move_physical(header: fits.Header, offset: tuple[float, float] = (0.0, 0.0),
     astropy.io.fits.Header
         ``header``.
     """
-    if not always and not any(key in header for key in PHYSICAL_KEYWORDS):
+    if not always and not has_physical(header):
         return header
     try:
         ltm, ltv = _physical_terms(header)

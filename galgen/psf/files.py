@@ -13,7 +13,7 @@ import numpy as np
 from galgen.errors import GalgenPSFError
 from galgen.io.fits import first_table_columns, split_extension  # split_extension: kept importable here
 
-__all__ = ["PSFImage", "read_psf", "psf_hash", "split_extension"]
+__all__ = ["PSFImage", "read_psf", "read_psf_for", "psf_hash", "split_extension"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,19 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         else:
             kernel = _whole_pixels_to_centre(kernel)
     return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)
+
+
+def read_psf_for(source: object, image: object, position: tuple[float, float] | None = None) -> PSFImage:
+    """:func:`read_psf` for an :class:`galgen.io.Image`: its shape, pixel scale, WCS and band
+    (``FILTER``). A PSF model of the exposure (PSFEx, psField) is evaluated at ``position``, by
+    default the image's centre on its exposure when its header says where it lies (IRAF
+    ``LTV1``/``LTV2``: :func:`galgen.io.wcs.centre_on_exposure`), else the model's centre."""
+    from galgen.io.wcs import centre_on_exposure
+
+    if position is None:
+        position = centre_on_exposure(image.header, image.shape)
+    return read_psf(source, image.shape, image.pixel_scale, position=position, image_wcs=image.wcs,
+                    band=image.header.get("FILTER"))
 
 
 #: A PSF image's light centroid this many pixels or more from its middle pixel (on either axis) is

@@ -234,7 +234,6 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     from galgen.errors import GalgenPSFError
     from galgen.io.fits import read_image, saturation_level
     from galgen.io.planes import with_own_planes
-    from galgen.io.wcs import centre_on_exposure
     from galgen.restoration.engine import prepare_observation
 
     measure = _sigma
@@ -258,16 +257,13 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu)
     if saturation is None:
         saturation = saturation_level(image.header)
-    if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
-        psf_position = centre_on_exposure(image.header, image.shape)
     psf_sigma = None
     if psf is not None and psf_fwhm is None:
         # a PSF with rings, spikes or a halo may have no clean half maximum for measure_fwhm; its
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
-        from galgen.psf.files import read_psf
+        from galgen.psf.files import read_psf_for
 
-        psf = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
-                       band=image.header.get("FILTER")).kernel
+        psf = read_psf_for(psf, image, psf_position).kernel
         psf_sigma = psf_size(psf)  # of the normalised kernel prepare_observation keeps
         psf_fwhm = 2.3548 * psf_sigma  # pixels (a plain float is pixels here)
     prepared = prepare_observation(image, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,

@@ -31,7 +31,7 @@ from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.io.fits import Image, saturation_level
 from galgen.io.provenance import INPUT_ONLY_KEYWORDS, add_provenance, pop_input_descriptors
 from galgen.io.units import is_surface_brightness, require_linear_unit
-from galgen.io.wcs import centre_on_exposure, move_physical, resample_wcs
+from galgen.io.wcs import move_physical, resample_wcs
 from galgen.preprocess.background import estimate_background, sky_gradient, source_mask, target_centre
 from galgen.preprocess.masks import apply_mask, fill_masked, upsample_mask
 from galgen.preprocess.noise import WHITE, NoiseCorrelation, estimate_noise_correlation
@@ -292,12 +292,9 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         raise GalgenValueError(msg)
     psf_model = "image"
     if psf is not None:
-        from galgen.psf.files import read_psf
+        from galgen.psf.files import read_psf_for
 
-        if psf_position is None:  # a cutout whose header places it on its exposure (IRAF LTV1/LTV2)
-            psf_position = centre_on_exposure(image.header, image.shape)
-        given = read_psf(psf, image.shape, image.pixel_scale, position=psf_position, image_wcs=image.wcs,
-                         band=image.header.get("FILTER"))
+        given = read_psf_for(psf, image, psf_position)
         psf = given.kernel
         if given.source != "<ndarray>":
             psf_model = f"image {given.source} (pixel scale: {given.note})"

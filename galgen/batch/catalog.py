@@ -443,7 +443,8 @@ def _prepare_chunk(chunk: CatalogChunk, mosaic: Mosaic, options: BatchOptions) -
             prep = prepare_observation(img, options.fwhm_for(_row_fwhm(row)), psf=psf,
                                        noise_rms=options.noise_rms, moffat_beta=options.moffat_beta,
                                        background=options.background,
-                                       psf_position=exposure_position(mosaic.header, row[4], row[5]))
+                                       psf_position=exposure_position(mosaic.header, row[4], row[5]),
+                                       psf_angle=options.psf_angle)
             out.append((row, img, prep))
         except Exception as exc:  # noqa: BLE001 - one bad stamp must not stop the chunk
             out.append((row, exc))

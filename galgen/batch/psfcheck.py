@@ -70,7 +70,7 @@ def check_mosaic_psf(mosaic: object, options: object, positions: np.ndarray,
     return logged_check(where, data, options.psf_fwhm, psf=psf, pixel_scale=mosaic.pixel_scale,
                         noise_rms=options.noise_rms, background=options.background,
                         moffat_beta=options.moffat_beta, psf_position=centre,
-                        saturation=saturation)
+                        saturation=saturation, psf_angle=options.psf_angle)
 
 
 def check_image_psf(path: str, hdu: int | str | None, options: object, *, positions: np.ndarray | None = None,

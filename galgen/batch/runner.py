@@ -73,6 +73,7 @@ class BatchOptions:
     noise_map_type: str | None = None  # ivar, var or std; None: as its EXTNAME or file name says
     mask: str | None = None           # a mask file per item: a path or a template (as psf)
     psf_fwhm_column: str | None = None  # catalog runs: each galaxy's PSF FWHM (arcsec) from this column
+    psf_angle: float | None = None    # degrees to turn psf by onto each image's axes (counter-clockwise)
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
@@ -82,6 +83,15 @@ class BatchOptions:
 
             msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file); for a "
                    "catalog run also psf_fwhm_column= (a column of each galaxy's PSF FWHM)")
+            raise GalgenPSFError(msg)
+        from galgen.psf.files import check_angle
+
+        object.__setattr__(self, "psf_angle", check_angle(self.psf_angle, "psf_angle"))  # 0: None
+        if self.psf_angle is not None and self.psf is None:
+            from galgen.errors import GalgenPSFError
+
+            msg = (f"psf_angle={self.psf_angle!r} (--psf-angle) turns a PSF image or model given as psf= "
+                   "(--psf); the Moffat made from a FWHM is round: leave it out")
             raise GalgenPSFError(msg)
         from galgen.restoration.methods import check_ensemble, check_samples
 
@@ -167,6 +177,8 @@ class BatchOptions:
         """Hash of everything that changes an output (not device or batch size)."""
         d = {k: v for k, v in asdict(self).items()
              if k not in ("batch_size", "device", "read_workers", "compile", "check_psf")}
+        if d["psf_angle"] is None:  # runs without it keep the digest they had before it existed
+            del d["psf_angle"]
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -226,7 +238,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
         psf = own_hdu(options.psf, item.path, img.header, item.hdu)
         prep = prepare_observation(img, options.fwhm_for(item.psf_fwhm), psf=psf, noise_rms=options.noise_rms,
                                    moffat_beta=options.moffat_beta, background=options.background,
-                                   psf_position=psf_position)
+                                   psf_position=psf_position, psf_angle=options.psf_angle)
         if item.position is None and options.check_psf and min(img.shape) >= FIELD_MIN_SIDE:
             item = replace(item, star_check=star_check(img, prep))  # a field: its own stars
         return item, img, prep

@@ -4,6 +4,7 @@ answers at once)."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from galgen.errors import GalgenError
@@ -65,6 +66,18 @@ def position_arg(text: str) -> tuple[float, float]:
         msg = f"expected X,Y in pixels (e.g. 1023.5,877.0), got {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
     return x, y
+
+
+def angle_arg(text: str) -> float:
+    """Degrees (``--psf-angle``): ``37.5`` or ``37.5deg``."""
+    try:
+        value = float(text.strip().removesuffix("deg"))
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        msg = f"expected an angle in degrees (e.g. 37.5 or 37.5deg), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def background_arg(text: str) -> str | float:

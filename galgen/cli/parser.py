@@ -9,6 +9,7 @@ from galgen.cli._args import (
     TOY_DENSITIES,
     TOY_GAN_LOSSES,
     TOY_SOLVERS,
+    angle_arg,
     at_least,
     background_arg,
     hdu_arg,
@@ -45,6 +46,7 @@ def add_restoration_options(p: argparse.ArgumentParser) -> None:
                         "template names each input's own PSF file from its name and header keywords: "
                         "'psfs/{stem}.psf', '{dir}/{stem}_psf.fits[1]', 'psField-{stem[8:]}.fit' (a slice "
                         "of the name), 'psField-{RUN:06d}-{CAMCOL}-{FIELD:04d}.fit' (quote it for the shell)")
+    add_psf_angle_option(p)
     p.add_argument("--scale", type=int, default=2, help="resolution factor (default 2)")
     p.add_argument("--method", default="default",
                    help="default (the shipped model for --scale: at x2 default_x2 for 0.2\"/px stamps and "
@@ -107,6 +109,18 @@ def add_psf_position_option(p: argparse.ArgumentParser) -> None:
                         "the image's centre on its exposure when its header says where it lies (IRAF "
                         "LTV1/LTV2, as cutouts of imcopy and galgen write), else the model's (frame's) "
                         "centre")
+
+
+def add_psf_angle_option(p: argparse.ArgumentParser) -> None:
+    """``--psf-angle``: a detector-frame PSF turned onto the image's axes."""
+    p.add_argument("--psf-angle", type=angle_arg, default=None, metavar="DEG",
+                   help="turn --psf by DEG degrees, counter-clockwise as displayed (x right, y up), onto the "
+                        "image's pixel axes: a PSF on a detector's axes (STPSF/WebbPSF, TinyTim, a PSFEx "
+                        "model of one exposure) for an image resampled onto other axes. For a north-up, "
+                        "east-left drizzled mosaic: the position angle of the detector's y axis east of "
+                        "north (HST's ORIENTAT of the exposure). A PSF file with a celestial WCS is turned "
+                        "by its WCS instead (an error with --psf-angle). The note in the output's "
+                        "provenance says how it was turned")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -383,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sky to subtract: auto (estimated) or a number")
     add_plane_options(p)
     add_psf_position_option(p)
+    add_psf_angle_option(p)
     p.set_defaults(func=cmd_psfcheck)
 
     add_toy_parser(sub)

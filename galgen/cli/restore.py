@@ -86,6 +86,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                      background=args.background, device=args.device or "cpu",
                      psf_position=args.psf_position, check_psf=None if args.psf_check else False,
                      noise_map=args.noise_map, noise_map_type=args.noise_map_type, mask=args.mask,
+                     psf_angle=args.psf_angle,
                      **({"uncertainty": args.uncertainty} if args.uncertainty != "auto" else {}),
                      **({"ensemble": args.ensemble} if args.ensemble != 1 else {}))
     write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
@@ -128,7 +129,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         pixel_scale=args.pixel_scale, background=args.background,
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
         compile=args.compile, check_psf=args.psf_check, ensemble=args.ensemble, noise_map=args.noise_map,
-        noise_map_type=args.noise_map_type, mask=args.mask, psf_fwhm_column=args.psf_fwhm_column)
+        noise_map_type=args.noise_map_type, mask=args.mask, psf_fwhm_column=args.psf_fwhm_column,
+        psf_angle=args.psf_angle)
     if args.threads:
         import torch
 

@@ -48,7 +48,7 @@ def psf_hash(kernel: np.ndarray) -> str:
 
 def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: float, *,
              hdu: int | str | None = None, position: tuple[float, float] | None = None,
-             image_wcs: object = None, band: str | None = None) -> PSFImage:
+             image_wcs: object = None, band: str | None = None, angle: float | None = None) -> PSFImage:
     """Read a PSF image (or a PSFEx model, or a GalSim profile) and bring it to an observation's
     pixels.
 
@@ -81,6 +81,15 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     band : str, optional
         The image's band (its ``FILTER`` keyword): which band of a psField file to use when the
         file name does not say (``psField.fit[r]``).
+    angle : float, optional
+        Degrees by which to turn the PSF onto the image's pixel axes, counter-clockwise as both are
+        displayed (x right, y up, as ds9 shows them). For a PSF on a detector's axes used on an
+        image on other axes: an STPSF/WebbPSF or TinyTim PSF (no celestial WCS) on a drizzled
+        mosaic, a PSFEx model of one exposure on a coadd turned against it. For a north-up,
+        east-left mosaic it is the position angle of the detector's y axis east of north (HST's
+        ``ORIENTAT`` of the exposure), when the detector's axes have the sky's handedness. A PSF
+        file with a celestial WCS is turned by its WCS instead (an error with ``angle``, when the
+        image has one too). ``None`` or 0: as it is.
 
     Returns
     -------
@@ -91,12 +100,14 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     GalgenPSFError
         Not 2-D, NaN or infinite pixels, no positive total (all zero or negative), its
         brightest pixel far from its light's centre (a kernel in FFT order, two stars), or
-        larger than the image; each message names the file and says what to do.
+        larger than the image; an angle that is not a finite number, or given for a PSF whose WCS
+        sets its axes; each message names the file and says what to do.
     """
     from galgen.io.fits import read_image
     from galgen.psf.models import psf_from_image
 
     name = str(source) if isinstance(source, str | os.PathLike) else f"<{type(source).__name__}>"
+    angle = check_angle(angle, name)
     if isinstance(source, str | os.PathLike) and hdu is None and not Path(source).is_file():
         source, hdu = split_extension(source)
     if isinstance(source, str | os.PathLike) and not Path(source).is_file():
@@ -118,7 +129,14 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
         raw, scale = _crop_to(raw, image_shape, name), image_pixel_scale
     elif _is_galsim_profile(source):
         name = f"<{type(source).__name__} profile>"
-        raw, scale, note = _draw_profile(source, image_shape, image_pixel_scale), image_pixel_scale, "GalSim"
+        if angle:  # turned as a profile, before it is drawn: no interpolation
+            import galsim
+
+            note = f"GalSim; turned by {angle:.1f} deg"
+            source, angle = source.rotate(angle * galsim.degrees), None
+        else:
+            note = "GalSim"
+        raw, scale = _draw_profile(source, image_shape, image_pixel_scale), image_pixel_scale
     else:
         from galgen.errors import GalgenValueError, GalgenWCSError
 
@@ -172,6 +190,13 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
                "cutout")
         raise GalgenPSFError(msg)
     turn = _axes_matrix(psf_wcs, image_wcs)
+    if angle:
+        if psf_wcs is not None and image_wcs is not None:
+            msg = (f"{name}: the PSF file has a celestial WCS, which already sets how it lies on the image "
+                   f"(turned by the two WCSs); leave out the angle ({angle:g} deg), or give a PSF without a "
+                   "celestial WCS (its scale as PIXSCALE)")
+            raise GalgenPSFError(msg)
+        turn = _turn_matrix(angle) * (scale / image_pixel_scale)
     if turn is not None:
         kernel, how = _to_image_axes(array, turn, image_shape)
         note += f"; {how}"
@@ -193,17 +218,20 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
     return PSFImage(kernel=kernel, source=name, pixel_scale=float(scale), note=note)
 
 
-def read_psf_for(source: object, image: object, position: tuple[float, float] | None = None) -> PSFImage:
+def read_psf_for(source: object, image: object, position: tuple[float, float] | None = None,
+                 angle: float | None = None) -> PSFImage:
     """:func:`read_psf` for an :class:`galgen.io.Image`: its shape, pixel scale, WCS and band
     (``FILTER``). A PSF model of the exposure (PSFEx, psField) is evaluated at ``position``, by
     default the image's centre on its exposure when its header says where it lies (IRAF
-    ``LTV1``/``LTV2``: :func:`galgen.io.wcs.centre_on_exposure`), else the model's centre."""
+    ``LTV1``/``LTV2``: :func:`galgen.io.wcs.centre_on_exposure`), else the model's centre. The PSF
+    is turned by ``angle`` degrees (counter-clockwise) onto the image's axes, as :func:`read_psf`
+    says."""
     from galgen.io.wcs import centre_on_exposure
 
     if position is None:
         position = centre_on_exposure(image.header, image.shape)
     return read_psf(source, image.shape, image.pixel_scale, position=position, image_wcs=image.wcs,
-                    band=image.header.get("FILTER"))
+                    band=image.header.get("FILTER"), angle=angle)
 
 
 #: A PSF image's light centroid this many pixels or more from its middle pixel (on either axis) is
@@ -254,6 +282,27 @@ def _axes_matrix(psf_wcs: object, image_wcs: object) -> np.ndarray | None:
     if not np.all(np.isfinite(matrix)) or size <= 0:
         return None
     return None if np.max(np.abs(matrix / size - np.eye(2))) <= AXES_TOLERANCE else matrix
+
+
+def check_angle(angle: object, name: str) -> float | None:
+    """``angle`` (degrees) as a float, ``None`` for none or 0; a typed error if not a finite number."""
+    if angle is None:
+        return None
+    try:
+        value = float(angle)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(angle, bool) or not np.isfinite(value):
+        msg = f"{name}: the PSF's angle {angle!r} is not a finite number of degrees"
+        raise GalgenPSFError(msg)
+    value = (value + 180.0) % 360.0 - 180.0  # -180 <= value < 180
+    return value if value != 0 else None
+
+
+def _turn_matrix(angle: float) -> np.ndarray:
+    """Counter-clockwise turn by ``angle`` degrees (x right, y up) as a PSF-to-image pixel matrix."""
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    return np.array([[c, -s], [s, c]])
 
 
 def _to_image_axes(array: np.ndarray, matrix: np.ndarray,

@@ -156,7 +156,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                          min_stars: int = 5, locus_width: float = 0.1, max_scatter: float = 0.03,
                          hdu: int | str | None = None,
                          psf_position: tuple[float, float] | None = None, noise_map: object = None,
-                         noise_map_type: str | None = None, mask: object = None) -> StarCheck:
+                         noise_map_type: str | None = None, mask: object = None,
+                         psf_angle: float | None = None) -> StarCheck:
     """Compare the PSF given for an image with the stars of the image.
 
     Parameters
@@ -205,6 +206,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         The image's noise map and mask in files of their own, as :func:`galgen.restore` takes
         them: sources on masked pixels, or on pixels the noise map says hold no data (zero
         weight), are left out.
+    psf_angle : float, optional
+        Degrees to turn ``psf`` by onto the image's axes, as :func:`galgen.restore` takes it.
 
     Returns
     -------
@@ -263,11 +266,12 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
         from galgen.psf.files import read_psf_for
 
-        psf = read_psf_for(psf, image, psf_position).kernel
+        psf = read_psf_for(psf, image, psf_position, psf_angle).kernel
+        psf_angle = None  # turned once: the kernel is on the image's axes now
         psf_sigma = psf_size(psf)  # of the normalised kernel prepare_observation keeps
         psf_fwhm = 2.3548 * psf_sigma  # pixels (a plain float is pixels here)
     prepared = prepare_observation(image, psf_fwhm, psf=psf, noise_rms=noise_rms, moffat_beta=moffat_beta,
-                                   background=background, psf_position=psf_position)
+                                   background=background, psf_position=psf_position, psf_angle=psf_angle)
     if psf_sigma is None:
         psf_sigma = psf_size(prepared.psf)
     data, sigma_n = prepared.data, prepared.noise_rms

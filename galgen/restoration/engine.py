@@ -242,7 +242,8 @@ def _compare_fwhm(fwhm_pix: float, psf: np.ndarray, pixel_scale: float, source: 
 def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None, *,
                         psf: np.ndarray | None = None, noise_rms: float | None = None,
                         moffat_beta: float = 3.5, background: float | str = "auto",
-                        psf_position: tuple[float, float] | None = None) -> PreparedObservation:
+                        psf_position: tuple[float, float] | None = None,
+                        psf_angle: float | None = None) -> PreparedObservation:
     """Background-subtract, fill bad pixels and build the PSF for an observation.
 
     Parameters
@@ -270,6 +271,10 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
         ``(x, y)`` in the exposure's pixels. Default: the image's centre placed on its exposure by
         the header's ``LTV1``/``LTV2`` (a cutout that says where it lies,
         :func:`galgen.io.wcs.physical_position`), else the model's own default.
+    psf_angle : float, optional
+        Degrees to turn ``psf`` by (counter-clockwise, x right, y up) onto the image's pixel axes:
+        a PSF on a detector's axes for an image on other axes (see
+        :func:`galgen.psf.files.read_psf`).
 
     Returns
     -------
@@ -291,12 +296,16 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                "inverse variance of 0). Check the HDU, the mask and the noise map")
         raise GalgenValueError(msg)
     psf_model = "image"
+    if psf is None and psf_angle:
+        msg = (f"{image.source}: psf_angle={psf_angle!r} (--psf-angle) turns a PSF image or model given as "
+               "psf= (--psf); the Moffat made from psf_fwhm is round: leave it out")
+        raise GalgenPSFError(msg)
     if psf is not None:
         from galgen.psf.files import read_psf_for
 
-        given = read_psf_for(psf, image, psf_position)
+        given = read_psf_for(psf, image, psf_position, psf_angle)
         psf = given.kernel
-        if given.source != "<ndarray>":
+        if given.source != "<ndarray>" or "turned" in given.note:
             psf_model = f"image {given.source} (pixel scale: {given.note})"
     if psf_fwhm is None:
         if psf is None:

@@ -60,7 +60,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
             psf_position: tuple[float, float] | None = None, check_psf: bool | None = None,
             noise_map: object = None, noise_map_type: str | None = None, mask: object = None,
-            **options) -> CCDData | list[CCDData]:
+            psf_angle: float | None = None, **options) -> CCDData | list[CCDData]:
     """Restore (deconvolve and super-resolve) a galaxy image.
 
     A batch of one through galgen's restoration engine (:mod:`galgen.restoration.engine`):
@@ -126,6 +126,13 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         ``"{stem}_invvar.fits"``); see :func:`galgen.io.planes.attach_planes`.
     noise_map_type : {"ivar", "var", "std"}, optional
         What the noise map holds; by default as its ``EXTNAME`` or file name says.
+    psf_angle : float, optional
+        Degrees to turn ``psf`` by, counter-clockwise as displayed (x right, y up), onto the
+        image's pixel axes: a PSF on a detector's axes (STPSF/WebbPSF, TinyTim, a PSFEx model of
+        one exposure) for an image resampled onto other axes, such as a north-up drizzled mosaic
+        (there, for detector axes of the sky's handedness, the position angle of the detector's y
+        axis east of north: HST's ``ORIENTAT`` of the exposure). A PSF file with a celestial WCS is
+        turned by its WCS instead (see :func:`galgen.psf.files.read_psf`).
     **options
         The method's settings (see :func:`galgen.restoration.get_method`), e.g.
         ``iterations=`` for Richardson-Lucy.
@@ -165,7 +172,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         imgs = [with_own_planes(img, im, noise_map, noise_map_type, mask, hdu)
                 for img, im in zip(imgs, images, strict=True)]
     prepared = [prepare_observation(img, f, psf=p, noise_rms=s_, moffat_beta=moffat_beta,
-                                    background=background, psf_position=psf_position)
+                                    background=background, psf_position=psf_position, psf_angle=psf_angle)
                 for img, f, p, s_ in zip(imgs, fwhms, psfs, noises, strict=True)]
     restorations = restorer.restore_batch(prepared, samples=samples, seed=seed)
     warned = [r.regime_warning for r in restorations if r.regime_warning]

@@ -336,7 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="input FITS file (never modified)")
     p.add_argument("-o", "--output", required=True, help="output FITS file")
     p.add_argument("--psf-fwhm", type=parse_angle, default=None, help="the input's PSF FWHM (Gaussian)")
-    p.add_argument("--psf", default=None, metavar="PSF.fits", help="the input's PSF as an image instead")
+    p.add_argument("--psf", default=None, metavar="PSF.fits",
+                   help="the input's PSF as an image instead (or a PSFEx model or SDSS psField, evaluated "
+                        "at the image's centre on its exposure; turned onto the image's axes when its WCS "
+                        "says so)")
+    add_psf_angle_option(p)
     p.add_argument("--to", choices=sorted(surveys()), default=None, help="target survey preset")
     p.add_argument("--to-pixel-scale", type=parse_angle, default=None,
                    help="target pixel scale, e.g. 0.396arcsec")

@@ -142,7 +142,8 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
               to_psf_fwhm: u.Quantity | float | None = None, source_psf: object = None, to_psf: object = None,
               to_noise_rms: float | None = None, rng: np.random.Generator | None = None,
               allow_sharpen: bool = False, hdu: int | str | None = None,
-              pixel_scale: u.Quantity | float | None = None, to_noise_like: object = None) -> CCDData:
+              pixel_scale: u.Quantity | float | None = None, to_noise_like: object = None,
+              psf_angle: float | None = None) -> CCDData:
     """Translate an image to a worse survey: matched PSF, the target's pixels, its noise.
 
     Parameters
@@ -157,7 +158,13 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     to_psf_fwhm : Quantity or float, optional
         Target PSF FWHM (Gaussian), arcsec; or give ``to_psf``.
     source_psf, to_psf : array, path or HDU, optional
-        PSF images instead of Gaussians.
+        PSF images instead of Gaussians, read as :func:`galgen.restore` reads its ``psf``
+        (:func:`galgen.psf.files.read_psf`): turned onto the image's axes when a file's celestial
+        WCS says it lies otherwise; a PSFEx model or SDSS psField as ``source_psf`` evaluated at
+        the image's centre on its exposure (IRAF ``LTV1``/``LTV2``), in its band (``FILTER``).
+    psf_angle : float, optional
+        Degrees to turn ``source_psf`` by (counter-clockwise, x right, y up) onto the image's
+        axes: a PSF on a detector's axes for an image on other axes, as in :func:`galgen.restore`.
     to_noise_rms : float, optional
         Background rms per *output* pixel to reach (input units); Gaussian noise is added on top
         of what the resampled image already has (white unless ``to_noise_like``).
@@ -227,8 +234,13 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         if to_noise_rms is None:
             msg = "to_noise_like as a NoiseCorrelation carries no noise level: give to_noise_rms too"
             raise GalgenValueError(msg)
-    kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=source_psf,
-                                             target_psf=to_psf, allow_sharpen=allow_sharpen)
+    if psf_angle is not None and source_psf is None:
+        msg = (f"psf_angle={psf_angle!r} (--psf-angle) turns a source PSF given as source_psf= (--psf); a "
+               "Gaussian of the source FWHM is round: leave it out")
+        raise GalgenPSFError(msg)
+    src, tgt = _psfs_for(img, source_psf, to_psf, psf_angle)
+    kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=src,
+                                             target_psf=tgt, allow_sharpen=allow_sharpen)
     _check_target(img, out_scale, {"source": s_fwhm, "target": t_fwhm})  # as measured on PSF images
     filled = np.where(img.mask, 0.0, img.data)
     blurred = convolve_psf(filled, kernel) if kernel.size > 1 else filled
@@ -270,6 +282,24 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     header["PSFFWHM"] = (round(t_fwhm, 5), "[arcsec] PSF FWHM of this (translated) image")
     return CCDData(data, unit=img.unit if img.unit is not None else u.dimensionless_unscaled, wcs=wcs_out,
                    meta=header)
+
+
+def _psfs_for(img: Image, source_psf: object, to_psf: object,
+              angle: float | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The source and target PSF kernels at the image's pixels and on its axes (``None`` where not
+    given). The source PSF is the image's own, read as :func:`galgen.psf.files.read_psf_for`
+    reads a restoration's, but of any size; the target's is a survey's, turned only by its WCS."""
+    from galgen.io.wcs import centre_on_exposure
+    from galgen.psf.files import read_psf
+
+    src = tgt = None
+    if source_psf is not None:
+        src = read_psf(source_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs, angle=angle,
+                       position=centre_on_exposure(img.header, img.shape),
+                       band=img.header.get("FILTER")).kernel
+    if to_psf is not None:
+        tgt = read_psf(to_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs).kernel
+    return src, tgt
 
 
 def _noise_like(reference: object, out_scale: float) -> tuple[NoiseCorrelation, float | None]:

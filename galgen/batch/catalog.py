@@ -105,10 +105,12 @@ class Mosaic:
 
 def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
                 pixel_scale: float | None = None, *, noise_map: str | None = None,
-                noise_map_type: str | None = None, mask: str | None = None) -> Mosaic:
+                noise_map_type: str | None = None, mask: str | None = None,
+                mask_ignore: int | str | None = None) -> Mosaic:
     """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``.
     ``noise_map`` (of kind ``noise_map_type``) and ``mask`` are planes in files of their own
-    (:mod:`galgen.io.planes`), memory-mapped too; they replace the image file's own planes."""
+    (:mod:`galgen.io.planes`), memory-mapped too; they replace the image file's own planes. The
+    mask's bits ``mask_ignore`` mark usable pixels (:func:`galgen.io.fits.mask_bits`)."""
     from galgen.errors import GalgenFileError
     from galgen.io.fits import (
         _COVERAGE_NAMES,
@@ -117,6 +119,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         _parse_unit,
         _pick_hdu,
         bad_mask_bits,
+        mask_bits,
         uncertainty_plane,
     )
     from galgen.io.scaled import linear_header, linear_plane
@@ -161,27 +164,28 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     plane, kind = uncertainty_plane(hdul, data.shape, extver)
     telescope = hdul[0].header.get("TELESCOP", header.get("TELESCOP"))
     try:
-        own = _own_planes(data.shape, noise_map, noise_map_type, mask, telescope)
+        ignore = mask_bits(mask_ignore)
+        own = _own_planes(data.shape, noise_map, noise_map_type, mask, telescope, ignore)
     except Exception:
         hdul.close()
         raise
     if "uncertainty" in own:
         plane, kind = own["uncertainty"], own["uncertainty_kind"]
     mask_data = None if mask_hdu is None else mask_hdu.data
-    mask_bits = -1 if mask_hdu is None else bad_mask_bits(mask_hdu.header, telescope)
+    bits = -1 if mask_hdu is None else bad_mask_bits(mask_hdu.header, telescope, ignore)
     if "mask" in own:
-        mask_data, mask_bits = own["mask"], own["mask_bits"]
+        mask_data, bits = own["mask"], own["mask_bits"]
     structural = ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
                   "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "CHECKSUM", "DATASUM")
     return Mosaic(path=str(Path(path).resolve()), data=data, wcs=wcs, pixel_scale=scale,
                   header=linear_header(strip_wcs_keywords(header, also=structural)), unit=_parse_unit(header),
-                  mask=mask_data, mask_bits=mask_bits, uncertainty=plane, uncertainty_kind=kind or "std",
+                  mask=mask_data, mask_bits=bits, uncertainty=plane, uncertainty_kind=kind or "std",
                   coverage=None if coverage is None else coverage.data, _hdul=hdul,
                   _others=own.get("files", []))
 
 
 def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: str | None,
-                mask: str | None, telescope: str | None) -> dict:
+                mask: str | None, telescope: str | None, ignore: int = 0) -> dict:
     """The memory-mapped planes of a mosaic's noise-map and mask files, and the files to close."""
     from galgen.io.planes import open_mask, open_noise_map
 
@@ -192,7 +196,7 @@ def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: s
             out["files"].append(hdul)
             out.update(uncertainty=data, uncertainty_kind=kind)
         if mask is not None:
-            data, bits, hdul = open_mask(mask, shape, telescope, memmap=True)
+            data, bits, hdul = open_mask(mask, shape, telescope, memmap=True, ignore=ignore)
             out["files"].append(hdul)
             out.update(mask=data, mask_bits=bits)
     except Exception:
@@ -204,13 +208,14 @@ def _own_planes(shape: tuple[int, int], noise_map: str | None, noise_map_type: s
 
 def plane_files(options: BatchOptions, path: str, hdu: int | str | None = None,
                 header: fits.Header | None = None) -> dict:
-    """``noise_map``, ``noise_map_type`` and ``mask`` of a run for the image at ``path`` (its own
-    HDU, or a template filled for it: :func:`galgen.psf.templates.own_hdu`), as
+    """``noise_map``, ``noise_map_type``, ``mask`` and ``mask_ignore`` of a run for the image at
+    ``path`` (its own HDU, or a template filled for it: :func:`galgen.psf.templates.own_hdu`), as
     :func:`open_mosaic` and :func:`galgen.io.planes.attach_planes` take them."""
     from galgen.psf.templates import own_hdu
 
     return {"noise_map": own_hdu(options.noise_map, path, header, hdu),
-            "noise_map_type": options.noise_map_type, "mask": own_hdu(options.mask, path, header, hdu)}
+            "noise_map_type": options.noise_map_type, "mask": own_hdu(options.mask, path, header, hdu),
+            "mask_ignore": options.mask_ignore}
 
 
 def stamp_origin(x: np.ndarray | float, y: np.ndarray | float, size: int) -> tuple[np.ndarray, np.ndarray]:

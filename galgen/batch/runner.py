@@ -74,6 +74,7 @@ class BatchOptions:
     mask: str | None = None           # a mask file per item: a path or a template (as psf)
     psf_fwhm_column: str | None = None  # catalog runs: each galaxy's PSF FWHM (arcsec) from this column
     psf_angle: float | None = None    # degrees to turn psf by onto each image's axes (counter-clockwise)
+    mask_ignore: int | str | None = None  # mask bits of usable pixels (io.fits.mask_bits: 64 or "0x4000")
 
     def __post_init__(self) -> None:
         from galgen.psf.models import as_fwhm_quantity
@@ -87,6 +88,9 @@ class BatchOptions:
         from galgen.psf.files import check_angle
 
         object.__setattr__(self, "psf_angle", check_angle(self.psf_angle, "psf_angle"))  # 0: None
+        from galgen.io.fits import mask_bits
+
+        object.__setattr__(self, "mask_ignore", mask_bits(self.mask_ignore) or None)  # an int; 0: None
         if self.psf_angle is not None and self.psf is None:
             from galgen.errors import GalgenPSFError
 
@@ -177,8 +181,9 @@ class BatchOptions:
         """Hash of everything that changes an output (not device or batch size)."""
         d = {k: v for k, v in asdict(self).items()
              if k not in ("batch_size", "device", "read_workers", "compile", "check_psf")}
-        if d["psf_angle"] is None:  # runs without it keep the digest they had before it existed
-            del d["psf_angle"]
+        for key in ("psf_angle", "mask_ignore"):  # runs without them keep the digest they had before
+            if d[key] is None:
+                del d[key]
         d["model_hash"] = model_hash
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -233,7 +238,8 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
             finally:
                 mosaic.close()
         else:
-            img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale)
+            img = read_image(item.path, hdu=item.hdu, pixel_scale=options.pixel_scale,
+                             mask_ignore=options.mask_ignore)
             img = attach_planes(img, **plane_files(options, item.path, item.hdu, img.header))
         psf = own_hdu(options.psf, item.path, img.header, item.hdu)
         prep = prepare_observation(img, options.fwhm_for(item.psf_fwhm), psf=psf, noise_rms=options.noise_rms,

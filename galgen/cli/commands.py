@@ -43,7 +43,7 @@ def cmd_psfcheck(args: argparse.Namespace) -> int:
                                   snr_min=args.snr_min, saturation=args.saturation, tolerance=args.tolerance,
                                   hdu=args.hdu, psf_position=args.psf_position, noise_map=args.noise_map,
                                   noise_map_type=args.noise_map_type, mask=args.mask,
-                                  psf_angle=args.psf_angle)
+                                  psf_angle=args.psf_angle, mask_ignore=args.mask_ignore)
     print(f"{inp}: {result.message()}")
     for x, y in result.positions:
         print(f"  star at x={x + 1:.1f}, y={y + 1:.1f} (1-based pixels)")

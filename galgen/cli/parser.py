@@ -97,6 +97,12 @@ def add_plane_options(p: argparse.ArgumentParser) -> None:
                    help="the image's mask in a file of its own (FILE or FILE[EXT], or a template): nonzero "
                         "is bad (for an LSST/HSC-style MASK naming its bit planes, only the bad planes); "
                         "added to the file's own mask in single restores, replacing it in catalog runs")
+    p.add_argument("--mask-ignore", default=None, metavar="BITS",
+                   help="bits of an integer mask (the file's own DQ/MASK plane, or --mask) that mark usable "
+                        "pixels: 64, 64,32 or 0x4000. A mask of no convention galgen knows (HST DQ, "
+                        "Pan-STARRS1) counts every bit as bad, masking good data such as HST ACS's warm "
+                        "pixels (64) or PS1's CONV.POOR (0x4000); LSST/HSC MASK planes and JWST DQ say which "
+                        "bits are bad")
 
 
 def add_psf_position_option(p: argparse.ArgumentParser) -> None:

@@ -86,7 +86,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                      background=args.background, device=args.device or "cpu",
                      psf_position=args.psf_position, check_psf=None if args.psf_check else False,
                      noise_map=args.noise_map, noise_map_type=args.noise_map_type, mask=args.mask,
-                     psf_angle=args.psf_angle,
+                     psf_angle=args.psf_angle, mask_ignore=args.mask_ignore,
                      **({"uncertainty": args.uncertainty} if args.uncertainty != "auto" else {}),
                      **({"ensemble": args.ensemble} if args.ensemble != 1 else {}))
     write_restored(result, out, overwrite=args.overwrite, write_samples=args.write_samples)
@@ -130,7 +130,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         noise_rms=args.noise_rms, batch_size=args.batch_size, device=args.device or "cpu",
         compile=args.compile, check_psf=args.psf_check, ensemble=args.ensemble, noise_map=args.noise_map,
         noise_map_type=args.noise_map_type, mask=args.mask, psf_fwhm_column=args.psf_fwhm_column,
-        psf_angle=args.psf_angle)
+        psf_angle=args.psf_angle, mask_ignore=args.mask_ignore)
     if args.threads:
         import torch
 

@@ -22,7 +22,7 @@ from galgen.io.atomic import atomic_path, atomic_write_bytes
 from galgen.io.scaled import linear_image
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
-__all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits",
+__all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad_mask_bits", "mask_bits",
            "BAD_MASK_PLANES", "hdu_key", "split_extension", "uncovered_pixels", "fits_stem", "FITS_SUFFIXES",
            "saturation_level"]
 
@@ -278,16 +278,55 @@ def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...],
     return None if hdu is None else np.asarray(hdu.data)
 
 
-def bad_mask_bits(header: fits.Header, telescope: str | None = None) -> int:
+def bad_mask_bits(header: fits.Header, telescope: str | None = None, ignore: int = 0) -> int:
     """The bits of a mask HDU that mark bad pixels: those of :data:`BAD_MASK_PLANES` when the header
     names its planes (``MP_<NAME> = bit``, LSST/HSC), ``DO_NOT_USE`` (1) for a JWST ``DQ``, else
-    every bit (``-1``)."""
+    every bit (``-1``); less the bits of ``ignore`` (:func:`mask_bits`), which the user says mark
+    usable pixels."""
     planes = {str(k)[3:].upper(): v for k, v in header.items() if str(k).upper().startswith("MP_")}
     if planes:
-        return sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
-    if str(telescope or header.get("TELESCOP", "")).strip().upper() == "JWST":
-        return 1
-    return -1
+        bits = sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
+    elif str(telescope or header.get("TELESCOP", "")).strip().upper() == "JWST":
+        bits = 1
+    else:
+        bits = -1
+    return bits & ~ignore if ignore else bits
+
+
+def mask_bits(value: object) -> int:
+    """Mask bits given as an int or as text: values joined by ``,`` or ``+``, each decimal or hex
+    (``"64,32"``, ``"0x4000"``; a value may hold several bits). 0 for ``None``.
+
+    astropy's :func:`~astropy.nddata.bitmask.interpret_bit_flags` reads the same lists but no hex,
+    in which Pan-STARRS1 documents its mask bits; hence this small parser.
+
+    Raises
+    ------
+    GalgenValueError
+        Not a whole number, or negative.
+
+    Examples
+    --------
+    >>> mask_bits("64,32"), mask_bits("0x4000"), mask_bits("16+0x20"), mask_bits(None)
+    (96, 16384, 48, 0)
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        value = "bool"  # refused below: True is not a bit
+    text = str(value).strip()
+    try:
+        parts = [int(part.strip(), 0) for part in text.replace("+", ",").split(",")]
+    except ValueError:
+        parts = [-1]
+    if not parts or min(parts) < 0:
+        msg = (f"mask bits {value!r}: give whole numbers >= 0 joined by ',' or '+', decimal or hex "
+               "(e.g. 64,32 or 0x4000)")
+        raise GalgenValueError(msg)
+    bits = 0
+    for part in parts:
+        bits |= part
+    return bits
 
 
 def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
@@ -309,10 +348,12 @@ def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
 
 
 def _from_hdulist(
-    hdul: fits.HDUList, hdu: int | str | None, plane: int | str | None, name: str, *, own: bool = False
+    hdul: fits.HDUList, hdu: int | str | None, plane: int | str | None, name: str, *, own: bool = False,
+    mask_ignore: int = 0,
 ) -> tuple[np.ndarray, fits.Header, np.ndarray | None, np.ndarray | None]:
     """Data, header, mask and uncertainty of the chosen HDU; the header is a copy unless
-    ``own`` (an HDUList galgen opened itself and closes after)."""
+    ``own`` (an HDUList galgen opened itself and closes after). The mask's bits ``mask_ignore``
+    mark usable pixels (:func:`bad_mask_bits`)."""
     index, chosen = _pick_hdu(hdul, hdu, name)
     if isinstance(plane, str):  # a band's name: 'r' of a Legacy Surveys grz cutout
         plane = _plane_index(plane, _plane_names(chosen.header), f"{name}[{index}]")
@@ -350,7 +391,7 @@ def _from_hdulist(
         mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape, extver)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
-                                                    bad_mask_bits(mask_hdu.header, telescope))
+                                                    bad_mask_bits(mask_hdu.header, telescope, mask_ignore))
     if (coverage := _companion_hdu(hdul, _COVERAGE_NAMES, shape, extver)) is not None:
         uncovered = uncovered_pixels(own_plane(coverage.data))
         mask = uncovered if mask is None else mask | uncovered
@@ -466,6 +507,7 @@ def read_image(
     hdu: int | str | None = None,
     plane: int | str | None = None,
     pixel_scale: u.Quantity | float | None = None,
+    mask_ignore: int | str | None = None,
 ) -> Image:
     """Read a 2D image and everything galgen needs about it.
 
@@ -488,6 +530,10 @@ def read_image(
         Pixel scale (arcsec, or arcsec/pixel; floats are arcsec). Needed when
         the input has no celestial WCS (and no ``PIXSCALE`` keyword); when both
         are present they must agree to 1 %.
+    mask_ignore : int or str, optional
+        Bits of an integer mask plane that mark usable pixels, left out of the bad ones
+        (:func:`mask_bits`: ``64`` or ``"64,32"`` or ``"0x4000"``): a bitmask without a
+        convention galgen knows (HST ``DQ``, Pan-STARRS1) counts every bit as bad.
 
     Returns
     -------
@@ -503,6 +549,7 @@ def read_image(
         No WCS and no ``pixel_scale``, or the two disagree.
     """
     explicit_scale = _as_pixel_scale(pixel_scale)
+    ignore = mask_bits(mask_ignore)
     mask = std = None
     unit = None
     wcs = None
@@ -521,7 +568,7 @@ def read_image(
         try:
             with quiet(), fits.open(path, memmap=False, mode="readonly") as hdul:
                 # memmap=False: the data are read into memory here and outlive the file
-                data, header, mask, std = _from_hdulist(hdul, hdu, plane, name, own=True)
+                data, header, mask, std = _from_hdulist(hdul, hdu, plane, name, own=True, mask_ignore=ignore)
         except (GalgenValueError, GalgenFileError):
             raise
         except Exception as exc:  # noqa: BLE001 - astropy raises OSError, ValueError, ...
@@ -529,10 +576,10 @@ def read_image(
             raise GalgenFileError(msg) from exc
     elif isinstance(source, fits.HDUList):
         name = f"<HDUList {source.filename() or 'in memory'}>"
-        data, header, mask, std = _from_hdulist(source, hdu, plane, name)
+        data, header, mask, std = _from_hdulist(source, hdu, plane, name, mask_ignore=ignore)
     elif isinstance(source, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
         name = f"<{type(source).__name__} {source.name}>"
-        data, header, mask, std = _from_hdulist(fits.HDUList([source]), None, plane, name)
+        data, header, mask, std = _from_hdulist(fits.HDUList([source]), None, plane, name, mask_ignore=ignore)
     elif isinstance(source, NDData):
         name = f"<{type(source).__name__}>"
         data = _select_plane(np.asarray(source.data), plane, name)

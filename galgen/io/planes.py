@@ -19,7 +19,7 @@ import numpy as np
 from astropy.io import fits
 
 from galgen.errors import GalgenFileError, GalgenValueError
-from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, split_extension
+from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, mask_bits, split_extension
 from galgen.io.scaled import ASINH_KEYWORDS, linear_plane
 
 __all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
@@ -137,15 +137,16 @@ def open_noise_map(source: str | os.PathLike, shape: tuple[int, int], kind: str 
 
 
 def open_mask(source: str | os.PathLike, shape: tuple[int, int], telescope: str | None = None,
-              *, memmap: bool = False) -> tuple[np.ndarray, int, fits.HDUList]:
+              *, memmap: bool = False, ignore: int = 0) -> tuple[np.ndarray, int, fits.HDUList]:
     """A mask's plane (:func:`open_plane`), the bits that mark bad pixels in it
-    (:func:`galgen.io.fits.bad_mask_bits`) and the open file (close it when done)."""
+    (:func:`galgen.io.fits.bad_mask_bits`, less ``ignore``) and the open file (close it when done)."""
     data, header, hdul = open_plane(source, shape, "mask", memmap=memmap)
-    return data, bad_mask_bits(header, telescope), hdul
+    return data, bad_mask_bits(header, telescope, ignore), hdul
 
 
 def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
-                  noise_map_type: str | None = None, mask: str | os.PathLike | None = None) -> Image:
+                  noise_map_type: str | None = None, mask: str | os.PathLike | None = None,
+                  mask_ignore: int | str | None = None) -> Image:
     """``image`` with a noise map and a mask read from files of their own.
 
     Parameters
@@ -161,6 +162,9 @@ def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
         A plane of the image's shape: nonzero is bad, or for an LSST/HSC-style mask whose
         header names its bit planes, only the bad planes (:func:`galgen.io.fits.bad_mask_bits`).
         Added to the image's own mask.
+    mask_ignore : int or str, optional
+        Bits of ``mask`` that mark usable pixels (:func:`galgen.io.fits.mask_bits`), as
+        :func:`galgen.io.read_image` takes them for a file's own mask.
 
     Raises
     ------
@@ -180,14 +184,16 @@ def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
                      image.source, noise_map)
         uncertainty = std  # as a plane of the image's own file is read (no data: an inverse variance of 0)
     if mask is not None:
-        data, bits, hdul = open_mask(mask, image.shape, image.header.get("TELESCOP"))
+        data, bits, hdul = open_mask(mask, image.shape, image.header.get("TELESCOP"),
+                                     ignore=mask_bits(mask_ignore))
         with hdul:
             bad |= bad_pixels(np.asarray(data), bits)
     return replace(image, mask=bad, uncertainty=uncertainty)
 
 
 def with_own_planes(image: Image, source: object, noise_map: object = None, noise_map_type: str | None = None,
-                    mask: object = None, hdu: int | str | None = None) -> Image:
+                    mask: object = None, hdu: int | str | None = None,
+                    mask_ignore: int | str | None = None) -> Image:
     """:func:`attach_planes` for an image read from ``source``: ``noise_map`` and ``mask`` may be
     templates (:func:`galgen.psf.templates.own_hdu`: ``'{stem}_invvar.fits'``), filled for
     ``source`` when it is a path and for the header of its HDU ``hdu``."""
@@ -198,4 +204,4 @@ def with_own_planes(image: Image, source: object, noise_map: object = None, nois
         return image
     if isinstance(source, str | os.PathLike):
         noise_map, mask = (own_hdu(v, source, image.header, hdu) for v in (noise_map, mask))
-    return attach_planes(image, noise_map, noise_map_type, mask)
+    return attach_planes(image, noise_map, noise_map_type, mask, mask_ignore)

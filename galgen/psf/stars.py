@@ -157,7 +157,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                          hdu: int | str | None = None,
                          psf_position: tuple[float, float] | None = None, noise_map: object = None,
                          noise_map_type: str | None = None, mask: object = None,
-                         psf_angle: float | None = None) -> StarCheck:
+                         psf_angle: float | None = None, mask_ignore: int | str | None = None) -> StarCheck:
     """Compare the PSF given for an image with the stars of the image.
 
     Parameters
@@ -208,6 +208,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         weight), are left out.
     psf_angle : float, optional
         Degrees to turn ``psf`` by onto the image's axes, as :func:`galgen.restore` takes it.
+    mask_ignore : int or str, optional
+        Bits of the image's mask that mark usable pixels, as :func:`galgen.restore` takes them.
 
     Returns
     -------
@@ -256,8 +258,8 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
             raise GalgenPSFError(msg)
         return sigma
 
-    image = read_image(field_image, hdu=hdu, pixel_scale=pixel_scale)
-    image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu)
+    image = read_image(field_image, hdu=hdu, pixel_scale=pixel_scale, mask_ignore=mask_ignore)
+    image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu, mask_ignore)
     if saturation is None:
         saturation = saturation_level(image.header)
     psf_sigma = None

@@ -60,7 +60,8 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
             moffat_beta: float = 3.5, background: float | str = "auto", device: str = "cpu",
             psf_position: tuple[float, float] | None = None, check_psf: bool | None = None,
             noise_map: object = None, noise_map_type: str | None = None, mask: object = None,
-            psf_angle: float | None = None, **options) -> CCDData | list[CCDData]:
+            psf_angle: float | None = None, mask_ignore: int | str | None = None,
+            **options) -> CCDData | list[CCDData]:
     """Restore (deconvolve and super-resolve) a galaxy image.
 
     A batch of one through galgen's restoration engine (:mod:`galgen.restoration.engine`):
@@ -133,6 +134,12 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         (there, for detector axes of the sky's handedness, the position angle of the detector's y
         axis east of north: HST's ``ORIENTAT`` of the exposure). A PSF file with a celestial WCS is
         turned by its WCS instead (see :func:`galgen.psf.files.read_psf`).
+    mask_ignore : int or str, optional
+        Bits of an integer mask (the file's own ``DQ``/``MASK`` plane, or ``mask``) that mark usable
+        pixels: ``64`` or ``"64,32"`` or ``"0x4000"`` (:func:`galgen.io.fits.mask_bits`). A mask of
+        no convention galgen knows (HST ``DQ``, Pan-STARRS1's) counts every bit as bad, which masks
+        pixels that hold good data (HST ACS's warm pixels, 64; PS1's ``CONV.POOR``, 0x4000);
+        LSST/HSC and JWST masks say which bits are bad and need no help.
     **options
         The method's settings (see :func:`galgen.restoration.get_method`), e.g.
         ``iterations=`` for Richardson-Lucy.
@@ -167,9 +174,10 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         psfs = _per_stamp(psf, n, "psf", per_stamp_ndim=3)  # a 2-D array is one PSF for all
         fwhms = _per_stamp(psf_fwhm, n, "psf_fwhm")
         noises = _per_stamp(noise_rms, n, "noise_rms")
-    imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale) for im in images]
+    imgs = [read_image(im, hdu=hdu, plane=plane, pixel_scale=pixel_scale, mask_ignore=mask_ignore)
+            for im in images]
     if noise_map is not None or mask is not None:
-        imgs = [with_own_planes(img, im, noise_map, noise_map_type, mask, hdu)
+        imgs = [with_own_planes(img, im, noise_map, noise_map_type, mask, hdu, mask_ignore)
                 for img, im in zip(imgs, images, strict=True)]
     prepared = [prepare_observation(img, f, psf=p, noise_rms=s_, moffat_beta=moffat_beta,
                                     background=background, psf_position=psf_position, psf_angle=psf_angle)

@@ -22,10 +22,26 @@ INPUT_ONLY_KEYWORDS = ("PSFFWHM", "PSFTYPE", "FWHM", "SEEING", "PSF_FWHM", "NOIS
 
 def pop_input_descriptors(header: fits.Header) -> list[tuple[str, object]]:
     """Remove :data:`INPUT_ONLY_KEYWORDS` from ``header`` (in place); return ``(key, value)`` of
-    those it held, to be recorded as provenance (``"input KEY"``)."""
+    those it held, to be recorded as provenance (``"input KEY"``).
+
+    The input's WCS keywords go too: the output's WCS is its own (``CCDData.wcs``), written over
+    them, and those it would not overwrite (an alternate WCS such as HST's ``CRPIX1O``,
+    lookup-table distortions) describe the input's pixels. A lookup-table distortion (HST
+    ``flt``/``flc``: ``CPDIS``, ``D2IMDIS``; its tables lie in other HDUs of the input) is
+    recorded as left out: the output's WCS has the input's CD and SIP terms, rescaled, and no
+    reader could build a WCS from those keywords without the tables."""
+    from galgen.io.wcs import _WCS_KEY, has_lookup_distortion
+
     found = [(k, header[k]) for k in INPUT_ONLY_KEYWORDS if k in header]
     for key, _ in found:
         header.remove(key, remove_all=True)
+    if has_lookup_distortion(header):
+        found.append(("distortion tables", "not carried (CPDIS/D2IMDIS lookup tables, in other HDUs of "
+                                           "the input); the WCS has its CD and SIP terms only"))
+    # record-valued cards (DP1.EXTVER) go by their full keyword: remove("DP1") leaves them
+    for key in [c.keyword for c in header.cards if _WCS_KEY.match(c.keyword)]:
+        if key in header:
+            del header[key]
     return found
 
 

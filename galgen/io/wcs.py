@@ -18,6 +18,7 @@ __all__ = [
     "resample_wcs",
     "celestial_wcs",
     "strip_wcs_keywords",
+    "has_lookup_distortion",
     "simple_tan_wcs",
     "PHYSICAL_KEYWORDS",
     "has_physical",
@@ -27,11 +28,27 @@ __all__ = [
     "centre_on_exposure",
 ]
 
+#: Keywords of lookup-table distortions (FITS WCS Paper IV ``CPDIS``/``CQDIS`` with their
+#: record-valued ``DP``/``DQ`` cards, STScI's detector-to-image ``D2IMDIS``): HST ``flt``/``flc``
+#: files carry them (NPOL and D2IM tables, in ``WCSDVARR``/``D2IMARR`` extensions), and astropy
+#: builds no WCS from such a header without the file's tables.
+_LOOKUP_KEY = re.compile(r"^(CPDIS\d|CQDIS\d|DP\d|DQ\d|CPERR\d|CQERR\d|D2IMDIS\d|D2IM\d|D2IMERR\d"
+                         r"|D2IMEXT|NPOLEXT)(\..+)?$")
+
+#: WCS keywords (also those of alternate WCSs, ``CRPIX1O`` or ``WCSNAMEA``, which describe the
+#: input's pixels too, and lookup-table distortions): not carried to an image on another grid.
 _WCS_KEY = re.compile(
-    r"^(WCSAXES|CRPIX\d|CRVAL\d|CDELT\d|CUNIT\d|CTYPE\d|CROTA\d|CD\d_\d|PC\d_\d|PV\d_\d+|PS\d_\d+"
-    r"|LONPOLE|LATPOLE|RADESYS|EQUINOX|EPOCH|A_ORDER|B_ORDER|AP_ORDER|BP_ORDER"
-    r"|A_\d+_\d+|B_\d+_\d+|AP_\d+_\d+|BP_\d+_\d+|A_DMAX|B_DMAX|WCSNAME|MJDREF|DATEREF)$"
+    r"^((WCSAXES|CRPIX\d|CRVAL\d|CDELT\d|CUNIT\d|CTYPE\d|CD\d_\d|PC\d_\d|PV\d_\d+|PS\d_\d+"
+    r"|LONPOLE|LATPOLE|RADESYS|EQUINOX|WCSNAME)[A-Z]?|CROTA\d|EPOCH|A_ORDER|B_ORDER|AP_ORDER|BP_ORDER"
+    r"|A_\d+_\d+|B_\d+_\d+|AP_\d+_\d+|BP_\d+_\d+|A_DMAX|B_DMAX|MJDREF|DATEREF)$"
+    rf"|{_LOOKUP_KEY.pattern}"
 )
+
+
+def has_lookup_distortion(header: fits.Header | None) -> bool:
+    """Whether ``header`` describes a lookup-table distortion (``CPDIS``, ``D2IMDIS``: HST
+    ``flt``/``flc`` chips)."""
+    return header is not None and any(_LOOKUP_KEY.match(card.keyword) for card in header.cards)
 
 
 def celestial_wcs(header: fits.Header) -> WCS | None:
@@ -46,14 +63,23 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
     -------
     astropy.wcs.WCS or None
         Two-axis celestial WCS (``wcs.celestial``), or ``None`` when the header
-        carries no celestial axes.
+        carries no celestial axes. Lookup-table distortions (HST ``flt``/``flc``:
+        :func:`has_lookup_distortion`), whose tables lie in other HDUs of the file, are left out.
     """
 
     with quiet(FITSFixedWarning):
         try:
             wcs = WCS(header)
         except Exception:  # noqa: BLE001 - astropy raises many types for broken WCS
-            return None
+            if not has_lookup_distortion(header):
+                return None
+            # an HST flt/flc chip: astropy needs the file's tables; the WCS without them (CD and
+            # SIP: the distortion to a few hundredths of a pixel) serves for pixel scales, sky
+            # positions and the output's WCS
+            try:
+                wcs = WCS(fits.Header([c for c in header.cards if not _LOOKUP_KEY.match(c.keyword)]))
+            except Exception:  # noqa: BLE001
+                return None
     if not wcs.has_celestial:
         return None
     if wcs.naxis == 2 and wcs.is_celestial:

@@ -215,3 +215,59 @@ def test_translate_turns_the_source_psf_by_its_angle_or_its_wcs(turned_observati
     assert np.nanmax(np.abs(fits.getdata(out) - by_angle)) < 1e-6 * peak
     with pytest.raises(GalgenPSFError, match=r"--psf-angle.*round"):
         translate(path, 0.6, psf_angle=40.0, **kw)
+
+
+def _star_field(psf: galsim.GSObject, seed: int = 3, size: int = 320) -> np.ndarray:
+    """Eight stars and ten galaxies through ``psf`` (pixels), white noise rms 1."""
+    rng = np.random.default_rng(seed)
+    img = galsim.ImageD(size, size, scale=1.0)
+    taken: list[tuple[float, float]] = []
+    for i in range(18):
+        while True:
+            x, y = rng.uniform(30, size - 30, 2)
+            if all(np.hypot(x - a, y - b) > 40 for a, b in taken):
+                taken.append((x, y))
+                break
+        source = psf if i < 8 else galsim.Convolve(
+            galsim.Sersic(rng.uniform(1, 3), half_light_radius=rng.uniform(2.5, 5)).shear(
+                e1=rng.uniform(-0.3, 0.3), e2=rng.uniform(-0.3, 0.3)), psf)
+        source.withFlux(rng.uniform(3e3, 3e4)).drawImage(img, center=galsim.PositionD(x, y),
+                                                         add_to_image=True)
+    return img.array + rng.normal(0, 1.0, img.array.shape)
+
+
+def test_the_stars_tell_a_psf_on_other_axes_and_by_how_much_to_turn_it(tmp_path, capsys):
+    # the sky's PSF is the detector's (e = 0.15 along x) turned by 40 degrees
+    from galgen.psf.stars import check_psf_with_stars
+
+    detector = galsim.Moffat(3.0, fwhm=4.0).shear(e=0.15, beta=0 * galsim.degrees)
+    data = _star_field(detector.rotate(40 * galsim.degrees))
+    kernel = detector.drawImage(nx=41, ny=41, scale=1.0).array
+    kw = {"pixel_scale": 0.2, "noise_rms": 1.0, "background": 0.0}
+    wrong = check_psf_with_stars(data, psf=kernel, **kw)
+    right = check_psf_with_stars(data, psf=kernel, psf_angle=40.0, **kw)
+    # the same size either way; the shapes: 0.15 at 40 degrees (stars), at 0 (the PSF as it lay)
+    assert wrong.ratio == pytest.approx(1.0, abs=0.01) and right.ratio == pytest.approx(1.0, abs=0.01)
+    assert np.hypot(*wrong.star_shape) == pytest.approx(0.15, abs=0.01)
+    assert wrong.verdict == "PSF_SHAPE" and wrong.turn == pytest.approx(40.0, abs=2.0)
+    assert "turned by +40 deg it would lie as they do" in wrong.message()
+    # turned: the difference 0.0006 measured (0.05 allowed, 0.01 asserted), as with the true PSF image
+    assert right.verdict == "OK" and np.hypot(*np.subtract(right.star_shape, right.psf_shape)) < 0.01
+    # a Moffat made from a FWHM is round: its shape is not compared (real seeing is not quite round)
+    moffat = check_psf_with_stars(data, 4.0, moffat_beta=3.0, **kw)
+    assert moffat.verdict == "OK" and np.isnan(moffat.star_shape[0])
+    # the command line: exit status 3 and the turn to add
+    field = tmp_path / "field.fits"
+    write_fits(field, data, wcs=simple_tan_wcs(data.shape, 0.2))
+    fits.writeto(tmp_path / "psf.fits", kernel, fits.Header({"PIXSCALE": 0.2}))
+    args = ["psfcheck", str(field), "--psf", str(tmp_path / "psf.fits"), "--noise-rms", "1",
+            "--background", "0"]
+    assert main(args) == 3 and "PSF_SHAPE" in capsys.readouterr().out
+    assert main([*args, "--psf-angle", "40"]) == 0
+    # a restoration of the field checks it the same way: the flag PSF, or none once turned
+    kw = {"method": "bicubic", "background": 0.0, "noise_rms": 1.0, "check_psf": True}
+    unturned = galgen.restore(field, psf=tmp_path / "psf.fits", **kw)
+    assert unturned.meta["GALGENPS"] == "PSF_SHAPE" and "PSF" in unturned.meta["GALGENFL"].split(",")
+    turned = galgen.restore(field, psf=tmp_path / "psf.fits", psf_angle=40.0, **kw)
+    assert turned.meta["GALGENPS"] == "OK" and "PSF" not in turned.meta["GALGENFL"].split(",")
+    assert galgen.restore(field, 4.0 * u.pix, moffat_beta=3.0, **kw).meta["GALGENPS"] == "OK"  # round

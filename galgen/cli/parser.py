@@ -381,9 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "from are images of the PSF. This finds the isolated, unsaturated point sources of "
                        "FIELD (the narrowest sources: a galaxy is never narrower than the PSF), measures "
                        "their size and the PSF's the same way (GalSim adaptive moments on the same pixels) "
-                       "and says whether the PSF given is too wide or too narrow. Exit status: 0 the PSF "
-                       "agrees with the stars, 3 it does not, 4 too few stars (five) to say. In a field "
-                       "with few or no stars, compact galaxies of one size can pass for stars "
+                       "and says whether the PSF given is too wide or too narrow; a PSF image or model given "
+                       "with --psf is also compared in shape (adaptive-moment ellipticity): PSF_SHAPE, with "
+                       "the turn that would match a PSF lying on other axes (--psf-angle). Exit status: 0 "
+                       "the PSF agrees with the stars, 3 it does not, 4 too few stars (five) to say. In a "
+                       "field with few or no stars, compact galaxies of one size can pass for stars "
                        "(PSF_TOO_NARROW): look at the positions printed.",
                        epilog="Example: galgen psfcheck frame.fits --psf-fwhm 1.4arcsec --saturation 60000")
     p.add_argument("input", help="a field image (or a large cutout) from the exposure the PSF is for")

@@ -80,10 +80,17 @@ class StarCheck:
     positions : numpy.ndarray
         ``(n_stars, 2)`` float, ``(x, y)`` 0-based pixel centroids of those stars.
     verdict : str
-        ``"OK"``, ``"PSF_TOO_WIDE"``, ``"PSF_TOO_NARROW"`` (``|ratio - 1|`` > the tolerance) or
-        ``"NO_STARS"`` (too few isolated, unsaturated point sources of one size to say).
+        ``"OK"``, ``"PSF_TOO_WIDE"``, ``"PSF_TOO_NARROW"`` (``|ratio - 1|`` > the tolerance),
+        ``"PSF_SHAPE"`` (the right size, but the stars' shape differs from the PSF's: see
+        ``star_shape``) or ``"NO_STARS"`` (too few isolated, unsaturated point sources of one size
+        to say).
     psf_sigma_pix : float
         Adaptive-moment sigma of the PSF given, in pixels.
+    star_shape, psf_shape : (float, float)
+        Adaptive-moment ellipticity ``(e1, e2)`` (distortion, ``(a^2 - b^2) / (a^2 + b^2)``,
+        ``e1`` along x, ``e2`` at 45 degrees counter-clockwise) of the stars (median) and of the
+        PSF given; NaN when not measured (a Moffat made from a FWHM, an undersampled PSF, no
+        stars).
     """
 
     ratio: float
@@ -92,6 +99,20 @@ class StarCheck:
     positions: np.ndarray = field(repr=False)
     verdict: str
     psf_sigma_pix: float
+    star_shape: tuple[float, float] = (float("nan"), float("nan"))
+    psf_shape: tuple[float, float] = (float("nan"), float("nan"))
+
+    @property
+    def turn(self) -> float:
+        """Degrees (counter-clockwise, in (-90, 90]) by which the PSF turned would have the stars'
+        orientation: the ``--psf-angle`` to add when it lies on other axes (NaN when either is
+        round to 0.02, where no orientation can be read, or not measured)."""
+        es, ep = np.hypot(*self.star_shape), np.hypot(*self.psf_shape)
+        if not (es >= ROUND and ep >= ROUND):
+            return float("nan")
+        angle = 0.5 * np.degrees(np.arctan2(self.star_shape[1], self.star_shape[0])
+                                 - np.arctan2(self.psf_shape[1], self.psf_shape[0]))
+        return float(90.0 - (90.0 - angle) % 180.0)
 
     def message(self) -> str:
         """One line for a user: the verdict and what to do."""
@@ -105,33 +126,62 @@ class StarCheck:
                 f"(scatter {self.scatter:.3f})")
         if self.verdict == "OK":
             return f"OK: {what}"
+        if self.verdict == "PSF_SHAPE":
+            (e1s, e2s), (e1p, e2p) = self.star_shape, self.psf_shape
+            turned = (f"; turned by {self.turn:+.0f} deg it would lie as they do (a PSF on other axes than "
+                      "the image's: add that to --psf-angle)" if np.isfinite(self.turn)
+                      and abs(np.hypot(e1s, e2s) - np.hypot(e1p, e2p)) < 0.5 * np.hypot(e1s, e2s) else "")
+            return (f"PSF_SHAPE: {what}, but their shape, e = {np.hypot(e1s, e2s):.3f} at "
+                    f"{_orientation(e1s, e2s):.0f} deg, differs from the PSF's, e = {np.hypot(e1p, e2p):.3f} "
+                    f"at {_orientation(e1p, e2p):.0f} deg (counter-clockwise from x){turned}. Restoring "
+                    "through it would put the difference into the galaxies")
         side = "too wide" if self.verdict == "PSF_TOO_WIDE" else "too narrow"
         return (f"{self.verdict}: {what}: the PSF given is {side}; restoring through it deconvolves "
                 f"{'too much' if side == 'too wide' else 'too little'}. Measure the PSF from these stars "
                 "(or give the survey's PSF model for this exposure) before restoring")
 
 
-def _sigma(stamp: np.ndarray) -> tuple[float, float, float]:
-    """``(sigma, x, y)`` adaptive moments of a stamp (pixels); NaNs when HSM does not converge."""
+#: Ellipticity (distortion) below which a PSF or the stars count as round: no orientation to read.
+ROUND = 0.02
+
+#: Ellipticity difference between the stars and a PSF of the right size above which the PSF's
+#: shape is called wrong (``PSF_SHAPE``; also more than 5 standard errors of the stars' median).
+#: With the true PSF image the difference read 0.0002-0.004 (12 simulated fields, Moffat, sheared
+#: Moffat and Kolmogorov x optics PSFs of 3-6 pixels, 6-10 stars of peak SNR 60-2000); a PSF
+#: model off by a few hundredths (PSFEx across a field) stays below it. An elongated PSF on axes
+#: turned against the image's reads 2 |e| sin(turn): a PSF of e = 0.05 turned by 30 degrees, 0.05.
+SHAPE_TOLERANCE = 0.05
+
+
+def _orientation(e1: float, e2: float) -> float:
+    """Position angle (degrees counter-clockwise from x, in (-90, 90]) of an ellipticity."""
+    return float(0.5 * np.degrees(np.arctan2(e2, e1)))
+
+
+def _sigma(stamp: np.ndarray) -> tuple[float, float, float, float, float]:
+    """``(sigma, x, y, e1, e2)`` adaptive moments of a stamp (pixels; ellipticity as a
+    distortion); NaNs when HSM does not converge."""
     import galsim
 
     img = galsim.Image(np.ascontiguousarray(stamp, dtype=np.float64), scale=1.0)
     res = galsim.hsm.FindAdaptiveMom(img, strict=False)
     if res.moments_status != 0 or not res.moments_sigma > 0:
-        return float("nan"), float("nan"), float("nan")
+        return (float("nan"),) * 5
     # GalSim's centroid is 1-based on an image whose origin is (1, 1)
-    return float(res.moments_sigma), float(res.moments_centroid.x - 1), float(res.moments_centroid.y - 1)
+    return (float(res.moments_sigma), float(res.moments_centroid.x - 1), float(res.moments_centroid.y - 1),
+            float(res.observed_shape.e1), float(res.observed_shape.e2))
 
 
-def _fitted_sigma(stamp: np.ndarray) -> tuple[float, float, float]:
-    """``(sigma, x, y)`` of a round Gaussian integrated over the pixels, fitted to the stamp's core
-    (:func:`galgen.psf.models.pixel_gaussian_fit`: sigma before the pixel, so a hot pixel reads
-    0.1); for sources too small for :func:`_sigma`. NaNs when the stamp has no positive peak."""
+def _fitted_sigma(stamp: np.ndarray) -> tuple[float, float, float, float, float]:
+    """``(sigma, x, y, nan, nan)`` of a round Gaussian integrated over the pixels, fitted to the
+    stamp's core (:func:`galgen.psf.models.pixel_gaussian_fit`: sigma before the pixel, so a hot
+    pixel reads 0.1); for sources too small for :func:`_sigma`, whose shape it does not read.
+    NaNs when the stamp has no positive peak."""
     from galgen.psf.models import pixel_gaussian_fit
 
     if not np.nanmax(stamp) > 0:
-        return float("nan"), float("nan"), float("nan")
-    return pixel_gaussian_fit(stamp)
+        return (float("nan"),) * 5
+    return (*pixel_gaussian_fit(stamp), float("nan"), float("nan"))
 
 
 def _stellar_locus(sizes: np.ndarray, min_stars: int, width: float) -> np.ndarray:
@@ -157,7 +207,9 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                          hdu: int | str | None = None,
                          psf_position: tuple[float, float] | None = None, noise_map: object = None,
                          noise_map_type: str | None = None, mask: object = None,
-                         psf_angle: float | None = None, mask_ignore: int | str | None = None) -> StarCheck:
+                         psf_angle: float | None = None, mask_ignore: int | str | None = None,
+                         check_shape: bool | None = None,
+                         shape_tolerance: float = SHAPE_TOLERANCE) -> StarCheck:
     """Compare the PSF given for an image with the stars of the image.
 
     Parameters
@@ -210,6 +262,13 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
         Degrees to turn ``psf`` by onto the image's axes, as :func:`galgen.restore` takes it.
     mask_ignore : int or str, optional
         Bits of the image's mask that mark usable pixels, as :func:`galgen.restore` takes them.
+    check_shape : bool, optional
+        Also compare the stars' shape (adaptive-moment ellipticity) with the PSF's: a PSF of the
+        right size but another shape, or lying on other axes, is ``PSF_SHAPE``. Default: when
+        ``psf`` is given (a Moffat made from ``psf_fwhm`` is round, while real seeing is not
+        quite). Not for an undersampled PSF, whose shape adaptive moments do not read.
+    shape_tolerance : float, default :data:`SHAPE_TOLERANCE`
+        Ellipticity difference above which the shapes are called different.
 
     Returns
     -------
@@ -262,7 +321,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     image = with_own_planes(image, field_image, noise_map, noise_map_type, mask, hdu, mask_ignore)
     if saturation is None:
         saturation = saturation_level(image.header)
-    psf_sigma = None
+    psf_sigma, psf_given = None, psf is not None
     if psf is not None and psf_fwhm is None:
         # a PSF with rings, spikes or a halo may have no clean half maximum for measure_fwhm; its
         # adaptive-moment size is what is compared here anyway, and sets the star boxes
@@ -281,7 +340,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     with quiet(NoDetectionsWarning):  # no peak at all is an answer here (NO_STARS), not a warning
         peaks = find_peaks(data, threshold=snr_min * sigma_n, box_size=2 * half + 1, border_width=half,
                            mask=prepared.mask)
-    sizes, xy = [], []
+    sizes, xy, shapes = [], [], []
     if peaks is not None:
         px, py = np.asarray(peaks["x_peak"], int), np.asarray(peaks["y_peak"], int)
         for x, y in zip(px, py, strict=True):
@@ -294,11 +353,13 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
                 continue
             if saturation is not None and np.nanmax(image.data[box]) >= saturation:
                 continue
-            s, cx, cy = measure(data[box])
+            s, cx, cy, e1, e2 = measure(data[box])
             if np.isfinite(s) and s > 0.3:  # narrower than a third of a pixel: a hot pixel or a cosmic ray
                 sizes.append(s / psf_sigma)
                 xy.append((x - half + cx, y - half + cy))
+                shapes.append((e1, e2))
     sizes, xy = np.asarray(sizes), np.asarray(xy, float).reshape(-1, 2)
+    shapes = np.asarray(shapes, float).reshape(-1, 2)
     if sizes.size < min_stars:
         return StarCheck(float("nan"), float("nan"), int(sizes.size), xy, "NO_STARS", psf_sigma)
     stars = _stellar_locus(sizes, min_stars, locus_width)
@@ -309,7 +370,18 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     if scatter > max_scatter * ratio:  # sources of many sizes: galaxies, not images of one PSF
         return StarCheck(ratio, scatter, int(stars.sum()), xy[stars], "NO_STARS", psf_sigma)
     verdict = ("OK" if abs(ratio - 1) <= tolerance else "PSF_TOO_WIDE" if ratio < 1 else "PSF_TOO_NARROW")
-    return StarCheck(ratio, scatter, int(stars.sum()), xy[stars], verdict, psf_sigma)
+    star_shape = psf_shape = (float("nan"), float("nan"))
+    if check_shape is None:
+        check_shape = psf_given
+    on_stars = shapes[stars]
+    if check_shape and np.all(np.isfinite(on_stars)):
+        star_shape = tuple(float(v) for v in np.median(on_stars, axis=0))
+        psf_shape = tuple(float(v) for v in measure(prepared.psf)[3:])
+        difference = float(np.hypot(*np.subtract(star_shape, psf_shape)))
+        error = float(np.hypot(*(1.2533 * np.std(on_stars, axis=0) / np.sqrt(len(on_stars)))))
+        if verdict == "OK" and difference > max(shape_tolerance, 5 * error):
+            verdict = "PSF_SHAPE"
+    return StarCheck(ratio, scatter, int(stars.sum()), xy[stars], verdict, psf_sigma, star_shape, psf_shape)
 
 
 def logged_check(where: str, field_image: object, *args: object, **kwargs: object) -> StarCheck | None:

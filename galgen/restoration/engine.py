@@ -499,7 +499,8 @@ def quality_flags(chi2: float, regime_warning: str = "", structure: float = floa
     :data:`STRUCTURE_LIMIT`: the output is blurrier, z > 0, or sharper, z < 0, than the data
     say, and ``|GALGENRF|`` > :data:`STRUCTURE_FRACTION_LIMIT`: by enough of its own fine
     structure to matter), ``REGIME`` (input outside the model's training regime), ``PSF`` (the
-    stars of the field say the PSF given is too wide or too narrow: ``psf_verdict`` from
+    stars of the field say the PSF given is too wide or too narrow, or of another shape:
+    ``psf_verdict`` from
     :func:`galgen.psf.stars.check_psf_with_stars`, for fields and catalog cutouts), ``SKY`` (the
     automatic sky of a stamp holds galaxy light, ``sky_z`` > :data:`SKY_Z_LIMIT`: the flux is
     low; give the sky, or ``0`` for sky-subtracted data, or a larger stamp; or, with a sky given
@@ -509,7 +510,7 @@ def quality_flags(chi2: float, regime_warning: str = "", structure: float = floa
                                     ("STRUCT", abs(structure) > STRUCTURE_LIMIT
                                      and abs(fraction) > STRUCTURE_FRACTION_LIMIT),
                                     ("REGIME", bool(regime_warning)),
-                                    ("PSF", psf_verdict in ("PSF_TOO_WIDE", "PSF_TOO_NARROW")),
+                                    ("PSF", psf_verdict in ("PSF_TOO_WIDE", "PSF_TOO_NARROW", "PSF_SHAPE")),
                                     ("SKY", sky_z > SKY_Z_LIMIT or abs(sky_offset) > SKY_OFFSET_LIMIT))
              if bad]
     return ",".join(flags) or "OK"

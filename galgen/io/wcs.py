@@ -74,8 +74,8 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
             if not has_lookup_distortion(header):
                 return None
             # an HST flt/flc chip: astropy needs the file's tables; the WCS without them (CD and
-            # SIP: the distortion to a few hundredths of a pixel) serves for pixel scales, sky
-            # positions and the output's WCS
+            # SIP; the tables are small corrections on top) serves for pixel scales, sky positions
+            # and the output's WCS
             try:
                 wcs = WCS(fits.Header([c for c in header.cards if not _LOOKUP_KEY.match(c.keyword)]))
             except Exception:  # noqa: BLE001

@@ -148,7 +148,7 @@ ROUND = 0.02
 #: shape is called wrong (``PSF_SHAPE``; also more than 5 standard errors of the stars' median).
 #: With the true PSF image the difference read 0.0002-0.004 (12 simulated fields, Moffat, sheared
 #: Moffat and Kolmogorov x optics PSFs of 3-6 pixels, 6-10 stars of peak SNR 60-2000); a PSF
-#: model off by a few hundredths (PSFEx across a field) stays below it. An elongated PSF on axes
+#: model off in shape by a few hundredths passes. An elongated PSF on axes
 #: turned against the image's reads 2 |e| sin(turn): a PSF of e = 0.05 turned by 30 degrees, 0.05.
 SHAPE_TOLERANCE = 0.05
 

@@ -85,18 +85,13 @@ class BatchOptions:
             msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file); for a "
                    "catalog run also psf_fwhm_column= (a column of each galaxy's PSF FWHM)")
             raise GalgenPSFError(msg)
-        from galgen.psf.files import check_angle
+        from galgen.psf.files import check_angle, require_psf_to_turn
 
+        require_psf_to_turn(self.psf_angle, self.psf)
         object.__setattr__(self, "psf_angle", check_angle(self.psf_angle, "psf_angle"))  # 0: None
         from galgen.io.fits import mask_bits
 
         object.__setattr__(self, "mask_ignore", mask_bits(self.mask_ignore) or None)  # an int; 0: None
-        if self.psf_angle is not None and self.psf is None:
-            from galgen.errors import GalgenPSFError
-
-            msg = (f"psf_angle={self.psf_angle!r} (--psf-angle) turns a PSF image or model given as psf= "
-                   "(--psf); the Moffat made from a FWHM is round: leave it out")
-            raise GalgenPSFError(msg)
         from galgen.restoration.methods import check_ensemble, check_samples
 
         object.__setattr__(self, "samples", check_samples(self.samples))

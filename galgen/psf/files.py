@@ -219,18 +219,19 @@ def read_psf(source: object, image_shape: tuple[int, int], image_pixel_scale: fl
 
 
 def read_psf_for(source: object, image: object, position: tuple[float, float] | None = None,
-                 angle: float | None = None) -> PSFImage:
+                 angle: float | None = None, shape: tuple[int, int] | None = None) -> PSFImage:
     """:func:`read_psf` for an :class:`galgen.io.Image`: its shape, pixel scale, WCS and band
     (``FILTER``). A PSF model of the exposure (PSFEx, psField) is evaluated at ``position``, by
     default the image's centre on its exposure when its header says where it lies (IRAF
     ``LTV1``/``LTV2``: :func:`galgen.io.wcs.centre_on_exposure`), else the model's centre. The PSF
     is turned by ``angle`` degrees (counter-clockwise) onto the image's axes, as :func:`read_psf`
-    says."""
+    says. ``shape`` replaces the image's as the size the PSF may have (a translation's matching
+    kernel may be larger than the image)."""
     from galgen.io.wcs import centre_on_exposure
 
     if position is None:
         position = centre_on_exposure(image.header, image.shape)
-    return read_psf(source, image.shape, image.pixel_scale, position=position, image_wcs=image.wcs,
+    return read_psf(source, shape or image.shape, image.pixel_scale, position=position, image_wcs=image.wcs,
                     band=image.header.get("FILTER"), angle=angle)
 
 
@@ -297,6 +298,17 @@ def check_angle(angle: object, name: str) -> float | None:
         raise GalgenPSFError(msg)
     value = (value + 180.0) % 360.0 - 180.0  # -180 <= value < 180
     return value if value != 0 else None
+
+
+def require_psf_to_turn(angle: object, psf: object, where: str = "", given_as: str = "psf=",
+                        shortcut: str = "the Moffat made from a FWHM") -> None:
+    """A typed error for an angle (``--psf-angle``, any value) given without a PSF image or model
+    to turn (``psf`` is ``None``): the profile made from a FWHM instead is round. ``where`` prefixes
+    the message (``"file.fits: "``)."""
+    if angle is not None and psf is None:
+        msg = (f"{where}psf_angle={angle!r} (--psf-angle) turns a PSF image or model given as {given_as} "
+               f"(--psf); {shortcut} is round: leave it out")
+        raise GalgenPSFError(msg)
 
 
 def _turn_matrix(angle: float) -> np.ndarray:

@@ -296,10 +296,9 @@ def prepare_observation(image: Image, psf_fwhm: u.Quantity | float | None = None
                "inverse variance of 0). Check the HDU, the mask and the noise map")
         raise GalgenValueError(msg)
     psf_model = "image"
-    if psf is None and psf_angle:
-        msg = (f"{image.source}: psf_angle={psf_angle!r} (--psf-angle) turns a PSF image or model given as "
-               "psf= (--psf); the Moffat made from psf_fwhm is round: leave it out")
-        raise GalgenPSFError(msg)
+    from galgen.psf.files import require_psf_to_turn
+
+    require_psf_to_turn(psf_angle, psf, f"{image.source}: ", shortcut="the Moffat made from psf_fwhm")
     if psf is not None:
         from galgen.psf.files import read_psf_for
 

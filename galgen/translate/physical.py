@@ -200,6 +200,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     from reproject import reproject_exact
 
     from galgen.io.fits import _as_pixel_scale
+    from galgen.psf.files import require_psf_to_turn
     from galgen.psf.kernels import convolve_psf
     from galgen.psf.models import as_fwhm_quantity
 
@@ -234,10 +235,8 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
         if to_noise_rms is None:
             msg = "to_noise_like as a NoiseCorrelation carries no noise level: give to_noise_rms too"
             raise GalgenValueError(msg)
-    if psf_angle is not None and source_psf is None:
-        msg = (f"psf_angle={psf_angle!r} (--psf-angle) turns a source PSF given as source_psf= (--psf); a "
-               "Gaussian of the source FWHM is round: leave it out")
-        raise GalgenPSFError(msg)
+    require_psf_to_turn(psf_angle, source_psf, given_as="source_psf=",
+                        shortcut="a Gaussian of the source FWHM")
     src, tgt = _psfs_for(img, source_psf, to_psf, psf_angle)
     kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=src,
                                              target_psf=tgt, allow_sharpen=allow_sharpen)
@@ -289,14 +288,11 @@ def _psfs_for(img: Image, source_psf: object, to_psf: object,
     """The source and target PSF kernels at the image's pixels and on its axes (``None`` where not
     given). The source PSF is the image's own, read as :func:`galgen.psf.files.read_psf_for`
     reads a restoration's, but of any size; the target's is a survey's, turned only by its WCS."""
-    from galgen.io.wcs import centre_on_exposure
-    from galgen.psf.files import read_psf
+    from galgen.psf.files import read_psf, read_psf_for
 
     src = tgt = None
     if source_psf is not None:
-        src = read_psf(source_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs, angle=angle,
-                       position=centre_on_exposure(img.header, img.shape),
-                       band=img.header.get("FILTER")).kernel
+        src = read_psf_for(source_psf, img, angle=angle, shape=_ANY_SIZE).kernel
     if to_psf is not None:
         tgt = read_psf(to_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs).kernel
     return src, tgt

@@ -301,16 +301,18 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     from galgen.restoration.engine import prepare_observation
 
     measure = _sigma
+    psf_moments: tuple = (float("nan"),) * 5  # the PSF's, as measure gives them (its shape: [3:])
 
     def psf_size(kernel: np.ndarray) -> float:
-        nonlocal measure
-        sigma = _sigma(kernel)[0]
+        nonlocal measure, psf_moments
+        psf_moments = _sigma(kernel)
+        sigma = psf_moments[0]
         if not np.isfinite(sigma):
-            fitted = _fitted_sigma(kernel)[0]
-            if np.isfinite(fitted):
+            fitted = _fitted_sigma(kernel)
+            if np.isfinite(fitted[0]):
                 # too small for adaptive moments (an undersampled PSF: Euclid VIS, HST at native
                 # sampling): the PSF and the stars are both measured by a pixel-integrated Gaussian fit
-                measure, sigma = _fitted_sigma, fitted
+                measure, sigma, psf_moments = _fitted_sigma, fitted[0], fitted
         if not np.isfinite(sigma):
             msg = (f"{image.source}: the PSF's adaptive moments did not converge: check the PSF image, "
                    "or the FWHM's unit")
@@ -376,7 +378,7 @@ def check_psf_with_stars(field_image: object, psf_fwhm: u.Quantity | float | Non
     on_stars = shapes[stars]
     if check_shape and np.all(np.isfinite(on_stars)):
         star_shape = tuple(float(v) for v in np.median(on_stars, axis=0))
-        psf_shape = tuple(float(v) for v in measure(prepared.psf)[3:])
+        psf_shape = tuple(float(v) for v in psf_moments[3:])  # of the kernel psf_size measured
         difference = float(np.hypot(*np.subtract(star_shape, psf_shape)))
         error = float(np.hypot(*(1.2533 * np.std(on_stars, axis=0) / np.sqrt(len(on_stars)))))
         if verdict == "OK" and difference > max(shape_tolerance, 5 * error):

@@ -28,12 +28,12 @@ from galgen.simulate import PairDataset
 
 
 def _model_dir(tmp: Path) -> str:
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     if "default_x2" in shipped_models():
         return str(shipped_models()["default_x2"])
-    from galgen.restoration.model import save_untrained_model
     from galgen.restoration.networks import RestorerConfig
+    from galgen.restoration.registry import save_untrained_model
 
     return str(save_untrained_model(tmp / "model", RestorerConfig(channels=32, blocks=6),
                                     name="random_default_arch"))
@@ -43,7 +43,7 @@ def mosaic_peak_memory(size: int, model: str, device: str) -> tuple[float, float
     """Peak RSS (GB) and seconds of restoring a size x size mosaic, in a fresh process."""
     code = f"""
 import resource, time, numpy as np, torch
-from galgen.restoration.model import load_model
+from galgen.restoration.registry import load_model
 torch.set_num_threads({torch.get_num_threads()})
 m = load_model({model!r}, {device!r})
 img = np.random.default_rng(0).normal(0, 1, ({size}, {size}))
@@ -123,7 +123,7 @@ def main() -> None:
     for i, p in enumerate(pairs):
         write_fits(tmp / "in" / f"{i:04d}.fits", p.observation,
                    wcs=simple_tan_wcs(p.observation.shape, 0.2))
-    from galgen.restoration.model import load_model
+    from galgen.restoration.registry import load_model
 
     m = load_model(model, args.device)
     obs = [p.observation.astype(np.float64) for p in pairs]

@@ -119,7 +119,7 @@ WINDOWS = (4.0, 6.0, 8.0)  # input pixels: Gaussian sigma of the residual-correc
 
 def _model_table(args: argparse.Namespace) -> None:
     from galgen.evaluation.benchmark import restore_pair
-    from galgen.restoration.model import load_model
+    from galgen.restoration.registry import load_model
 
     model = load_model(args.model, flux_calibrate=False)
     print(f"\n{model.name}: median abs (signed) flux error in the same aperture\n")

@@ -33,7 +33,7 @@ import numpy as np
 from galgen.evaluation import BENCHMARK_SETS
 from galgen.evaluation.benchmark import restore_pair
 from galgen.metrics.photometry import aperture_flux
-from galgen.restoration.model import load_model
+from galgen.restoration.registry import load_model
 from galgen.simulate import PairDataset
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from galgen.restoration.baselines import richardson_lucy
-from galgen.restoration.model import load_model
+from galgen.restoration.registry import load_model
 from galgen.simulate import DEFAULT_REGIME, PairDataset
 
 

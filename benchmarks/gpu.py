@@ -33,7 +33,8 @@ from _pipeline import pipeline_rate, warm_local_cluster
 from galgen.batch import BatchOptions, expand_inputs
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.preprocess import AsinhStretch
-from galgen.restoration.model import condition_vector, load_model
+from galgen.restoration.model import condition_vector
+from galgen.restoration.registry import load_model
 from galgen.simulate import PairDataset
 
 

@@ -33,7 +33,7 @@ import torch
 
 import galgen
 from galgen.evaluation import measure_galaxy
-from galgen.restoration.model import find_model
+from galgen.restoration.registry import find_model
 
 
 def _without_light(name: str, root: Path) -> str:

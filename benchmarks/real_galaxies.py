@@ -26,7 +26,7 @@ from galgen.errors import GalgenModelError
 from galgen.evaluation import measure_galaxy, restore_pair
 from galgen.evaluation.coverage import GALAXY_RADIUS, galaxy_pixels
 from galgen.restoration import get_method
-from galgen.restoration.model import shipped_models
+from galgen.restoration.registry import shipped_models
 from galgen.simulate.real import real_galaxy, real_galaxy_pair, statmorph_spiral
 
 

@@ -21,7 +21,7 @@ import torch
 
 from galgen.evaluation import BENCHMARK_SETS, benchmark_report
 from galgen.models.serialization import update_config
-from galgen.restoration.model import shipped_models
+from galgen.restoration.registry import shipped_models
 
 COLUMNS = [("median_psnr", "PSNR (dB)", ".2f"), ("median_ssim", "SSIM", ".3f"),
            ("median_abs_flux_error", "median abs flux err", ".2%"),

@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=60)
     args = parser.parse_args()
     from galgen.models.serialization import read_config
-    from galgen.restoration.model import find_model
+    from galgen.restoration.registry import find_model
 
     names = [read_config(find_model(m))["name"] for m in args.models]
     if len(set(names)) < len(names):  # the tables are keyed by the card's name: rows would merge

@@ -36,8 +36,8 @@ from galgen.evaluation.coverage import (
     reliability,
 )
 from galgen.models.serialization import update_config
-from galgen.restoration.model import find_model, load_model
 from galgen.restoration.posterior import posterior_directory
+from galgen.restoration.registry import find_model, load_model
 from galgen.simulate import PairDataset
 
 

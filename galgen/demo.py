@@ -15,7 +15,7 @@ from galgen.io.atomic import atomic_path
 from galgen.io.fits import read_image
 from galgen.metrics import aperture_flux, flux_error, psnr, residual_rms, ssim
 from galgen.plotting import comparison_rows
-from galgen.restoration.model import shipped_models
+from galgen.restoration.registry import shipped_models
 from galgen.restoration.restorer import restore, write_restored
 
 __all__ = ["sample_paths", "run_demo"]

@@ -22,7 +22,8 @@ import numpy as np
 
 from galgen.evaluation import restore_pair
 from galgen.metrics import psnr
-from galgen.restoration.model import LearnedRestorer, shipped_models
+from galgen.restoration.model import LearnedRestorer
+from galgen.restoration.registry import shipped_models
 from galgen.simulate import PairDataset, Regime
 from galgen.train.restoration import TrainConfig, export, train
 

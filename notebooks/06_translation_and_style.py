@@ -80,7 +80,7 @@ save_figure(fig, OUT / "translation.png")
 
 # %%
 from galgen import restore  # noqa: E402
-from galgen.restoration.model import shipped_models  # noqa: E402
+from galgen.restoration.registry import shipped_models  # noqa: E402
 
 noisy = translate(CCDData(hst, unit="adu", wcs=hst_wcs), 0.12 * u.arcsec, to_pixel_scale=sdss.pixel_scale,
                   to_psf_fwhm=sdss.psf_fwhm, to_noise_rms=0.02 * direct.max(), rng=np.random.default_rng(1))

@@ -20,8 +20,8 @@ from galgen.batch import JOURNAL, BatchOptions, catalog_items, expand_inputs, re
 from galgen.cli import main
 from galgen.io import simple_tan_wcs, write_fits
 from galgen.preprocess import estimate_background
-from galgen.restoration.model import save_untrained_model
 from galgen.restoration.networks import RestorerConfig
+from galgen.restoration.registry import save_untrained_model
 from galgen.simulate import PairDataset
 
 

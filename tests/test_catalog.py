@@ -17,8 +17,8 @@ from galgen.batch import BatchOptions, open_mosaic, run_catalog
 from galgen.batch.catalog import cut_stamp, plan_catalog, stamp_origin
 from galgen.cli import main
 from galgen.io import read_stamps, simple_tan_wcs, write_fits
-from galgen.restoration.model import save_untrained_model
 from galgen.restoration.networks import RestorerConfig
+from galgen.restoration.registry import save_untrained_model
 from galgen.simulate import PairDataset
 
 SIZE = 40

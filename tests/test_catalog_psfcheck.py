@@ -15,8 +15,8 @@ from galgen.batch import BatchOptions, catalog_items, expand_inputs, run_batch, 
 from galgen.batch.psfcheck import check_region
 from galgen.cli import main
 from galgen.io import read_stamps, simple_tan_wcs, write_fits
-from galgen.restoration.model import save_untrained_model
 from galgen.restoration.networks import RestorerConfig
+from galgen.restoration.registry import save_untrained_model
 
 FWHM = 4.0  # pixels; 0.8" at 0.2"/px
 SIZE = 32  # stamp side

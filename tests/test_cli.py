@@ -274,7 +274,7 @@ def test_models_lists_each_shipped_model_its_regime_and_the_default(capsys):
     import json
 
     from galgen.cli.models import headline_metrics
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -20,8 +20,9 @@ from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.evaluation import restore_pair
 from galgen.io import write_fits
 from galgen.restoration import BaselineRestorer, Restorer, get_method
-from galgen.restoration.model import LearnedRestorer, load_model, save_untrained_model
+from galgen.restoration.model import LearnedRestorer
 from galgen.restoration.networks import RestorerConfig
+from galgen.restoration.registry import load_model, save_untrained_model
 from galgen.simulate import PairDataset, write_dataset
 
 

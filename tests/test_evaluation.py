@@ -121,8 +121,8 @@ def test_evaluate_reports_the_coverage_of_an_uncertainty_map(tmp_path, rng):
 
 
 def test_benchmark_with_samples_measures_learned_coverage_only(tmp_path):
-    from galgen.restoration.model import save_untrained_model
     from galgen.restoration.networks import RestorerConfig
+    from galgen.restoration.registry import save_untrained_model
 
     model = save_untrained_model(tmp_path / "tiny_x2", RestorerConfig(channels=8, blocks=2), name="tiny_x2")
     table = run_benchmark(2, methods=(str(model), "bicubic"), regime=BENCHMARK_SETS["cosmos"],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galgen.restoration.model import LearnedRestorer, save_untrained_model
+from galgen.restoration.model import LearnedRestorer
 from galgen.restoration.networks import RestorerConfig
+from galgen.restoration.registry import save_untrained_model
 from galgen.simulate import simulate_pair
 
 

@@ -100,7 +100,7 @@ def test_bootstrap_uncertainty_follows_the_noise_correlation(rng):
     power is 4x white's, so the map is wider; the header records the factor."""
     from dataclasses import replace
 
-    from galgen.restoration.model import load_model
+    from galgen.restoration.registry import load_model
 
     truth = 4e3 * gaussian_psf(6.0, 64)
     image = read_image(truth + _box_noise(rng, (64, 64), 2.0), pixel_scale=0.2)

@@ -14,7 +14,6 @@ from galgen import restore
 from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.models.serialization import save_module
 from galgen.restoration import write_restored
-from galgen.restoration.model import load_model, save_untrained_model
 from galgen.restoration.networks import RestorerConfig
 from galgen.restoration.posterior import (
     PosteriorConfig,
@@ -23,6 +22,7 @@ from galgen.restoration.posterior import (
     draw_spread,
     flow_matching_residual_loss,
 )
+from galgen.restoration.registry import load_model, save_untrained_model
 from galgen.simulate import DEFAULT_REGIME
 
 
@@ -279,8 +279,8 @@ def test_the_shipped_survey_x2_sampler_covers_validation_galaxies():
     from galgen.evaluation import BENCHMARK_SETS
     from galgen.evaluation.benchmark import restore_pair
     from galgen.evaluation.coverage import galaxy_pixels
-    from galgen.restoration.model import find_model, shipped_models
     from galgen.restoration.posterior import posterior_directory
+    from galgen.restoration.registry import find_model, shipped_models
     from galgen.simulate import PairDataset
 
     if "survey_x2" not in shipped_models() or posterior_directory(find_model("survey_x2")) is None:

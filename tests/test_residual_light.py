@@ -132,7 +132,7 @@ def test_a_large_faint_galaxy_keeps_its_flux_through_the_shipped_model(tmp_path)
 
     from galgen import restore
     from galgen.metrics.photometry import aperture_flux
-    from galgen.restoration.model import find_model
+    from galgen.restoration.registry import find_model
 
     rng = np.random.default_rng(5)
     psf = galsim.Moffat(beta=3.5, fwhm=1.0)

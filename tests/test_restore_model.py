@@ -16,9 +16,10 @@ from galgen.io import read_image
 from galgen.models.serialization import read_config
 from galgen.psf import block_sum, convolve_psf, moffat_psf
 from galgen.restoration.engine import prepare_observation
-from galgen.restoration.model import LearnedRestorer, save_untrained_model
+from galgen.restoration.model import LearnedRestorer
 from galgen.restoration.networks import RestorerConfig, build_generator, conditional_discriminator
 from galgen.restoration.physics import forward_operator, moffat_kernels, reduced_chi2
+from galgen.restoration.registry import save_untrained_model
 from galgen.restoration.tiling import process_tiled
 from galgen.simulate import simulate_pair
 
@@ -103,7 +104,7 @@ def test_regime_warning_and_bad_models(tiny_model, tmp_path):
     with pytest.raises(GalgenModelError, match="x2, not x4"):
         restore(pair.observation, 1.0, pixel_scale=0.2, method=str(tiny_model), scale=4)
     (tiny_model / "model.safetensors").write_bytes(b"corrupt")
-    from galgen.restoration.model import load_model
+    from galgen.restoration.registry import load_model
 
     with pytest.raises(GalgenModelError, match="sha256"):
         LearnedRestorer(tiny_model)
@@ -360,7 +361,7 @@ def test_every_shipped_model_calibrates_its_uncertainty_map():
     be); applied, it widens the raw map by the card's formula."""
     from galgen.demo import sample_paths
     from galgen.evaluation.coverage import apply_uncertainty_calibration
-    from galgen.restoration.model import load_model, shipped_models
+    from galgen.restoration.registry import load_model, shipped_models
 
     for name in shipped_models():
         cal = load_model(name).card.get("uncertainty_calibration")
@@ -540,8 +541,8 @@ def test_a_moffat_trained_model_calls_other_psf_images_out_of_its_regime(tmp_pat
 
     import galsim
 
-    from galgen.restoration.model import load_model, save_untrained_model
     from galgen.restoration.networks import RestorerConfig
+    from galgen.restoration.registry import load_model, save_untrained_model
     from galgen.simulate import DEFAULT_REGIME
 
     def psf(profile):

@@ -14,8 +14,8 @@ from galgen.errors import GalgenPSFError, GalgenValueError
 from galgen.psf.models import measure_fwhm, moffat_psf
 from galgen.psf.zoo import PSF_FAMILIES, random_psf
 from galgen.restoration.inputs import network_input, space_to_depth
-from galgen.restoration.model import load_model, save_untrained_model
 from galgen.restoration.networks import RestorerConfig, build_generator
+from galgen.restoration.registry import load_model, save_untrained_model
 from galgen.simulate import DEFAULT_REGIME, simulate_pair
 from galgen.train.restoration import load_matching, load_widened
 
@@ -185,7 +185,7 @@ def test_reconvolution_through_the_psf_image_reproduces_the_observation():
 def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
     from galgen.restoration import get_method
     from galgen.restoration.methods import method_identity
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     if "survey_x2" not in shipped_models():
         pytest.skip("survey_x2 is not shipped")
@@ -225,7 +225,7 @@ def test_the_default_routes_other_samplings_to_the_pixel_unit_model(rng):
 def test_the_default_gives_psf_images_that_are_not_moffats_to_the_psf_aware_model(rng):
     import galsim
 
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     if "survey_x2" not in shipped_models():
         pytest.skip("survey_x2 is not shipped")
@@ -253,7 +253,7 @@ def test_the_default_gives_psf_images_that_are_not_moffats_to_the_psf_aware_mode
 
 
 def test_scale_4_uses_the_shipped_x4_model(rng):
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     if "survey_x4" not in shipped_models():
         pytest.skip("survey_x4 is not shipped")
@@ -267,14 +267,14 @@ def test_scale_4_uses_the_shipped_x4_model(rng):
 
 @pytest.mark.parametrize("k", range(8))
 def test_dihedral_symmetries_are_undone(k, rng):
-    from galgen.restoration.model import dihedral
+    from galgen.restoration.symmetry import dihedral
 
     a = rng.normal(size=(2, 5, 7))
     np.testing.assert_array_equal(dihedral(dihedral(a, k), k, inverse=True), a)
 
 
 def test_the_ensemble_is_exactly_equivariant_and_averages_the_views(pixel_unit_model, rng):
-    from galgen.restoration.model import dihedral
+    from galgen.restoration.symmetry import dihedral
 
     single, ensemble = load_model(str(pixel_unit_model)), load_model(str(pixel_unit_model), ensemble=8)
     obs = rng.normal(0, 1.0, (32, 32))

@@ -168,7 +168,7 @@ def test_translation_model_errors(tmp_path):
     with pytest.raises(GalgenModelError, match="no translation model"):
         translate_learned(np.zeros((8, 8)), str(tmp_path / "nothing"))
     with pytest.raises(GalgenModelError, match="not a translation model"):
-        from galgen.restoration.model import find_model
+        from galgen.restoration.registry import find_model
 
         translate_learned(np.zeros((8, 8)), str(find_model("default_x2")))
 

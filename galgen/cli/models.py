@@ -36,7 +36,7 @@ def _regime(card: dict) -> tuple[str, str]:
 def _roles() -> dict[str, str]:
     """What ``--method default`` does with each shipped model, per scale (as the router does)."""
     from galgen.restoration.methods import _card_scale, _default_fallbacks, _default_name
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     roles: dict[str, str] = {}
     for scale in sorted({_card_scale(p) for p in shipped_models().values()}):
@@ -52,7 +52,7 @@ def model_rows() -> list[dict]:
     """One dict per shipped model (restoration, then translation): name, kind, scale, input
     regime, output, role, directory."""
     from galgen.restoration.methods import _card
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
     from galgen.translate.learned import shipped_translations
 
     roles = _roles()

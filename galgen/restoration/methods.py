@@ -94,7 +94,7 @@ class BaselineRestorer:
 
 
 def _default_name(method: str, scale: int) -> str:
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     if method != "default":
         return method
@@ -114,7 +114,7 @@ def _default_name(method: str, scale: int) -> str:
 def _default_fallbacks(primary: str, scale: int) -> list[str]:
     """Shipped models of ``scale`` whose card says ``"default_fallback": true``: the default
     routes inputs outside the primary model's regime to them (:class:`RegimeRouter`)."""
-    from galgen.restoration.model import shipped_models
+    from galgen.restoration.registry import shipped_models
 
     return [n for n, p in shipped_models().items()
             if n != primary and _card(p).get("default_fallback") and _card_scale(p) == scale]
@@ -163,7 +163,8 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
     GalgenValueError
         An unknown method or option.
     """
-    from galgen.restoration.model import LEARNED_OPTIONS, load_model, shipped_models
+    from galgen.restoration.model import LEARNED_OPTIONS
+    from galgen.restoration.registry import load_model, shipped_models
 
     if int(scale) != scale or scale < 1:
         msg = f"scale must be a positive integer, got {scale}"
@@ -203,7 +204,7 @@ def get_method(method: str = "default", scale: int = 2, *, device: str = "cpu",
 
 def method_identity(method: str, scale: int) -> tuple[str, str | None]:
     """``(name, weights sha256)`` of a method without building it (read from a model card)."""
-    from galgen.restoration.model import find_model
+    from galgen.restoration.registry import find_model
 
     if method in BASELINES:
         return method, None

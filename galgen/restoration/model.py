@@ -8,10 +8,7 @@ FWHM (in target pixels) conditions it through FiLM layers.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,13 @@ from galgen.metrics.consistency import reconvolve_to_observed, reconvolve_with_p
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
+from galgen.restoration.flux_scale import (
+    aperture_scale,
+    central_distance2,
+    least_squares_scale,
+    residual_scale,
+    too_faint,
+)
 from galgen.restoration.inputs import (
     condition_vector,
     deconvolved_channel,
@@ -32,27 +36,18 @@ from galgen.restoration.inputs import (
 from galgen.restoration.methods import check_ensemble
 from galgen.restoration.networks import RestorerConfig, build_generator
 from galgen.restoration.posterior import PosteriorSampler, draw_spread, load_posterior, posterior_directory
+from galgen.restoration.regime import ModelRegime
+from galgen.restoration.registry import find_model, load_model, save_untrained_model, shipped_models
 from galgen.restoration.residual_light import RESIDUAL_LIGHT_DEFAULTS, ResidualLight, residual_light
+from galgen.restoration.symmetry import dihedral, turned
 from galgen.restoration.tiling import process_tiled
 
 __all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "condition_vector",
            "save_untrained_model"]
 
 
-def shipped_models() -> dict[str, Path]:
-    """Weight sets shipped inside the package (``galgen/weights/<name>/``)."""
-    root = Path(str(resources.files("galgen") / "weights"))
-    return {p.name: p for p in sorted(root.iterdir()) if (p / "model.safetensors").is_file()}
-
-
 #: The card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`).
 FLUX_CALIBRATIONS = ("least_squares", "residual", "none")
-
-
-def _too_faint(predicted: np.ndarray, inside: np.ndarray, noise_rms: float) -> bool:
-    """Whether the blurred-back restoration's flux in the aperture ``inside`` is under 5 sigma of
-    the noise summed there: too faint for the data to calibrate its flux reliably."""
-    return bool(np.sum(predicted[inside]) < 5 * noise_rms * np.sqrt(inside.sum()))
 
 
 #: A stamp's target "dominates" it when its peak (1-pixel-smoothed) is at least this share of the
@@ -83,31 +78,9 @@ def _light_note(light: ResidualLight, fraction: float) -> str:
     return f"{light.flux:.4g} added in {light.regions} region{'s' * (light.regions != 1)}{share}"
 
 
-def _bounded_scale(alpha: float) -> float:
-    """A flux scale outside 0.5-2 is not a calibration but a failure: 1 instead."""
-    return alpha if 0.5 < alpha < 2.0 else 1.0
-
 #: Keyword options of :class:`LearnedRestorer` (what ``get_method`` accepts for a learned model).
 LEARNED_OPTIONS = ("amp", "flux_calibrate", "tile", "batch_size", "calibrate_uncertainty", "uncertainty",
                    "ensemble")
-
-#: The symmetries a geometric self-ensemble averages over, in the order taken: ``(rotations by
-#: 90 degrees, mirrored)``. The first 2 and 4 keep the image's axes (no transpose).
-DIHEDRAL = ((0, False), (2, False), (0, True), (2, True), (1, False), (3, False), (1, True), (3, True))
-
-
-def dihedral(image: np.ndarray, k: int, *, inverse: bool = False) -> np.ndarray:
-    """The ``k``-th symmetry of :data:`DIHEDRAL` applied to the last two axes of ``image`` (or
-    undone, ``inverse=True``); square pixels are assumed (a view, no copy)."""
-    rot, mirror = DIHEDRAL[k]
-    if not inverse:
-        return np.rot90(image[..., ::-1] if mirror else image, rot, axes=(-2, -1))
-    out = np.rot90(image, -rot, axes=(-2, -1))
-    return out[..., ::-1] if mirror else out
-
-
-def _turned(psf: np.ndarray | None, k: int) -> np.ndarray | None:
-    return None if psf is None else dihedral(psf, k)
 
 #: How ``samples > 1`` makes the uncertainty map.
 UNCERTAINTY_METHODS = ("auto", "posterior", "bootstrap")
@@ -155,10 +128,11 @@ class LearnedRestorer:
         its own noise correlation, and restored again).
     ensemble : {1, 2, 4, 8}, optional
         Geometric self-ensemble: restore the image (with its PSF) turned and mirrored by this
-        many symmetries of the square (:data:`DIHEDRAL`), undo each, and average; ``ensemble``
-        times the network's work. Default: the model card's ``"ensemble"`` (1 unless chosen on
-        validation data). The bootstrap's re-noised draws are restored without it (their spread
-        then slightly over-states the ensemble's own; the calibration was fitted that way).
+        many symmetries of the square (:data:`galgen.restoration.symmetry.DIHEDRAL`), undo each,
+        and average; ``ensemble`` times the network's work. Default: the model card's
+        ``"ensemble"`` (1 unless chosen on validation data). The bootstrap's re-noised draws are
+        restored without it (their spread then slightly over-states the ensemble's own; the
+        calibration was fitted that way).
     residual_light : bool, optional
         Put back the light the restoration left in the data, where the residual shows it
         significantly (:mod:`galgen.restoration.residual_light`; ``GALGENLA``, ``HISTORY``
@@ -230,7 +204,9 @@ class LearnedRestorer:
         if self.device.type == "cuda":
             self.generator.to(memory_format=torch.channels_last)
         self.sha256 = self.model_hash = card["sha256"]
-        self.regime = card.get("regime", {})
+        #: the card's training regime (a mapping of its table, and the checks that follow from it)
+        self.regime = ModelRegime(self.name, card.get("regime", {}), self.scale,
+                                  reads_psf=self.config.deconvolved_input)
         # a card may turn the bright-stamp clamp off ("snr_clamp": false: benchmarks/restoration.py
         # compares the two on the bright sets)
         self.snr_clamp = bool(card.get("snr_clamp", True))
@@ -258,35 +234,27 @@ class LearnedRestorer:
     def target_psf_fwhm(self) -> float:
         """FWHM of the restored images' PSF (the training target's Gaussian), arcsec, at the
         training pixel scale (see :meth:`target_fwhm_at` for a model working in pixel units)."""
-        return float(self.regime.get("target_psf_fwhm", 0.2))
+        return self.regime.target_psf_fwhm
 
     @property
     def any_pixel_scale(self) -> bool:
         """Whether the model works in pixel units (its regime holds at any pixel scale)."""
-        return bool(self.regime.get("any_pixel_scale", False))
+        return self.regime.any_pixel_scale
 
     @property
     def flux_calibrate(self) -> bool:
         """Whether each stamp's flux is calibrated (:attr:`flux_mode` is not ``"none"``)."""
         return self.flux_mode != "none"
 
-    def _sampling_ratio(self, pixel_scale: float) -> float:
-        """How much larger a pixel-unit model's angles are at ``pixel_scale`` than at its training
-        scale (1 for a model of one sampling)."""
-        if not self.any_pixel_scale:
-            return 1.0
-        return pixel_scale / float(self.regime.get("in_pixel_scale", 0.2))
-
     def target_fwhm_at(self, pixel_scale: float) -> float:
-        """FWHM (arcsec) of the restored image's PSF for an observation at ``pixel_scale`` arcsec:
-        fixed, or for a pixel-unit model the same number of output pixels at any scale."""
-        return self.target_psf_fwhm * self._sampling_ratio(pixel_scale)
+        """FWHM (arcsec) of the restored image's PSF for an observation at ``pixel_scale`` arcsec
+        (:meth:`galgen.restoration.regime.ModelRegime.target_fwhm_at`)."""
+        return self.regime.target_fwhm_at(pixel_scale)
 
     @property
     def target_fwhm_pix(self) -> float:
         """Target PSF FWHM in output pixels."""
-        r = self.regime
-        return self.target_psf_fwhm / (float(r.get("in_pixel_scale", 0.2)) / self.config.scale)
+        return self.regime.target_fwhm_pix
 
     @property
     def posterior(self) -> PosteriorSampler | None:
@@ -393,7 +361,7 @@ class LearnedRestorer:
         total = None
         for k in range(n):
             x = self.network_input(dihedral(observation, k), noise_rms, psf_fwhm, pixel_scale,
-                                   _turned(psf, k))
+                                   turned(psf, k))
             y = process_tiled(x, lambda t: self._forward(t, condition), scale=s, tile=tile or self.tile,
                               overlap=2 * radius + 12, margin=radius + 2)
             y = dihedral(unstretch_output(y, noise_rms, softening, s, out=y), k, inverse=True)  # in place
@@ -401,6 +369,15 @@ class LearnedRestorer:
         if n > 1:
             total /= n
         return total
+
+    def _aperture(self, shape: tuple[int, int], radius_arcsec: float,
+                  pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(r2, inside)``: each input pixel's squared distance from the stamp centre, and the flux
+        aperture of ``radius_arcsec`` (at the training pixel scale for a pixel-unit model: the same
+        aperture in pixels at any sampling)."""
+        r2 = central_distance2(shape)
+        radius = radius_arcsec * self.regime.sampling_ratio(pixel_scale) / pixel_scale
+        return r2, r2 <= radius**2
 
     def flux_calibration(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                          psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
@@ -411,25 +388,22 @@ class LearnedRestorer:
         ``radius_arcsec`` of the stamp centre (for a pixel-unit model, at its training pixel
         scale: the radius scales with the pixel), where ``A`` re-convolves and bins
         (see :mod:`galgen.restoration.physics`): the chi^2-optimal, noise-weighted
-        flux estimate through the PSF. Returns 1 when the data do not constrain it.
-        ``predicted`` is ``A(restored)`` when the caller has it already.
+        flux estimate through the PSF (:func:`galgen.restoration.flux_scale.least_squares_scale`).
+        Returns 1 when the data do not constrain it. ``predicted`` is ``A(restored)`` when the
+        caller has it already.
         """
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        r2, radius = self._central_aperture(observation.shape, radius_arcsec, pixel_scale)
-        m = r2 <= radius**2
-        denom = float(np.sum(predicted[m] ** 2))
-        if denom <= 0 or _too_faint(predicted, m, noise_rms):
-            return 1.0
-        return _bounded_scale(float(np.sum(predicted[m] * observation[m]) / denom))
+        _, inside = self._aperture(observation.shape, radius_arcsec, pixel_scale)
+        return least_squares_scale(observation, predicted, inside, noise_rms)
 
     def aperture_flux_scale(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                             psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
                             predicted: np.ndarray | None = None) -> float:
         """Flux scale ``alpha = sum(m d) / sum(m A(x))``: the observation's own flux in the
-        aperture of :meth:`flux_calibration` over that of the restoration blurred back (``A``
-        conserves flux, so both lose the same light past the aperture's edge). Used for stamps
-        brighter than the training regime (:meth:`network_noise`) when the card says
+        aperture of :meth:`flux_calibration` over that of the restoration blurred back
+        (:func:`galgen.restoration.flux_scale.aperture_scale`). Used for stamps brighter than the
+        training regime (:meth:`network_noise`) when the card says
         ``"bright_flux_calibration": "aperture"``: there the aperture sum is nearly noise-free,
         while the other calibrations lean on the restored shape, smoother than such data (the
         least-squares scale, weighted to the core, came out 3-5 % high on ``survey_x4``). On
@@ -440,38 +414,21 @@ class LearnedRestorer:
         would leave 0.5-2."""
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        r2, radius = self._central_aperture(observation.shape, radius_arcsec, pixel_scale)
-        m = r2 <= radius**2
-        own = float(np.sum(predicted[m]))
-        if not own > 0 or _too_faint(predicted, m, noise_rms):
-            return 1.0
-        return _bounded_scale(float(np.sum(np.nan_to_num(observation[m]))) / own)
-
-    def _central_aperture(self, shape: tuple[int, int], radius_arcsec: float,
-                          pixel_scale: float) -> tuple[np.ndarray, float]:
-        """``(r2, radius)``: each input pixel's squared distance from the stamp centre ``(h, w)``,
-        and the flux aperture's radius in input pixels (``radius_arcsec`` at the training pixel
-        scale for a pixel-unit model: the same aperture in pixels at any sampling)."""
-        yy, xx = np.indices(shape)
-        r2 = (yy - (shape[0] - 1) / 2) ** 2 + (xx - (shape[1] - 1) / 2) ** 2
-        return r2, radius_arcsec * self._sampling_ratio(pixel_scale) / pixel_scale
+        _, inside = self._aperture(observation.shape, radius_arcsec, pixel_scale)
+        return aperture_scale(observation, predicted, inside, noise_rms)
 
     def residual_flux_scale(self, observation: np.ndarray, restored: np.ndarray, noise_rms: float,
                             psf_fwhm: float, pixel_scale: float, radius_arcsec: float = 3.0,
                             predicted: np.ndarray | None = None) -> float:
         """Flux scale ``alpha = 1 + w sum(g (d - A(x))) / F(x)``: the restoration's own flux ``F(x)``
-        in the aperture of :meth:`flux_calibration` (``radius_arcsec`` about the stamp centre, in
-        the model's training pixels for a pixel-unit model), corrected by a share ``w`` of the
-        light it leaves in the residual between the observation ``d`` and its blur back
-        ``A(x)``, summed in a Gaussian window ``g`` about the centre.
+        in the aperture of :meth:`flux_calibration`, corrected by a share ``w`` of the light it
+        leaves in the residual, summed in a Gaussian window ``g`` about the centre
+        (:func:`galgen.restoration.flux_scale.residual_scale`).
 
-        ``A`` conserves flux, so the residual summed is the flux the restoration misses (plus
-        noise); the window keeps it to the bright parts, where the restored shape is least exact
-        and the data most informative, and ``w < 1`` shrinks its noise. Window (``sigma``, arcsec
-        at the training pixel scale) and ``w`` are the card's ``"flux_residual"``
-        (``window_arcsec``, ``weight``), fitted on development pairs and chosen on validation
-        pairs (the card's ``flux_calibration_choice``). Returns 1 when the data do not constrain
-        it (as :meth:`flux_calibration`) or the scale would leave 0.5-2.
+        Window (``sigma``, arcsec at the training pixel scale) and ``w`` are the card's
+        ``"flux_residual"`` (``window_arcsec``, ``weight``), fitted on development pairs and chosen
+        on validation pairs (the card's ``flux_calibration_choice``). Returns 1 when the data do
+        not constrain it (as :meth:`flux_calibration`) or the scale would leave 0.5-2.
 
         Parameters
         ----------
@@ -503,15 +460,12 @@ class LearnedRestorer:
             raise GalgenModelError(msg) from exc
         if predicted is None:
             predicted = self.reconvolve(restored, psf_fwhm, pixel_scale)
-        r2, radius = self._central_aperture(observation.shape, radius_arcsec, pixel_scale)
-        sigma_w = window * self._sampling_ratio(pixel_scale) / pixel_scale  # input pixels
-        if _too_faint(predicted, r2 <= radius**2, noise_rms):
+        r2, inside = self._aperture(observation.shape, radius_arcsec, pixel_scale)
+        if too_faint(predicted, inside, noise_rms):
             return 1.0
-        own = aperture_flux(restored, radius * self.scale)
-        if not own > 0:
-            return 1.0
-        left = np.where(np.isfinite(observation), observation - predicted, 0.0)
-        return _bounded_scale(1.0 + weight * float(np.sum(np.exp(-0.5 * r2 / sigma_w**2) * left)) / own)
+        ratio = self.regime.sampling_ratio(pixel_scale) / pixel_scale  # input pixels per training arcsec
+        own = aperture_flux(restored, radius_arcsec * ratio * self.scale)
+        return residual_scale(observation, predicted, own, r2, window * ratio, weight)
 
     def reconvolve(self, restored: np.ndarray, psf_fwhm: float, pixel_scale: float,
                    psf: np.ndarray | None = None) -> np.ndarray:
@@ -535,82 +489,18 @@ class LearnedRestorer:
         bright = self.snr_clamp and np.isfinite(snr) and snr > top
         return float(noise_rms * snr / top) if bright else float(noise_rms)
 
-    def _psf_shape_problem(self, psf: np.ndarray | None, psf_model: str) -> str:
-        """Why ``psf`` is outside a Moffat-trained model's PSF family (``""`` when it is not, or
-        when the model reads the PSF image); see :meth:`regime_problems`."""
-        r = self.regime
-        if psf is None or r.get("psf_kind") != "moffat" or self.config.deconvolved_input:
-            return ""
-        from galgen.psf.shape import MOFFAT_TOLERANCE, moffat_mismatch
-
-        lo, hi = r.get("moffat_beta_range") or (r.get("moffat_beta", 3.5),) * 2
-        drawn = re.fullmatch(r"moffat\(beta=([0-9.]+)\)", psf_model)  # galgen drew it from a FWHM
-        if drawn and lo - 1e-9 <= float(drawn.group(1)) <= hi + 1e-9:
-            return ""
-        # a model trained on a range of betas: the closest beta on a grid of 0.25 (off by 0.125 at
-        # most: under 0.005 of mismatch)
-        mismatch = min(moffat_mismatch(psf, b) for b in np.unique(np.r_[np.arange(lo, hi, 0.25), hi]))
-        if mismatch <= MOFFAT_TOLERANCE:
-            return ""
-        beta = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
-        return (f"the PSF image is not a round Moffat (beta {beta}): {mismatch:.1%} of its light lies "
-                f"elsewhere than in the closest one (trained on such Moffats, told only their FWHM; "
-                f"--method default gives such a PSF to a model that reads the PSF image)")
-
-    def _fwhm_range(self, psf_fwhm: float, pixel_scale: float) -> tuple[float, float, float, str]:
-        """``(fwhm, lo, hi, unit)``: the PSF FWHM and the trained range in the regime's own unit
-        (input pixels for a model trained at any sampling, arcsec otherwise)."""
-        lo, hi = self.regime.get("psf_fwhm_range", (0, np.inf))
-        if self.any_pixel_scale:
-            ps = self.regime["in_pixel_scale"]
-            return psf_fwhm / pixel_scale, lo / ps, hi / ps, "pixels"
-        return psf_fwhm, lo, hi, "arcsec"
-
-    def _sampling_holds(self, pixel_scale: float) -> bool:
-        ps = self.regime.get("in_pixel_scale")
-        return self.any_pixel_scale or not ps or abs(pixel_scale / ps - 1) <= 0.05
-
     def regime_distance(self, psf_fwhm: float, pixel_scale: float, psf: np.ndarray | None = None,
                         psf_model: str = "image") -> tuple[bool, bool, float]:
         """How far an input is from the training regime, for choosing among models none of which
-        holds it: ``(sampling outside, PSF family outside, |ln(FWHM / nearest end of the trained
-        FWHM range)|)``; tuples compare in that order (a model trained at another pixel scale is
-        the worst choice whatever its PSF range)."""
-        fwhm, lo, hi, _ = self._fwhm_range(psf_fwhm, pixel_scale)
-        return (not self._sampling_holds(pixel_scale), bool(self._psf_shape_problem(psf, psf_model)),
-                abs(float(np.log(fwhm / np.clip(fwhm, lo, hi)))))
+        holds it (:meth:`galgen.restoration.regime.ModelRegime.distance`)."""
+        return self.regime.distance(psf_fwhm, pixel_scale, psf, psf_model)
 
     def regime_problems(self, psf_fwhm: float, pixel_scale: float, snr: float | None,
                         psf: np.ndarray | None = None, psf_model: str = "image") -> str:
-        """Why the input lies outside the training regime (``""`` when it does not). ``snr`` is the
-        SNR the network saw: a bright stamp told a larger noise (:meth:`network_noise`) is in
-        range; a field, or a faint target beside a much brighter source, is not. ``psf``, the
-        observing PSF image at the input's pixel scale: a model trained on round Moffat PSFs and
-        told only their FWHM (``psf_kind`` ``"moffat"``) is out of its regime when the image is
-        not one (:func:`galgen.psf.shape.moffat_mismatch` above
-        :data:`galgen.psf.shape.MOFFAT_TOLERANCE`); ``psf_model``
-        (:attr:`~galgen.restoration.PreparedObservation.psf_model`) names a Moffat that galgen drew
-        from a FWHM, which needs no measuring."""
-        problems = [p for p in [self._psf_shape_problem(psf, psf_model)] if p]
-        fwhm, lo, hi, unit = self._fwhm_range(psf_fwhm, pixel_scale)
-        if not lo * 0.95 <= fwhm <= hi * 1.05:
-            problems.append(f"PSF FWHM {fwhm:.3g} pixels ({psf_fwhm:.3g} arcsec; trained on "
-                            f"{lo:g}-{hi:g} pixels)" if unit == "pixels" else
-                            f"PSF FWHM {psf_fwhm:.3g} arcsec (trained on {lo:g}-{hi:g} arcsec)")
-        if not self._sampling_holds(pixel_scale):
-            trained = self.regime["in_pixel_scale"]
-            problems.append(f"pixel scale {pixel_scale:.3g} arcsec (trained on {trained} arcsec)")
-        slo, shi = self.regime.get("snr_range", (0, np.inf))
-        if snr is not None and snr < slo * 0.7:  # benchmarks/faint_galaxies.py, held out at SNR 6-14
-            problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g}; fainter galaxies come out with "
-                            f"fluxes biased low, a median 14-27 %: measure the flux on the observation)")
-        elif snr is not None and not slo * 0.7 <= snr <= shi * 1.5:  # brighter (or not measurable)
-            problems.append(f"SNR ~{snr:.0f} (trained on {slo:g}-{shi:g})")
-        if not problems:
-            return ""
-        return (f"model {self.name!r}: input outside its training regime: " + "; ".join(problems)
-                + ". Results may be unreliable; check the chi^2 consistency and compare with "
-                "a baseline.")
+        """Why the input lies outside the training regime (``""`` when it does not;
+        :meth:`galgen.restoration.regime.ModelRegime.problems`). ``snr`` is the SNR the network
+        saw: a bright stamp told a larger noise (:meth:`network_noise`) is in range."""
+        return self.regime.problems(psf_fwhm, pixel_scale, snr, psf, psf_model)
 
     @torch.inference_mode()
     def _forward_batch(self, stretched: np.ndarray, conditions: np.ndarray) -> np.ndarray:
@@ -650,7 +540,7 @@ class LearnedRestorer:
                 chunk = indices[start:start + per_pass]
                 views = [(i, k) for i in chunk for k in range(n)]  # every stamp's n views, side by side
                 x = np.stack([self.network_input(dihedral(observations[i], k), noise_rms[i], psf_fwhm[i],
-                                                 pixel_scale, _turned(psfs[i], k)) for i, k in views])
+                                                 pixel_scale, turned(psfs[i], k)) for i, k in views])
                 c = np.stack([condition_vector(psf_fwhm[i], pixel_scale / s) for i, _ in views])
                 y = self._forward_batch(x, c)
                 fluxes = [dihedral(unstretch_output(yv, noise_rms[i], softening, s), k, inverse=True)
@@ -795,58 +685,3 @@ class LearnedRestorer:
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
         return (apply_uncertainty_calibration(std, alpha * rest, calibration, per_bin=small), None,
                 "bootstrap")
-
-
-@lru_cache(maxsize=4)
-def _read_weights(directory: str, modified_ns: int) -> tuple[dict, dict]:
-    """The card and weights of a model directory, read once per process (per modification
-    time). Never modified: every :class:`LearnedRestorer` copies them into its own generator."""
-    return read_state(directory)
-
-
-def find_model(name_or_path: str) -> Path:
-    """Directory of a shipped model (by name) or of a model directory (by path)."""
-    shipped = shipped_models()
-    if name_or_path in shipped:
-        return shipped[name_or_path]
-    path = Path(name_or_path)
-    if (path / "config.json").is_file():
-        return path
-    msg = (f"no model {name_or_path!r}: shipped models are {sorted(shipped) or 'none'}; "
-           "or give a directory holding model.safetensors and config.json")
-    raise GalgenModelError(msg)
-
-
-def load_model(name_or_path: str = "default_x2", device: str = "cpu", **options) -> LearnedRestorer:
-    """A new :class:`LearnedRestorer` for a shipped model (by name, ``galgen/weights/<name>``) or a
-    model directory (by path); ``options`` are those of :class:`LearnedRestorer`.
-
-    The weights are read from disk once per process; each call builds its own module, so one
-    caller moving or compiling it does not change another's.
-    """
-    directory = find_model(name_or_path).resolve()
-    stamp = (directory / "model.safetensors").stat().st_mtime_ns
-    return LearnedRestorer(directory, device, _state=_read_weights(str(directory), stamp), **options)
-
-
-def save_untrained_model(directory: str | os.PathLike, config: RestorerConfig | None = None, *,
-                         name: str = "untrained", seed: int = 0, tail_std: float = 0.05,
-                         regime=None) -> Path:  # noqa: ANN001
-    """Write a randomly initialised restorer (weights + card) for tests and timing benchmarks.
-
-    The generator's last layer starts at zero (it then returns the bicubic
-    upsampling); ``tail_std`` perturbs it so the network does something non-trivial.
-    The card's regime is ``regime`` (default: the simulator's). Never use it to restore data.
-    """
-    from galgen.models.serialization import save_module
-    from galgen.simulate import DEFAULT_REGIME
-
-    config = config or RestorerConfig()
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's RNG state is kept
-        torch.manual_seed(seed)
-        gen = build_generator(config)
-        with torch.no_grad():
-            gen.tail.weight.normal_(0, tail_std)
-    save_module(gen, directory, {"name": name, "architecture": config.to_dict(),
-                                 "regime": (regime or DEFAULT_REGIME).to_dict(), "untrained": True})
-    return Path(directory)

@@ -96,7 +96,7 @@ def load_posterior_config(path: str | os.PathLike, **overrides) -> PosteriorTrai
 
 
 def _restorer(cfg: PosteriorTrainConfig, device: torch.device):  # noqa: ANN202
-    from galgen.restoration.model import find_model, load_model
+    from galgen.restoration.registry import find_model, load_model
 
     return load_model(str(find_model(cfg.restorer)), device=str(device), amp=False)
 
@@ -426,7 +426,7 @@ def export_posterior(
 ) -> str:
     """Write the weight average of the latest checkpoint as ``<restorer>/posterior`` (or
     ``directory``): ``model.safetensors`` + card. Returns the sha256."""
-    from galgen.restoration.model import find_model
+    from galgen.restoration.registry import find_model
 
     state = torch.load(Path(cfg.out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     arch = PosteriorConfig(**state["extra"]["architecture"])

@@ -14,7 +14,7 @@ from galgen.batch import BatchOptions, expand_inputs, run_batch, run_catalog
 from galgen.cli import main
 from galgen.errors import GalgenValueError
 from galgen.io import read_image, read_stamps, simple_tan_wcs
-from galgen.io.fits import bad_mask_bits, mask_bits
+from galgen.io.masks import bad_mask_bits, mask_bits
 
 SHAPE = (64, 64)
 WARM, BAD, POOR = 64, 4, 0x4000  # HST ACS: warm pixel, bad detector pixel; PS1: CONV.POOR

@@ -43,7 +43,9 @@ from galgen.batch.runner import (
     source_name,
 )
 from galgen.errors import GalgenValueError
-from galgen.io.fits import Image, as_std, bad_pixels, uncovered_pixels
+from galgen.io.fits import Image
+from galgen.io.hdus import as_std
+from galgen.io.masks import bad_pixels, uncovered_pixels
 from galgen.io.wcs import exposure_position, has_physical, move_physical
 from galgen.psf.stars import StarCheck
 
@@ -68,11 +70,11 @@ class Mosaic:
     mask, uncertainty : numpy.ndarray or None
         ``MASK`` / uncertainty (``ERR``, ``VARIANCE``, ``IVAR``-like) companion HDUs of the same
         shape, memory-mapped; the bits of ``mask`` that mark bad pixels are ``mask_bits``
-        (:func:`galgen.io.fits.bad_pixels`), ``uncertainty_kind`` says what ``uncertainty`` holds
-        (:func:`galgen.io.fits.uncertainty_plane`; cut stamps get a standard deviation).
+        (:func:`galgen.io.masks.bad_pixels`), ``uncertainty_kind`` says what ``uncertainty`` holds
+        (:func:`galgen.io.hdus.uncertainty_plane`; cut stamps get a standard deviation).
     coverage : numpy.ndarray or None
         Drizzle's ``WHT`` companion HDU, memory-mapped: where it is not > 0 no exposure covers the
-        pixel, which stamps mask (:func:`galgen.io.fits.uncovered_pixels`).
+        pixel, which stamps mask (:func:`galgen.io.masks.uncovered_pixels`).
     header : astropy.io.fits.Header
         The image's header without WCS or structural keywords: each stamp's input header.
     wcs : astropy.wcs.WCS
@@ -110,18 +112,11 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
     """Open a large image for catalog cutouts (see :class:`Mosaic`); close it with ``.close()``.
     ``noise_map`` (of kind ``noise_map_type``) and ``mask`` are planes in files of their own
     (:mod:`galgen.io.planes`), memory-mapped too; they replace the image file's own planes. The
-    mask's bits ``mask_ignore`` mark usable pixels (:func:`galgen.io.fits.mask_bits`)."""
+    mask's bits ``mask_ignore`` mark usable pixels (:func:`galgen.io.masks.mask_bits`)."""
     from galgen.errors import GalgenFileError
-    from galgen.io.fits import (
-        _COVERAGE_NAMES,
-        _MASK_NAMES,
-        _companion_hdu,
-        _parse_unit,
-        _pick_hdu,
-        bad_mask_bits,
-        mask_bits,
-        uncertainty_plane,
-    )
+    from galgen.io.fits import _parse_unit
+    from galgen.io.hdus import COVERAGE_NAMES, MASK_NAMES, companion_hdu, pick_image_hdu, uncertainty_plane
+    from galgen.io.masks import bad_mask_bits, mask_bits
     from galgen.io.scaled import linear_header, linear_plane
     from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
@@ -130,7 +125,7 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         raise GalgenFileError(f"{name}: no such file; check the path")
     try:
         hdul = fits.open(path, memmap=True, mode="readonly")
-        index, chosen = _pick_hdu(hdul, hdu, name)
+        index, chosen = pick_image_hdu(hdul, hdu, name)
         data = chosen.data
     except GalgenValueError:
         raise
@@ -159,8 +154,8 @@ def open_mosaic(path: str | os.PathLike, hdu: int | str | None = None,
         hdul.close()
         raise
     extver = header.get("EXTVER")  # a multi-chip file's planes of this chip
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, data.shape, extver)
-    coverage = _companion_hdu(hdul, _COVERAGE_NAMES, data.shape, extver)
+    mask_hdu = companion_hdu(hdul, MASK_NAMES, data.shape, extver)
+    coverage = companion_hdu(hdul, COVERAGE_NAMES, data.shape, extver)
     plane, kind = uncertainty_plane(hdul, data.shape, extver)
     telescope = hdul[0].header.get("TELESCOP", header.get("TELESCOP"))
     try:
@@ -290,10 +285,10 @@ def chip_hdus(path: str | os.PathLike) -> list[int | None]:
     :func:`open_mosaic` picks it) for a file of one image, else the index of every 2-D image HDU
     with a celestial WCS that is not a companion plane (mask, uncertainty, weight, PSF): each
     chip of a DECam exposure or an HST ``flt`` file is then an image of its own."""
-    from galgen.io.fits import _COVERAGE_NAMES, _IVAR_NAMES, _MASK_NAMES, _STD_NAMES, _VAR_NAMES
+    from galgen.io.hdus import COVERAGE_NAMES, IVAR_NAMES, MASK_NAMES, STD_NAMES, VAR_NAMES
     from galgen.io.wcs import celestial_wcs
 
-    companions = {*_MASK_NAMES, *_STD_NAMES, *_VAR_NAMES, *_IVAR_NAMES, *_COVERAGE_NAMES, "CTX", "CON", "BKG",
+    companions = {*MASK_NAMES, *STD_NAMES, *VAR_NAMES, *IVAR_NAMES, *COVERAGE_NAMES, "CTX", "CON", "BKG",
                   "BACKGROUND", "SKY", "MODEL", "RESID", "RESIDUAL", "CHI", "EXP", "EXPMAP", "NEXP",
                   "COVERAGE", "UNCERT", "SAMPLES"}
     try:

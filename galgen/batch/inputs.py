@@ -64,7 +64,7 @@ def expand_inputs(inputs: list[str | os.PathLike], hdu: int | str | None = None)
     as ``FILE[EXT]`` (``flt.fits[SCI,2]``: chip 2 of an HST file; ``exposures/*.fits[SCI,1]``),
     which overrides ``hdu`` for it and adds ``_EXT`` to its key. Output keys mirror the names
     relative to the common directory; duplicates are refused."""
-    from galgen.io.fits import split_extension
+    from galgen.io.hdus import split_extension
 
     entries: list[tuple[Path, int | str | None, bool]] = []  # (path, hdu, the HDU named in the path)
     for entry in inputs:

@@ -17,7 +17,9 @@ import logging
 import numpy as np
 
 from galgen.errors import GalgenError
-from galgen.io.fits import as_std, bad_pixels, saturation_level, uncovered_pixels
+from galgen.io.fits import saturation_level
+from galgen.io.hdus import as_std
+from galgen.io.masks import bad_pixels, uncovered_pixels
 from galgen.io.wcs import exposure_position
 from galgen.psf.stars import PSF_CHECK_SIDE, StarCheck, check_region, logged_check
 

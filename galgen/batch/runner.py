@@ -89,7 +89,7 @@ class BatchOptions:
 
         require_psf_to_turn(self.psf_angle, self.psf)
         object.__setattr__(self, "psf_angle", check_angle(self.psf_angle, "psf_angle"))  # 0: None
-        from galgen.io.fits import mask_bits
+        from galgen.io.masks import mask_bits
 
         object.__setattr__(self, "mask_ignore", mask_bits(self.mask_ignore) or None)  # an int; 0: None
         from galgen.restoration.methods import check_ensemble, check_samples

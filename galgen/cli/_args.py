@@ -149,7 +149,7 @@ def check_psf_position(args: argparse.Namespace) -> None:
     or no ``--psf``, it would be silently unused: an error."""
     if args.psf_position is None:
         return
-    from galgen.io.fits import first_table_columns, split_extension
+    from galgen.io.hdus import first_table_columns, split_extension
     from galgen.psf.psfex import is_psfex
     from galgen.psf.sdss import is_psfield
 

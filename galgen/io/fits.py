@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,19 @@ from astropy.wcs import WCS
 from galgen._warnings import quiet
 from galgen.errors import GalgenFileError, GalgenValueError, GalgenWCSError
 from galgen.io.atomic import atomic_path, atomic_write_bytes
+from galgen.io.cubes import describe_plane, plane_index, plane_names, select_plane
+from galgen.io.hdus import (
+    COVERAGE_NAMES,
+    MASK_NAMES,
+    STD_NAMES,
+    as_std,
+    companion_hdu,
+    hdu_key,
+    pick_image_hdu,
+    split_extension,
+    uncertainty_plane,
+)
+from galgen.io.masks import BAD_MASK_PLANES, bad_mask_bits, bad_pixels, mask_bits, uncovered_pixels
 from galgen.io.scaled import linear_image
 from galgen.io.wcs import celestial_wcs, pixel_scale_from_wcs, strip_wcs_keywords
 
@@ -27,27 +39,6 @@ __all__ = ["Image", "read_image", "write_fits", "to_ccddata", "bad_pixels", "bad
            "saturation_level"]
 
 log = logging.getLogger(__name__)
-
-_MASK_NAMES = ("MASK", "BPM", "DQ", "FLAGS", "MSK")  # MSK: DES/DECam
-_STD_NAMES = ("ERR", "SIGMA", "UNCERT", "STD", "RMS")
-_VAR_NAMES = ("VAR", "VARIANCE")
-#: Inverse-variance planes: DES/DECam ``WGT``, Legacy Surveys' ``invvar``, SWarp's ``WEIGHT``. Not
-#: drizzle's ``WHT``: by default an exposure-time map, with no noise scale in it.
-_IVAR_NAMES = ("IVAR", "INVVAR", "WGT", "WEIGHT")
-#: Drizzle's weight (HST ``drz``/``drc``, JWST ``i2d``): no noise scale, but 0 where no exposure
-#: covers a pixel, whose value is then a fill (0 for HST): such pixels are masked.
-_COVERAGE_NAMES = ("WHT",)
-
-#: Planes of an LSST/HSC-style ``MASK`` HDU (bit ``n`` named by a header keyword ``MP_<NAME> = n``)
-#: that mark a pixel without a good measurement. The other planes describe good pixels and are
-#: ignored: ``DETECTED`` (set on every pixel of every source, the galaxy included),
-#: ``DETECTED_NEGATIVE``, ``CLIPPED``, ``CROSSTALK``, ``NOT_DEBLENDED``, ``INEXACT_PSF``, ``REJECTED``,
-#: ``BRIGHT_OBJECT``, ``STREAK``, ... A JWST ``DQ`` (``TELESCOP = 'JWST'``) marks bad pixels by its
-#: bit 0, ``DO_NOT_USE``; its other bits (``JUMP_DET``, set wherever a cosmic ray was fitted out of
-#: the ramp, ``OUTLIER``, ...) describe usable pixels. A mask without either convention (HST ``DQ``,
-#: a bad-pixel map) marks every pixel whose value is not 0.
-BAD_MASK_PLANES = ("BAD", "SAT", "CR", "NO_DATA", "SUSPECT", "EDGE", "SENSOR_EDGE", "UNMASKEDNAN", "INTRP")
-
 
 #: Pixel values this large (in absolute value) are no-data placeholders (SExtractor's and IRAF's
 #: -1e30 or 1e30 fill), not fluxes: no survey's image holds 1e20 of its own unit in a pixel.
@@ -189,164 +180,6 @@ def fits_stem(name: str) -> str:
     return next((name[: -len(x)] for x in FITS_SUFFIXES if name.lower().endswith(x)), name)
 
 
-def hdu_key(hdu: int | str) -> int | str | tuple[str, int]:
-    """An HDU as astropy indexes it: ``'SCI,2'`` (EXTNAME and EXTVER, as CFITSIO writes them) ->
-    ``('SCI', 2)``; an index or a plain name unchanged.
-
-    >>> hdu_key("SCI,2"), hdu_key("PSF"), hdu_key(1)
-    (('SCI', 2), 'PSF', 1)
-    """
-    if isinstance(hdu, str) and (pair := re.fullmatch(r"\s*([^,]+?)\s*,\s*(\d+)\s*", hdu)):
-        return pair.group(1), int(pair.group(2))
-    return hdu
-
-
-def split_extension(path: str | os.PathLike) -> tuple[str | os.PathLike, int | str | None]:
-    """``"stamp.fits[PSF]"`` -> ``("stamp.fits", "PSF")``, ``"f.fits[2]"`` -> ``("f.fits", 2)`` (the
-    FITS extension syntax of CFITSIO and DS9); a path without brackets comes back unchanged."""
-    match = re.fullmatch(r"(.+)\[([^\[\]]+)\]", str(path))
-    if match is None:
-        return path, None
-    ext = match.group(2).strip()
-    return match.group(1), int(ext) if ext.isdigit() else ext
-
-
-def first_table_columns(source: object) -> list[str]:
-    """The column names (upper case) of a FITS file's first extension when it is a binary table,
-    as PSF model files have (PSFEx ``.psf``, SDSS ``psField``); ``[]`` for anything else (not a
-    path, no such file, not FITS, no table there)."""
-    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
-        return []
-    try:
-        with fits.open(source, memmap=False) as hdul:
-            if len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU):
-                return [n.upper() for n in hdul[1].columns.names]
-    except (OSError, ValueError):
-        pass
-    return []
-
-
-def _pick_hdu(hdul: fits.HDUList, hdu: int | str | None, name: str) -> tuple[int, fits.ImageHDU]:
-    if hdu is not None:
-        try:
-            index = hdul.index_of(hdu_key(hdu))
-            if not -len(hdul) <= index < len(hdul):  # index_of passes any integer through
-                raise IndexError(index)
-        except (KeyError, IndexError):
-            names = [h.name for h in hdul]
-            msg = f"{name}: no HDU {hdu!r}; it has {len(hdul)} HDUs named {names}. Pick one with hdu="
-            raise GalgenValueError(msg) from None
-        chosen = hdul[index]
-        if not chosen.is_image or chosen.header.get("NAXIS", 0) < 2:
-            msg = (
-                f"{name}: HDU {hdu!r} holds no image (it is a {type(chosen).__name__} with "
-                f"NAXIS={chosen.header.get('NAXIS', 0)}); choose an image HDU with hdu="
-            )
-            raise GalgenValueError(msg)
-        return index, chosen
-    for index, candidate in enumerate(hdul):
-        if candidate.is_image and candidate.header.get("NAXIS", 0) >= 2:
-            chips = [h.ver for h in hdul if h.name == candidate.name and h.is_image]
-            if candidate.name != "PRIMARY" and len(chips) > 1:  # HST flt/flc: SCI,1 and SCI,2
-                log.warning("%s: %d image HDUs are named %s (EXTVER %s); reading %s,%s. Pick another as "
-                            "hdu='%s,%s'", name, len(chips), candidate.name, ", ".join(map(str, chips)),
-                            candidate.name, candidate.ver, candidate.name, chips[1])
-            return index, candidate
-    msg = f"{name}: no HDU holds an image (HDUs: {[h.name for h in hdul]}); is it a table file?"
-    raise GalgenValueError(msg)
-
-
-def _companion_hdu(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...],
-                   extver: int | None = None) -> fits.ImageHDU | None:
-    """The first HDU named one of ``names`` holding an image of ``shape``. With ``extver`` (the
-    image's ``EXTVER``: chip 2 of an HST ``flt`` file is ``SCI,2`` beside ``ERR,2`` and ``DQ,2``) the
-    one of that ``EXTVER``; ``None`` when all of them carry other ``EXTVER`` s (other chips' planes)."""
-    found = [hdu for hdu in hdul if hdu.name.upper() in names and hdu.is_image and hdu.data is not None
-             and hdu.data.shape == shape]
-    if extver is not None and found:
-        same = [hdu for hdu in found if hdu.header.get("EXTVER") == extver]
-        if same:
-            return same[0]
-        if all(hdu.header.get("EXTVER") is not None for hdu in found):
-            return None
-    return found[0] if found else None
-
-
-def _companion(hdul: fits.HDUList, names: Iterable[str], shape: tuple[int, ...],
-               extver: int | None = None) -> np.ndarray | None:
-    hdu = _companion_hdu(hdul, names, shape, extver)
-    return None if hdu is None else np.asarray(hdu.data)
-
-
-def bad_mask_bits(header: fits.Header, telescope: str | None = None, ignore: int = 0) -> int:
-    """The bits of a mask HDU that mark bad pixels: those of :data:`BAD_MASK_PLANES` when the header
-    names its planes (``MP_<NAME> = bit``, LSST/HSC), ``DO_NOT_USE`` (1) for a JWST ``DQ``, else
-    every bit (``-1``); less the bits of ``ignore`` (:func:`mask_bits`), which the user says mark
-    usable pixels."""
-    planes = {str(k)[3:].upper(): v for k, v in header.items() if str(k).upper().startswith("MP_")}
-    if planes:
-        bits = sum(1 << int(planes[name]) for name in BAD_MASK_PLANES if name in planes)
-    elif str(telescope or header.get("TELESCOP", "")).strip().upper() == "JWST":
-        bits = 1
-    else:
-        bits = -1
-    return bits & ~ignore if ignore else bits
-
-
-def mask_bits(value: object) -> int:
-    """Mask bits given as an int or as text: values joined by ``,`` or ``+``, each decimal or hex
-    (``"64,32"``, ``"0x4000"``; a value may hold several bits). 0 for ``None``.
-
-    astropy's :func:`~astropy.nddata.bitmask.interpret_bit_flags` reads the same lists but no hex,
-    in which Pan-STARRS1 documents its mask bits; hence this small parser.
-
-    Raises
-    ------
-    GalgenValueError
-        Not a whole number, or negative.
-
-    Examples
-    --------
-    >>> mask_bits("64,32"), mask_bits("0x4000"), mask_bits("16+0x20"), mask_bits(None)
-    (96, 16384, 48, 0)
-    """
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        value = "bool"  # refused below: True is not a bit
-    text = str(value).strip()
-    try:
-        parts = [int(part.strip(), 0) for part in text.replace("+", ",").split(",")]
-    except ValueError:
-        parts = [-1]
-    if not parts or min(parts) < 0:
-        msg = (f"mask bits {value!r}: give whole numbers >= 0 joined by ',' or '+', decimal or hex "
-               "(e.g. 64,32 or 0x4000)")
-        raise GalgenValueError(msg)
-    bits = 0
-    for part in parts:
-        bits |= part
-    return bits
-
-
-def bad_pixels(mask: np.ndarray, bits: int = -1) -> np.ndarray:
-    """``(H, W)`` bool: where an integer ``mask`` has any of ``bits`` set (a float or bool mask: where
-    it is not 0).
-
-    Examples
-    --------
-    >>> hdr = fits.Header([("MP_BAD", 0), ("MP_SAT", 1), ("HIERARCH MP_DETECTED", 5)])
-    >>> bad_pixels(np.array([0, 1, 2, 32, 34]), bad_mask_bits(hdr)).tolist()
-    [False, True, True, False, True]
-    >>> bad_pixels(np.array([0, 1, 2, 32, 34])).tolist()
-    [False, True, True, True, True]
-    """
-    mask = np.asarray(mask)
-    if bits == -1 or not np.issubdtype(mask.dtype, np.integer):
-        return mask != 0
-    return (mask.astype(np.int64, copy=False) & bits) != 0  # int64: a plane up to bit 62 of any dtype
-
-
 def _from_hdulist(
     hdul: fits.HDUList, hdu: int | str | None, plane: int | str | None, name: str, *, own: bool = False,
     mask_ignore: int = 0,
@@ -354,9 +187,9 @@ def _from_hdulist(
     """Data, header, mask and uncertainty of the chosen HDU; the header is a copy unless
     ``own`` (an HDUList galgen opened itself and closes after). The mask's bits ``mask_ignore``
     mark usable pixels (:func:`bad_mask_bits`)."""
-    index, chosen = _pick_hdu(hdul, hdu, name)
+    index, chosen = pick_image_hdu(hdul, hdu, name)
     if isinstance(plane, str):  # a band's name: 'r' of a Legacy Surveys grz cutout
-        plane = _plane_index(plane, _plane_names(chosen.header), f"{name}[{index}]")
+        plane = plane_index(plane, plane_names(chosen.header), f"{name}[{index}]")
     try:
         data = chosen.data
     except Exception as exc:  # noqa: BLE001 - truncated files raise TypeError/OSError/ValueError
@@ -376,7 +209,7 @@ def _from_hdulist(
             raise GalgenValueError(msg)
         data = np.asarray(data).reshape(cube_shape[-2:])
     cube = np.ndim(data) == 3
-    data = _select_plane(np.asarray(data), plane, f"{name}[{index}]", _plane_names(chosen.header))
+    data = select_plane(np.asarray(data), plane, f"{name}[{index}]", plane_names(chosen.header))
     shape = data.shape
 
     def own_plane(found: np.ndarray) -> np.ndarray:  # a companion cube: the plane taken; a 2-D one: itself
@@ -386,13 +219,13 @@ def _from_hdulist(
         return found.reshape(shape) if degenerate else found[plane]
 
     extver = chosen.header.get("EXTVER")  # a multi-chip file's planes of this chip
-    mask_hdu = _companion_hdu(hdul, _MASK_NAMES, shape, extver)
+    mask_hdu = companion_hdu(hdul, MASK_NAMES, shape, extver)
     if mask_hdu is None and (cube or degenerate):
-        mask_hdu = _companion_hdu(hdul, _MASK_NAMES, cube_shape, extver)
+        mask_hdu = companion_hdu(hdul, MASK_NAMES, cube_shape, extver)
     telescope = hdul[0].header.get("TELESCOP", chosen.header.get("TELESCOP"))
     mask = None if mask_hdu is None else bad_pixels(own_plane(mask_hdu.data),
                                                     bad_mask_bits(mask_hdu.header, telescope, mask_ignore))
-    if (coverage := _companion_hdu(hdul, _COVERAGE_NAMES, shape, extver)) is not None:
+    if (coverage := companion_hdu(hdul, COVERAGE_NAMES, shape, extver)) is not None:
         uncovered = uncovered_pixels(own_plane(coverage.data))
         mask = uncovered if mask is None else mask | uncovered
     error_plane, kind = uncertainty_plane(hdul, shape, extver)
@@ -401,104 +234,13 @@ def _from_hdulist(
     std = None if error_plane is None else as_std(own_plane(error_plane), kind)
     header = chosen.header if own else chosen.header.copy()
     if cube:
-        _describe_plane(header, plane, len(np.asarray(chosen.data)))
+        describe_plane(header, plane, len(np.asarray(chosen.data)))
     if degenerate:
         for axis in range(3, len(cube_shape) + 1):  # the header describes the 2-D image read
             header.remove(f"NAXIS{axis}", ignore_missing=True)
         header.add_history(f"galgen read: data of shape {cube_shape} (length-1 axes) read as a "
                            f"{shape[0]}x{shape[1]} image")
     return data, header, mask, std
-
-
-def uncertainty_plane(hdul: fits.HDUList, shape: tuple[int, ...],
-                      extver: int | None = None) -> tuple[np.ndarray | None, str]:
-    """The first companion uncertainty HDU of ``shape`` (of ``EXTVER`` ``extver`` when given, see
-    :func:`_companion_hdu`) and what it holds: ``("std" | "var" | "ivar")``, looked up as
-    ``ERR``-like names, then ``VAR``/``VARIANCE``, then ``IVAR``/``INVVAR``/``WGT``/``WEIGHT``;
-    ``(None, "")`` without one. The array is the HDU's (a memory map if the file is)."""
-    for names, kind in ((_STD_NAMES, "std"), (_VAR_NAMES, "var"), (_IVAR_NAMES, "ivar")):
-        if (plane := _companion(hdul, names, shape, extver)) is not None:
-            return plane, kind
-    return None, ""
-
-
-def uncovered_pixels(weight: np.ndarray) -> np.ndarray:
-    """``True`` where drizzle's ``WHT`` plane (:data:`_COVERAGE_NAMES`) says no exposure covers
-    the pixel: a weight that is not > 0 (0, negative, NaN)."""
-    return ~(np.asarray(weight) > 0)
-
-
-def as_std(plane: np.ndarray, kind: str) -> np.ndarray:
-    """An uncertainty plane of ``kind`` (see :func:`uncertainty_plane`) as a standard deviation
-    (float64; an inverse variance of 0, no data, becomes ``inf``)."""
-    plane = np.asarray(plane, np.float64)
-    if kind == "var":
-        return np.sqrt(np.clip(plane, 0, None))
-    if kind == "ivar":
-        with np.errstate(divide="ignore"):
-            return np.where(plane > 0, 1.0 / np.sqrt(np.clip(plane, 1e-300, None)), np.inf)
-    return plane
-
-
-def _plane_names(header: fits.Header) -> list[str] | None:
-    """What each plane of a cube holds, from a Legacy Surveys-style header (``BAND0``, ``BAND1``,
-    ... or ``BANDS = 'grz'``); ``None`` when the header does not say."""
-    n = int(header.get("NAXIS3", 0) or 0)
-    if n and all(f"BAND{i}" in header for i in range(n)):
-        return [str(header[f"BAND{i}"]).strip() for i in range(n)]
-    bands = str(header.get("BANDS", "")).strip()
-    return list(bands) if n and len(bands) == n else None
-
-
-def _describe_plane(header: fits.Header, plane: int, n: int) -> None:
-    """Make a cube's header describe the one plane taken from it (in place): the band keywords of
-    the cube go, ``BAND`` names the plane's band, and ``HISTORY`` says which plane it was."""
-    names = _plane_names(header)
-    for key in ["BANDS", *(f"BAND{i}" for i in range(n))]:
-        header.remove(key, ignore_missing=True, remove_all=True)
-    if names is not None:
-        header["BAND"] = (names[plane], f"band of this image (plane {plane} of the input cube)")
-    header.add_history(f"galgen read: plane {plane} of a {n}-plane cube"
-                       + (f" (band {names[plane]})" if names is not None else ""))
-
-
-def _plane_index(plane: str, names: list[str] | None, name: str) -> int:
-    """The plane a band's name (``"r"``) or a number given as text (``"1"``) picks in a cube
-    whose header names its planes (:func:`_plane_names`)."""
-    if plane.strip().lstrip("-").isdigit():
-        return int(plane)
-    found = [i for i, b in enumerate(names or []) if b == plane.strip()]
-    found = found or [i for i, b in enumerate(names or []) if b.lower() == plane.strip().lower()]
-    if len(found) != 1:
-        said = (f"its planes are {', '.join(f'{i}: {b}' for i, b in enumerate(names))}" if names
-                else "its header does not name its planes (BANDS, BAND0, ...); give the plane's number")
-        msg = f"{name}: no plane is band {plane!r}: {said}"
-        raise GalgenValueError(msg)
-    return found[0]
-
-
-def _select_plane(data: np.ndarray, plane: int | None, name: str,
-                  names: list[str] | None = None) -> np.ndarray:
-    if data.ndim == 2:
-        if plane not in (None, 0):
-            msg = f"{name}: the image is 2D; plane={plane} makes no sense, leave it out"
-            raise GalgenValueError(msg)
-        return data
-    if data.ndim == 3:
-        if plane is None:
-            bands = (f" (planes {', '.join(f'{i}: {b}' for i, b in enumerate(names))}; or name its band: "
-                     f"--plane {names[0]})" if names is not None else "")
-            msg = (
-                f"{name}: the data is a cube of shape {data.shape}, not an image; "
-                f"pass plane=<0..{data.shape[0] - 1}> (CLI: --plane) to choose one slice{bands}"
-            )
-            raise GalgenValueError(msg)
-        if not 0 <= plane < data.shape[0]:
-            msg = f"{name}: plane={plane} is outside the cube's {data.shape[0]} planes"
-            raise GalgenValueError(msg)
-        return data[plane]
-    msg = f"{name}: data has {data.ndim} dimensions {data.shape}; galgen needs a 2D image"
-    raise GalgenValueError(msg)
 
 
 def read_image(
@@ -582,7 +324,7 @@ def read_image(
         data, header, mask, std = _from_hdulist(fits.HDUList([source]), None, plane, name, mask_ignore=ignore)
     elif isinstance(source, NDData):
         name = f"<{type(source).__name__}>"
-        data = _select_plane(np.asarray(source.data), plane, name)
+        data = select_plane(np.asarray(source.data), plane, name)
         unit = source.unit
         mask = None if source.mask is None else np.asarray(source.mask, bool)
         if source.uncertainty is not None:
@@ -593,10 +335,10 @@ def read_image(
     elif isinstance(source, u.Quantity):  # before ndarray, which it subclasses: keep its unit
         name = "<Quantity>"
         unit = source.unit
-        data = _select_plane(np.asarray(source.value), plane, name)
+        data = select_plane(np.asarray(source.value), plane, name)
     elif isinstance(source, np.ndarray):
         name = "<array>"
-        data = _select_plane(source, plane, name)
+        data = select_plane(source, plane, name)
     else:
         msg = (
             f"cannot read an image from a {type(source).__name__}; give a path, HDUList, "
@@ -734,7 +476,7 @@ def write_fits(
     hdus = [fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr)]
     for name, array in (extensions or {}).items():
         ext_header = wcs_header.copy()
-        if unit is not None and (name.upper() in _STD_NAMES or name.upper() == "SAMPLES"):
+        if unit is not None and (name.upper() in STD_NAMES or name.upper() == "SAMPLES"):
             ext_header["BUNIT"] = hdr["BUNIT"]
         dtype = np.uint8 if np.asarray(array).dtype == bool else np.float32
         hdus.append(fits.ImageHDU(np.asarray(array, dtype=dtype), header=ext_header, name=name))

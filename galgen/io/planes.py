@@ -19,7 +19,9 @@ import numpy as np
 from astropy.io import fits
 
 from galgen.errors import GalgenFileError, GalgenValueError
-from galgen.io.fits import Image, as_std, bad_mask_bits, bad_pixels, hdu_key, mask_bits, split_extension
+from galgen.io.fits import Image
+from galgen.io.hdus import as_std, hdu_key, split_extension
+from galgen.io.masks import bad_mask_bits, bad_pixels, mask_bits
 from galgen.io.scaled import ASINH_KEYWORDS, linear_plane
 
 __all__ = ["NOISE_MAP_TYPES", "guess_noise_map_type", "check_noise_map_type", "open_plane", "open_noise_map",
@@ -139,7 +141,7 @@ def open_noise_map(source: str | os.PathLike, shape: tuple[int, int], kind: str 
 def open_mask(source: str | os.PathLike, shape: tuple[int, int], telescope: str | None = None,
               *, memmap: bool = False, ignore: int = 0) -> tuple[np.ndarray, int, fits.HDUList]:
     """A mask's plane (:func:`open_plane`), the bits that mark bad pixels in it
-    (:func:`galgen.io.fits.bad_mask_bits`, less ``ignore``) and the open file (close it when done)."""
+    (:func:`galgen.io.masks.bad_mask_bits`, less ``ignore``) and the open file (close it when done)."""
     data, header, hdul = open_plane(source, shape, "mask", memmap=memmap)
     return data, bad_mask_bits(header, telescope, ignore), hdul
 
@@ -160,10 +162,10 @@ def attach_planes(image: Image, noise_map: str | os.PathLike | None = None,
         What it holds; by default as its ``EXTNAME`` or file name says (:func:`guess_noise_map_type`).
     mask : path, optional
         A plane of the image's shape: nonzero is bad, or for an LSST/HSC-style mask whose
-        header names its bit planes, only the bad planes (:func:`galgen.io.fits.bad_mask_bits`).
+        header names its bit planes, only the bad planes (:func:`galgen.io.masks.bad_mask_bits`).
         Added to the image's own mask.
     mask_ignore : int or str, optional
-        Bits of ``mask`` that mark usable pixels (:func:`galgen.io.fits.mask_bits`), as
+        Bits of ``mask`` that mark usable pixels (:func:`galgen.io.masks.mask_bits`), as
         :func:`galgen.io.read_image` takes them for a file's own mask.
 
     Raises

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from galgen.errors import GalgenPSFError
-from galgen.io.fits import first_table_columns, split_extension  # split_extension: kept importable here
+from galgen.io.hdus import first_table_columns, split_extension  # split_extension: kept importable here
 
 __all__ = ["PSFImage", "read_psf", "read_psf_for", "psf_hash", "split_extension"]
 

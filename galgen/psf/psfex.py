@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 def is_psfex(source: object, columns: list[str] | None = None) -> bool:
     """Whether ``source`` (a path) is a PSFEx model: a FITS file whose first extension is a
     table with a ``PSF_MASK`` column (``columns``: that table's names, when already read by
-    :func:`galgen.io.fits.first_table_columns`)."""
-    from galgen.io.fits import first_table_columns
+    :func:`galgen.io.hdus.first_table_columns`)."""
+    from galgen.io.hdus import first_table_columns
 
     return "PSF_MASK" in (first_table_columns(source) if columns is None else columns)
 

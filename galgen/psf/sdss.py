@@ -38,8 +38,8 @@ def is_psfield(source: object, columns: list[str] | None = None) -> bool:
     """Whether ``source`` (a path) is an SDSS psField file: a FITS file whose first extension is
     a table with the KL-template columns ``RROWS``, ``RNROW``, ``RNCOL``, ``NROW_B``, ``NCOL_B``, ``C``
     (``columns``: that table's names, when already read by
-    :func:`galgen.io.fits.first_table_columns`)."""
-    from galgen.io.fits import first_table_columns
+    :func:`galgen.io.hdus.first_table_columns`)."""
+    from galgen.io.hdus import first_table_columns
 
     names = first_table_columns(source) if columns is None else columns
     return all(c in names for c in _COLUMNS)

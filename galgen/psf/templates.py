@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from galgen.errors import GalgenPSFError
-from galgen.io.fits import fits_stem, hdu_key
+from galgen.io.fits import fits_stem
+from galgen.io.hdus import hdu_key
 
 __all__ = ["own_hdu", "is_own_hdu", "is_psf_template", "check_psf_template"]
 

@@ -136,7 +136,7 @@ def restore(image: object, psf_fwhm: u.Quantity | float | None = None, *, psf: o
         turned by its WCS instead (see :func:`galgen.psf.files.read_psf`).
     mask_ignore : int or str, optional
         Bits of an integer mask (the file's own ``DQ``/``MASK`` plane, or ``mask``) that mark usable
-        pixels: ``64`` or ``"64,32"`` or ``"0x4000"`` (:func:`galgen.io.fits.mask_bits`). A mask of
+        pixels: ``64`` or ``"64,32"`` or ``"0x4000"`` (:func:`galgen.io.masks.mask_bits`). A mask of
         no convention galgen knows (HST ``DQ``, Pan-STARRS1's) counts every bit as bad, which masks
         pixels that hold good data (HST ACS's warm pixels, 64; PS1's ``CONV.POOR``, 0x4000);
         LSST/HSC and JWST masks say which bits are bad and need no help.

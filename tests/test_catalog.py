@@ -14,7 +14,8 @@ from astropy.table import Table
 
 import galgen
 from galgen.batch import BatchOptions, open_mosaic, run_catalog
-from galgen.batch.catalog import cut_stamp, plan_catalog, stamp_origin
+from galgen.batch.catalog import plan_catalog
+from galgen.batch.mosaic import cut_stamp, stamp_origin
 from galgen.cli import main
 from galgen.io import read_stamps, simple_tan_wcs, write_fits
 from galgen.restoration.networks import RestorerConfig

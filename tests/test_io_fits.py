@@ -253,7 +253,7 @@ def test_lsst_mask_planes_mark_only_bad_pixels(tmp_path):
 
 
 def test_catalog_cutouts_read_mask_planes_like_read_image(tmp_path):
-    from galgen.batch.catalog import cut_stamp, open_mosaic
+    from galgen.batch.mosaic import cut_stamp, open_mosaic
 
     path, _ = _lsst_like(tmp_path)
     mosaic = open_mosaic(path)
@@ -405,7 +405,7 @@ def test_pixels_no_drizzled_exposure_covers_are_masked_in_files_and_catalog_stam
     table = run_catalog(tmp_path / "cat.ecsv", [drz], BatchOptions(psf_fwhm=0.12, method="bicubic",
                                                                   background=0.0),
                         tmp_path / "out", size=48, progress=False)
-    from galgen.batch.catalog import stamp_origin
+    from galgen.batch.mosaic import stamp_origin
 
     (_,), (y0,) = stamp_origin([32.0], [32.0], 48)
     stamp = read_stamps(table["output"][0], 0)  # mosaic rows y0 to 15 uncovered: 2 (16 - y0) output rows

@@ -1,7 +1,8 @@
 """Survey-scale batch restoration: inputs, the resumable engine, Dask distribution."""
 
-from galgen.batch.catalog import open_mosaic, plan_catalog, run_catalog
+from galgen.batch.catalog import plan_catalog, run_catalog
 from galgen.batch.inputs import BatchItem, catalog_items, expand_inputs
+from galgen.batch.mosaic import open_mosaic
 from galgen.batch.psfcheck import check_mosaic_psf
 from galgen.batch.runner import (
     JOURNAL,

@@ -81,7 +81,7 @@ def check_image_psf(path: str, hdu: int | str | None, options: object, *, positi
     (``(N, 2)`` 0-based pixels) or as ``sky`` (a ``SkyCoord`` array); ``None`` when the image
     cannot be opened (its stamps then fail with the reason) or the check cannot run, and when it
     fails in any other way (logged: the check is advice, the stamps are restored unchecked)."""
-    from galgen.batch.catalog import open_mosaic, plane_files
+    from galgen.batch.mosaic import open_mosaic, plane_files
 
     try:
         mosaic = open_mosaic(path, hdu, options.pixel_scale, **plane_files(options, path, hdu))

@@ -208,8 +208,8 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
     """Read, cut out and prepare one item; returns ``(item, image, prepared)`` or ``(item, exc)``.
 
     A catalog item is cut from its memory-mapped image as a catalog run cuts it
-    (:func:`galgen.batch.catalog.cut_stamp`): the same stamp, one file per galaxy."""
-    from galgen.batch.catalog import plane_files
+    (:func:`galgen.batch.mosaic.cut_stamp`): the same stamp, one file per galaxy."""
+    from galgen.batch.mosaic import plane_files
     from galgen.io.fits import read_image
     from galgen.io.planes import attach_planes
     from galgen.io.wcs import exposure_position
@@ -222,7 +222,7 @@ def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
         if item.position is not None:
             from astropy.coordinates import SkyCoord
 
-            from galgen.batch.catalog import cut_stamp, open_mosaic
+            from galgen.batch.mosaic import cut_stamp, open_mosaic
 
             mosaic = open_mosaic(item.path, item.hdu, options.pixel_scale,
                                  **plane_files(options, item.path, item.hdu))

@@ -29,17 +29,14 @@ from astropy.io import fits
 from astropy.table import Table
 
 from galgen._warnings import filters_kept
+from galgen.batch.journal import make_outdir, noise_columns, open_journal, read_journal, write_manifest
 from galgen.batch.mosaic import Mosaic, cut_stamp, open_mosaic, plane_files, stamp_origin
+from galgen.batch.options import BatchOptions
 from galgen.batch.runner import (
     _REPEATING_LOGGERS,
-    BatchOptions,
     _each_message_once,
     _error_text,
-    _journal,
     _model_hash,
-    _write_manifest,
-    make_outdir,
-    noise_columns,
     source_name,
 )
 from galgen.errors import GalgenValueError
@@ -367,8 +364,6 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
     stamp of that image ``PSF``. Only images with stamps still to restore are checked; a check
     that fails is logged and its image's stamps are restored unchecked.
     """
-    from galgen.batch.runner import read_journal
-
     outdir = Path(outdir)
     # the stamps' sides change the outputs too: a rerun with other sides redoes the stacks
     sizing = f"{options.digest(_model_hash(options))}|{size}|{size_column}|{size_factor:g}"
@@ -408,7 +403,7 @@ def run_catalog(catalog: str | os.PathLike | Table, images: list[str | os.PathLi
         finally:
             if checking is not None:
                 checking.shutdown(wait=True, cancel_futures=True)
-    return _write_manifest(outdir, keys[:len(keys) - len(off)], {"index": -1, "psf_check": ""},
+    return write_manifest(outdir, keys[:len(keys) - len(off)], {"index": -1, "psf_check": ""},
                            extra=_off_rows(off, digest))
 
 
@@ -446,7 +441,7 @@ def _run_chunks(todo: list[CatalogChunk], off: list[tuple], keys: list[str], opt
     # positions on no image are not journaled (a survey-wide catalog over a few images has millions
     # of them): run_catalog adds them to the manifest from the plan, column by column
     bar = tqdm(total=n_todo, desc="restore", unit="stamp", disable=not progress)
-    with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
+    with open_journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
         if dask_scheduler or local_workers > 0:
             args = (options, str(outdir), digest)
             checked = [_checked(c, checks) for c in todo]  # a task carries its image's verdict

@@ -24,7 +24,7 @@ from galgen.io.masks import bad_pixels, uncovered_pixels
 from galgen.io.wcs import has_physical, move_physical
 
 if TYPE_CHECKING:
-    from galgen.batch.runner import BatchOptions
+    from galgen.batch.options import BatchOptions
 
 __all__ = ["Mosaic", "open_mosaic", "plane_files", "stamp_origin", "cut_stamp"]
 

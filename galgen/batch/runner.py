@@ -12,8 +12,6 @@ rewritten from the journal at the end of each run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -22,165 +20,30 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
-import astropy.units as u
-import numpy as np
 from astropy.table import Table
 from tqdm.auto import tqdm
 
 from galgen._warnings import filters_kept
 from galgen.batch.inputs import BatchItem
-from galgen.errors import GalgenError, GalgenFileError
-from galgen.io.atomic import TEMP_MARK, atomic_path
+from galgen.batch.journal import (
+    JOURNAL,
+    make_outdir,
+    noise_columns,
+    open_journal,
+    read_journal,
+    write_manifest,
+)
+from galgen.batch.options import BatchOptions
+from galgen.errors import GalgenError
 
 __all__ = ["BatchOptions", "run_batch", "process_items", "read_journal", "local_cluster", "JOURNAL",
            "QUIET_DASK"]
 
 log = logging.getLogger(__name__)
-JOURNAL = ".galgen_journal.jsonl"
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """Settings shared by every item of a batch run (see ``galgen batch --help``).
-
-    ``psf_fwhm`` is the observing PSF FWHM: an angle (``1.0 * u.arcsec``), a Quantity in
-    ``u.pix``, or a plain float in pixels, as in :func:`galgen.restore`; it is converted
-    for each image with that image's pixel scale. ``pixel_scale`` (arcsec, for inputs
-    without WCS) may be a Quantity or a float in arcsec.
-    """
-
-    psf_fwhm: u.Quantity | float | None = None
-    psf: str | None = None            # PSF file for every item, '[EXT]' (HDU EXT of each item) or a
-    #                                   template naming each item's file ('{stem}.psf'; psf.templates.own_hdu)
-    scale: int = 2
-    method: str = "default"
-    samples: int = 1
-    pixel_scale: float | None = None  # arcsec, for inputs without WCS
-    background: float | str = "auto"
-    noise_rms: float | None = None
-    moffat_beta: float = 3.5
-    batch_size: int = 0               # stamps per network pass; 0: 4 on a CPU, 256 on a GPU
-    device: str = "cpu"
-    read_workers: int | None = None   # reader threads; None: 0 on a CPU, 2 on a GPU (see ``readers``)
-    compile: bool = False             # torch.compile the model (GPU runs)
-    check_psf: bool = True            # the PSF vs the stars of each field (catalog images, large files)
-    ensemble: int = 1                 # learned models: symmetries averaged over (1, 2, 4, 8)
-    noise_map: str | None = None      # a noise-map file per item: a path or a template (as psf)
-    noise_map_type: str | None = None  # ivar, var or std; None: as its EXTNAME or file name says
-    mask: str | None = None           # a mask file per item: a path or a template (as psf)
-    psf_fwhm_column: str | None = None  # catalog runs: each galaxy's PSF FWHM (arcsec) from this column
-    psf_angle: float | None = None    # degrees to turn psf by onto each image's axes (counter-clockwise)
-    mask_ignore: int | str | None = None  # mask bits of usable pixels (io.fits.mask_bits: 64 or "0x4000")
-
-    def __post_init__(self) -> None:
-        from galgen.psf.models import as_fwhm_quantity
-
-        if self.psf_fwhm is None and self.psf is None and self.psf_fwhm_column is None:
-            from galgen.errors import GalgenPSFError
-
-            msg = ("give the observing PSF: psf_fwhm= (e.g. 1.0 * u.arcsec) or psf= (a PSF FITS file); for a "
-                   "catalog run also psf_fwhm_column= (a column of each galaxy's PSF FWHM)")
-            raise GalgenPSFError(msg)
-        from galgen.psf.files import check_angle, require_psf_to_turn
-
-        require_psf_to_turn(self.psf_angle, self.psf)
-        object.__setattr__(self, "psf_angle", check_angle(self.psf_angle, "psf_angle"))  # 0: None
-        from galgen.io.masks import mask_bits
-
-        object.__setattr__(self, "mask_ignore", mask_bits(self.mask_ignore) or None)  # an int; 0: None
-        from galgen.restoration.methods import check_ensemble, check_samples
-
-        object.__setattr__(self, "samples", check_samples(self.samples))
-        object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
-        # the device is checked where the model loads (a Dask worker's GPU, not this machine's)
-        if self.psf_fwhm is not None:
-            object.__setattr__(self, "psf_fwhm", as_fwhm_quantity(self.psf_fwhm))
-        from galgen.psf.templates import check_psf_template, is_own_hdu, is_psf_template
-
-        for name in ("psf", "noise_map", "mask"):  # a file for every item, '[EXT]' or a template
-            value = getattr(self, name)
-            if is_psf_template(value):
-                check_psf_template(value)
-            # '[EXT]' (each item's own HDU) and '{dir}/...' are filled per item; other paths made absolute
-            if value is not None and not is_own_hdu(value) and not value.startswith("{"):
-                object.__setattr__(self, name, str(Path(value).resolve()))
-        from galgen.io.planes import check_noise_map_type
-
-        check_noise_map_type(self.noise_map_type)
-        if isinstance(self.pixel_scale, u.Quantity):
-            from galgen.io.fits import _as_pixel_scale
-
-            object.__setattr__(self, "pixel_scale", _as_pixel_scale(self.pixel_scale))
-
-    def checking(self, fwhms: list) -> BatchOptions:
-        """These options for the star check of an image whose galaxies have the catalog FWHMs
-        ``fwhms`` (arcsec): with no PSF of the run's own, the PSF checked is a Moffat of their
-        median (the image's typical seeing)."""
-        known = [f for f in fwhms if f is not None and np.isfinite(f)]
-        if self.psf_fwhm is not None or self.psf is not None or not known:
-            return self
-        return replace(self, psf_fwhm=float(np.median(known)) * u.arcsec)
-
-    def fwhm_for(self, fwhm: float | None) -> u.Quantity | None:
-        """The PSF FWHM to restore a galaxy with: its own from the catalog (arcsec; see
-        ``psf_fwhm_column``) when it has one, else the run's ``psf_fwhm``.
-
-        Raises
-        ------
-        GalgenPSFError
-            The galaxy has none and the run has neither ``psf_fwhm`` nor ``psf`` to fall back on.
-        """
-        if fwhm is not None and np.isfinite(fwhm):
-            return fwhm * u.arcsec
-        if self.psf_fwhm is None and self.psf is None:
-            from galgen.errors import GalgenPSFError
-
-            msg = (f"no PSF FWHM in the catalog's column {self.psf_fwhm_column!r} for this galaxy (masked, "
-                   "NaN or not positive), and no psf_fwhm= or psf= to fall back on (CLI: --psf-fwhm, --psf)")
-            raise GalgenPSFError(msg)
-        return self.psf_fwhm
-
-    @property
-    def method_options(self) -> dict:
-        """The options given to :func:`~galgen.restoration.methods.get_method` besides the method."""
-        return {"ensemble": self.ensemble} if self.ensemble != 1 else {}
-
-    @property
-    def stamps_per_pass(self) -> int:
-        """``batch_size``, or its automatic value: small batches run fastest on a CPU (cache),
-        large ones keep a GPU busy."""
-        if self.batch_size > 0:
-            return self.batch_size
-        return 256 if self._on_gpu else 4
-
-    @property
-    def readers(self) -> int:
-        """``read_workers``, or its automatic value. With 0, each pass reads, restores and writes
-        its stamps one after another in the calling thread: on a CPU the cores are busy with the
-        model anyway, and threads would only contend for them and for the GIL (run one process
-        per core for parallel work: ``local_workers`` or a Dask cluster). With ``n > 0``, ``n``
-        threads read ahead and one writes while the model runs: a GPU computes meanwhile."""
-        if self.read_workers is not None:
-            return self.read_workers
-        return 2 if self._on_gpu else 0
-
-    @property
-    def _on_gpu(self) -> bool:
-        return str(self.device).split(":")[0] == "cuda"
-
-    def digest(self, model_hash: str | None) -> str:
-        """Hash of everything that changes an output (not device or batch size)."""
-        d = {k: v for k, v in asdict(self).items()
-             if k not in ("batch_size", "device", "read_workers", "compile", "check_psf")}
-        for key in ("psf_angle", "mask_ignore"):  # runs without them keep the digest they had before
-            if d[key] is None:
-                del d[key]
-        d["model_hash"] = model_hash
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _model_hash(options: BatchOptions) -> str | None:
@@ -188,20 +51,6 @@ def _model_hash(options: BatchOptions) -> str | None:
     from galgen.restoration.methods import method_identity
 
     return method_identity(options.method, options.scale)[1]
-
-
-def read_journal(outdir: str | os.PathLike) -> dict[str, dict]:
-    """Latest journal row per item key (a truncated last line is ignored)."""
-    path = Path(outdir) / JOURNAL
-    rows: dict[str, dict] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            rows[row["key"]] = row
-    return rows
 
 
 def _load(item: BatchItem, options: BatchOptions):  # noqa: ANN202
@@ -349,15 +198,6 @@ def _finish(item: BatchItem, img, prep, out, scale: int, options: BatchOptions, 
         return _row(item, outdir, digest, "failed", share, error=_error_text(exc))
 
 
-def noise_columns(meta: object = None) -> dict:
-    """The manifest's noise columns from an output's header (NaN without one, a failed item):
-    ``noise_rms`` (``GALGENNS``), ``noise_plane`` (``GALGENNV``, NaN without an uncertainty plane)
-    and ``noise_factor`` (``GALGENNF``)."""
-    meta = meta if meta is not None else {}
-    cards = (("noise_rms", "GALGENNS"), ("noise_plane", "GALGENNV"), ("noise_factor", "GALGENNF"))
-    return {key: float(meta.get(card, float("nan"))) for key, card in cards}
-
-
 def source_name(path: str, hdu: int | str | None) -> str:
     """``path``, or ``path[hdu]`` for one HDU of it (a chip), as the manifest's ``input``."""
     return path if hdu is None else f"{path}[{hdu}]"
@@ -472,18 +312,6 @@ def _each_message_once(*names: str) -> Iterator[None]:
             logger.removeFilter(few)
 
 
-def make_outdir(outdir: Path) -> None:
-    """Create the output directory (and its parents), or say why it cannot be one."""
-    if outdir.exists() and not outdir.is_dir():
-        msg = f"{outdir}: is a file, not a directory; give an output directory (-o DIR)"
-        raise GalgenFileError(msg)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"{outdir}: cannot create the output directory ({exc.strerror})"
-        raise GalgenFileError(msg) from None
-
-
 def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.PathLike, *,
               dask_scheduler: str | None = None, local_workers: int = 0, chunk_size: int = 8,
               progress: bool = True, dry_run: bool = False) -> Table:
@@ -529,7 +357,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                            for it in items])
     make_outdir(outdir)
     bar = tqdm(total=len(todo), desc="restore", unit="img", disable=not progress)
-    with _journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
+    with open_journal(outdir) as record, _each_message_once(*_REPEATING_LOGGERS):
         try:
             if dask_scheduler or local_workers > 0:
                 chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
@@ -542,7 +370,7 @@ def run_batch(items: list[BatchItem], options: BatchOptions, outdir: str | os.Pa
                 bar.update(1)
         finally:
             bar.close()
-    return _write_manifest(outdir, [it.key for it in items], {"psf_check": ""})
+    return write_manifest(outdir, [it.key for it in items], {"psf_check": ""})
 
 
 def _with_star_checks(items: list[BatchItem], options: BatchOptions) -> list[BatchItem]:
@@ -578,48 +406,3 @@ def on_dask(task, chunks: list, args: tuple, dask_scheduler: str | None,  # noqa
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-@contextmanager
-def _journal(outdir: Path) -> Iterator:
-    """``record(row)``: append a row to the run's journal (after removing a killed run's temporary
-    files). Each line is flushed to the OS (a killed run loses none), synced to disk at most once
-    a second and at the end (against power cuts)."""
-    for stale in outdir.rglob(f".*{TEMP_MARK}*"):  # temporary files of a killed run
-        stale.unlink()
-    journal = open(outdir / JOURNAL, "a")  # noqa: SIM115 - kept open for the whole run
-    last_sync = time.monotonic()
-
-    def record(row: dict) -> None:
-        nonlocal last_sync
-        journal.write(json.dumps(row) + "\n")
-        journal.flush()
-        if time.monotonic() - last_sync > 1.0:
-            os.fsync(journal.fileno())
-            last_sync = time.monotonic()
-
-    try:
-        yield record
-    finally:
-        journal.flush()
-        os.fsync(journal.fileno())
-        journal.close()
-
-
-def _write_manifest(outdir: Path, keys: list[str], defaults: dict | None = None,
-                    extra: Table | None = None) -> Table:
-    """``manifest.ecsv`` (atomically): the journal's latest row for each of ``keys``, in order,
-    then the rows of ``extra`` (with the columns of the journal's)."""
-    rows = read_journal(outdir)
-    # journals of older galgen versions lack the newer columns
-    base = {"warning": "", "flag": "", **noise_columns(), **(defaults or {})}
-    table = Table(rows=[{**base, **rows[k]} for k in keys if k in rows])
-    if extra is not None and len(extra):
-        from astropy.table import vstack
-
-        table = vstack([table, extra], join_type="outer") if len(table) else extra
-    if len(table):
-        table["seconds"].unit = "s"
-    with atomic_path(outdir / "manifest.ecsv") as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-    return table

@@ -106,7 +106,20 @@ class Image:
         return self.data.shape
 
 
-def _as_pixel_scale(pixel_scale: u.Quantity | float | None) -> float | None:
+def as_pixel_scale(pixel_scale: u.Quantity | float | None) -> float | None:
+    """A pixel scale in arcsec per pixel: an angle or an angle per pixel (Quantity), or a float in
+    arcsec; ``None`` stays ``None``.
+
+    Raises
+    ------
+    GalgenValueError
+        Not positive and finite.
+
+    Examples
+    --------
+    >>> as_pixel_scale(0.2 * u.arcsec), as_pixel_scale(1 * u.arcmin / u.pix), as_pixel_scale(0.396)
+    (0.2, 60.0, 0.396)
+    """
     if pixel_scale is None:
         return None
     if isinstance(pixel_scale, u.Quantity):
@@ -290,7 +303,7 @@ def read_image(
     GalgenWCSError
         No WCS and no ``pixel_scale``, or the two disagree.
     """
-    explicit_scale = _as_pixel_scale(pixel_scale)
+    explicit_scale = as_pixel_scale(pixel_scale)
     ignore = mask_bits(mask_ignore)
     mask = std = None
     unit = None

@@ -199,7 +199,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     """
     from reproject import reproject_exact
 
-    from galgen.io.fits import _as_pixel_scale
+    from galgen.io.fits import as_pixel_scale
     from galgen.psf.files import require_psf_to_turn
     from galgen.psf.kernels import convolve_psf
     from galgen.psf.models import as_fwhm_quantity
@@ -209,7 +209,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     if not np.any(np.isfinite(img.data)):
         msg = f"{img.source}: every pixel is NaN; nothing to translate"
         raise GalgenValueError(msg)
-    out_scale = _as_pixel_scale(to_pixel_scale)
+    out_scale = as_pixel_scale(to_pixel_scale)
     arcsec = u.pixel_scale(img.pixel_scale * u.arcsec / u.pix)
 
     def _arcsec(value: u.Quantity | float | None) -> float | None:

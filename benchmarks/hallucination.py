@@ -31,7 +31,7 @@ from galgen.evaluation import BENCHMARK_SETS
 from galgen.evaluation.benchmark import VALIDATION_SEED, restore_pair
 from galgen.metrics.consistency import data_consistency, reconvolve_with_psf, residual_structure_terms
 from galgen.restoration import get_method
-from galgen.restoration.engine import CHI2_LIMIT, CHI2_LOW_LIMIT, STRUCTURE_FRACTION_LIMIT, STRUCTURE_LIMIT
+from galgen.restoration.flags import CHI2_LIMIT, CHI2_LOW_LIMIT, STRUCTURE_FRACTION_LIMIT, STRUCTURE_LIMIT
 from galgen.simulate import PairDataset
 
 #: The cases ``--cases`` chooses from, in the order of the table.

@@ -3,7 +3,7 @@
 
 ``GALGENSZ`` (:func:`galgen.preprocess.sky_gradient`) tests whether the pixels a stamp's
 automatic sky was measured on brighten toward the centre; ``SKY`` fires above
-:data:`galgen.restoration.engine.SKY_Z_LIMIT`. Three measurements, each through
+:data:`galgen.restoration.flags.SKY_Z_LIMIT`. Three measurements, each through
 :func:`galgen.restoration.engine.prepare_observation` as ``galgen restore`` runs it:
 
 1. null: 64x64 stamps of white or correlated (Gaussian-smoothed) noise with a random linear sky
@@ -37,7 +37,8 @@ from galgen.evaluation import BENCHMARK_SETS
 from galgen.evaluation.benchmark import VALIDATION_SEED
 from galgen.io.fits import read_image
 from galgen.preprocess.background import OUTER_SKY, estimate_background, sky_gradient
-from galgen.restoration.engine import SKY_Z_LIMIT, prepare_observation
+from galgen.restoration.engine import prepare_observation
+from galgen.restoration.flags import SKY_Z_LIMIT
 from galgen.simulate import PairDataset
 
 PSF = galsim.Moffat(beta=3.5, fwhm=1.0)

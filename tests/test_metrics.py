@@ -201,16 +201,16 @@ def test_structure_fraction_is_the_missing_share_of_fine_structure_whatever_the_
 
 def test_struct_needs_both_a_significant_and_a_large_enough_residual_structure(monkeypatch):
     """``STRUCT`` fires on |z| > STRUCTURE_LIMIT only when |f| > STRUCTURE_FRACTION_LIMIT too."""
-    from galgen.restoration import engine
+    from galgen.restoration import flags
 
-    monkeypatch.setattr(engine, "STRUCTURE_FRACTION_LIMIT", 0.05)
-    assert engine.quality_flags(1.0, "", 20.0, 0.02) == "OK"
-    assert engine.quality_flags(1.0, "", -20.0, -0.08) == "STRUCT"
-    assert engine.quality_flags(1.0, "", 5.0, 0.5) == "OK"
-    assert engine.quality_flags(1.0, "", 20.0) == "STRUCT"  # f not known: z alone
-    assert engine.quality_flags(1.0, sky_z=engine.SKY_Z_LIMIT + 0.1) == "SKY"
-    assert engine.quality_flags(1.0, sky_z=engine.SKY_Z_LIMIT - 0.1) == "OK"
-    assert engine.quality_flags(1.0) == "OK"  # no sky test (a sky given, a field): no flag
+    monkeypatch.setattr(flags, "STRUCTURE_FRACTION_LIMIT", 0.05)
+    assert flags.quality_flags(1.0, "", 20.0, 0.02) == "OK"
+    assert flags.quality_flags(1.0, "", -20.0, -0.08) == "STRUCT"
+    assert flags.quality_flags(1.0, "", 5.0, 0.5) == "OK"
+    assert flags.quality_flags(1.0, "", 20.0) == "STRUCT"  # f not known: z alone
+    assert flags.quality_flags(1.0, sky_z=flags.SKY_Z_LIMIT + 0.1) == "SKY"
+    assert flags.quality_flags(1.0, sky_z=flags.SKY_Z_LIMIT - 0.1) == "OK"
+    assert flags.quality_flags(1.0) == "OK"  # no sky test (a sky given, a field): no flag
 
 
 def test_bicubic_output_is_flagged_as_reproducing_the_noise(tmp_path):

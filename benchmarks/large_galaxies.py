@@ -10,7 +10,9 @@ Richardson-Lucy at its default settings (not tuned per bin: a reference, not a f
 the truth is the galaxy through the 0.2" target PSF at 0.1"/px. Printed: median PSNR and
 median signed aperture-flux error (aperture of 3 half-light radii) per size and SNR.
 
-Run: ``python benchmarks/large_galaxies.py [-n 4] [--seed 14000000]``; ``--figure PNG`` draws
+Run: ``python benchmarks/large_galaxies.py [-n 4] [--seed 14000000]``; ``--bright --snr 1500 5000``
+compares the shipped cards with copies whose card says ``"snr_clamp": false`` instead (sources above
+the training SNR of stamps over twice the training size restored again or not); ``--figure PNG`` draws
 one such galaxy instead (4", SNR 60): the observation, ``default_x2`` with the light put back and
 without, the truth, and their curves of growth (docs/_static/large_galaxy.png).
 """
@@ -36,14 +38,19 @@ from galgen.evaluation import measure_galaxy
 from galgen.restoration.registry import find_model
 
 
-def _without_light(name: str, root: Path) -> str:
-    """A copy of a shipped model whose card turns the step off (a distinct card name)."""
-    copy = root / f"{name}_nolight"
+def _card_copy(name: str, root: Path, suffix: str, **changes: object) -> str:
+    """A copy of a shipped model whose card says ``changes`` (a distinct card name)."""
+    copy = root / f"{name}_{suffix}"
     shutil.copytree(find_model(name), copy)
     card = json.loads((copy / "config.json").read_text())
-    card.update(name=f"{name}_nolight", residual_light=False)
+    card.update(name=f"{name}_{suffix}", **changes)
     (copy / "config.json").write_text(json.dumps(card))
     return str(copy)
+
+
+def _without_light(name: str, root: Path) -> str:
+    """A copy of a shipped model whose card turns the residual-light step off."""
+    return _card_copy(name, root, "nolight", residual_light=False)
 
 
 def figure(path: str, seed: int) -> None:
@@ -99,6 +106,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0], help="hlr, arcsec")
     parser.add_argument("--snr", type=float, nargs="+", default=[30.0, 60.0, 300.0])
     parser.add_argument("--figure", metavar="PNG", help="draw one 4\" galaxy at SNR 60 instead of the table")
+    parser.add_argument("--bright", action="store_true",
+                        help="compare the models with copies whose card says snr_clamp: false (the sources "
+                             "above the training SNR of stamps over twice the training size restored again, "
+                             "galgen.restoration.bright) instead of the residual-light copies")
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -113,11 +124,19 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        methods = {"default_x2": "default_x2",
-                   "default_x2, no light": _without_light("default_x2", Path(tmp)),
-                   "survey_x2": "survey_x2",
-                   "survey_x2, no light": _without_light("survey_x2", Path(tmp)),
-                   "Richardson-Lucy (default settings)": "richardson_lucy"}
+        if args.bright:
+            root = Path(tmp)
+            methods = {"default_x2": "default_x2",
+                       "default_x2, no clamp": _card_copy("default_x2", root, "noclamp", snr_clamp=False),
+                       "survey_x2": "survey_x2",
+                       "survey_x2, no clamp": _card_copy("survey_x2", root, "noclamp", snr_clamp=False),
+                       "Richardson-Lucy (default settings)": "richardson_lucy"}
+        else:
+            methods = {"default_x2": "default_x2",
+                       "default_x2, no light": _without_light("default_x2", Path(tmp)),
+                       "survey_x2": "survey_x2",
+                       "survey_x2, no light": _without_light("survey_x2", Path(tmp)),
+                       "Richardson-Lucy (default settings)": "richardson_lucy"}
         for hlr in args.sizes:
             for snr in args.snr:
                 scores: dict[str, list] = {m: [] for m in methods}

@@ -133,7 +133,7 @@ def as_pixel_scale(pixel_scale: u.Quantity | float | None) -> float | None:
     if not np.isfinite(value) or value <= 0:
         msg = f"pixel_scale must be a positive angle per pixel, got {pixel_scale}"
         raise GalgenValueError(msg)
-    return value
+    return float(value)
 
 
 def _parse_unit(header: fits.Header) -> u.UnitBase | None:

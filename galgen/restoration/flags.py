@@ -16,18 +16,19 @@ CHI2_LIMIT = 1.5
 #: Reduced chi^2 below which an output is flagged as reproducing the observation's *noise*: an
 #: interpolation or an over-fit, not a restoration (or a noise level given too high).
 CHI2_LOW_LIMIT = 0.5
-#: |residual structure| (:func:`galgen.metrics.consistency.residual_structure`, in sigma) above
-#: which a restoration is flagged ``STRUCT``: the 90th percentile of the default model's |z| on
+#: The absolute residual structure (:func:`galgen.metrics.consistency.residual_structure`, in sigma) above
+#: which a restoration is flagged ``STRUCT``: the 90th percentile of the default model's ``|z|`` on
 #: validation galaxies (seed 9,000,000, 30 a set) was 7.0 on the sdss set and 2.7 on the
 #: structured set; rounded up to 8 before any held-out galaxy was looked at
 #: (benchmarks/hallucination.py).
 STRUCTURE_LIMIT = 8.0
-#: |relative size of that structure| (``f`` of :func:`galgen.metrics.consistency.residual_structure_terms`)
+#: The absolute relative size of that structure (``f`` of
+#: :func:`galgen.metrics.consistency.residual_structure_terms`)
 #: that ``STRUCT`` also needs: a restoration is flagged only when the structure left in its
-#: residual is both significant (|z| > :data:`STRUCTURE_LIMIT`) and at least this fraction of the
+#: residual is both significant (``|z|`` > :data:`STRUCTURE_LIMIT`) and at least this fraction of the
 #: output's own fine structure. Chosen by a rule written before the runs: the largest of
 #: 0.01...0.30 keeping a bicubic passed off as a restoration flagged on >= 95 % of validation
-#: pairs of every set (seed 9,000,000, 300 a set; it kept 97.7-100 %: their |f| is 1.6-4.5),
+#: pairs of every set (seed 9,000,000, 300 a set; it kept 97.7-100 %: their ``|f|`` is 1.6-4.5),
 #: shipped because the default model's false alarms then stay <= 5 % (0-4.0 %, from 0.3-6.7 %
 #: with z alone). See docs/benchmarks.md, "Hallucination flag".
 STRUCTURE_FRACTION_LIMIT = 0.30
@@ -39,7 +40,7 @@ STRUCTURE_FRACTION_LIMIT = 0.30
 #: half-light radius 1/10, 1/8 and 1/6 of the stamp's side (SNR 30-150) flagged 23, 77 and 100 %
 #: of the time: faint wings are flagged only when they are many.
 SKY_Z_LIMIT = 4.0
-#: |median of the source-free pixels| (noise rms units) after a background given as a number
+#: The absolute median of the source-free pixels (noise rms units) after a background given as a number
 #: beyond which a stamp is flagged ``SKY`` (it was not sky-subtracted as said). On sky-subtracted
 #: validation stamps (seed 9,000,000, 150 a set of structured, merger, cosmos, sdss, hsc, bright
 #: and sdss_bright) it read -0.18 to +0.25 (a galaxy's wings outside the source mask): twice

@@ -18,6 +18,7 @@ from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed, reconvolve_with_psf
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
+from galgen.restoration.bright import BrightRegion, blend_weights, bright_regions
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 from galgen.restoration.flux_scale import (
     aperture_scale,
@@ -152,12 +153,15 @@ class LearnedRestorer:
     on Sersic galaxies at SNR 1,500: 37 dB and a -22 % median flux error, at SNR 5,000: 30 dB and
     -80 %); declared noisier they restore them as at SNR 200 (51 dB, +1 %), with less detail than
     the data hold but no breakdown (docs/benchmarks.md, "Bright galaxies"). ``HISTORY`` records
-    it (``snr_clamp``). Stamps only (up to twice the training stamp a side): a field keeps its
-    noise for its faint galaxies and is flagged ``REGIME`` when its brightest square is that
-    bright.
+    it (``snr_clamp``). That is for stamps up to twice the training stamp a side. A larger image
+    (a field, a large galaxy's stamp) keeps its noise for its faint galaxies, and each source in
+    it above the range is restored again in a box around it, told a noise ``SNR / SNR_max`` times
+    larger, and feathered in over its footprint (:mod:`galgen.restoration.bright`; ``HISTORY``
+    ``snr_clamp`` lists them, and the bootstrap's re-noised copies get the same regions).
 
-    Each instance owns its generator (move or compile it freely); :func:`load_model` shares
-    only the immutable weights read from disk between instances.
+    Each instance owns its generator (move or compile it freely);
+    :func:`~galgen.restoration.registry.load_model` shares only the immutable weights read from
+    disk between instances.
     """
 
     def __init__(self, directory: str | os.PathLike, device: str | torch.device = "cpu", *,
@@ -590,9 +594,18 @@ class LearnedRestorer:
             told = self.network_noise(o.noise_rms, snr) if max(o.data.shape) <= 2 * in_size else o.noise_rms
             declared.append(told if told == o.noise_rms or target_dominates(o) else o.noise_rms)
         restored = self.predict_many(data, declared, fwhm, pixel_scale, psfs=psfs)
+        # larger images: their sources above the range restored again as at its top
+        # (galgen.restoration.bright)
+        bright = [self._bright_regions(o) if max(o.data.shape) > 2 * in_size else [] for o in observations]
+        seen = list(snrs)  # the SNR the network saw, for the regime check
+        for i, (o, regions) in enumerate(zip(observations, bright, strict=True)):
+            if regions:
+                restored[i] = self._restore_regions(o.data, restored[i], regions, o.noise_rms, fwhm[i],
+                                                    pixel_scale, psfs[i])
+                seen[i] = self._snr_outside(o, regions, in_size)
         results = []
-        for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told in zip(
-                observations, data, noise, fwhm, psfs, restored, snrs, declared, strict=True):
+        for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told, regions, snr_seen in zip(
+                observations, data, noise, fwhm, psfs, restored, snrs, declared, bright, seen, strict=True):
             alpha, predicted = 1.0, None
             small = max(obs.shape) <= 2 * in_size
             if small and (self.flux_calibrate or self.config.deconvolved_input):
@@ -609,7 +622,7 @@ class LearnedRestorer:
             if samples > 1:
                 std, kept, how = self._uncertainty(obs, sigma, psf_fwhm, pixel_scale, psf, rest, alpha,
                                                    samples, seed, small, prepared.noise_correlation,
-                                                   network_noise=told)
+                                                   network_noise=told, regions=regions)
             final = rest * alpha
             reconvolved = None if predicted is None else alpha * predicted
             light, light_fraction = None, float("nan")
@@ -640,7 +653,7 @@ class LearnedRestorer:
                 psf_fwhm=self.target_fwhm_at(pixel_scale),
                 flux_scale=alpha, snr_estimate=snr,
                 # the SNR the network saw: the stamp's, over the noise it was told
-                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr * sigma / told, psf,
+                regime_warning=self.regime_problems(psf_fwhm, pixel_scale, snr_seen * sigma / told, psf,
                                                     prepared.psf_model),
                 # A(alpha x + light) = alpha A(x) + A(light): the chi^2 of finalize() reuses it
                 reconvolved=reconvolved,
@@ -648,6 +661,7 @@ class LearnedRestorer:
                         if self.flux_calibrate else False,
                         **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
                                          f"x{told / sigma:.3g})"} if told != sigma else {}),
+                        **({"snr_clamp": self._regions_note(regions)} if regions else {}),
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
                         **({"residual_light": _light_note(light, light_fraction)}
                            if light is not None and light.regions else {}),
@@ -655,10 +669,64 @@ class LearnedRestorer:
                 draws=kept, light_fraction=light_fraction))
         return results
 
+    def _bright_regions(self, prepared: PreparedObservation) -> list[BrightRegion]:
+        """The sources of a large image above the card's SNR range (none with the clamp off;
+        :func:`galgen.restoration.bright.bright_regions`)."""
+        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        if not self.snr_clamp or not np.isfinite(top):
+            return []
+        fwhm = prepared.psf_fwhm_pix
+        radius = getattr(self.generator, "receptive_radius", 24)
+        # room for the network's reach, the feathering and a deconvolved input's edge ringing
+        margin = radius + 2 + int(np.ceil(3 * fwhm)) + int(np.ceil(4 * fwhm))
+        return bright_regions(prepared.data, prepared.noise_rms, fwhm, top=top,
+                              window=int(self.regime.get("in_size", 64)),
+                              noise_factor=prepared.noise_correlation.sum_factor, mask=prepared.mask,
+                              margin=margin)
+
+    def _restore_regions(self, observation: np.ndarray, restored: np.ndarray, regions: Sequence[BrightRegion],
+                         noise_rms: float, psf_fwhm: float, pixel_scale: float, psf: np.ndarray | None,
+                         ensemble: int | None = None) -> np.ndarray:
+        """``restored`` with each region's box restored again as at the top of the SNR range (a noise
+        ``snr / top`` times ``noise_rms``), feathered in over the region's footprint (a new array)."""
+        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        s = self.scale
+        fwhm_pix = psf_fwhm / pixel_scale
+        out = np.array(restored, dtype=np.float64)
+        for region in regions:
+            box = region.box
+            again = self.predict(observation[box], noise_rms * region.snr / top, psf_fwhm, pixel_scale,
+                                 psf=psf, ensemble=ensemble)
+            weight = blend_weights(region.footprint, max(fwhm_pix, 1.0), s)
+            outbox = (slice(box[0].start * s, box[0].stop * s), slice(box[1].start * s, box[1].stop * s))
+            out[outbox] += weight * (again - out[outbox])
+        return out
+
+    def _snr_outside(self, prepared: PreparedObservation, regions: Sequence[BrightRegion],
+                     window: int) -> float:
+        """The SNR the network saw on an image whose ``regions`` were restored again: the largest of
+        the rest of the image's (:func:`~galgen.restoration.engine.snr_estimate`, the regions'
+        footprints left out) and the top of the range the regions were restored at."""
+        mask = np.zeros(prepared.data.shape, bool) if prepared.mask is None else prepared.mask.copy()
+        for region in regions:
+            mask[region.box] |= region.footprint
+        rest = snr_estimate(prepared.data, prepared.noise_rms, prepared.noise_correlation.sum_factor, mask,
+                            window=window)
+        return max(rest, float(self.regime.get("snr_range", (0, np.inf))[1]))
+
+    @staticmethod
+    def _regions_note(regions: Sequence[BrightRegion]) -> str:
+        """HISTORY text of the regions restored again."""
+        levels = ", ".join(f"{r.snr:.0f}" for r in regions[:5]) + (", ..." if len(regions) > 5 else "")
+        n = len(regions)
+        return (f"{n} source{'s' * (n != 1)} above the SNR range (SNR {levels}) restored again as at its "
+                f"top, over {sum(r.area for r in regions)} input pixels")
+
     def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,
                      psf: np.ndarray | None, rest: np.ndarray, alpha: float, samples: int,
                      seed: int | None, small: bool, correlation: NoiseCorrelation = WHITE,
-                     network_noise: float | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+                     network_noise: float | None = None,
+                     regions: Sequence[BrightRegion] = ()) -> tuple[np.ndarray, np.ndarray | None, str]:
         """``(std, draws or None, how)`` of one stamp (see :meth:`restore_batch`); the bootstrap
         re-noises with the observation's own noise ``sigma`` and ``correlation`` and restores
         each copy as the stamp was (with ``network_noise``, :meth:`network_noise`); the sampler
@@ -678,9 +746,12 @@ class LearnedRestorer:
             return (apply_uncertainty_calibration(std, alpha * rest, calibration), draws.astype(np.float32),
                     f"posterior {sampler.sha256[:12]}")
         rng = np.random.default_rng(seed)
-        draws = self.predict_many([obs + correlation.draw(obs.shape, sigma, rng) for _ in range(samples)],
-                                  [told] * samples, [psf_fwhm] * samples, pixel_scale, psfs=[psf] * samples,
-                                  ensemble=1)
+        copies = [obs + correlation.draw(obs.shape, sigma, rng) for _ in range(samples)]
+        draws = self.predict_many(copies, [told] * samples, [psf_fwhm] * samples, pixel_scale,
+                                  psfs=[psf] * samples, ensemble=1)
+        # the bright sources of each copy restored again as the image's were (the same regions)
+        draws = [self._restore_regions(c, d, regions, sigma, psf_fwhm, pixel_scale, psf, ensemble=1)
+                 if regions else d for c, d in zip(copies, draws, strict=True)]
         std = alpha * np.std(draws, axis=0, ddof=1)
         calibration = self.card.get("uncertainty_calibration") if self.calibrate_uncertainty else None
         return (apply_uncertainty_calibration(std, alpha * rest, calibration, per_bin=small), None,

@@ -1,0 +1,163 @@
+"""Sources brighter than a model's training SNR inside a large image: found, then restored again.
+
+A learned model restores a stamp brighter than its training range as if it were at the top of
+that range (:meth:`galgen.restoration.model.LearnedRestorer.network_noise`): told the stamp's
+own noise, the networks break down (``default_x2`` on Sersic galaxies at SNR 5,000: -80 % of the
+flux). A field, or a stamp more than twice the training size, cannot be told one larger noise:
+its faint galaxies would be erased. So each source above the range is found here
+(:func:`bright_regions`), the box around it is restored again with a noise ``SNR / top`` times
+larger, and that restoration replaces the first one over the source's footprint, feathered into
+it (:func:`blend_weights`). Elsewhere the image keeps its restoration with its own noise.
+
+A source's level is the smaller of its own SNR (the power of its footprint's pixels, so that a
+faint galaxy beside a bright star keeps its noise) and the SNR of the brightest training-size
+square on it (a galaxy larger than the training stamps is as bright, pixel by pixel, as such a
+square says).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["BrightRegion", "bright_regions", "blend_weights"]
+
+#: Detection threshold of a source's footprint, in sigma of the noise smoothed by the PSF.
+DETECT_SIGMA = 2.0
+#: Footprints smaller than this (input pixels) are noise, not sources.
+MIN_PIXELS = 5
+
+
+@dataclass(frozen=True)
+class BrightRegion:
+    """A source above a model's SNR range and the box restored again around it.
+
+    Attributes
+    ----------
+    snr : float
+        The source's level (see the module notes): the network is told a noise ``snr / top``
+        times the image's.
+    box : (slice, slice)
+        Input pixels restored again: the footprint's bounding box with a margin.
+    footprint : numpy.ndarray
+        ``(h, w)`` bool on the box: the source's pixels, grown by about 1.5 PSF FWHMs.
+    """
+
+    snr: float
+    box: tuple[slice, slice]
+    footprint: np.ndarray
+
+    @property
+    def area(self) -> int:
+        """Pixels in the footprint."""
+        return int(self.footprint.sum())
+
+
+def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, top: float, window: int,
+                   noise_factor: float = 1.0, mask: np.ndarray | None = None,
+                   margin: int = 32) -> list[BrightRegion]:
+    """The sources of ``data`` whose level exceeds ``top``, brightest first.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` background-subtracted image, flux per pixel (bad pixels filled).
+    noise_rms : float
+        Noise rms per pixel, ``data``'s unit.
+    psf_fwhm_pix : float
+        Observing PSF FWHM, input pixels: footprints are detected on the image smoothed by a
+        Gaussian of that FWHM and grown by 1.5 of it.
+    top : float
+        The model's highest training SNR (the card's ``snr_range`` maximum).
+    window : int
+        The model's training stamp side, pixels (the square of the level's second estimate).
+    noise_factor : float, default 1
+        :attr:`galgen.preprocess.NoiseCorrelation.sum_factor`: SNRs are divided by it, as
+        :func:`galgen.restoration.engine.snr_estimate` does.
+    mask : numpy.ndarray, optional
+        ``(H, W)`` bool, True where a pixel was bad: left out of every sum.
+    margin : int, default 32
+        Input pixels added around each footprint's bounding box (at least the network's receptive
+        radius and the feathering of :func:`blend_weights`).
+
+    Returns
+    -------
+    list of BrightRegion
+
+    Examples
+    --------
+    A point source at SNR ~1,400 (``400 sqrt(pi) 2``) on white noise, beside a faint one:
+
+    >>> rng = np.random.default_rng(1)
+    >>> yy, xx = np.indices((200, 200))
+    >>> blob = lambda x, y: np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 2.0**2)
+    >>> data = 400 * blob(50, 60) + 3 * blob(150, 150) + rng.normal(0, 1, (200, 200))
+    >>> [(round(float(r.snr), -2), r.box) for r in bright_regions(data, 1.0, 4.7, top=200, window=64)]
+    [(1400.0, (slice(11, 111, None), slice(1, 99, None)))]
+    """
+    data = np.asarray(data, np.float64)
+    valid = np.ones(data.shape, bool) if mask is None else ~np.asarray(mask, bool)
+    d = np.where(valid, data, 0.0)
+    s = max(psf_fwhm_pix, 1.0) / 2.3548
+    smooth = ndimage.gaussian_filter(d, s, mode="constant")
+    # the rms of white noise smoothed by a unit-sum Gaussian of sigma s: 1 / (2 sqrt(pi) s)
+    threshold = DETECT_SIGMA * noise_rms * noise_factor / (2 * np.sqrt(np.pi) * s)
+    labels, n = ndimage.label((smooth > threshold) & valid, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return []
+    power = np.where(valid, d**2 - noise_rms**2, 0.0)  # per-pixel signal power, noise removed
+    # the many footprints of noise peaks go first, in one pass: a source above the range has at
+    # least half of that SNR in its detected pixels (growing them adds its faint wings)
+    own_power = np.asarray(ndimage.sum_labels(power, labels, np.arange(1, n + 1)))
+    candidates = set((np.nonzero(own_power > (0.5 * top * noise_rms * noise_factor) ** 2)[0] + 1).tolist())
+    if not candidates:
+        return []
+    w = min(window, *data.shape)
+    square = ndimage.uniform_filter(power, size=w, mode="constant") * w * w
+    grow = max(2, int(round(1.5 * psf_fwhm_pix)))
+    disk = np.hypot(*np.mgrid[-grow:grow + 1, -grow:grow + 1]) <= grow
+    regions = []
+    for index, found in enumerate(ndimage.find_objects(labels), start=1):
+        if found is None or index not in candidates:
+            continue
+        own = labels[found] == index
+        if own.sum() < MIN_PIXELS:
+            continue
+        # the grown footprint, on a box with room for it
+        ya, yb = max(found[0].start - grow, 0), min(found[0].stop + grow, data.shape[0])
+        xa, xb = max(found[1].start - grow, 0), min(found[1].stop + grow, data.shape[1])
+        inner = np.zeros((yb - ya, xb - xa), bool)
+        inner[found[0].start - ya:found[0].stop - ya, found[1].start - xa:found[1].stop - xa] = own
+        grown = ndimage.binary_dilation(inner, disk) & valid[ya:yb, xa:xb]
+        own_snr = np.sqrt(max(float(power[ya:yb, xa:xb][grown].sum()), 0.0)) / noise_rms / noise_factor
+        square_snr = np.sqrt(max(float(square[ya:yb, xa:xb][grown].max()), 0.0)) / noise_rms / noise_factor
+        level = min(own_snr, square_snr)
+        if not level > top:
+            continue
+        box = (slice(max(ya - margin, 0), min(yb + margin, data.shape[0])),
+               slice(max(xa - margin, 0), min(xb + margin, data.shape[1])))
+        footprint = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), bool)
+        footprint[ya - box[0].start:yb - box[0].start, xa - box[1].start:xb - box[1].start] = grown
+        regions.append(BrightRegion(level, box, footprint))
+    return sorted(regions, key=lambda r: -r.snr)
+
+
+def blend_weights(footprint: np.ndarray, feather: float, scale: int) -> np.ndarray:
+    """``(scale h, scale w)`` weights in [0, 1] of a second restoration over ``footprint``
+    (``(h, w)`` bool): 1 on the footprint, falling to 0 over about ``2 feather`` input pixels
+    outside it (a Gaussian ramp), on the output grid.
+
+    Examples
+    --------
+    >>> f = np.zeros((20, 20), bool); f[8:12, 8:12] = True
+    >>> w = blend_weights(f, 2.0, 2)
+    >>> w.shape, float(w[20, 20]), float(w[0, 0])
+    ((40, 40), 1.0, 0.0)
+    """
+    smooth = ndimage.gaussian_filter(footprint.astype(np.float64), feather, mode="constant")
+    ramp = np.clip(2.0 * smooth, 0, 1)
+    ramp = np.where(footprint, 1.0, ramp)
+    ramp[ramp < 1e-3] = 0.0  # far outside: the first restoration exactly
+    return np.repeat(np.repeat(ramp, scale, axis=0), scale, axis=1)

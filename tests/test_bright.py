@@ -32,6 +32,27 @@ def test_only_sources_above_the_range_are_found_and_a_faint_neighbour_is_not_one
     assert bright_regions(data, 1.0, 4.7, top=5000, window=64) == []
 
 
+def test_a_galaxy_joined_to_a_bright_one_by_its_wings_is_not_restored_again(rng):
+    """A faint source (SNR ~43: 12 x a sigma-2 Gaussian) 26 pixels from a bright extended one
+    (SNR ~1,060: 100 x a sigma-6 Gaussian) whose wings join them in one detection at 2 sigma of
+    the smoothed noise: the region restored again is the bright one's part that stands out from
+    the noise the network is told there (1,060 / 200 times larger), connected to its peak (a
+    radius of ~18 pixels), so it misses the faint source, which stands out from that noise too
+    (smoothed peak ~6 against a threshold of ~1.5) but would be erased if told it."""
+    data = 100 * _blob((200, 200), 80, 100, 6.0) + 12 * _blob((200, 200), 106, 100, 2.0)
+    data += rng.normal(0, 1, data.shape)
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(data, 4.7 / 2.3548)
+    labels, _ = ndimage.label(smooth > 2 / (2 * np.sqrt(np.pi) * 4.7 / 2.3548), structure=np.ones((3, 3)))
+    assert labels[100, 80] == labels[100, 106] != 0  # one detection
+    (region,) = bright_regions(data, 1.0, 4.7, top=200, window=64)
+    assert region.snr == pytest.approx(100 * np.sqrt(np.pi) * 6, rel=0.02)
+    footprint = np.zeros(data.shape, bool)
+    footprint[region.box] = region.footprint
+    assert footprint[100, 80] and not footprint[100, 106]
+
+
 def test_a_large_galaxy_s_level_is_its_brightest_training_square():
     """A flat disk of 100 x 100 pixels at 10 sigma a pixel: its own SNR is 1,000, but any
     64 x 64 square of it holds 640: the level is the smaller (a large galaxy is no brighter pixel

@@ -6,8 +6,10 @@ own noise, the networks break down (``default_x2`` on Sersic galaxies at SNR 5,0
 flux). A field, or a stamp more than twice the training size, cannot be told one larger noise:
 its faint galaxies would be erased. So each source above the range is found here
 (:func:`bright_regions`), the box around it is restored again with a noise ``SNR / top`` times
-larger, and that restoration replaces the first one over the source's footprint, feathered into
-it (:func:`blend_weights`). Elsewhere the image keeps its restoration with its own noise.
+larger, and that restoration replaces the first one where the source stands out even from that
+larger noise (its bright part, grown by 1.5 PSF FWHMs), feathered in (:func:`blend_weights`).
+Elsewhere, its fainter wings and the faint galaxies on them included, the image keeps its
+restoration with its own noise: told the larger noise, a faint galaxy there would be erased.
 
 A source's level is the smaller of its own SNR (the power of its footprint's pixels, so that a
 faint galaxy beside a bright star keeps its noise) and the SNR of the brightest training-size
@@ -42,7 +44,9 @@ class BrightRegion:
     box : (slice, slice)
         Input pixels restored again: the footprint's bounding box with a margin.
     footprint : numpy.ndarray
-        ``(h, w)`` bool on the box: the source's pixels, grown by about 1.5 PSF FWHMs.
+        ``(h, w)`` bool on the box: the pixels restored again, where the source is detected even
+        at the noise the network is told there (``snr / top`` times the image's), grown by about
+        1.5 PSF FWHMs.
     """
 
     snr: float
@@ -95,7 +99,7 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
     >>> blob = lambda x, y: np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / 2.0**2)
     >>> data = 400 * blob(50, 60) + 3 * blob(150, 150) + rng.normal(0, 1, (200, 200))
     >>> [(round(float(r.snr), -2), r.box) for r in bright_regions(data, 1.0, 4.7, top=200, window=64)]
-    [(1400.0, (slice(11, 111, None), slice(1, 99, None)))]
+    [(1400.0, (slice(13, 108, None), slice(3, 98, None)))]
     """
     data = np.asarray(data, np.float64)
     valid = np.ones(data.shape, bool) if mask is None else ~np.asarray(mask, bool)
@@ -136,6 +140,21 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
         level = min(own_snr, square_snr)
         if not level > top:
             continue
+        # the part restored again: where the source stands out even from the larger noise the
+        # network is told there (detected at DETECT_SIGMA of it), connected to its peak, grown.
+        # Its fainter wings keep the image's own noise, and so do other galaxies joined to it by
+        # those wings (they may stand out from that noise too, but told it they are erased)
+        local = np.where(inner, smooth[ya:yb, xa:xb], -np.inf)
+        parts, _ = ndimage.label(local > threshold * level / top, structure=np.ones((3, 3), bool))
+        peak = parts[np.unravel_index(np.argmax(local), local.shape)]
+        if peak == 0:  # nothing stands out from that noise: restoring it again changes nothing
+            continue
+        core = parts == peak
+        grown = ndimage.binary_dilation(core, disk) & valid[ya:yb, xa:xb]
+        rows, cols = np.nonzero(grown)
+        r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+        grown = grown[r0:r1, c0:c1]
+        ya, yb, xa, xb = ya + r0, ya + r1, xa + c0, xa + c1
         box = (slice(max(ya - margin, 0), min(yb + margin, data.shape[0])),
                slice(max(xa - margin, 0), min(xb + margin, data.shape[1])))
         footprint = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), bool)

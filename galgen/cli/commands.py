@@ -68,7 +68,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         from galgen.translate.learned import translate_learned
 
         physical = ("psf_fwhm", "psf", "psf_angle", "to", "to_pixel_scale", "to_psf_fwhm", "to_psf",
-                    "to_noise_rms", "to_noise_like")
+                    "to_psf_angle", "to_noise_rms", "to_noise_like")
         given = [f"--{k.replace('_', '-')}" for k in physical
                  if getattr(args, k) is not None]
         if given:
@@ -93,7 +93,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                        source_psf=own_hdu(args.psf, inp), to_psf=args.to_psf, to_noise_rms=args.to_noise_rms,
                        rng=np.random.default_rng(args.seed), allow_sharpen=args.allow_sharpen, hdu=args.hdu,
                        pixel_scale=args.pixel_scale, to_noise_like=args.to_noise_like,
-                       psf_angle=args.psf_angle)
+                       psf_angle=args.psf_angle, to_psf_angle=args.to_psf_angle)
     write_restored(result, out, overwrite=args.overwrite)
     print(f"wrote {out} ({result.data.shape[1]}x{result.data.shape[0]}, PSF FWHM {result.meta['PSFFWHM']}\")")
     return 0

@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target PSF FWHM (Gaussian), e.g. 1.4arcsec")
     p.add_argument("--to-psf", default=None, metavar="PSF.fits",
                    help="target PSF image: the survey's effective PSF (including its pixel response)")
+    p.add_argument("--to-psf-angle", type=angle_arg, default=None, metavar="DEG",
+                   help="turn --to-psf by DEG degrees (counter-clockwise, x right, y up) onto the input's "
+                        "axes, which the output keeps: a target PSF on its survey's detector axes (a "
+                        "--to-psf with a celestial WCS is turned by its WCS instead)")
     p.add_argument("--to-noise-rms", type=float, default=None,
                    help="background rms per output pixel to reach, input units (white noise is added)")
     p.add_argument("--to-noise-like", default=None, metavar="REF.fits",

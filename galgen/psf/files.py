@@ -301,13 +301,15 @@ def check_angle(angle: object, name: str) -> float | None:
 
 
 def require_psf_to_turn(angle: object, psf: object, where: str = "", given_as: str = "psf=",
-                        shortcut: str = "the Moffat made from a FWHM") -> None:
+                        shortcut: str = "the Moffat made from a FWHM", name: str = "psf_angle") -> None:
     """A typed error for an angle (``--psf-angle``, any value) given without a PSF image or model
     to turn (``psf`` is ``None``): the profile made from a FWHM instead is round. ``where`` prefixes
-    the message (``"file.fits: "``)."""
+    the message (``"file.fits: "``); ``name`` is the angle's keyword (``to_psf_angle``: the options
+    named in the message follow it, ``--to-psf-angle`` and ``--to-psf``)."""
     if angle is not None and psf is None:
-        msg = (f"{where}psf_angle={angle!r} (--psf-angle) turns a PSF image or model given as {given_as} "
-               f"(--psf); {shortcut} is round: leave it out")
+        option = "--" + name.replace("_", "-")
+        msg = (f"{where}{name}={angle!r} ({option}) turns a PSF image or model given as {given_as} "
+               f"({option.removesuffix('-angle')}); {shortcut} is round: leave it out")
         raise GalgenPSFError(msg)
 
 

@@ -688,11 +688,12 @@ class LearnedRestorer:
                          noise_rms: float, psf_fwhm: float, pixel_scale: float, psf: np.ndarray | None,
                          ensemble: int | None = None) -> np.ndarray:
         """``restored`` with each region's box restored again as at the top of the SNR range (a noise
-        ``snr / top`` times ``noise_rms``), feathered in over the region's footprint (a new array)."""
+        ``snr / top`` times ``noise_rms``), feathered in over the region's footprint (in place when
+        ``restored`` is float64: callers pass arrays of their own)."""
         top = float(self.regime.get("snr_range", (0, np.inf))[1])
         s = self.scale
         fwhm_pix = psf_fwhm / pixel_scale
-        out = np.array(restored, dtype=np.float64)
+        out = np.asarray(restored, dtype=np.float64)
         for region in regions:
             box = region.box
             again = self.predict(observation[box], noise_rms * region.snr / top, psf_fwhm, pixel_scale,

@@ -143,7 +143,7 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
               to_noise_rms: float | None = None, rng: np.random.Generator | None = None,
               allow_sharpen: bool = False, hdu: int | str | None = None,
               pixel_scale: u.Quantity | float | None = None, to_noise_like: object = None,
-              psf_angle: float | None = None) -> CCDData:
+              psf_angle: float | None = None, to_psf_angle: float | None = None) -> CCDData:
     """Translate an image to a worse survey: matched PSF, the target's pixels, its noise.
 
     Parameters
@@ -165,6 +165,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     psf_angle : float, optional
         Degrees to turn ``source_psf`` by (counter-clockwise, x right, y up) onto the image's
         axes: a PSF on a detector's axes for an image on other axes, as in :func:`galgen.restore`.
+    to_psf_angle : float, optional
+        The same for ``to_psf``: degrees to turn the target survey's PSF by onto the image's axes
+        (the output keeps them), e.g. a PSF model on that survey's detector axes.
     to_noise_rms : float, optional
         Background rms per *output* pixel to reach (input units); Gaussian noise is added on top
         of what the resampled image already has (white unless ``to_noise_like``).
@@ -237,7 +240,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
             raise GalgenValueError(msg)
     require_psf_to_turn(psf_angle, source_psf, given_as="source_psf=",
                         shortcut="a Gaussian of the source FWHM")
-    src, tgt = _psfs_for(img, source_psf, to_psf, psf_angle)
+    require_psf_to_turn(to_psf_angle, to_psf, given_as="to_psf=", shortcut="a Gaussian of the target FWHM",
+                        name="to_psf_angle")
+    src, tgt = _psfs_for(img, source_psf, to_psf, psf_angle, to_psf_angle)
     kernel, s_fwhm, t_fwhm = matching_kernel(img.pixel_scale, s_fwhm, t_fwhm, source_psf=src,
                                              target_psf=tgt, allow_sharpen=allow_sharpen)
     _check_target(img, out_scale, {"source": s_fwhm, "target": t_fwhm})  # as measured on PSF images
@@ -271,9 +276,9 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
     move_physical(header, scale=factor)  # a cutout's place on its exposure, on the new grid (as the WCS)
     carried = pop_input_descriptors(header)  # the input's PSF/noise keywords: into HISTORY
     record = {"input": img.source, "source_psf_fwhm": round(s_fwhm, 4),
-              "source_psf": "gaussian" if source_psf is None else str(source_psf),
+              "source_psf": "gaussian" if source_psf is None else str(source_psf) + _turned_note(psf_angle),
               "target_psf_fwhm": round(t_fwhm, 4),
-              "target_psf": "gaussian" if to_psf is None else str(to_psf),
+              "target_psf": "gaussian" if to_psf is None else str(to_psf) + _turned_note(to_psf_angle),
               "target_pixel_scale": out_scale, "noise_rms": to_noise_rms,
               **({"noise_correlation_factor": round(correlation.sum_factor, 3)} if correlation else {}),
               **{f"input {k}": v for k, v in carried}}
@@ -283,18 +288,24 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
                    meta=header)
 
 
-def _psfs_for(img: Image, source_psf: object, to_psf: object,
-              angle: float | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _turned_note(angle: float | None) -> str:
+    """Provenance of a PSF turned by ``--psf-angle`` or ``--to-psf-angle`` (``""`` when not)."""
+    return "" if angle is None else f" (turned by {float(angle):g} deg)"
+
+
+def _psfs_for(img: Image, source_psf: object, to_psf: object, angle: float | None,
+              to_angle: float | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The source and target PSF kernels at the image's pixels and on its axes (``None`` where not
     given). The source PSF is the image's own, read as :func:`galgen.psf.files.read_psf_for`
-    reads a restoration's, but of any size; the target's is a survey's, turned only by its WCS."""
+    reads a restoration's, but of any size; the target's is a survey's, turned by its WCS or by
+    ``to_angle``."""
     from galgen.psf.files import read_psf, read_psf_for
 
     src = tgt = None
     if source_psf is not None:
         src = read_psf_for(source_psf, img, angle=angle, shape=_ANY_SIZE).kernel
     if to_psf is not None:
-        tgt = read_psf(to_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs).kernel
+        tgt = read_psf(to_psf, _ANY_SIZE, img.pixel_scale, image_wcs=img.wcs, angle=to_angle).kernel
     return src, tgt
 
 

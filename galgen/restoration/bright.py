@@ -47,11 +47,15 @@ class BrightRegion:
         ``(h, w)`` bool on the box: the pixels restored again, where the source is detected even
         at the noise the network is told there (``snr / top`` times the image's), grown by about
         1.5 PSF FWHMs.
+    source : (tuple of slice, numpy.ndarray)
+        The whole source as detected (at the image's noise, its faint wings included, grown by
+        1.5 FWHMs): where its light lies, a box and a bool mask on it.
     """
 
     snr: float
     box: tuple[slice, slice]
     footprint: np.ndarray
+    source: tuple[tuple[slice, slice], np.ndarray] | None = None
 
     @property
     def area(self) -> int:
@@ -135,6 +139,7 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
         inner = np.zeros((yb - ya, xb - xa), bool)
         inner[found[0].start - ya:found[0].stop - ya, found[1].start - xa:found[1].stop - xa] = own
         grown = ndimage.binary_dilation(inner, disk) & valid[ya:yb, xa:xb]
+        source = ((slice(ya, yb), slice(xa, xb)), grown)
         own_snr = np.sqrt(max(float(power[ya:yb, xa:xb][grown].sum()), 0.0)) / noise_rms / noise_factor
         square_snr = np.sqrt(max(float(square[ya:yb, xa:xb][grown].max()), 0.0)) / noise_rms / noise_factor
         level = min(own_snr, square_snr)
@@ -159,7 +164,7 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
                slice(max(xa - margin, 0), min(xb + margin, data.shape[1])))
         footprint = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), bool)
         footprint[ya - box[0].start:yb - box[0].start, xa - box[1].start:xb - box[1].start] = grown
-        regions.append(BrightRegion(level, box, footprint))
+        regions.append(BrightRegion(level, box, footprint, source))
     return sorted(regions, key=lambda r: -r.snr)
 
 

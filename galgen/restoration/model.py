@@ -677,8 +677,10 @@ class LearnedRestorer:
             return []
         fwhm = prepared.psf_fwhm_pix
         radius = getattr(self.generator, "receptive_radius", 24)
-        # room for the network's reach, the feathering and a deconvolved input's edge ringing
-        margin = radius + 2 + int(np.ceil(3 * fwhm)) + int(np.ceil(4 * fwhm))
+        # room for the network's reach, the feathering (blend_weights: 2 x a Gaussian of one FWHM
+        # falls under 1e-3 within 3.3 FWHMs) and a deconvolved input channel's edge ringing
+        ringing = int(np.ceil(4 * fwhm)) if self.config.deconvolved_input else 0
+        margin = radius + 2 + int(np.ceil(3.3 * max(fwhm, 1.0))) + ringing
         return bright_regions(prepared.data, prepared.noise_rms, fwhm, top=top,
                               window=int(self.regime.get("in_size", 64)),
                               noise_factor=prepared.noise_correlation.sum_factor, mask=prepared.mask,
@@ -707,10 +709,11 @@ class LearnedRestorer:
                      window: int) -> float:
         """The SNR the network saw on an image whose ``regions`` were restored again: the largest of
         the rest of the image's (:func:`~galgen.restoration.engine.snr_estimate`, the regions'
-        footprints left out) and the top of the range the regions were restored at."""
+        sources left out, their wings too) and the top of the range the regions were restored at."""
         mask = np.zeros(prepared.data.shape, bool) if prepared.mask is None else prepared.mask.copy()
-        for region in regions:
-            mask[region.box] |= region.footprint
+        for region in regions:  # the whole source, faint wings included
+            where, pixels = region.source if region.source is not None else (region.box, region.footprint)
+            mask[where] |= pixels
         rest = snr_estimate(prepared.data, prepared.noise_rms, prepared.noise_correlation.sum_factor, mask,
                             window=window)
         return max(rest, float(self.regime.get("snr_range", (0, np.inf))[1]))

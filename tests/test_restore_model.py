@@ -425,7 +425,7 @@ def test_a_faint_target_beside_a_bright_star_keeps_its_noise():
     when it is the bright one."""
     import galsim
 
-    from galgen.restoration.model import target_dominates
+    from galgen.restoration.bright import target_dominates
 
     rng = np.random.default_rng(12)
     psf = galsim.Moffat(beta=3.5, fwhm=1.0)

@@ -14,17 +14,46 @@ restoration with its own noise: told the larger noise, a faint galaxy there woul
 A source's level is the smaller of its own SNR (the power of its footprint's pixels, so that a
 faint galaxy beside a bright star keeps its noise) and the SNR of the brightest training-size
 square on it (a galaxy larger than the training stamps is as bright, pixel by pixel, as such a
-square says).
+square says). The stamps' own test, whether a stamp's target is its brightest source
+(:func:`target_dominates`), is here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["BrightRegion", "bright_regions", "blend_weights"]
+if TYPE_CHECKING:
+    from galgen.restoration.engine import PreparedObservation
+
+__all__ = ["BrightRegion", "bright_regions", "blend_weights", "restore_again", "snr_outside", "regions_note",
+           "target_dominates", "DOMINANT_PEAK"]
+
+#: A stamp's target "dominates" it when its peak (1-pixel-smoothed) is at least this share of the
+#: stamp's brightest: only then is a bright stamp restored as at the top of the training SNR.
+DOMINANT_PEAK = 0.5
+
+
+def target_dominates(prepared: PreparedObservation) -> bool:
+    """Whether the stamp's target (:func:`galgen.preprocess.target_centre`) is its brightest source
+    (peak at least :data:`DOMINANT_PEAK` of the stamp's, both smoothed by 1 pixel): the stamp's
+    SNR is then the target's, and
+    :meth:`~galgen.restoration.model.LearnedRestorer.network_noise` may act on it."""
+    from scipy.ndimage import gaussian_filter
+
+    from galgen.preprocess import target_centre
+
+    data = np.where(prepared.mask, 0.0, np.nan_to_num(prepared.data))
+    centre = target_centre(data, prepared.noise_rms)
+    if centre is None:
+        return False
+    smooth = gaussian_filter(data, 1.0)
+    return bool(smooth[int(centre[1]), int(centre[0])] >= DOMINANT_PEAK * smooth.max())
+
 
 #: Detection threshold of a source's footprint, in sigma of the noise smoothed by the PSF.
 DETECT_SIGMA = 2.0
@@ -185,3 +214,70 @@ def blend_weights(footprint: np.ndarray, feather: float, scale: int) -> np.ndarr
     ramp = np.where(footprint, 1.0, ramp)
     ramp[ramp < 1e-3] = 0.0  # far outside: the first restoration exactly
     return np.repeat(np.repeat(ramp, scale, axis=0), scale, axis=1)
+
+
+def restore_again(predict: Callable[[np.ndarray, float], np.ndarray], observation: np.ndarray,
+                  restored: np.ndarray, regions: Sequence[BrightRegion], noise_rms: float, *, top: float,
+                  scale: int, feather: float) -> np.ndarray:
+    """``restored`` with each region's box restored again as at the top of the SNR range and
+    feathered in over the region's footprint.
+
+    Parameters
+    ----------
+    predict : callable
+        ``(box (h, w), noise) -> (scale h, scale w)``: the restoration of an observation's box told
+        that noise rms (:meth:`~galgen.restoration.model.LearnedRestorer.predict`).
+    observation : numpy.ndarray
+        ``(H, W)`` the observation the regions were found on (or a re-noised copy of it).
+    restored : numpy.ndarray
+        ``(scale H, scale W)`` its restoration told ``noise_rms``; changed in place when float64
+        (callers pass arrays of their own).
+    regions : sequence of BrightRegion
+    noise_rms : float
+        The observation's noise rms per pixel: each region is told ``noise_rms * snr / top``.
+    top, scale, feather
+        The model's highest training SNR, its resolution factor, and the feathering of
+        :func:`blend_weights` (input pixels: the PSF FWHM).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(scale H, scale W)`` float64.
+    """
+    out = np.asarray(restored, dtype=np.float64)
+    for region in regions:
+        box = region.box
+        again = predict(observation[box], noise_rms * region.snr / top)
+        weight = blend_weights(region.footprint, feather, scale)
+        outbox = tuple(slice(b.start * scale, b.stop * scale) for b in box)
+        out[outbox] += weight * (again - out[outbox])
+    return out
+
+
+def snr_outside(prepared: PreparedObservation, regions: Sequence[BrightRegion], window: int,
+                top: float) -> float:
+    """The SNR a network saw on an image whose ``regions`` were restored again: the largest of the
+    rest of the image's (:func:`~galgen.restoration.engine.snr_estimate` in ``window``-pixel
+    squares, the regions' sources left out, their wings too) and ``top``, the SNR the regions were
+    restored at."""
+    from galgen.restoration.engine import snr_estimate
+
+    mask = np.zeros(prepared.data.shape, bool) if prepared.mask is None else prepared.mask.copy()
+    for region in regions:  # the whole source, faint wings included
+        where, pixels = region.source if region.source is not None else (region.box, region.footprint)
+        mask[where] |= pixels
+    rest = snr_estimate(prepared.data, prepared.noise_rms, prepared.noise_correlation.sum_factor, mask,
+                        window=window)
+    return max(rest, top)
+
+
+def regions_note(regions: Sequence[BrightRegion]) -> str:
+    """``HISTORY`` text (``snr_clamp``) of the regions restored again.
+
+    >>> regions_note([BrightRegion(1744.3, (slice(0, 9), slice(0, 9)), np.ones((9, 9), bool))])
+    '1 source above the SNR range (SNR 1744) restored again as at its top, over 81 input pixels'
+    """
+    levels = ", ".join(f"{r.snr:.0f}" for r in regions[:5]) + (", ..." if len(regions) > 5 else "")
+    n = len(regions)
+    return (f"{n} source{'s' * (n != 1)} above the SNR range (SNR {levels}) restored again as at its "
+            f"top, over {sum(r.area for r in regions)} input pixels")

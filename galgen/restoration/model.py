@@ -18,7 +18,14 @@ from galgen.errors import GalgenModelError, GalgenValueError
 from galgen.metrics.consistency import reconvolve_to_observed, reconvolve_with_psf
 from galgen.models.serialization import read_state
 from galgen.preprocess.noise import WHITE, NoiseCorrelation
-from galgen.restoration.bright import BrightRegion, blend_weights, bright_regions
+from galgen.restoration.bright import (
+    BrightRegion,
+    bright_regions,
+    regions_note,
+    restore_again,
+    snr_outside,
+    target_dominates,
+)
 from galgen.restoration.engine import PreparedObservation, Restoration, snr_estimate
 from galgen.restoration.flux_scale import (
     aperture_scale,
@@ -49,27 +56,6 @@ __all__ = ["LearnedRestorer", "shipped_models", "find_model", "load_model", "con
 
 #: The card's ``"flux_calibration"`` choices (see :class:`LearnedRestorer`).
 FLUX_CALIBRATIONS = ("least_squares", "residual", "none")
-
-
-#: A stamp's target "dominates" it when its peak (1-pixel-smoothed) is at least this share of the
-#: stamp's brightest: only then is a bright stamp restored as at the top of the training SNR.
-DOMINANT_PEAK = 0.5
-
-
-def target_dominates(prepared: PreparedObservation) -> bool:
-    """Whether the stamp's target (:func:`galgen.preprocess.target_centre`) is its brightest source
-    (peak at least :data:`DOMINANT_PEAK` of the stamp's, both smoothed by 1 pixel): the stamp's
-    SNR is then the target's, and :meth:`LearnedRestorer.network_noise` may act on it."""
-    from scipy.ndimage import gaussian_filter
-
-    from galgen.preprocess import target_centre
-
-    data = np.where(prepared.mask, 0.0, np.nan_to_num(prepared.data))
-    centre = target_centre(data, prepared.noise_rms)
-    if centre is None:
-        return False
-    smooth = gaussian_filter(data, 1.0)
-    return bool(smooth[int(centre[1]), int(centre[0])] >= DOMINANT_PEAK * smooth.max())
 
 
 def _light_note(light: ResidualLight, fraction: float) -> str:
@@ -145,9 +131,10 @@ class LearnedRestorer:
     Notes
     -----
     A stamp brighter than the training regime (estimated SNR above the card's ``snr_range``
-    maximum) whose target is its brightest source (:func:`target_dominates`; a faint target
-    beside a bright star keeps its noise, and the stamp is flagged ``REGIME``: told the star's SNR
-    the network erased the target) is restored as if it had that SNR: the network is given a noise level
+    maximum) whose target is its brightest source
+    (:func:`~galgen.restoration.bright.target_dominates`; a faint target beside a bright star
+    keeps its noise, and the stamp is flagged ``REGIME``: told the star's SNR the network erased
+    the target) is restored as if it had that SNR: the network is given a noise level
     ``sigma * SNR / SNR_max`` (:meth:`network_noise`; the flux calibration, chi^2 and flags keep
     the true one). The networks were never shown such stamps and failed on them (``default_x2``
     on Sersic galaxies at SNR 1,500: 37 dB and a -22 % median flux error, at SNR 5,000: 30 dB and
@@ -598,11 +585,12 @@ class LearnedRestorer:
         # (galgen.restoration.bright)
         bright = [self._bright_regions(o) if max(o.data.shape) > 2 * in_size else [] for o in observations]
         seen = list(snrs)  # the SNR the network saw, for the regime check
+        top = float(self.regime.get("snr_range", (0, np.inf))[1])
         for i, (o, regions) in enumerate(zip(observations, bright, strict=True)):
             if regions:
                 restored[i] = self._restore_regions(o.data, restored[i], regions, o.noise_rms, fwhm[i],
                                                     pixel_scale, psfs[i])
-                seen[i] = self._snr_outside(o, regions, in_size)
+                seen[i] = snr_outside(o, regions, in_size, top)
         results = []
         for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told, regions, snr_seen in zip(
                 observations, data, noise, fwhm, psfs, restored, snrs, declared, bright, seen, strict=True):
@@ -661,7 +649,7 @@ class LearnedRestorer:
                         if self.flux_calibrate else False,
                         **({"snr_clamp": f"SNR {snr:.0f} restored as {snr * sigma / told:.0f} (noise "
                                          f"x{told / sigma:.3g})"} if told != sigma else {}),
-                        **({"snr_clamp": self._regions_note(regions)} if regions else {}),
+                        **({"snr_clamp": regions_note(regions)} if regions else {}),
                         **({"ensemble": self.ensemble} if self.ensemble > 1 else {}),
                         **({"residual_light": _light_note(light, light_fraction)}
                            if light is not None and light.regions else {}),
@@ -689,42 +677,13 @@ class LearnedRestorer:
     def _restore_regions(self, observation: np.ndarray, restored: np.ndarray, regions: Sequence[BrightRegion],
                          noise_rms: float, psf_fwhm: float, pixel_scale: float, psf: np.ndarray | None,
                          ensemble: int | None = None) -> np.ndarray:
-        """``restored`` with each region's box restored again as at the top of the SNR range (a noise
-        ``snr / top`` times ``noise_rms``), feathered in over the region's footprint (in place when
-        ``restored`` is float64: callers pass arrays of their own)."""
+        """:func:`galgen.restoration.bright.restore_again` with this model's :meth:`predict`."""
+        def predict(box: np.ndarray, told: float) -> np.ndarray:
+            return self.predict(box, told, psf_fwhm, pixel_scale, psf=psf, ensemble=ensemble)
+
         top = float(self.regime.get("snr_range", (0, np.inf))[1])
-        s = self.scale
-        fwhm_pix = psf_fwhm / pixel_scale
-        out = np.asarray(restored, dtype=np.float64)
-        for region in regions:
-            box = region.box
-            again = self.predict(observation[box], noise_rms * region.snr / top, psf_fwhm, pixel_scale,
-                                 psf=psf, ensemble=ensemble)
-            weight = blend_weights(region.footprint, max(fwhm_pix, 1.0), s)
-            outbox = (slice(box[0].start * s, box[0].stop * s), slice(box[1].start * s, box[1].stop * s))
-            out[outbox] += weight * (again - out[outbox])
-        return out
-
-    def _snr_outside(self, prepared: PreparedObservation, regions: Sequence[BrightRegion],
-                     window: int) -> float:
-        """The SNR the network saw on an image whose ``regions`` were restored again: the largest of
-        the rest of the image's (:func:`~galgen.restoration.engine.snr_estimate`, the regions'
-        sources left out, their wings too) and the top of the range the regions were restored at."""
-        mask = np.zeros(prepared.data.shape, bool) if prepared.mask is None else prepared.mask.copy()
-        for region in regions:  # the whole source, faint wings included
-            where, pixels = region.source if region.source is not None else (region.box, region.footprint)
-            mask[where] |= pixels
-        rest = snr_estimate(prepared.data, prepared.noise_rms, prepared.noise_correlation.sum_factor, mask,
-                            window=window)
-        return max(rest, float(self.regime.get("snr_range", (0, np.inf))[1]))
-
-    @staticmethod
-    def _regions_note(regions: Sequence[BrightRegion]) -> str:
-        """HISTORY text of the regions restored again."""
-        levels = ", ".join(f"{r.snr:.0f}" for r in regions[:5]) + (", ..." if len(regions) > 5 else "")
-        n = len(regions)
-        return (f"{n} source{'s' * (n != 1)} above the SNR range (SNR {levels}) restored again as at its "
-                f"top, over {sum(r.area for r in regions)} input pixels")
+        return restore_again(predict, observation, restored, regions, noise_rms, top=top, scale=self.scale,
+                             feather=max(psf_fwhm / pixel_scale, 1.0))
 
     def _uncertainty(self, obs: np.ndarray, sigma: float, psf_fwhm: float, pixel_scale: float,
                      psf: np.ndarray | None, rest: np.ndarray, alpha: float, samples: int,

@@ -141,10 +141,11 @@ class LearnedRestorer:
     -80 %); declared noisier they restore them as at SNR 200 (51 dB, +1 %), with less detail than
     the data hold but no breakdown (docs/benchmarks.md, "Bright galaxies"). ``HISTORY`` records
     it (``snr_clamp``). That is for stamps up to twice the training stamp a side. A larger image
-    (a field, a large galaxy's stamp) keeps its noise for its faint galaxies, and each source in
-    it above the range is restored again in a box around it, told a noise ``SNR / SNR_max`` times
-    larger, and feathered in over its footprint (:mod:`galgen.restoration.bright`; ``HISTORY``
-    ``snr_clamp`` lists them, and the bootstrap's re-noised copies get the same regions).
+    (a field, a large galaxy's stamp) keeps its noise for its faint galaxies, and each part of it
+    brighter, pixel by pixel, than the training range is restored again in a box around it, told
+    a noise ``SNR / SNR_max`` times larger, and feathered in (:mod:`galgen.restoration.bright`;
+    ``HISTORY`` ``snr_clamp`` lists them, and the bootstrap's re-noised copies get the same
+    regions).
 
     Each instance owns its generator (move or compile it freely);
     :func:`~galgen.restoration.registry.load_model` shares only the immutable weights read from

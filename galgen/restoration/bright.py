@@ -89,8 +89,8 @@ class BrightRegion:
         the training range (:data:`CORE_SIGNIFICANCE`), connected to its peak and grown by about
         1.5 PSF FWHMs.
     source : (tuple of slice, numpy.ndarray)
-        The whole source as detected (at the image's noise, its faint wings included, grown by
-        1.5 FWHMs): where its light lies, a box and a bool mask on it.
+        The detection it lies in (at 2 sigma of the image's smoothed noise, its faint wings and
+        any source joined to it by them included, grown by 1.5 FWHMs): a box and a bool mask on it.
     """
 
     snr: float
@@ -174,9 +174,9 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
     regions = []
     # each detection that holds a core: its pixels shared among its cores (the nearest), so that
     # a source's own SNR is its share of the light, not its neighbours'
-    for detection in np.unique(labels[cores > 0]):
+    for detection in np.unique(labels[cores > 0]):  # never 0: a core lies within a detection
         found = detections[detection - 1]
-        if detection == 0 or (labels[found] == detection).sum() < MIN_PIXELS:
+        if (labels[found] == detection).sum() < MIN_PIXELS:
             continue
         ya, yb = max(found[0].start - grow, 0), min(found[0].stop + grow, data.shape[0])
         xa, xb = max(found[1].start - grow, 0), min(found[1].stop + grow, data.shape[1])

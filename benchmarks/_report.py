@@ -1,16 +1,21 @@
 """Shared by the benchmark scripts that compare methods set by set: the machine a run was on, the
-validation/held-out seed choice, and the Markdown table of :func:`galgen.evaluation.benchmark.summarize`."""
+validation/held-out seed choice, the Markdown table of :func:`galgen.evaluation.benchmark.summarize`,
+and copies of a shipped model whose card says otherwise."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
+from pathlib import Path
 
 import torch
 from astropy.table import Table
 
 from galgen.evaluation.benchmark import BENCHMARK_SEED, VALIDATION_SEED, summarize
+from galgen.restoration.registry import find_model
 
 
 def machine() -> str:
@@ -37,3 +42,14 @@ def print_summary(table: Table, columns: list[tuple[str, str, str]], first: str 
     for row in summarize(table):
         cells = " | ".join(format(float(row[c]), f) for c, _, f in columns)
         print(f"| {row['method']} | {cells} |")
+
+
+def card_copy(name: str, root: Path, suffix: str, **changes: object) -> str:
+    """A copy of shipped model ``name`` in ``root`` whose card says ``changes`` (named
+    ``<name>_<suffix>``, so that its outputs are told apart); its directory."""
+    copy = root / f"{name}_{suffix}"
+    shutil.copytree(find_model(name), copy)
+    card = json.loads((copy / "config.json").read_text())
+    card.update(name=f"{name}_{suffix}", **changes)
+    (copy / "config.json").write_text(json.dumps(card))
+    return str(copy)

@@ -22,10 +22,6 @@ restoration told the field's noise, the shipped one, and the truth.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import shutil
 import tempfile
 import time
 import warnings
@@ -34,21 +30,16 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
+from _report import card_copy, machine
 
 import galgen
 from galgen.metrics import psnr
-from galgen.restoration.registry import find_model
 
 SIDE, SCALE, SIGMA = 256, 0.2, 10.0
 
 
 def _unclamped(root: Path) -> str:
-    copy = root / "default_x2_noclamp"
-    shutil.copytree(find_model("default_x2"), copy)
-    card = json.loads((copy / "config.json").read_text())
-    card.update(name="default_x2_noclamp", snr_clamp=False)
-    (copy / "config.json").write_text(json.dumps(card))
-    return str(copy)
+    return card_copy("default_x2", root, "noclamp", snr_clamp=False)
 
 
 def _flux_for(profile, psf, snr: float) -> float:  # noqa: ANN001 - GalSim objects
@@ -137,8 +128,7 @@ def main() -> None:
         figure(args.figure, args.seed)
         return
     rng = np.random.default_rng(args.seed)
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, 1 thread; {args.n} fields, seed {args.seed}\n")
+    print(f"machine: {machine()}; {args.n} fields, seed {args.seed}\n")
     t0 = time.perf_counter()
     groups: dict[tuple[str, str], list] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,10 +20,6 @@ without, the truth, and their curves of growth (docs/_static/large_galaxy.png).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import shutil
 import tempfile
 import time
 import warnings
@@ -32,25 +28,15 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import torch
+from _report import card_copy, machine
 
 import galgen
 from galgen.evaluation import measure_galaxy
-from galgen.restoration.registry import find_model
-
-
-def _card_copy(name: str, root: Path, suffix: str, **changes: object) -> str:
-    """A copy of a shipped model whose card says ``changes`` (a distinct card name)."""
-    copy = root / f"{name}_{suffix}"
-    shutil.copytree(find_model(name), copy)
-    card = json.loads((copy / "config.json").read_text())
-    card.update(name=f"{name}_{suffix}", **changes)
-    (copy / "config.json").write_text(json.dumps(card))
-    return str(copy)
 
 
 def _without_light(name: str, root: Path) -> str:
     """A copy of a shipped model whose card turns the residual-light step off."""
-    return _card_copy(name, root, "nolight", residual_light=False)
+    return card_copy(name, root, "nolight", residual_light=False)
 
 
 def figure(path: str, seed: int) -> None:
@@ -118,8 +104,7 @@ def main() -> None:
         return
     rng = np.random.default_rng(args.seed)
     psf = galsim.Moffat(beta=3.5, fwhm=1.0)
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, 1 thread; {args.n} galaxies per cell, seed {args.seed}\n")
+    print(f"machine: {machine()}; {args.n} galaxies per cell, seed {args.seed}\n")
     print("| hlr | SNR | method | PSNR (dB) | median flux err |")
     print("| --- | --- | --- | --- | --- |")
     t0 = time.perf_counter()
@@ -127,9 +112,9 @@ def main() -> None:
         if args.bright:
             root = Path(tmp)
             methods = {"default_x2": "default_x2",
-                       "default_x2, no clamp": _card_copy("default_x2", root, "noclamp", snr_clamp=False),
+                       "default_x2, no clamp": card_copy("default_x2", root, "noclamp", snr_clamp=False),
                        "survey_x2": "survey_x2",
-                       "survey_x2, no clamp": _card_copy("survey_x2", root, "noclamp", snr_clamp=False),
+                       "survey_x2, no clamp": card_copy("survey_x2", root, "noclamp", snr_clamp=False),
                        "Richardson-Lucy (default settings)": "richardson_lucy"}
         else:
             methods = {"default_x2": "default_x2",

@@ -95,3 +95,21 @@ def test_size_column_on_the_command_line(field, capsys):
     assert main(["batch", str(field / "brick.fits"), "-o", str(field / "x"), "--psf-fwhm", "1.1arcsec",
                  "--size-column", "shape_r"]) != 0
     assert "--size-column reads a column of --catalog" in capsys.readouterr().err
+
+
+def test_a_large_stamp_s_bright_galaxy_is_restored_again_in_a_catalog_run(field):
+    """The large galaxy's 192-pixel stamp is more than twice the training stamp: its part brighter
+    than the training range (the PSF-smoothed centre at ~300 sigma) is restored again as at SNR
+    200, and the stack's STAMPS table says so in its snr_clamp column; the small galaxy's 48-pixel
+    stamp (SNR ~270) is clamped whole, as stamps are."""
+    from astropy.io import fits
+
+    options = BatchOptions(psf_fwhm=1.1 * u.arcsec, background=0.0, noise_rms=1.0)
+    table = run_catalog(field / "tractor.ecsv", [field / "brick.fits"], options, field / "learned", size=48,
+                        size_column="shape_r", progress=False)
+    notes = {}
+    for output in set(table["output"]):
+        with fits.open(output) as hdul:
+            notes.update(zip(hdul["STAMPS"].data["key"], hdul["STAMPS"].data["snr_clamp"], strict=True))
+    assert "source above the SNR range" in notes["cutout_large"]
+    assert notes["cutout_small"].startswith("SNR 2") and "restored as 200" in notes["cutout_small"]

@@ -154,17 +154,16 @@ def bright_regions(data: np.ndarray, noise_rms: float, psf_fwhm_pix: float, *, t
     smooth = ndimage.gaussian_filter(d, s, mode="constant")
     # the rms of white noise smoothed by a unit-sum Gaussian of sigma s: 1 / (2 sqrt(pi) s)
     threshold = DETECT_SIGMA * noise_rms * noise_factor / (2 * np.sqrt(np.pi) * s)
-    labels, n = ndimage.label((smooth > threshold) & valid, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return []
     # the parts restored again: where a source is brighter, pixel by pixel, than any of the
     # training range (CORE_SIGNIFICANCE), each connected part on its own. Its fainter wings keep
     # the image's own noise, and so do fainter galaxies joined to it by those wings (told the
-    # larger noise, they would be erased, and the wings taken for noise)
+    # larger noise, they would be erased, and the wings taken for noise). Most images have none:
+    # they are looked for first
     core_threshold = CORE_SIGNIFICANCE * top * threshold / DETECT_SIGMA
     cores, n_cores = ndimage.label((smooth > core_threshold) & valid, structure=np.ones((3, 3), bool))
     if n_cores == 0:
         return []
+    labels, _ = ndimage.label((smooth > threshold) & valid, structure=np.ones((3, 3), bool))
     power = np.where(valid, d**2 - noise_rms**2, 0.0)  # per-pixel signal power, noise removed
     w = min(window, *data.shape)
     square = ndimage.uniform_filter(power, size=w, mode="constant") * w * w

@@ -110,8 +110,7 @@ class StarCheck:
         es, ep = np.hypot(*self.star_shape), np.hypot(*self.psf_shape)
         if not (es >= ROUND and ep >= ROUND):
             return float("nan")
-        angle = 0.5 * np.degrees(np.arctan2(self.star_shape[1], self.star_shape[0])
-                                 - np.arctan2(self.psf_shape[1], self.psf_shape[0]))
+        angle = _orientation(*self.star_shape) - _orientation(*self.psf_shape)
         return float(90.0 - (90.0 - angle) % 180.0)
 
     def message(self) -> str:

@@ -477,7 +477,7 @@ class LearnedRestorer:
         """The noise level the network is given: ``noise_rms``, or for a stamp brighter than the
         training regime (``snr`` above the card's ``snr_range`` maximum) ``noise_rms * snr /
         max``, so that the network sees the SNR it was trained up to (see the class notes)."""
-        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        top = self.regime.snr_top
         bright = self.snr_clamp and np.isfinite(snr) and snr > top
         return float(noise_rms * snr / top) if bright else float(noise_rms)
 
@@ -571,32 +571,33 @@ class LearnedRestorer:
         noise = [o.noise_rms for o in observations]
         fwhm = [o.psf_fwhm_arcsec for o in observations]
         psfs = [o.psf for o in observations]
-        in_size = int(self.regime.get("in_size", 64))
+        in_size = self.regime.in_size
         snrs = [snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask, window=in_size)
                 for o in observations]
         # stamps only, whose target is their brightest source: a field's faint galaxies, and a faint
         # target beside a bright star, keep their noise (told the star's SNR, the network erased the
         # target: -75 % of its flux). The target is looked for only on stamps above the range.
+        stamps = [max(o.data.shape) <= 2 * in_size for o in observations]  # the rest: larger images
         declared = []
-        for o, snr in zip(observations, snrs, strict=True):
-            told = self.network_noise(o.noise_rms, snr) if max(o.data.shape) <= 2 * in_size else o.noise_rms
+        for o, snr, small in zip(observations, snrs, stamps, strict=True):
+            told = self.network_noise(o.noise_rms, snr) if small else o.noise_rms
             declared.append(told if told == o.noise_rms or target_dominates(o) else o.noise_rms)
         restored = self.predict_many(data, declared, fwhm, pixel_scale, psfs=psfs)
         # larger images: their sources above the range restored again as at its top
         # (galgen.restoration.bright)
-        bright = [self._bright_regions(o) if max(o.data.shape) > 2 * in_size else [] for o in observations]
+        bright_regions_of = [[] if small else self._bright_regions(o)
+                             for o, small in zip(observations, stamps, strict=True)]
         seen = list(snrs)  # the SNR the network saw, for the regime check
-        top = float(self.regime.get("snr_range", (0, np.inf))[1])
-        for i, (o, regions) in enumerate(zip(observations, bright, strict=True)):
+        for i, (o, regions) in enumerate(zip(observations, bright_regions_of, strict=True)):
             if regions:
                 restored[i] = self._restore_regions(o.data, restored[i], regions, o.noise_rms, fwhm[i],
                                                     pixel_scale, psfs[i])
-                seen[i] = snr_outside(o, regions, in_size, top)
+                seen[i] = snr_outside(o, regions, in_size, self.regime.snr_top)
         results = []
-        for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told, regions, snr_seen in zip(
-                observations, data, noise, fwhm, psfs, restored, snrs, declared, bright, seen, strict=True):
+        for prepared, obs, sigma, psf_fwhm, psf, rest, snr, told, small, regions, snr_seen in zip(
+                observations, data, noise, fwhm, psfs, restored, snrs, declared, stamps, bright_regions_of,
+                seen, strict=True):
             alpha, predicted = 1.0, None
-            small = max(obs.shape) <= 2 * in_size
             if small and (self.flux_calibrate or self.config.deconvolved_input):
                 # a PSF-aware model's chi^2 goes through the PSF image: computed here, reused below
                 predicted = self.reconvolve(rest, psf_fwhm, pixel_scale, psf)
@@ -661,7 +662,7 @@ class LearnedRestorer:
     def _bright_regions(self, prepared: PreparedObservation) -> list[BrightRegion]:
         """The sources of a large image above the card's SNR range (none with the clamp off;
         :func:`galgen.restoration.bright.bright_regions`)."""
-        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        top = self.regime.snr_top
         if not self.snr_clamp or not np.isfinite(top):
             return []
         fwhm = prepared.psf_fwhm_pix
@@ -671,7 +672,7 @@ class LearnedRestorer:
         ringing = int(np.ceil(4 * fwhm)) if self.config.deconvolved_input else 0
         margin = radius + 2 + int(np.ceil(3.3 * max(fwhm, 1.0))) + ringing
         return bright_regions(prepared.data, prepared.noise_rms, fwhm, top=top,
-                              window=int(self.regime.get("in_size", 64)),
+                              window=self.regime.in_size,
                               noise_factor=prepared.noise_correlation.sum_factor, mask=prepared.mask,
                               margin=margin)
 
@@ -682,7 +683,7 @@ class LearnedRestorer:
         def predict(box: np.ndarray, told: float) -> np.ndarray:
             return self.predict(box, told, psf_fwhm, pixel_scale, psf=psf, ensemble=ensemble)
 
-        top = float(self.regime.get("snr_range", (0, np.inf))[1])
+        top = self.regime.snr_top
         return restore_again(predict, observation, restored, regions, noise_rms, top=top, scale=self.scale,
                              feather=max(psf_fwhm / pixel_scale, 1.0))
 

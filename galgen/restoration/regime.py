@@ -72,6 +72,16 @@ class ModelRegime(Mapping):
         return bool(self.table.get("any_pixel_scale", False))
 
     @property
+    def snr_top(self) -> float:
+        """The highest training SNR (the ``snr_range`` maximum; infinite when the card has none)."""
+        return float(self.table.get("snr_range", (0, np.inf))[1])
+
+    @property
+    def in_size(self) -> int:
+        """The training stamps' side, input pixels (64 when the card does not say)."""
+        return int(self.table.get("in_size", 64))
+
+    @property
     def target_fwhm_pix(self) -> float:
         """Target PSF FWHM in output pixels."""
         return self.target_psf_fwhm / (float(self.table.get("in_pixel_scale", 0.2)) / self.scale)

@@ -74,7 +74,7 @@ class RegimeRouter:
         sampling before one that does not, then the PSF family; among equals the first in order of
         preference unless another's PSF FWHM range is nearer by more than :data:`NEARER`)."""
         snr = snr_estimate(o.data, o.noise_rms, o.noise_correlation.sum_factor, o.mask,
-                           window=max(int(m.regime.get("in_size", 64)) for m in self.models))
+                           window=max(m.regime.in_size for m in self.models))
         for model_snr in (snr, None):
             for m in self.models:
                 if not m.regime_problems(o.psf_fwhm_arcsec, o.pixel_scale, model_snr, o.psf, o.psf_model):

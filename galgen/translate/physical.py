@@ -288,9 +288,14 @@ def translate(image: object, source_fwhm: u.Quantity | float | None, *, to_pixel
                    meta=header)
 
 
-def _turned_note(angle: float | None) -> str:
-    """Provenance of a PSF turned by ``--psf-angle`` or ``--to-psf-angle`` (``""`` when not)."""
-    return "" if angle is None else f" (turned by {float(angle):g} deg)"
+def _turned_note(angle: object) -> str:
+    """Provenance of a PSF turned by ``--psf-angle`` or ``--to-psf-angle`` (``""`` when not, an
+    angle that turns nothing included), read as the PSF reader reads it
+    (:func:`galgen.psf.files.check_angle`)."""
+    from galgen.psf.files import check_angle
+
+    turn = check_angle(angle, "psf_angle")
+    return "" if turn is None else f" (turned by {turn:g} deg)"
 
 
 def _psfs_for(img: Image, source_psf: object, to_psf: object, angle: float | None,
